@@ -1,0 +1,116 @@
+//! Why the ledger refuses a block, a transaction or some bytes.
+
+use crate::ids::{ActorId, BlockHash, TxId};
+use crate::policy::Denied;
+
+/// A refusal by the ledger. Each names the block or transaction at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LedgerError {
+    /// Bytes that do not decode.
+    #[error("malformed {what}: {reason}")]
+    Malformed {
+        /// What was being decoded.
+        what: &'static str,
+        /// The decoder's words.
+        reason: String,
+    },
+    /// A block that breaks a structural rule.
+    #[error("block {block} is invalid: {reason}")]
+    InvalidBlock {
+        /// The block.
+        block: BlockHash,
+        /// The rule it breaks.
+        reason: String,
+    },
+    /// A block whose seal does not verify.
+    #[error("block {0} has a bad signature")]
+    BadBlockSignature(BlockHash),
+    /// A transaction whose signature does not verify.
+    #[error("transaction {0} has a bad signature")]
+    BadTxSignature(TxId),
+    /// A block of another network.
+    #[error("block {0} belongs to another network")]
+    WrongNetwork(BlockHash),
+    /// A block sealed by a node that is not an enrolled clinic.
+    #[error("block {block} is sealed by {clinic}, which is not an enrolled clinic")]
+    UnknownClinic {
+        /// The block.
+        block: BlockHash,
+        /// Its sealer.
+        clinic: ActorId,
+    },
+    /// A block whose previous block or parents are not known yet.
+    #[error("block {block} links to {} blocks this replica does not have yet", missing.len())]
+    MissingLinks {
+        /// The block.
+        block: BlockHash,
+        /// What it links to that is missing.
+        missing: Vec<BlockHash>,
+    },
+    /// Two different blocks of one clinic at one height.
+    #[error(
+        "clinic {clinic} sealed two different blocks at height {height} ({first} and {second})"
+    )]
+    Equivocation {
+        /// The clinic.
+        clinic: ActorId,
+        /// The height.
+        height: u64,
+        /// The block known first.
+        first: BlockHash,
+        /// The conflicting block.
+        second: BlockHash,
+    },
+    /// A transaction the policy refuses outright (wrong role, unknown author).
+    #[error("block {block} carries transaction {tx} that is refused: {reason}")]
+    Refused {
+        /// The block.
+        block: BlockHash,
+        /// The transaction.
+        tx: TxId,
+        /// The policy's reason.
+        reason: Denied,
+    },
+    /// A genesis block that is not well formed.
+    #[error("invalid genesis block: {0}")]
+    InvalidGenesis(String),
+}
+
+impl LedgerError {
+    /// The block the error is about, if it names one.
+    pub fn block(&self) -> Option<BlockHash> {
+        match self {
+            LedgerError::InvalidBlock { block, .. }
+            | LedgerError::UnknownClinic { block, .. }
+            | LedgerError::MissingLinks { block, .. }
+            | LedgerError::Refused { block, .. } => Some(*block),
+            LedgerError::BadBlockSignature(block) | LedgerError::WrongNetwork(block) => {
+                Some(*block)
+            }
+            LedgerError::Equivocation { second, .. } => Some(*second),
+            LedgerError::Malformed { .. }
+            | LedgerError::BadTxSignature(_)
+            | LedgerError::InvalidGenesis(_) => None,
+        }
+    }
+}
+
+/// A block that failed to insert or verify, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{error}")]
+pub struct BlockFailure {
+    /// The block.
+    pub block: BlockHash,
+    /// Why it failed.
+    pub error: Box<LedgerError>,
+}
+
+impl BlockFailure {
+    /// A failure of `block`.
+    pub fn new(block: BlockHash, error: LedgerError) -> BlockFailure {
+        BlockFailure {
+            block,
+            error: Box::new(error),
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! The block DAG and the one total order every replica derives from it.
+//!
+//! Edges run from a block to its own previous block and to the other chains' heads it names.
+//! The order is topological; among blocks ready at the same point the smaller (time, hash) comes
+//! first. It depends only on the set of blocks, never on the order they arrived in.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+
+use crate::block::BlockHeader;
+use crate::ids::{ActorId, BlockHash};
+
+/// For each chain, the highest height a block has in its causal past (itself included).
+pub type Frontier = BTreeMap<ActorId, u64>;
+
+/// What the order needs to know of a block.
+#[derive(Clone, Debug)]
+pub struct DagNode {
+    /// The sealing clinic.
+    pub clinic: ActorId,
+    /// Height in the sealer's chain.
+    pub height: u64,
+    /// Tie-break time.
+    pub time_ms: i64,
+    /// Own chain link and other chains' heads.
+    pub links: Vec<BlockHash>,
+    /// The block's causal past, per chain.
+    pub frontier: Frontier,
+}
+
+/// The blocks known to a replica and their derived order.
+#[derive(Clone, Debug, Default)]
+pub struct Dag {
+    nodes: HashMap<BlockHash, DagNode>,
+    heads: BTreeMap<ActorId, (u64, BlockHash)>,
+    order: Vec<BlockHash>,
+}
+
+impl Dag {
+    /// Whether the block is known.
+    pub fn contains(&self, hash: &BlockHash) -> bool {
+        self.nodes.contains_key(hash)
+    }
+
+    /// The node of a known block.
+    pub fn node(&self, hash: &BlockHash) -> Option<&DagNode> {
+        self.nodes.get(hash)
+    }
+
+    /// The latest block of each chain.
+    pub fn heads(&self) -> &BTreeMap<ActorId, (u64, BlockHash)> {
+        &self.heads
+    }
+
+    /// The block of `clinic` at `height`, if known and on the current head's chain.
+    pub fn head_of(&self, clinic: &ActorId) -> Option<(u64, BlockHash)> {
+        self.heads.get(clinic).copied()
+    }
+
+    /// Blocks in total order.
+    pub fn order(&self) -> &[BlockHash] {
+        &self.order
+    }
+
+    /// Number of blocks.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether there are no blocks.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Whether `ancestor` (clinic, height) is in the causal past of a block with `frontier`.
+    pub fn precedes(ancestor: (ActorId, u64), frontier: &Frontier) -> bool {
+        frontier.get(&ancestor.0).is_some_and(|h| *h >= ancestor.1)
+    }
+
+    /// Adds a block whose links are all known. Returns true when it extends the order at its end
+    /// (it descends from every known block), false when the order was recomputed.
+    pub fn insert(&mut self, hash: BlockHash, header: &BlockHeader) -> bool {
+        let mut links = Vec::with_capacity(header.parents.len() + 1);
+        links.extend(header.prev);
+        links.extend(header.parents.iter().copied());
+        let mut frontier = Frontier::new();
+        for link in &links {
+            if let Some(parent) = self.nodes.get(link) {
+                for (chain, height) in &parent.frontier {
+                    let entry = frontier.entry(*chain).or_insert(*height);
+                    *entry = (*entry).max(*height);
+                }
+            }
+        }
+        frontier.insert(header.clinic, header.height);
+        let extends_all = self
+            .heads
+            .iter()
+            .all(|(chain, (height, _))| Self::precedes((*chain, *height), &frontier));
+        let replace_head = self
+            .heads
+            .get(&header.clinic)
+            .is_none_or(|(h, _)| header.height > *h);
+        if replace_head {
+            self.heads.insert(header.clinic, (header.height, hash));
+        }
+        self.nodes.insert(
+            hash,
+            DagNode {
+                clinic: header.clinic,
+                height: header.height,
+                time_ms: header.time_ms,
+                links,
+                frontier,
+            },
+        );
+        if extends_all {
+            self.order.push(hash);
+        } else {
+            self.order = self.compute_order();
+        }
+        extends_all
+    }
+
+    /// Kahn's algorithm with a (time, hash) priority among ready blocks.
+    fn compute_order(&self) -> Vec<BlockHash> {
+        let mut waiting: HashMap<BlockHash, usize> = HashMap::with_capacity(self.nodes.len());
+        let mut children: HashMap<BlockHash, Vec<BlockHash>> = HashMap::new();
+        let mut ready = BinaryHeap::new();
+        for (hash, node) in &self.nodes {
+            let known: Vec<_> = node
+                .links
+                .iter()
+                .filter(|l| self.nodes.contains_key(l))
+                .collect();
+            if known.is_empty() {
+                ready.push(Reverse((node.time_ms, *hash)));
+            } else {
+                waiting.insert(*hash, known.len());
+                for link in known {
+                    children.entry(*link).or_default().push(*hash);
+                }
+            }
+        }
+        let mut order = Vec::with_capacity(self.nodes.len());
+        while let Some(Reverse((_, hash))) = ready.pop() {
+            order.push(hash);
+            for child in children.get(&hash).into_iter().flatten() {
+                if let Some(count) = waiting.get_mut(child) {
+                    *count -= 1;
+                    if *count == 0 {
+                        waiting.remove(child);
+                        ready.push(Reverse((self.nodes[child].time_ms, *child)));
+                    }
+                }
+            }
+        }
+        debug_assert_eq!(
+            order.len(),
+            self.nodes.len(),
+            "the block graph has no cycles"
+        );
+        order
+    }
+}

@@ -1,0 +1,227 @@
+//! What the ledger records about the network, its people and each patient's file.
+
+use std::collections::BTreeMap;
+
+use carelog_chart::{AccessLevel, EntryKind};
+use carelog_vault::PublicKeys;
+use serde::Serialize;
+
+use crate::ids::{ActorId, BlockHash, NetworkId, TxId};
+use crate::tx::Role;
+
+/// The network's identity and authority.
+#[derive(Clone, Debug)]
+pub struct Network {
+    /// The genesis hash.
+    pub id: NetworkId,
+    /// Its name.
+    pub name: String,
+    /// The health authority's id.
+    pub authority: ActorId,
+    /// The health authority's keys.
+    pub authority_keys: PublicKeys,
+}
+
+/// An enrolled clinic.
+#[derive(Clone, Debug)]
+pub struct Clinic {
+    /// Its name.
+    pub name: String,
+    /// Its node keys (block sealing and key wrapping).
+    pub keys: PublicKeys,
+}
+
+/// An enrolled staff user or a registered patient.
+#[derive(Clone, Debug)]
+pub struct User {
+    /// Display name (empty for patients: their names are sealed).
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// The clinic that enrolled or registered them.
+    pub clinic: ActorId,
+    /// A doctor's specialty.
+    pub specialty: Option<String>,
+    /// Public keys.
+    pub keys: PublicKeys,
+}
+
+/// A grant of access to one reader.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Grant {
+    /// The level granted.
+    pub level: AccessLevel,
+    /// When it ends (Unix ms).
+    pub expires_ms: Option<i64>,
+    /// The granting transaction.
+    pub tx: TxId,
+    /// When it was granted.
+    pub time_ms: i64,
+}
+
+/// Where a request stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RequestStatus {
+    /// Waiting for the patient or custodian.
+    Pending,
+    /// Answered with a grant.
+    Granted,
+    /// Refused.
+    Refused,
+}
+
+/// A request for access.
+#[derive(Clone, Debug)]
+pub struct AccessRequest {
+    /// The request transaction.
+    pub id: TxId,
+    /// Who asked.
+    pub requester: ActorId,
+    /// The level asked for.
+    pub level: AccessLevel,
+    /// Why.
+    pub reason: String,
+    /// When.
+    pub time_ms: i64,
+    /// Where it stands.
+    pub status: RequestStatus,
+}
+
+/// One data key epoch of a patient and the readers it is wrapped for.
+#[derive(Clone, Debug)]
+pub struct DataKeyEpoch {
+    /// The transaction that introduced the key.
+    pub id: TxId,
+    /// 0, 1, 2… in order.
+    pub epoch: u32,
+    /// Wrapped key bytes per reader.
+    pub wraps: BTreeMap<ActorId, Vec<u8>>,
+}
+
+/// Where a chart entry's sealed payload lives, and what is known of it in the clear.
+#[derive(Clone, Debug)]
+pub struct EntryRef {
+    /// The entry id (its transaction id).
+    pub id: TxId,
+    /// The block that carries it.
+    pub block: BlockHash,
+    /// Its index in that block.
+    pub index: u32,
+    /// Its kind.
+    pub kind: EntryKind,
+    /// Who wrote it.
+    pub author: ActorId,
+    /// When.
+    pub time_ms: i64,
+    /// The data key it is sealed with.
+    pub key: TxId,
+    /// The entry it corrects.
+    pub amends: Option<TxId>,
+    /// Why it is flagged (e.g. written concurrently with a revocation).
+    pub flag: Option<String>,
+}
+
+/// What happened to a record, as the patient's audit shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuditAction {
+    /// Registration.
+    Register,
+    /// A physician was added to the attention list.
+    Assign,
+    /// A chart read.
+    Read,
+    /// A new chart entry.
+    Write,
+    /// A correction of an entry.
+    Amend,
+    /// A request for access.
+    Request,
+    /// A grant.
+    Grant,
+    /// A refusal of a request.
+    Refuse,
+    /// A revocation.
+    Revoke,
+    /// Emergency access.
+    BreakGlass,
+}
+
+impl AuditAction {
+    /// The lowercase word for output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::Register => "register",
+            AuditAction::Assign => "assign",
+            AuditAction::Read => "read",
+            AuditAction::Write => "write",
+            AuditAction::Amend => "amend",
+            AuditAction::Request => "request",
+            AuditAction::Grant => "grant",
+            AuditAction::Refuse => "refuse",
+            AuditAction::Revoke => "revoke",
+            AuditAction::BreakGlass => "break-glass",
+        }
+    }
+}
+
+/// One line of a patient's audit trail.
+#[derive(Clone, Debug)]
+pub struct AuditEvent {
+    /// When (the actor's clock).
+    pub time_ms: i64,
+    /// Who.
+    pub actor: ActorId,
+    /// What.
+    pub action: AuditAction,
+    /// The access level involved, if any.
+    pub level: Option<AccessLevel>,
+    /// The transaction.
+    pub tx: TxId,
+    /// Extra words (reason, purpose, the other party).
+    pub detail: Option<String>,
+}
+
+/// Everything the ledger knows about one patient's record.
+#[derive(Clone, Debug)]
+pub struct PatientFile {
+    /// The registering clinic.
+    pub clinic: ActorId,
+    /// The physicians on the attention list; true = custodian.
+    pub attention: BTreeMap<ActorId, bool>,
+    /// Active grants.
+    pub grants: BTreeMap<ActorId, Grant>,
+    /// Requests, newest last.
+    pub requests: Vec<AccessRequest>,
+    /// Revocations: reader → (clinic, height) of the revoking block.
+    pub revocations: Vec<(ActorId, (ActorId, u64))>,
+    /// Data keys, oldest first; the last is current.
+    pub keys: Vec<DataKeyEpoch>,
+    /// Chart entries in order.
+    pub entries: Vec<EntryRef>,
+    /// Break-glass openings: reader → time.
+    pub break_glass: Vec<(ActorId, i64)>,
+    /// The audit trail.
+    pub audit: Vec<AuditEvent>,
+}
+
+impl PatientFile {
+    /// The custodian (family doctor), if assigned.
+    pub fn custodian(&self) -> Option<ActorId> {
+        self.attention
+            .iter()
+            .find(|(_, custodian)| **custodian)
+            .map(|(id, _)| *id)
+    }
+
+    /// The current data key epoch.
+    pub fn current_key(&self) -> Option<&DataKeyEpoch> {
+        self.keys.last()
+    }
+
+    /// A data key epoch by id.
+    pub fn key(&self, id: &TxId) -> Option<&DataKeyEpoch> {
+        self.keys.iter().find(|k| k.id == *id)
+    }
+}

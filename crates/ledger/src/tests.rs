@@ -1,0 +1,972 @@
+//! Ledger scenarios and properties: signatures, roles, links, equivocation, order determinism,
+//! and revoke-wins for concurrent grant and revoke.
+
+use carelog_vault::ActorKeys;
+use proptest::prelude::*;
+
+use super::*;
+
+fn keys(n: u8) -> ActorKeys {
+    ActorKeys::from_seed([n; 64])
+}
+
+fn id(k: &ActorKeys) -> ActorId {
+    ActorId::from_signing_key(&k.public().signing)
+}
+
+/// A network of three clinics (A founded it; B and C enrolled by the authority through A), each
+/// with an admin and a doctor, and one patient registered at A with doctor A as custodian.
+struct World {
+    authority: ActorKeys,
+    clinics: Vec<ActorKeys>,
+    admins: Vec<ActorKeys>,
+    doctors: Vec<ActorKeys>,
+    patient: ActorKeys,
+    base: Ledger,
+}
+
+const T0: i64 = 1_700_000_000_000;
+
+fn tx(author: &ActorKeys, clinic: &ActorKeys, time_ms: i64, payload: Payload) -> SignedTx {
+    Tx {
+        author: id(author),
+        clinic: id(clinic),
+        time_ms,
+        payload,
+    }
+    .sign(author)
+}
+
+impl World {
+    fn new() -> World {
+        let authority = keys(1);
+        let clinics = vec![keys(10), keys(11), keys(12)];
+        let admins = vec![keys(20), keys(21), keys(22)];
+        let doctors = vec![keys(30), keys(31), keys(32)];
+        let patient = keys(40);
+        let genesis = Ledger::found(
+            &authority,
+            &Founding {
+                network_name: "Test",
+                clinic_name: "A",
+                clinic_keys: clinics[0].public(),
+                admin_name: "Admin A",
+                admin_keys: admins[0].public(),
+            },
+            T0,
+        );
+        let mut base = Ledger::new(genesis).unwrap();
+        let mut enroll = Vec::new();
+        for i in 1..3 {
+            enroll.push(tx(
+                &authority,
+                &clinics[0],
+                T0 + 1,
+                Payload::EnrollClinic {
+                    clinic: id(&clinics[i]),
+                    name: format!("Clinic {i}"),
+                    keys: clinics[i].public(),
+                },
+            ));
+            enroll.push(tx(
+                &authority,
+                &clinics[0],
+                T0 + 1,
+                Payload::EnrollUser {
+                    user: id(&admins[i]),
+                    clinic: id(&clinics[i]),
+                    name: format!("Admin {i}"),
+                    role: Role::Admin,
+                    specialty: None,
+                    keys: admins[i].public(),
+                },
+            ));
+        }
+        let block = base.seal(&clinics[0], enroll, T0 + 1);
+        base.insert(block, Check::Full).unwrap();
+        let mut world = World {
+            authority,
+            clinics,
+            admins,
+            doctors,
+            patient,
+            base,
+        };
+        for i in 0..3 {
+            let t = tx(
+                &world.admins[i],
+                &world.clinics[i],
+                T0 + 2,
+                Payload::EnrollUser {
+                    user: id(&world.doctors[i]),
+                    clinic: id(&world.clinics[i]),
+                    name: format!("Doctor {i}"),
+                    role: Role::Doctor,
+                    specialty: None,
+                    keys: world.doctors[i].public(),
+                },
+            );
+            world.seal(None, i, vec![t]);
+        }
+        let register = tx(
+            &world.admins[0],
+            &world.clinics[0],
+            T0 + 3,
+            Payload::RegisterPatient {
+                patient: id(&world.patient),
+                keys: world.patient.public(),
+                key_wraps: vec![],
+            },
+        );
+        let assign = tx(
+            &world.admins[0],
+            &world.clinics[0],
+            T0 + 3,
+            Payload::AssignPhysician {
+                patient: id(&world.patient),
+                doctor: id(&world.doctors[0]),
+                custodian: true,
+                key_wraps: vec![],
+            },
+        );
+        world.seal(None, 0, vec![register, assign]);
+        world
+    }
+
+    /// Seals at clinic `i` on `ledger` (the shared base when None) and inserts it there.
+    fn seal(&mut self, ledger: Option<&mut Ledger>, i: usize, txs: Vec<SignedTx>) -> Block {
+        let ledger = ledger.unwrap_or(&mut self.base);
+        let block = ledger.seal(&self.clinics[i], txs, T0 + 10);
+        ledger.insert(block.clone(), Check::Full).unwrap();
+        block
+    }
+
+    fn pid(&self) -> ActorId {
+        id(&self.patient)
+    }
+}
+
+#[test]
+fn the_base_network_verifies() {
+    let w = World::new();
+    assert_eq!(w.base.state().clinics.len(), 3);
+    let (blocks, txs) = w.base.verify().unwrap();
+    assert_eq!(blocks, w.base.block_count());
+    assert_eq!(txs, w.base.tx_count());
+    let file = w.base.state().patient(&w.pid()).unwrap();
+    assert_eq!(file.custodian(), Some(id(&w.doctors[0])));
+}
+
+#[test]
+fn blocks_round_trip_through_bytes_and_garbage_is_an_error() {
+    let w = World::new();
+    for block in w.base.blocks_in_order() {
+        let bytes = block.to_bytes();
+        assert_eq!(&Block::from_bytes(&bytes).unwrap(), block);
+        for cut in [0, 1, bytes.len() / 2, bytes.len() - 1] {
+            assert!(Block::from_bytes(&bytes[..cut]).is_err());
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(
+            Block::from_bytes(&longer).is_err(),
+            "trailing bytes are refused"
+        );
+    }
+}
+
+#[test]
+fn a_forged_block_signature_is_refused() {
+    let mut w = World::new();
+    let mut block = w.base.seal(
+        &w.clinics[1],
+        vec![tx(
+            &w.doctors[1],
+            &w.clinics[1],
+            T0 + 20,
+            Payload::RequestAccess {
+                patient: w.pid(),
+                level: AccessLevel::Sample,
+                reason: "referral".into(),
+            },
+        )],
+        T0 + 20,
+    );
+    block.signature.0[0] ^= 1;
+    assert!(matches!(
+        w.base.insert(block, Check::Full),
+        Err(LedgerError::BadBlockSignature(_))
+    ));
+}
+
+#[test]
+fn a_forged_transaction_signature_is_refused() {
+    let mut w = World::new();
+    let mut t = tx(
+        &w.doctors[1],
+        &w.clinics[1],
+        T0 + 20,
+        Payload::RequestAccess {
+            patient: w.pid(),
+            level: AccessLevel::Sample,
+            reason: "referral".into(),
+        },
+    );
+    t.signature.0[5] ^= 1;
+    let block = w.base.seal(&w.clinics[1], vec![t], T0 + 20);
+    assert!(matches!(
+        w.base.insert(block, Check::Full),
+        Err(LedgerError::BadTxSignature(_))
+    ));
+}
+
+#[test]
+fn unknown_authors_and_wrong_roles_are_refused() {
+    let mut w = World::new();
+    let stranger = keys(99);
+    let block = w.base.seal(
+        &w.clinics[0],
+        vec![tx(
+            &stranger,
+            &w.clinics[0],
+            T0 + 20,
+            Payload::BreakGlass {
+                patient: w.pid(),
+                reason: "x".into(),
+            },
+        )],
+        T0 + 20,
+    );
+    assert!(matches!(
+        w.base.insert(block, Check::Full),
+        Err(LedgerError::Refused {
+            reason: Denied::UnknownActor(_),
+            ..
+        })
+    ));
+
+    // A doctor may not enroll staff.
+    let block = w.base.seal(
+        &w.clinics[0],
+        vec![tx(
+            &w.doctors[0],
+            &w.clinics[0],
+            T0 + 20,
+            Payload::EnrollUser {
+                user: id(&stranger),
+                clinic: id(&w.clinics[0]),
+                name: "Mallory".into(),
+                role: Role::Admin,
+                specialty: None,
+                keys: stranger.public(),
+            },
+        )],
+        T0 + 20,
+    );
+    assert!(matches!(
+        w.base.insert(block, Check::Full),
+        Err(LedgerError::Refused {
+            reason: Denied::WrongRole { .. },
+            ..
+        })
+    ));
+
+    // A node that is not an enrolled clinic cannot seal.
+    let block = w.base.seal(
+        &stranger,
+        vec![tx(
+            &w.doctors[0],
+            &w.clinics[0],
+            T0 + 20,
+            Payload::BreakGlass {
+                patient: w.pid(),
+                reason: "x".into(),
+            },
+        )],
+        T0 + 20,
+    );
+    assert!(matches!(
+        w.base.insert(block, Check::Full),
+        Err(LedgerError::UnknownClinic { .. })
+    ));
+}
+
+#[test]
+fn broken_chain_links_are_refused() {
+    let mut w = World::new();
+    let good = w.base.seal(
+        &w.clinics[1],
+        vec![tx(
+            &w.doctors[1],
+            &w.clinics[1],
+            T0 + 20,
+            Payload::BreakGlass {
+                patient: w.pid(),
+                reason: "x".into(),
+            },
+        )],
+        T0 + 20,
+    );
+    let mut header = good.header.clone();
+    header.height += 5;
+    let skipped = Block::seal(
+        &w.clinics[1],
+        header.network,
+        header.height,
+        header.prev,
+        header.parents.clone(),
+        header.time_ms,
+        good.txs.clone(),
+    );
+    assert!(matches!(
+        w.base.insert(skipped, Check::Full),
+        Err(LedgerError::InvalidBlock { .. })
+    ));
+    let unknown_parent = Block::seal(
+        &w.clinics[1],
+        header.network,
+        good.header.height,
+        good.header.prev,
+        vec![Hash([7; 32])],
+        header.time_ms,
+        good.txs.clone(),
+    );
+    assert!(matches!(
+        w.base.insert(unknown_parent, Check::Full),
+        Err(LedgerError::MissingLinks { .. })
+    ));
+    let other_network = Block::seal(
+        &w.clinics[1],
+        Hash([9; 32]),
+        good.header.height,
+        good.header.prev,
+        good.header.parents.clone(),
+        header.time_ms,
+        good.txs.clone(),
+    );
+    assert!(matches!(
+        w.base.insert(other_network, Check::Full),
+        Err(LedgerError::WrongNetwork(_))
+    ));
+    w.base.insert(good, Check::Full).unwrap();
+}
+
+#[test]
+fn equivocation_is_refused() {
+    let mut w = World::new();
+    let a = w.base.seal(
+        &w.clinics[1],
+        vec![tx(
+            &w.doctors[1],
+            &w.clinics[1],
+            T0 + 20,
+            Payload::BreakGlass {
+                patient: w.pid(),
+                reason: "a".into(),
+            },
+        )],
+        T0 + 20,
+    );
+    let b = w.base.seal(
+        &w.clinics[1],
+        vec![tx(
+            &w.doctors[1],
+            &w.clinics[1],
+            T0 + 21,
+            Payload::BreakGlass {
+                patient: w.pid(),
+                reason: "b".into(),
+            },
+        )],
+        T0 + 21,
+    );
+    w.base.insert(a, Check::Full).unwrap();
+    assert!(matches!(
+        w.base.insert(b, Check::Full),
+        Err(LedgerError::Equivocation { .. })
+    ));
+}
+
+#[test]
+fn concurrent_grant_and_revoke_of_one_reader_revoke_wins_in_either_order() {
+    let mut w = World::new();
+    let patient = w.pid();
+    let reader = id(&w.doctors[2]);
+    // The patient grants at clinic A; everyone sees it.
+    let grant = |time| {
+        tx(
+            &w.patient,
+            &w.clinics[0],
+            time,
+            Payload::GrantAccess {
+                patient,
+                grantee: reader,
+                level: AccessLevel::Full,
+                expires_ms: None,
+                key_wraps: vec![],
+            },
+        )
+    };
+    let first_grant = grant(T0 + 20);
+    w.seal(None, 0, vec![first_grant]);
+    // Offline: the patient revokes at clinic B while the custodian re-grants at clinic A.
+    for (revoke_time, grant_time) in [(T0 + 30, T0 + 40), (T0 + 40, T0 + 30)] {
+        let mut at_a = w.base.clone();
+        let mut at_b = w.base.clone();
+        let regrant = tx(
+            &w.doctors[0],
+            &w.clinics[0],
+            grant_time,
+            Payload::GrantAccess {
+                patient,
+                grantee: reader,
+                level: AccessLevel::Sample,
+                expires_ms: None,
+                key_wraps: vec![],
+            },
+        );
+        let a_block = at_a.seal(&w.clinics[0], vec![regrant], grant_time);
+        at_a.insert(a_block.clone(), Check::Full).unwrap();
+        let revoke = tx(
+            &w.patient,
+            &w.clinics[1],
+            revoke_time,
+            Payload::RevokeAccess {
+                patient,
+                reader,
+                key_wraps: vec![],
+            },
+        );
+        let b_block = at_b.seal(&w.clinics[1], vec![revoke], revoke_time);
+        at_b.insert(b_block.clone(), Check::Full).unwrap();
+        at_a.insert(b_block, Check::Full).unwrap();
+        at_b.insert(a_block, Check::Full).unwrap();
+        assert_eq!(at_a.state_hash(), at_b.state_hash());
+        for replica in [&at_a, &at_b] {
+            let file = replica.state().patient(&patient).unwrap();
+            assert!(
+                !file.grants.contains_key(&reader),
+                "revoke wins (revoke at {revoke_time}, grant at {grant_time})"
+            );
+            assert!(
+                authorize(
+                    replica.state(),
+                    reader,
+                    &Action::Read,
+                    Some(patient),
+                    T0 + 50
+                )
+                .is_err()
+            );
+        }
+    }
+}
+
+#[test]
+fn a_write_concurrent_with_its_authors_revocation_is_kept_and_flagged() {
+    let mut w = World::new();
+    let patient = w.pid();
+    let reader = id(&w.doctors[2]);
+    let g = tx(
+        &w.patient,
+        &w.clinics[0],
+        T0 + 20,
+        Payload::GrantAccess {
+            patient,
+            grantee: reader,
+            level: AccessLevel::Full,
+            expires_ms: None,
+            key_wraps: vec![],
+        },
+    );
+    w.seal(None, 0, vec![g]);
+    let mut at_c = w.base.clone();
+    let write = tx(
+        &w.doctors[2],
+        &w.clinics[2],
+        T0 + 40,
+        Payload::ChartEntry {
+            patient,
+            kind: EntryKind::Note,
+            key: Hash::default(),
+            sealed: vec![1, 2, 3],
+            amends: None,
+        },
+    );
+    let c_block = at_c.seal(&w.clinics[2], vec![write], T0 + 40);
+    at_c.insert(c_block.clone(), Check::Full).unwrap();
+    let revoke = tx(
+        &w.patient,
+        &w.clinics[0],
+        T0 + 30,
+        Payload::RevokeAccess {
+            patient,
+            reader,
+            key_wraps: vec![],
+        },
+    );
+    w.seal(None, 0, vec![revoke]);
+    w.base.insert(c_block, Check::Full).unwrap();
+    let file = w.base.state().patient(&patient).unwrap();
+    let entry = file
+        .entries
+        .iter()
+        .find(|e| e.author == reader)
+        .expect("the write is kept");
+    assert!(
+        entry.flag.as_deref().unwrap_or("").contains("concurrently"),
+        "{:?}",
+        entry.flag
+    );
+}
+
+/// Builds blocks at three clinics that see each other only now and then.
+fn concurrent_history(ops: &[(usize, bool)]) -> (Ledger, Vec<Block>) {
+    let w = World::new();
+    let mut replicas = [w.base.clone(), w.base.clone(), w.base.clone()];
+    let mut made = Vec::new();
+    for (n, (clinic, share)) in ops.iter().enumerate() {
+        let i = clinic % 3;
+        let t = tx(
+            &w.doctors[i],
+            &w.clinics[i],
+            T0 + 100 + (n as i64 % 7),
+            Payload::RequestAccess {
+                patient: w.pid(),
+                level: AccessLevel::Information,
+                reason: format!("op {n}"),
+            },
+        );
+        let block = replicas[i].seal(&w.clinics[i], vec![t], T0 + 100 + (n as i64 % 5));
+        replicas[i].insert(block.clone(), Check::Full).unwrap();
+        made.push(block.clone());
+        if *share {
+            for (j, r) in replicas.iter_mut().enumerate() {
+                if j != i {
+                    // Creation order puts links first.
+                    r.insert_batch(made.clone(), Check::Full).unwrap();
+                }
+            }
+        }
+    }
+    let _ = &w.authority;
+    (w.base, made)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn any_delivery_order_gives_the_same_order_and_state(
+        ops in proptest::collection::vec((0usize..3, any::<bool>()), 1..24),
+        seed in any::<u64>(),
+    ) {
+        let (base, blocks) = concurrent_history(&ops);
+        let mut reference = base.clone();
+        reference.insert_batch(blocks.clone(), Check::Full).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        // Deliver in a random order that still puts links first (as sync does).
+        let mut rng = seed;
+        let mut pending = blocks.clone();
+        let mut replica = base.clone();
+        while !pending.is_empty() {
+            let ready: Vec<usize> = (0..pending.len())
+                .filter(|k| pending[*k].header.prev.iter().chain(&pending[*k].header.parents).all(|l| replica.contains(l)))
+                .collect();
+            prop_assert!(!ready.is_empty());
+            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let pick = ready[(rng >> 33) as usize % ready.len()];
+            let block = pending.swap_remove(pick);
+            replica.insert(block, Check::Full).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        }
+        prop_assert_eq!(replica.state_hash(), reference.state_hash());
+        prop_assert_eq!(replica.dag().order(), reference.dag().order());
+    }
+
+    #[test]
+    fn transactions_round_trip_and_garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let _ = Block::from_bytes(&bytes);
+        let _ = from_bytes::<SignedTx>("transaction", &bytes);
+    }
+}
+
+#[test]
+fn transactions_round_trip_through_the_canonical_encoding() {
+    let w = World::new();
+    for block in w.base.blocks_in_order() {
+        for stx in &block.txs {
+            let bytes = to_bytes(stx);
+            let back: SignedTx = from_bytes("transaction", &bytes).unwrap();
+            assert_eq!(&back, stx);
+            assert_eq!(back.id(), stx.id());
+        }
+    }
+}
+
+/// The policy as a table: every kind of actor against every action on one patient's record.
+#[test]
+fn the_policy_table() {
+    let mut w = World::new();
+    let patient = w.pid();
+    let lab_a = keys(50);
+    let lab_b = keys(51);
+    let attending = keys(33);
+    let grantee_full = id(&w.doctors[1]);
+    let grantee_sample = id(&w.doctors[2]);
+    let grantee_expired = keys(34);
+    let stranger = keys(99);
+    let mut setup = Vec::new();
+    for (k, clinic, role, name) in [
+        (&lab_a, 0, Role::Lab, "Lab A"),
+        (&attending, 0, Role::Doctor, "Attending"),
+        (&grantee_expired, 0, Role::Doctor, "Expired"),
+    ] {
+        setup.push(tx(
+            &w.admins[clinic],
+            &w.clinics[0],
+            T0 + 20,
+            Payload::EnrollUser {
+                user: id(k),
+                clinic: id(&w.clinics[clinic]),
+                name: name.into(),
+                role,
+                specialty: None,
+                keys: k.public(),
+            },
+        ));
+    }
+    setup.push(tx(
+        &w.admins[0],
+        &w.clinics[0],
+        T0 + 21,
+        Payload::AssignPhysician {
+            patient,
+            doctor: id(&attending),
+            custodian: false,
+            key_wraps: vec![],
+        },
+    ));
+    for (who, level, expires) in [
+        (grantee_full, AccessLevel::Full, None),
+        (grantee_sample, AccessLevel::Sample, Some(T0 + 1_000_000)),
+        (id(&grantee_expired), AccessLevel::Full, Some(T0 + 500)),
+    ] {
+        setup.push(tx(
+            &w.patient,
+            &w.clinics[0],
+            T0 + 22,
+            Payload::GrantAccess {
+                patient,
+                grantee: who,
+                level,
+                expires_ms: expires,
+                key_wraps: vec![],
+            },
+        ));
+    }
+    w.seal(None, 0, setup);
+    let lab_b_enroll = tx(
+        &w.admins[1],
+        &w.clinics[1],
+        T0 + 23,
+        Payload::EnrollUser {
+            user: id(&lab_b),
+            clinic: id(&w.clinics[1]),
+            name: "Lab B".into(),
+            role: Role::Lab,
+            specialty: None,
+            keys: lab_b.public(),
+        },
+    );
+    w.seal(None, 1, vec![lab_b_enroll]);
+    let state = w.base.state();
+    let now = T0 + 10_000;
+
+    use AccessLevel::{Full as F, None as N, Sample as S};
+    // Expected outcome per action: Some(level) = allowed with that level, None = refused.
+    let actions: Vec<(&str, Action)> = vec![
+        ("enroll clinic", Action::EnrollClinic),
+        ("enroll doctor", Action::EnrollUser(Role::Doctor)),
+        ("register", Action::RegisterPatient),
+        ("assign", Action::AssignPhysician(id(&attending))),
+        ("request", Action::RequestAccess),
+        ("grant", Action::Grant(id(&w.doctors[2]))),
+        ("revoke", Action::Revoke(grantee_full)),
+        ("write note", Action::Write(EntryKind::Note)),
+        ("write lab", Action::Write(EntryKind::Lab)),
+        ("read", Action::Read),
+        ("break-glass", Action::BreakGlass),
+        ("audit", Action::ViewAudit),
+    ];
+    type Row<'a> = (&'a str, ActorId, [Option<AccessLevel>; 12]);
+    let rows: Vec<Row> = vec![
+        //                          clinic   staff    reg      assign   request  grant    revoke   note     lab      read     glass    audit
+        (
+            "health authority",
+            state.authority().unwrap(),
+            [
+                Some(N),
+                Some(N),
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+            ],
+        ),
+        (
+            "admin, patient's clinic",
+            id(&w.admins[0]),
+            [
+                None,
+                Some(N),
+                Some(N),
+                Some(N),
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                Some(N),
+            ],
+        ),
+        (
+            "admin, other clinic",
+            id(&w.admins[1]),
+            [
+                None,
+                Some(N),
+                Some(N),
+                Some(N),
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+            ],
+        ),
+        (
+            "custodian",
+            id(&w.doctors[0]),
+            [
+                None,
+                None,
+                None,
+                None,
+                Some(N),
+                Some(F),
+                Some(F),
+                Some(F),
+                Some(F),
+                Some(F),
+                Some(N),
+                Some(F),
+            ],
+        ),
+        (
+            "attending doctor",
+            id(&attending),
+            [
+                None,
+                None,
+                None,
+                None,
+                Some(N),
+                None,
+                None,
+                Some(F),
+                Some(F),
+                Some(F),
+                Some(N),
+                Some(F),
+            ],
+        ),
+        (
+            "full grantee",
+            grantee_full,
+            [
+                None,
+                None,
+                None,
+                None,
+                Some(N),
+                None,
+                None,
+                Some(F),
+                Some(F),
+                Some(F),
+                Some(N),
+                None,
+            ],
+        ),
+        (
+            "sample grantee",
+            grantee_sample,
+            [
+                None,
+                None,
+                None,
+                None,
+                Some(N),
+                None,
+                None,
+                None,
+                None,
+                Some(S),
+                Some(N),
+                None,
+            ],
+        ),
+        (
+            "expired grantee",
+            id(&grantee_expired),
+            [
+                None,
+                None,
+                None,
+                None,
+                Some(N),
+                None,
+                None,
+                None,
+                None,
+                None,
+                Some(N),
+                None,
+            ],
+        ),
+        (
+            "lab, patient's clinic",
+            id(&lab_a),
+            [
+                None,
+                None,
+                None,
+                None,
+                Some(N),
+                None,
+                None,
+                None,
+                Some(N),
+                None,
+                None,
+                None,
+            ],
+        ),
+        (
+            "lab, other clinic",
+            id(&lab_b),
+            [
+                None,
+                None,
+                None,
+                None,
+                Some(N),
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+            ],
+        ),
+        (
+            "patient",
+            patient,
+            [
+                None,
+                None,
+                None,
+                None,
+                None,
+                Some(F),
+                Some(F),
+                None,
+                None,
+                Some(F),
+                None,
+                Some(F),
+            ],
+        ),
+        ("not enrolled", id(&stranger), [None; 12]),
+    ];
+    let mut mismatches = Vec::new();
+    for (who, actor, expected) in &rows {
+        for ((name, action), want) in actions.iter().zip(expected) {
+            let got = authorize(state, *actor, action, Some(patient), now)
+                .ok()
+                .map(|p| p.level);
+            if got != *want {
+                mismatches.push(format!("{who} / {name}: expected {want:?}, got {got:?}"));
+            }
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "policy table mismatches:\n{}",
+        mismatches.join("\n")
+    );
+}
+
+#[test]
+fn break_glass_and_grants_expire() {
+    let mut w = World::new();
+    let patient = w.pid();
+    let doctor = id(&w.doctors[1]);
+    let glass = tx(
+        &w.doctors[1],
+        &w.clinics[1],
+        T0 + 100,
+        Payload::BreakGlass {
+            patient,
+            reason: "unconscious in A&E".into(),
+        },
+    );
+    w.seal(None, 1, vec![glass]);
+    let state = w.base.state();
+    let at = |t| authorize(state, doctor, &Action::Read, Some(patient), t).map(|p| p.basis);
+    assert_eq!(at(T0 + 100 + BREAK_GLASS_MS - 1), Ok(Basis::BreakGlass));
+    assert!(
+        at(T0 + 100 + BREAK_GLASS_MS).is_err(),
+        "break-glass ends after 24 hours"
+    );
+    let file = state.patient(&patient).unwrap();
+    assert!(
+        file.audit
+            .iter()
+            .any(|e| e.action == AuditAction::BreakGlass && e.actor == doctor),
+        "the patient sees it"
+    );
+}
+
+#[test]
+fn a_block_too_large_for_any_peer_is_refused_before_it_is_stored() {
+    let mut w = World::new();
+    let huge = tx(
+        &w.doctors[0],
+        &w.clinics[0],
+        T0 + 20,
+        Payload::ChartEntry {
+            patient: w.pid(),
+            kind: EntryKind::Note,
+            key: Hash::default(),
+            sealed: vec![7; MAX_ENCODED_LEN + 1],
+            amends: None,
+        },
+    );
+    let block = w.base.seal(&w.clinics[0], vec![huge], T0 + 20);
+    assert!(matches!(
+        w.base.insert(block, Check::Full),
+        Err(LedgerError::InvalidBlock { .. })
+    ));
+}

@@ -1,0 +1,309 @@
+//! Transactions: what an actor did, signed by that actor.
+
+use carelog_chart::{AccessLevel, EntryKind};
+use carelog_vault::{ActorKeys, PublicKeys};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::LedgerError;
+use crate::ids::{ActorId, Hash, TxId};
+
+/// The role a staff user or patient holds; the health authority and clinics are separate actors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Role {
+    /// Enrolls staff, registers patients, assigns physicians at one clinic.
+    Admin,
+    /// Charts for patients on their attention list or with a grant.
+    Doctor,
+    /// Writes lab results.
+    Lab,
+    /// Owns a record; grants and revokes access to it.
+    Patient,
+}
+
+impl Role {
+    /// The lowercase word used in the CLI and the UI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Doctor => "doctor",
+            Role::Lab => "lab",
+            Role::Patient => "patient",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "admin" => Ok(Role::Admin),
+            "doctor" => Ok(Role::Doctor),
+            "lab" => Ok(Role::Lab),
+            "patient" => Ok(Role::Patient),
+            other => Err(format!(
+                "unknown role `{other}`; expected one of admin, doctor, lab, patient"
+            )),
+        }
+    }
+}
+
+/// A patient data key wrapped for one reader (opaque bytes of `carelog_vault::WrappedKey`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyWrap {
+    /// The data key: the id of the transaction that introduced it.
+    pub key: TxId,
+    /// Who can unwrap it: a user, a patient or a clinic node.
+    pub reader: ActorId,
+    /// The wrapped key bytes.
+    pub wrapped: Vec<u8>,
+}
+
+/// What a transaction does. There is no delete: corrections are amendments.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Payload {
+    /// The first transaction of a network: its name and the health authority's keys.
+    Genesis {
+        /// The network's name.
+        network_name: String,
+        /// The health authority's public keys.
+        authority: PublicKeys,
+    },
+    /// The health authority enrolls a clinic as a block authority.
+    EnrollClinic {
+        /// The clinic's id (derived from its node signing key).
+        clinic: ActorId,
+        /// The clinic's name.
+        name: String,
+        /// The clinic node's public keys.
+        keys: PublicKeys,
+    },
+    /// A clinic admin (or the authority, for a clinic's first admin) enrolls a staff user.
+    EnrollUser {
+        /// The new user's id.
+        user: ActorId,
+        /// The clinic the user works at.
+        clinic: ActorId,
+        /// The user's display name (staff names are not secret).
+        name: String,
+        /// The user's role: admin, doctor or lab.
+        role: Role,
+        /// A doctor's specialty.
+        specialty: Option<String>,
+        /// The user's public keys.
+        keys: PublicKeys,
+    },
+    /// A clinic admin registers a patient; the patient's identity lives in a sealed chart entry.
+    RegisterPatient {
+        /// The patient's random id.
+        patient: ActorId,
+        /// The patient's public keys.
+        keys: PublicKeys,
+        /// Data key epoch 0, wrapped for the patient and the registering clinic.
+        key_wraps: Vec<KeyWrap>,
+    },
+    /// A clinic admin adds a doctor to a patient's attention list.
+    AssignPhysician {
+        /// The patient.
+        patient: ActorId,
+        /// The doctor.
+        doctor: ActorId,
+        /// Whether the doctor is the custodian (family doctor).
+        custodian: bool,
+        /// The patient's data keys wrapped for the doctor.
+        key_wraps: Vec<KeyWrap>,
+    },
+    /// A clinician asks for access at a level.
+    RequestAccess {
+        /// The patient.
+        patient: ActorId,
+        /// The level asked for.
+        level: AccessLevel,
+        /// Why, in the requester's words.
+        reason: String,
+    },
+    /// The patient or custodian grants a level (answering any pending request of the grantee).
+    GrantAccess {
+        /// The patient.
+        patient: ActorId,
+        /// Who receives access.
+        grantee: ActorId,
+        /// The level granted.
+        level: AccessLevel,
+        /// When the grant ends (Unix ms), if it does.
+        expires_ms: Option<i64>,
+        /// The patient's data keys wrapped for the grantee (full level only).
+        key_wraps: Vec<KeyWrap>,
+    },
+    /// The patient or custodian refuses a pending request.
+    RefuseAccess {
+        /// The patient.
+        patient: ActorId,
+        /// The refused request.
+        request: TxId,
+    },
+    /// The patient or custodian revokes a reader; the patient's data key rotates to a new epoch
+    /// whose id is this transaction's id, wrapped only for the remaining readers.
+    RevokeAccess {
+        /// The patient.
+        patient: ActorId,
+        /// The reader who loses access.
+        reader: ActorId,
+        /// The new data key wrapped for each remaining reader.
+        key_wraps: Vec<KeyWrap>,
+    },
+    /// A sealed chart entry.
+    ChartEntry {
+        /// The patient.
+        patient: ActorId,
+        /// The entry kind (in the clear, so the policy can check it).
+        kind: EntryKind,
+        /// The data key the payload is sealed with.
+        key: TxId,
+        /// Nonce and ciphertext; the transaction header is the associated data.
+        sealed: Vec<u8>,
+        /// The entry this one corrects.
+        amends: Option<TxId>,
+    },
+    /// A read of a chart, recorded for the patient.
+    AuditRead {
+        /// The patient.
+        patient: ActorId,
+        /// The level the reader saw.
+        level: AccessLevel,
+        /// Why (e.g. "chart show").
+        purpose: String,
+    },
+    /// Emergency full access, recorded and flagged.
+    BreakGlass {
+        /// The patient.
+        patient: ActorId,
+        /// The stated reason.
+        reason: String,
+    },
+}
+
+impl Payload {
+    /// The patient this transaction is about, if any.
+    pub fn patient(&self) -> Option<ActorId> {
+        match self {
+            Payload::RegisterPatient { patient, .. }
+            | Payload::AssignPhysician { patient, .. }
+            | Payload::RequestAccess { patient, .. }
+            | Payload::GrantAccess { patient, .. }
+            | Payload::RefuseAccess { patient, .. }
+            | Payload::RevokeAccess { patient, .. }
+            | Payload::ChartEntry { patient, .. }
+            | Payload::AuditRead { patient, .. }
+            | Payload::BreakGlass { patient, .. } => Some(*patient),
+            Payload::Genesis { .. } | Payload::EnrollClinic { .. } | Payload::EnrollUser { .. } => {
+                None
+            }
+        }
+    }
+
+    /// A short name of the kind, for messages and the audit log.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Payload::Genesis { .. } => "genesis",
+            Payload::EnrollClinic { .. } => "enroll clinic",
+            Payload::EnrollUser { .. } => "enroll user",
+            Payload::RegisterPatient { .. } => "register patient",
+            Payload::AssignPhysician { .. } => "assign physician",
+            Payload::RequestAccess { .. } => "request access",
+            Payload::GrantAccess { .. } => "grant access",
+            Payload::RefuseAccess { .. } => "refuse access",
+            Payload::RevokeAccess { .. } => "revoke access",
+            Payload::ChartEntry { .. } => "chart entry",
+            Payload::AuditRead { .. } => "read",
+            Payload::BreakGlass { .. } => "break-glass",
+        }
+    }
+}
+
+/// An unsigned transaction: who, where, when, what.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tx {
+    /// The signing actor.
+    pub author: ActorId,
+    /// The clinic whose node sealed it.
+    pub clinic: ActorId,
+    /// Hybrid logical time in Unix milliseconds.
+    pub time_ms: i64,
+    /// What it does.
+    pub payload: Payload,
+}
+
+/// An Ed25519 signature.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Signature(pub [u8; 64]);
+
+impl std::fmt::Debug for Signature {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Signature({}…)", hex::encode(&self.0[..6]))
+    }
+}
+
+impl Serialize for Signature {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Signature {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let bytes: Vec<u8> = serde::Deserialize::deserialize(d)?;
+        let array: [u8; 64] = bytes
+            .try_into()
+            .map_err(|_| serde::de::Error::custom("a signature has 64 bytes"))?;
+        Ok(Signature(array))
+    }
+}
+
+/// A transaction with its author's signature.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedTx {
+    /// The transaction.
+    pub tx: Tx,
+    /// The author's signature over the transaction id.
+    pub signature: Signature,
+}
+
+impl Tx {
+    /// The canonical bytes of the transaction.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        crate::encoding::to_bytes(self)
+    }
+
+    /// The transaction id: a hash of its canonical bytes.
+    pub fn id(&self) -> TxId {
+        Hash::of("carelog tx v1", &self.canonical_bytes())
+    }
+
+    /// Signs the transaction with the author's keys.
+    pub fn sign(self, author: &ActorKeys) -> SignedTx {
+        let signature = Signature(author.sign(&self.id().0));
+        SignedTx {
+            tx: self,
+            signature,
+        }
+    }
+}
+
+impl SignedTx {
+    /// The transaction id.
+    pub fn id(&self) -> TxId {
+        self.tx.id()
+    }
+
+    /// Checks the signature against the author's public signing key.
+    pub fn verify(&self, author_signing_key: &[u8; 32]) -> Result<(), LedgerError> {
+        carelog_vault::verify_signature(author_signing_key, &self.id().0, &self.signature.0)
+            .map_err(|_| LedgerError::BadTxSignature(self.id()))
+    }
+}
