@@ -1,0 +1,402 @@
+//! The clinic node's SQLite file: the one place Carelog opens a database.
+//!
+//! It holds the ledger replica (blocks as canonical bytes, keyed by hash), the outbox of locally
+//! sealed blocks not yet acknowledged by a peer, sealed key stores, settings and known peers.
+//! Chart content only ever arrives here as ciphertext inside blocks: no table holds plaintext
+//! clinical data or patient names. The store knows bytes and ids, not ledger types, so a damaged
+//! row is reported by the node with the block it belongs to.
+//!
+//! ```
+//! let dir = tempfile::tempdir().unwrap();
+//! let mut store = carelog_store::Store::create(&dir.path().join("node.sqlite3")).unwrap();
+//! let block = carelog_store::NewBlock { hash: [1; 32], clinic: [2; 16], height: 0, bytes: b"block" };
+//! store.write(|w| w.put_block(&block, carelog_store::Origin::Local, 1_000)).unwrap();
+//! assert_eq!(store.pending_count().unwrap(), 1);
+//! ```
+
+mod schema;
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
+
+/// A failure of the local database, in words a clinic's IT person can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No database at the path.
+    #[error(
+        "no Carelog database at {0}; create the home first (carelog network create or clinic request)"
+    )]
+    Missing(PathBuf),
+    /// A database already exists where a new one was to be made.
+    #[error("a Carelog database already exists at {0}")]
+    Exists(PathBuf),
+    /// The file is not a Carelog database, or it is damaged.
+    #[error("the database at {path} is damaged or not a Carelog database: {reason}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What SQLite said.
+        reason: String,
+    },
+    /// Any other SQLite failure.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// Where a block came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// Sealed by this node: goes to the outbox until a peer acknowledges it.
+    Local,
+    /// Received from a peer or a bundle.
+    Peer,
+}
+
+/// A block to store.
+#[derive(Clone, Copy, Debug)]
+pub struct NewBlock<'a> {
+    /// Its hash.
+    pub hash: [u8; 32],
+    /// Its sealing clinic.
+    pub clinic: [u8; 16],
+    /// Its height in that clinic's chain.
+    pub height: u64,
+    /// Its canonical bytes.
+    pub bytes: &'a [u8],
+}
+
+/// A stored block as read back.
+#[derive(Clone, Debug)]
+pub struct StoredBlock {
+    /// Its position in this node's arrival order.
+    pub seq: i64,
+    /// The hash it was stored under.
+    pub hash: [u8; 32],
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+    /// Whether this node sealed it.
+    pub local: bool,
+}
+
+const BLOCKS_SINCE: &str = "SELECT b.seq, b.hash, b.bytes, o.block_hash IS NOT NULL
+     FROM blocks b LEFT JOIN outbox o ON o.block_hash = b.hash
+     WHERE b.seq > ?1 ORDER BY b.seq";
+
+fn read_blocks(
+    conn: &Connection,
+    path: &Path,
+    after_seq: i64,
+) -> Result<Vec<StoredBlock>, StoreError> {
+    let mut stmt = conn.prepare_cached(BLOCKS_SINCE)?;
+    let rows = stmt.query_map([after_seq], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, Vec<u8>>(1)?,
+            r.get::<_, Vec<u8>>(2)?,
+            r.get::<_, bool>(3)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (seq, hash, bytes, local) = row?;
+        let hash: [u8; 32] = hash
+            .try_into()
+            .map_err(|_| corrupt(path, "a block row has a hash of the wrong length"))?;
+        out.push(StoredBlock {
+            seq,
+            hash,
+            bytes,
+            local,
+        });
+    }
+    Ok(out)
+}
+
+/// The clinic node's database.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// Writes inside one SQLite transaction (see [`Store::write`]).
+pub struct Writer<'a> {
+    tx: Transaction<'a>,
+}
+
+fn corrupt(path: &Path, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
+impl Store {
+    /// Creates a new database; refuses to overwrite an existing one.
+    pub fn create(path: &Path) -> Result<Store, StoreError> {
+        if path.exists() {
+            return Err(StoreError::Exists(path.to_path_buf()));
+        }
+        Self::open_with(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+        )
+    }
+
+    /// Opens an existing database, migrating its schema forward.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Missing(path.to_path_buf()));
+        }
+        Self::open_with(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
+    }
+
+    fn open_with(path: &Path, flags: OpenFlags) -> Result<Store, StoreError> {
+        let mut conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .map_err(|e| corrupt(path, e))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        // WAL with FULL sync: a write acknowledged to a clinician survives power loss.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| corrupt(path, e))?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let check: String = conn
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .map_err(|e| corrupt(path, e))?;
+        if check != "ok" {
+            return Err(corrupt(path, check));
+        }
+        schema::migrations()
+            .to_latest(&mut conn)
+            .map_err(|e| corrupt(path, e))?;
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs writes in one transaction: all of them land, or none.
+    pub fn write<T, E>(&mut self, f: impl FnOnce(&Writer<'_>) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        // IMMEDIATE takes the write lock up front: two processes on one home (a running `serve`
+        // and a CLI command) never both seal this clinic's next block.
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(StoreError::from)?;
+        let writer = Writer { tx };
+        let value = f(&writer)?;
+        writer.tx.commit().map_err(StoreError::from)?;
+        Ok(value)
+    }
+
+    /// Every block, in the order this node stored them (parents before children).
+    pub fn blocks(&self) -> Result<Vec<StoredBlock>, StoreError> {
+        read_blocks(&self.conn, &self.path, 0)
+    }
+
+    /// Blocks stored after `seq` (by this process or another one on the same home).
+    pub fn blocks_since(&self, seq: i64) -> Result<Vec<StoredBlock>, StoreError> {
+        read_blocks(&self.conn, &self.path, seq)
+    }
+
+    /// Whether a block is stored.
+    pub fn has_block(&self, hash: &[u8; 32]) -> Result<bool, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT 1 FROM blocks WHERE hash = ?1")?;
+        Ok(stmt.exists(params![&hash[..]])?)
+    }
+
+    /// Number of locally sealed blocks no peer has acknowledged yet.
+    pub fn pending_count(&self) -> Result<u64, StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT count(*) FROM outbox WHERE acked_at IS NULL",
+            [],
+            |r| r.get::<_, i64>(0),
+        )? as u64)
+    }
+
+    /// Hashes of unacknowledged local blocks, oldest first.
+    pub fn pending(&self) -> Result<Vec<[u8; 32]>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT o.block_hash FROM outbox o JOIN blocks b ON b.hash = o.block_hash
+             WHERE o.acked_at IS NULL ORDER BY b.seq",
+        )?;
+        let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
+        rows.map(|row| {
+            row?.try_into()
+                .map_err(|_| corrupt(&self.path, "an outbox row has a hash of the wrong length"))
+        })
+        .collect()
+    }
+
+    /// A sealed key store by actor id.
+    pub fn sealed_keys(&self, actor: &[u8; 16]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT sealed FROM keystore WHERE actor = ?1",
+                params![&actor[..]],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Actor ids with a key store on this node.
+    pub fn local_actors(&self) -> Result<Vec<[u8; 16]>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT actor FROM keystore ORDER BY actor")?;
+        let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
+        rows.map(|row| {
+            row?.try_into()
+                .map_err(|_| corrupt(&self.path, "a key store row has an id of the wrong length"))
+        })
+        .collect()
+    }
+
+    /// A setting.
+    pub fn setting(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT value FROM settings WHERE key = ?1",
+                params![key],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Sets a setting outside any larger transaction (bookkeeping such as failed sign-ins).
+    pub fn put_setting(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    /// Writes a consistent copy of the whole database to a new file (for backups).
+    pub fn snapshot_to(&self, path: &Path) -> Result<(), StoreError> {
+        let target = path
+            .to_str()
+            .ok_or_else(|| corrupt(path, "the backup path is not valid UTF-8"))?;
+        self.conn.execute("VACUUM INTO ?1", params![target])?;
+        Ok(())
+    }
+
+    /// Known peer addresses.
+    pub fn peers(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare("SELECT addr FROM peers ORDER BY addr")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+impl Writer<'_> {
+    /// Blocks stored after `seq`, read inside this transaction (so under the write lock).
+    pub fn blocks_since(&self, seq: i64) -> Result<Vec<StoredBlock>, StoreError> {
+        read_blocks(&self.tx, Path::new("(this home)"), seq)
+    }
+
+    /// Stores a block; a local one also enters the outbox. Storing a known block is a no-op.
+    pub fn put_block(
+        &self,
+        block: &NewBlock<'_>,
+        origin: Origin,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let added = self.tx.prepare_cached(
+            "INSERT INTO blocks (hash, clinic, height, bytes, received_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (hash) DO NOTHING",
+        )?
+        .execute(params![
+            &block.hash[..],
+            &block.clinic[..],
+            block.height as i64,
+            block.bytes,
+            now_ms
+        ])? == 1;
+        if added && origin == Origin::Local {
+            self.tx
+                .prepare_cached("INSERT INTO outbox (block_hash, queued_at) VALUES (?1, ?2)")?
+                .execute(params![&block.hash[..], now_ms])?;
+        }
+        Ok(added)
+    }
+
+    /// The newest arrival position (0 when empty).
+    pub fn max_seq(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .tx
+            .query_row("SELECT coalesce(max(seq), 0) FROM blocks", [], |r| r.get(0))?)
+    }
+
+    /// Marks this clinic's outbox blocks up to `height` as acknowledged (a peer holds them).
+    pub fn mark_acked_up_to(
+        &self,
+        clinic: &[u8; 16],
+        height: u64,
+        now_ms: i64,
+    ) -> Result<usize, StoreError> {
+        Ok(self
+            .tx
+            .prepare_cached(
+                "UPDATE outbox SET acked_at = ?3 WHERE acked_at IS NULL AND block_hash IN
+             (SELECT hash FROM blocks WHERE clinic = ?1 AND height <= ?2)",
+            )?
+            .execute(params![&clinic[..], height as i64, now_ms])?)
+    }
+
+    /// Marks outbox blocks as acknowledged by a peer.
+    pub fn mark_acked(&self, hashes: &[[u8; 32]], now_ms: i64) -> Result<(), StoreError> {
+        let mut stmt = self.tx.prepare_cached(
+            "UPDATE outbox SET acked_at = ?2 WHERE block_hash = ?1 AND acked_at IS NULL",
+        )?;
+        for hash in hashes {
+            stmt.execute(params![&hash[..], now_ms])?;
+        }
+        Ok(())
+    }
+
+    /// Stores a sealed key store for an actor (replacing an older one).
+    pub fn put_sealed_keys(&self, actor: &[u8; 16], sealed: &[u8]) -> Result<(), StoreError> {
+        self.tx.execute(
+            "INSERT INTO keystore (actor, sealed) VALUES (?1, ?2)
+             ON CONFLICT(actor) DO UPDATE SET sealed = excluded.sealed",
+            params![&actor[..], sealed],
+        )?;
+        Ok(())
+    }
+
+    /// Sets a setting.
+    pub fn set_setting(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.tx.execute(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    /// Remembers a peer address.
+    pub fn add_peer(&self, addr: &str) -> Result<(), StoreError> {
+        self.tx.execute(
+            "INSERT OR IGNORE INTO peers (addr) VALUES (?1)",
+            params![addr],
+        )?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

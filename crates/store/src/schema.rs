@@ -1,0 +1,30 @@
+//! Schema migrations, applied in order on open (tracked by SQLite's user_version).
+
+use rusqlite_migration::{M, Migrations};
+
+/// Every migration so far. Append only: a released migration never changes.
+pub fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(
+        "CREATE TABLE blocks (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            hash BLOB NOT NULL UNIQUE CHECK (length(hash) = 32),
+            clinic BLOB NOT NULL CHECK (length(clinic) = 16),
+            height INTEGER NOT NULL CHECK (height >= 0),
+            bytes BLOB NOT NULL,
+            received_at INTEGER NOT NULL
+        );
+        CREATE UNIQUE INDEX blocks_by_chain ON blocks (clinic, height);
+        CREATE TABLE outbox (
+            block_hash BLOB PRIMARY KEY REFERENCES blocks (hash),
+            queued_at INTEGER NOT NULL,
+            acked_at INTEGER
+        );
+        CREATE INDEX outbox_pending ON outbox (acked_at) WHERE acked_at IS NULL;
+        CREATE TABLE keystore (
+            actor BLOB PRIMARY KEY CHECK (length(actor) = 16),
+            sealed BLOB NOT NULL
+        );
+        CREATE TABLE settings (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+        CREATE TABLE peers (addr TEXT PRIMARY KEY);",
+    )])
+}

@@ -1,0 +1,127 @@
+use super::*;
+
+fn block(n: u8, height: u64) -> ([u8; 32], Vec<u8>, u64) {
+    ([n; 32], vec![n; 100], height)
+}
+
+fn put(
+    store: &mut Store,
+    (hash, bytes, height): &([u8; 32], Vec<u8>, u64),
+    origin: Origin,
+) -> bool {
+    store
+        .write(|w| {
+            w.put_block(
+                &NewBlock {
+                    hash: *hash,
+                    clinic: [9; 16],
+                    height: *height,
+                    bytes,
+                },
+                origin,
+                5,
+            )
+        })
+        .unwrap()
+}
+
+#[test]
+fn blocks_survive_reopen_in_insertion_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let mut store = Store::create(&path).unwrap();
+    for n in [3u8, 1, 2] {
+        assert!(put(&mut store, &block(n, n as u64), Origin::Peer));
+    }
+    drop(store);
+    let store = Store::open(&path).unwrap();
+    let hashes: Vec<u8> = store.blocks().unwrap().iter().map(|b| b.hash[0]).collect();
+    assert_eq!(hashes, vec![3, 1, 2]);
+    assert_eq!(store.pending_count().unwrap(), 0);
+}
+
+#[test]
+fn local_blocks_wait_in_the_outbox_until_acked() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::create(&dir.path().join("db")).unwrap();
+    put(&mut store, &block(1, 0), Origin::Local);
+    put(&mut store, &block(2, 1), Origin::Local);
+    assert!(
+        !put(&mut store, &block(2, 1), Origin::Local),
+        "a known block is not stored twice"
+    );
+    assert_eq!(store.pending().unwrap(), vec![[1; 32], [2; 32]]);
+    store.write(|w| w.mark_acked(&[[1; 32]], 9)).unwrap();
+    assert_eq!(store.pending().unwrap(), vec![[2; 32]]);
+}
+
+#[test]
+fn a_failed_write_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::create(&dir.path().join("db")).unwrap();
+    let result: Result<(), StoreError> = store.write(|w| {
+        w.put_sealed_keys(&[1; 16], b"sealed")?;
+        // Same chain position twice: the unique index refuses the second block.
+        w.put_block(
+            &NewBlock {
+                hash: [1; 32],
+                clinic: [9; 16],
+                height: 0,
+                bytes: b"a",
+            },
+            Origin::Local,
+            1,
+        )?;
+        w.put_block(
+            &NewBlock {
+                hash: [2; 32],
+                clinic: [9; 16],
+                height: 0,
+                bytes: b"b",
+            },
+            Origin::Local,
+            1,
+        )?;
+        Ok(())
+    });
+    assert!(result.is_err());
+    assert!(store.sealed_keys(&[1; 16]).unwrap().is_none());
+    assert!(store.blocks().unwrap().is_empty());
+}
+
+#[test]
+fn create_refuses_an_existing_file_and_open_a_missing_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    assert!(matches!(Store::open(&path), Err(StoreError::Missing(_))));
+    Store::create(&path).unwrap();
+    assert!(matches!(Store::create(&path), Err(StoreError::Exists(_))));
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    std::fs::write(&path, vec![0x42u8; 8192]).unwrap();
+    let err = Store::open(&path).err().expect("garbage must not open");
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+}
+
+#[test]
+fn settings_keys_and_peers_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::create(&dir.path().join("db")).unwrap();
+    store
+        .write(|w| {
+            w.set_setting("k", b"v1")?;
+            w.set_setting("k", b"v2")?;
+            w.put_sealed_keys(&[7; 16], b"sealed")?;
+            w.add_peer("127.0.0.1:4000")?;
+            w.add_peer("127.0.0.1:4000")
+        })
+        .unwrap();
+    assert_eq!(store.setting("k").unwrap().unwrap(), b"v2");
+    assert_eq!(store.sealed_keys(&[7; 16]).unwrap().unwrap(), b"sealed");
+    assert_eq!(store.local_actors().unwrap(), vec![[7; 16]]);
+    assert_eq!(store.peers().unwrap(), vec!["127.0.0.1:4000".to_string()]);
+}
