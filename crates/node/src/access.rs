@@ -1,0 +1,299 @@
+//! Patient consent: requests, grants, refusals, revocation with key rotation, break-glass, audit.
+
+use carelog_chart::AccessLevel;
+use carelog_ledger::{Action, ActorId, Denied, Payload, RequestStatus, TxId, authorize};
+use carelog_vault::DataKey;
+use serde::Serialize;
+
+use crate::error::{NodeError, Result};
+use crate::home::{self, now_ms, rfc3339};
+use crate::keys;
+use crate::{Node, Session, validate_name};
+
+/// A pending request, as `access requests` lists it.
+#[derive(Clone, Debug, Serialize)]
+pub struct AccessRequestView {
+    /// The request id.
+    pub request_id: String,
+    /// The patient.
+    pub patient_id: String,
+    /// Who asked (id).
+    pub requester: String,
+    /// Who asked (name).
+    pub requester_name: String,
+    /// The level asked for.
+    pub level: AccessLevel,
+    /// Why.
+    pub reason: String,
+    /// When (RFC 3339).
+    pub time: String,
+}
+
+/// One line of a patient's audit trail.
+#[derive(Clone, Debug, Serialize)]
+pub struct AuditLine {
+    /// When (RFC 3339).
+    pub time: String,
+    /// Who (id).
+    pub actor: String,
+    /// Who (name).
+    pub actor_name: String,
+    /// What.
+    pub action: &'static str,
+    /// The access level involved.
+    pub level: Option<AccessLevel>,
+    /// Details (purpose, reason, the other party).
+    pub detail: Option<String>,
+}
+
+impl Node {
+    /// Asks a patient for access at a level.
+    pub fn request_access(
+        &mut self,
+        session: &Session,
+        patient: ActorId,
+        level: AccessLevel,
+        reason: &str,
+    ) -> Result<TxId> {
+        validate_name("the reason", reason)?;
+        if level == AccessLevel::None {
+            return Err(NodeError::Invalid(
+                "ask for information, sample or full access".into(),
+            ));
+        }
+        authorize(
+            self.ledger.state(),
+            session.user,
+            &Action::RequestAccess,
+            Some(patient),
+            now_ms(),
+        )?;
+        let tx = self.sign(
+            session,
+            Payload::RequestAccess {
+                patient,
+                level,
+                reason: reason.trim().into(),
+            },
+        );
+        Ok(self.commit(vec![tx], &[])?[0])
+    }
+
+    /// Pending requests the session's user may decide (as patient or custodian).
+    pub fn pending_requests(
+        &self,
+        session: &Session,
+        patient: Option<ActorId>,
+    ) -> Result<Vec<AccessRequestView>> {
+        let state = self.ledger.state();
+        let now = now_ms();
+        let mut out = Vec::new();
+        for (id, file) in &state.patients {
+            if patient.is_some_and(|p| p != *id) {
+                continue;
+            }
+            if authorize(state, session.user, &Action::Refuse, Some(*id), now).is_err() {
+                continue;
+            }
+            for r in file
+                .requests
+                .iter()
+                .filter(|r| r.status == RequestStatus::Pending)
+            {
+                out.push(AccessRequestView {
+                    request_id: r.id.to_string(),
+                    patient_id: id.to_string(),
+                    requester: r.requester.to_string(),
+                    requester_name: self.display_name(&r.requester),
+                    level: r.level,
+                    reason: r.reason.clone(),
+                    time: rfc3339(r.time_ms),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Grants a reader access at a level (answering their pending request, if any), wrapping
+    /// every data key epoch this user holds for them.
+    pub fn grant(
+        &mut self,
+        session: &Session,
+        patient: ActorId,
+        grantee: ActorId,
+        level: AccessLevel,
+        expires_ms: Option<i64>,
+    ) -> Result<()> {
+        if level == AccessLevel::None {
+            return Err(NodeError::Invalid(
+                "grant information, sample or full; to take access away use revoke".into(),
+            ));
+        }
+        let now = now_ms();
+        if expires_ms.is_some_and(|e| e <= now) {
+            return Err(NodeError::Invalid("the expiry is in the past".into()));
+        }
+        let state = self.ledger.state();
+        authorize(
+            state,
+            session.user,
+            &Action::Grant(grantee),
+            Some(patient),
+            now,
+        )?;
+        let file = state
+            .patient(&patient)
+            .ok_or_else(|| NodeError::UnknownPatient(patient.to_string()))?;
+        let reader_key = state
+            .encryption_key(&grantee)
+            .ok_or_else(|| NodeError::UnknownUser(format!("no user {grantee}")))?;
+        let key_wraps = keys::open_all(
+            file,
+            &patient,
+            &[
+                (session.user, &session.keys),
+                (self.clinic, &self.node_keys),
+            ],
+        )
+        .iter()
+        .map(|(id, key)| keys::wrap_for(key, *id, &patient, grantee, &reader_key))
+        .collect();
+        let tx = self.sign(
+            session,
+            Payload::GrantAccess {
+                patient,
+                grantee,
+                level,
+                expires_ms,
+                key_wraps,
+            },
+        );
+        self.commit(vec![tx], &[])?;
+        Ok(())
+    }
+
+    /// Refuses a pending request.
+    pub fn refuse(&mut self, session: &Session, patient: ActorId, request: TxId) -> Result<()> {
+        let state = self.ledger.state();
+        authorize(
+            state,
+            session.user,
+            &Action::Refuse,
+            Some(patient),
+            now_ms(),
+        )?;
+        let pending = state.patient(&patient).is_some_and(|f| {
+            f.requests
+                .iter()
+                .any(|r| r.id == request && r.status == RequestStatus::Pending)
+        });
+        if !pending {
+            return Err(NodeError::Invalid(format!(
+                "no pending request {request} for this patient"
+            )));
+        }
+        let tx = self.sign(session, Payload::RefuseAccess { patient, request });
+        self.commit(vec![tx], &[])?;
+        Ok(())
+    }
+
+    /// Revokes a reader and rotates the patient's data key: the new epoch is wrapped only for the
+    /// patient, the clinics and the readers who keep access. Returns the new epoch number.
+    pub fn revoke(&mut self, session: &Session, patient: ActorId, reader: ActorId) -> Result<u32> {
+        let now = now_ms();
+        let state = self.ledger.state();
+        authorize(
+            state,
+            session.user,
+            &Action::Revoke(reader),
+            Some(patient),
+            now,
+        )?;
+        let file = state
+            .patient(&patient)
+            .ok_or_else(|| NodeError::UnknownPatient(patient.to_string()))?;
+        let current = file
+            .current_key()
+            .ok_or_else(|| NodeError::NoKey("the record has no data key".into()))?;
+        let mut keep: Vec<ActorId> = current.wraps.keys().copied().collect();
+        keep.extend(file.attention.keys());
+        keep.extend(file.grants.keys());
+        keep.push(patient);
+        keep.sort();
+        keep.dedup();
+        keep.retain(|r| *r != reader);
+        let new_key = DataKey::from_bytes(home::random());
+        let key_wraps = keep
+            .iter()
+            .filter_map(|r| {
+                let enc = state.encryption_key(r)?;
+                Some(keys::wrap_for(
+                    &new_key,
+                    Default::default(),
+                    &patient,
+                    *r,
+                    &enc,
+                ))
+            })
+            .collect();
+        let epoch = file.keys.len() as u32;
+        let tx = self.sign(
+            session,
+            Payload::RevokeAccess {
+                patient,
+                reader,
+                key_wraps,
+            },
+        );
+        self.commit(vec![tx], &[])?;
+        Ok(epoch)
+    }
+
+    /// Opens emergency full access for 24 hours, recorded and flagged to the patient.
+    pub fn break_glass(&mut self, session: &Session, patient: ActorId, reason: &str) -> Result<()> {
+        validate_name("the reason", reason)?;
+        authorize(
+            self.ledger.state(),
+            session.user,
+            &Action::BreakGlass,
+            Some(patient),
+            now_ms(),
+        )?;
+        let tx = self.sign(
+            session,
+            Payload::BreakGlass {
+                patient,
+                reason: reason.trim().into(),
+            },
+        );
+        self.commit(vec![tx], &[])?;
+        Ok(())
+    }
+
+    /// Every read, write, grant, revoke and break-glass on a patient's record.
+    pub fn audit(&self, session: &Session, patient: ActorId) -> Result<Vec<AuditLine>> {
+        let state = self.ledger.state();
+        authorize(
+            state,
+            session.user,
+            &Action::ViewAudit,
+            Some(patient),
+            now_ms(),
+        )?;
+        let file = state
+            .patient(&patient)
+            .ok_or(Denied::UnknownPatient(patient))?;
+        Ok(file
+            .audit
+            .iter()
+            .map(|e| AuditLine {
+                time: rfc3339(e.time_ms),
+                actor: e.actor.to_string(),
+                actor_name: self.display_name(&e.actor),
+                action: e.action.as_str(),
+                level: e.level,
+                detail: e.detail.clone(),
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,326 @@
+//! Chart entries and chart views.
+
+use std::str::FromStr;
+
+use carelog_chart::{AccessLevel, ChartRecord, EntryData, EntryKind, Summary};
+use carelog_ledger::{Action, ActorId, EntryRef, PatientFile, Payload, TxId, authorize};
+use carelog_vault::DataKey;
+use serde::Serialize;
+
+use crate::error::{NodeError, Result};
+use crate::home::{self, now_ms};
+use crate::keys;
+use crate::{Node, Session};
+
+/// A patient a user may open, as `patients` lists them.
+#[derive(Clone, Debug, Serialize)]
+pub struct PatientListing {
+    /// The patient id.
+    pub patient_id: String,
+    /// The level the user holds.
+    pub level: AccessLevel,
+    /// The name as the level allows (initials at sample level), if this node can open it.
+    pub name: Option<String>,
+    /// Why the user has access (custodian, attending, grant, break-glass, patient).
+    pub basis: String,
+}
+
+/// An opened chart entry.
+struct Opened {
+    record: ChartRecord,
+    summary_change: Option<Vec<u8>>,
+    summary_item: Option<String>,
+}
+
+impl Node {
+    /// The keys this node can use for a session: the user's own, then this clinic's.
+    fn holders<'a>(&'a self, session: &'a Session) -> [(ActorId, &'a carelog_vault::ActorKeys); 2] {
+        [
+            (session.user, &session.keys),
+            (self.clinic, &self.node_keys),
+        ]
+    }
+
+    /// Opens every entry of a patient this node holds a key for; the rest are counted.
+    fn open_entries(
+        &self,
+        session: &Session,
+        patient: ActorId,
+        file: &PatientFile,
+    ) -> Result<(Vec<Opened>, usize)> {
+        let holders = self.holders(session);
+        let opened_keys = keys::open_all(file, &patient, &holders);
+        let mut out = Vec::with_capacity(file.entries.len());
+        let mut sealed_away = 0;
+        for entry in &file.entries {
+            let Some((_, key)) = opened_keys.iter().find(|(id, _)| *id == entry.key) else {
+                sealed_away += 1;
+                continue;
+            };
+            out.push(self.open_entry(patient, entry, key)?);
+        }
+        Ok((out, sealed_away))
+    }
+
+    fn open_entry(&self, patient: ActorId, entry: &EntryRef, key: &DataKey) -> Result<Opened> {
+        let damaged = || {
+            NodeError::Damaged(format!(
+                "chart entry {} is missing from its block",
+                entry.id
+            ))
+        };
+        let block = self.ledger.block(&entry.block).ok_or_else(damaged)?;
+        let stx = block.txs.get(entry.index as usize).ok_or_else(damaged)?;
+        let Payload::ChartEntry { sealed, .. } = &stx.tx.payload else {
+            return Err(damaged());
+        };
+        let aad = keys::entry_aad(
+            &patient,
+            entry.kind,
+            &entry.key,
+            &entry.author,
+            entry.time_ms,
+            entry.amends.as_ref(),
+        );
+        let plain = keys::open_entry(key, sealed, &aad)?;
+        let data = EntryData::from_bytes(&plain.data)?;
+        Ok(Opened {
+            record: ChartRecord {
+                entry_id: entry.id.to_string(),
+                kind: entry.kind,
+                author: self.display_name(&entry.author),
+                time_ms: entry.time_ms,
+                data,
+                amends: entry.amends.map(|a| a.to_string()),
+                flagged: entry.flag.clone(),
+            },
+            summary_change: plain.summary_change,
+            summary_item: plain.summary_item,
+        })
+    }
+
+    /// The opened entries of a patient, as chart records.
+    pub(crate) fn opened_records(
+        &self,
+        session: &Session,
+        patient: ActorId,
+        file: &PatientFile,
+    ) -> Result<Vec<ChartRecord>> {
+        Ok(self
+            .open_entries(session, patient, file)?
+            .0
+            .into_iter()
+            .map(|o| o.record)
+            .collect())
+    }
+
+    /// The patient summary as this user can open it (damaged changes skipped).
+    pub(crate) fn current_summary(&self, session: &Session, patient: ActorId) -> Result<Summary> {
+        let file = self
+            .ledger
+            .state()
+            .patient(&patient)
+            .ok_or_else(|| NodeError::UnknownPatient(patient.to_string()))?;
+        let (opened, _) = self.open_entries(session, patient, file)?;
+        Ok(
+            Summary::load_changes_lossy(opened.iter().filter_map(|o| o.summary_change.as_deref()))
+                .0,
+        )
+    }
+
+    /// Adds a chart entry (`amends`: the entry it corrects). Returns the new entry's id.
+    pub fn add_entry(
+        &mut self,
+        session: &Session,
+        patient: ActorId,
+        kind: &str,
+        data_json: &str,
+        amends: Option<&str>,
+    ) -> Result<TxId> {
+        let kind = EntryKind::from_str(kind).map_err(|e| NodeError::Invalid(e.to_string()))?;
+        if kind == EntryKind::Demographics {
+            return Err(NodeError::Invalid(
+                "demographics are recorded at registration; choose vitals, lab, note, condition, allergy or medication".into(),
+            ));
+        }
+        let data = EntryData::parse(kind, data_json)?;
+        let state = self.ledger.state();
+        let file = state
+            .patient(&patient)
+            .ok_or_else(|| NodeError::UnknownPatient(patient.to_string()))?;
+        authorize(
+            state,
+            session.user,
+            &Action::Write(kind),
+            Some(patient),
+            now_ms(),
+        )?;
+        let amends = match amends {
+            None => None,
+            Some(text) => {
+                let id = TxId::from_str(text).map_err(|e| NodeError::Invalid(e.to_string()))?;
+                let original = file
+                    .entries
+                    .iter()
+                    .find(|e| e.id == id)
+                    .ok_or_else(|| NodeError::UnknownEntry(text.to_string()))?;
+                if original.kind != kind {
+                    return Err(NodeError::Invalid(format!(
+                        "entry {text} is a {} entry; an amendment must be of the same kind",
+                        original.kind
+                    )));
+                }
+                Some(id)
+            }
+        };
+        let current = file
+            .current_key()
+            .ok_or_else(|| NodeError::NoKey("the record has no data key".into()))?;
+        let key_id = current.id;
+        let key =
+            keys::open_epoch(file, &patient, &key_id, &self.holders(session)).ok_or_else(|| {
+                NodeError::NoKey(
+                    "the current key is not wrapped for this user or this clinic".into(),
+                )
+            })?;
+        let summary = if matches!(
+            kind,
+            EntryKind::Condition | EntryKind::Allergy | EntryKind::Medication
+        ) {
+            let (opened, _) = self.open_entries(session, patient, file)?;
+            // A damaged change from elsewhere must not block charting: it is skipped here and
+            // reported when the chart is shown.
+            let (mut summary, _) = Summary::load_changes_lossy(
+                opened.iter().filter_map(|o| o.summary_change.as_deref()),
+            );
+            // Each change gets its own Automerge actor: one user may edit at two clinics at once.
+            match amends {
+                Some(original) => {
+                    let original = original.to_string();
+                    let item = opened
+                        .iter()
+                        .find(|o| o.record.entry_id == original)
+                        .and_then(|o| o.summary_item.clone())
+                        .unwrap_or(original);
+                    summary
+                        .record_amend(home::random(), &item, &data)
+                        .map(|c| (c, item))
+                }
+                None => {
+                    let item = hex::encode(home::random::<16>());
+                    summary
+                        .record(home::random(), &item, &data)
+                        .map(|c| (c, item))
+                }
+            }
+        } else {
+            None
+        };
+        let (summary_change, summary_item) = summary.unzip();
+        let tx = self.entry_tx(
+            session,
+            patient,
+            &data,
+            summary_change,
+            summary_item,
+            &key,
+            key_id,
+            amends,
+        );
+        let id = tx.id();
+        self.commit(vec![tx], &[])?;
+        Ok(id)
+    }
+
+    /// The chart as the session's user may see it, recorded on the ledger as a read.
+    pub fn chart(
+        &mut self,
+        session: &Session,
+        patient: ActorId,
+        purpose: &str,
+    ) -> Result<serde_json::Value> {
+        let state = self.ledger.state();
+        let file = state
+            .patient(&patient)
+            .ok_or_else(|| NodeError::UnknownPatient(patient.to_string()))?;
+        let permit = authorize(state, session.user, &Action::Read, Some(patient), now_ms())?;
+        let (opened, sealed_away) = self.open_entries(session, patient, file)?;
+        let (summary, skipped) =
+            Summary::load_changes_lossy(opened.iter().filter_map(|o| o.summary_change.as_deref()));
+        let records: Vec<ChartRecord> = opened.into_iter().map(|o| o.record).collect();
+        let summary_view = summary.view();
+        let mut view = carelog_chart::render(permit.level, &records, Some(&summary_view));
+        if let Some(object) = view.as_object_mut() {
+            object.insert("patient_id".into(), patient.to_string().into());
+            if sealed_away > 0 {
+                object.insert("sealed_entries".into(), sealed_away.into());
+            }
+            if !skipped.is_empty() {
+                object.insert("summary_changes_skipped".into(), skipped.len().into());
+            }
+        }
+        let audit = self.sign(
+            session,
+            Payload::AuditRead {
+                patient,
+                level: permit.level,
+                purpose: purpose.to_string(),
+            },
+        );
+        self.commit(vec![audit], &[])?;
+        Ok(view)
+    }
+
+    /// Patients the session's user may open, with level.
+    pub fn patients(&self, session: &Session) -> Result<Vec<PatientListing>> {
+        let state = self.ledger.state();
+        let now = now_ms();
+        let mut out = Vec::new();
+        for (id, file) in &state.patients {
+            let Ok(permit) = authorize(state, session.user, &Action::Read, Some(*id), now) else {
+                continue;
+            };
+            let name = self.patient_name(session, *id, file, permit.level);
+            out.push(PatientListing {
+                patient_id: id.to_string(),
+                level: permit.level,
+                name,
+                basis: format!("{:?}", permit.basis).to_lowercase(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The patient's name as the level allows, if the demographics entry opens here.
+    fn patient_name(
+        &self,
+        session: &Session,
+        patient: ActorId,
+        file: &PatientFile,
+        level: AccessLevel,
+    ) -> Option<String> {
+        if level < AccessLevel::Sample {
+            return None;
+        }
+        let entry = file
+            .entries
+            .iter()
+            .rev()
+            .find(|e| e.kind == EntryKind::Demographics)?;
+        let key = keys::open_epoch(file, &patient, &entry.key, &self.holders(session))?;
+        let opened = self.open_entry(patient, entry, &key).ok()?;
+        let EntryData::Demographics(d) = opened.record.data else {
+            return None;
+        };
+        Some(if level == AccessLevel::Full {
+            d.name
+        } else {
+            d.name
+                .split_whitespace()
+                .filter_map(|w| w.chars().next())
+                .map(|c| format!("{c}."))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+    }
+}

@@ -1,0 +1,100 @@
+//! The node's errors: each says what went wrong and, where it can, what to do next.
+
+use std::path::PathBuf;
+
+use carelog_ledger::{Denied, LedgerError};
+use carelog_store::StoreError;
+
+/// Why a node command or query did not happen. A refused command changes nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The home has no node yet.
+    #[error(
+        "{0} is not a Carelog home; create one with `carelog network create` or `carelog clinic request`"
+    )]
+    NoHome(PathBuf),
+    /// The home already holds a node.
+    #[error("{0} already holds a Carelog node; use another --home")]
+    HomeInUse(PathBuf),
+    /// The home made a join request but has not joined yet.
+    #[error(
+        "this clinic has asked to join a network but is not enrolled yet; run `carelog clinic join INVITE`"
+    )]
+    NotJoined,
+    /// A file of the home is damaged.
+    #[error("the home is damaged: {0}")]
+    Damaged(String),
+    /// The stored ledger does not verify.
+    #[error("the stored ledger is damaged at block {block}: {reason}")]
+    DamagedBlock {
+        /// The first bad block (its stored hash).
+        block: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// No such user, or the name is ambiguous.
+    #[error("{0}")]
+    UnknownUser(String),
+    /// No such patient.
+    #[error("no patient {0} in this network")]
+    UnknownPatient(String),
+    /// No such chart entry.
+    #[error("no chart entry {0} for this patient")]
+    UnknownEntry(String),
+    /// The passphrase did not open the user's keys.
+    #[error("wrong passphrase for {0}")]
+    WrongPassphrase(String),
+    /// Too many wrong passphrases in a row.
+    #[error("too many wrong passphrases for {who}; try again in {seconds} s")]
+    TooManyAttempts {
+        /// Whose keys.
+        who: String,
+        /// How long to wait.
+        seconds: u64,
+    },
+    /// The user's keys are not on this node.
+    #[error("{0} has no keys on this clinic node; sign in at the clinic where they were enrolled")]
+    KeysElsewhere(String),
+    /// The policy refused.
+    #[error("access denied: {0}")]
+    Denied(#[from] Denied),
+    /// Bad input from a person or a file.
+    #[error("{0}")]
+    Invalid(String),
+    /// No key to open or seal a record.
+    #[error("no key for this patient's record is held here: {0}")]
+    NoKey(String),
+    /// The network link failed.
+    #[error("network: {0}")]
+    Network(String),
+    /// The ledger refused a block.
+    #[error("ledger: {0}")]
+    Ledger(#[from] LedgerError),
+    /// The database failed.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+}
+
+impl From<carelog_chart::ChartError> for NodeError {
+    fn from(e: carelog_chart::ChartError) -> Self {
+        NodeError::Invalid(e.to_string())
+    }
+}
+
+/// Result of node operations.
+pub type Result<T, E = NodeError> = std::result::Result<T, E>;
+
+pub(crate) fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> NodeError + '_ {
+    move |source| NodeError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}

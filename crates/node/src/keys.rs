@@ -1,0 +1,111 @@
+//! Patient data keys: finding one this node can open, wrapping it for new readers, sealing entries.
+
+use carelog_ledger::{ActorId, EntryKind, KeyWrap, PatientFile, TxId};
+use carelog_vault::{ActorKeys, DataKey, WrappedKey};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{NodeError, Result};
+use crate::home::random;
+
+/// The associated data binding a wrapped key to its patient.
+pub fn wrap_context(patient: &ActorId) -> Vec<u8> {
+    let mut context = b"patient ".to_vec();
+    context.extend_from_slice(&patient.0);
+    context
+}
+
+/// Wraps a data key for a reader's X25519 key.
+pub fn wrap_for(
+    key: &DataKey,
+    key_id: TxId,
+    patient: &ActorId,
+    reader: ActorId,
+    reader_encryption: &[u8; 32],
+) -> KeyWrap {
+    let wrapped = carelog_vault::wrap_key(
+        key,
+        reader_encryption,
+        random(),
+        random(),
+        &wrap_context(patient),
+    );
+    KeyWrap {
+        key: key_id,
+        reader,
+        wrapped: postcard::to_stdvec(&wrapped).expect("wrapped keys always encode"),
+    }
+}
+
+/// Opens one of a patient's data key epochs with whichever of `holders` it is wrapped for.
+pub fn open_epoch(
+    file: &PatientFile,
+    patient: &ActorId,
+    key_id: &TxId,
+    holders: &[(ActorId, &ActorKeys)],
+) -> Option<DataKey> {
+    let epoch = file.key(key_id)?;
+    holders.iter().find_map(|(id, keys)| {
+        let bytes = epoch.wraps.get(id)?;
+        let wrapped: WrappedKey = postcard::from_bytes(bytes).ok()?;
+        carelog_vault::unwrap_key(&wrapped, keys, &wrap_context(patient)).ok()
+    })
+}
+
+/// Every epoch of a patient's key that `holders` can open, oldest first.
+pub fn open_all(
+    file: &PatientFile,
+    patient: &ActorId,
+    holders: &[(ActorId, &ActorKeys)],
+) -> Vec<(TxId, DataKey)> {
+    file.keys
+        .iter()
+        .filter_map(|epoch| open_epoch(file, patient, &epoch.id, holders).map(|k| (epoch.id, k)))
+        .collect()
+}
+
+/// The plaintext sealed inside a chart entry.
+#[derive(Serialize, Deserialize)]
+pub struct EntryPlaintext {
+    /// `EntryData::to_bytes`.
+    pub data: Vec<u8>,
+    /// An Automerge change to the patient summary, if the entry changes it.
+    pub summary_change: Option<Vec<u8>>,
+    /// The summary item (problem, allergy, medication) the change is about.
+    pub summary_item: Option<String>,
+}
+
+/// What an entry's ciphertext is bound to: everything the transaction says about it in the clear.
+pub fn entry_aad(
+    patient: &ActorId,
+    kind: EntryKind,
+    key: &TxId,
+    author: &ActorId,
+    time_ms: i64,
+    amends: Option<&TxId>,
+) -> Vec<u8> {
+    let mut aad = b"carelog entry v1".to_vec();
+    aad.extend_from_slice(&patient.0);
+    aad.extend_from_slice(kind.to_string().as_bytes());
+    aad.extend_from_slice(&key.0);
+    aad.extend_from_slice(&author.0);
+    aad.extend_from_slice(&time_ms.to_le_bytes());
+    if let Some(a) = amends {
+        aad.extend_from_slice(&a.0);
+    }
+    aad
+}
+
+/// Seals an entry's plaintext.
+pub fn seal_entry(key: &DataKey, plaintext: &EntryPlaintext, aad: &[u8]) -> Vec<u8> {
+    let bytes =
+        zeroize::Zeroizing::new(postcard::to_stdvec(plaintext).expect("entries always encode"));
+    carelog_vault::seal(key, random(), &bytes, aad)
+}
+
+/// Opens an entry's ciphertext.
+pub fn open_entry(key: &DataKey, sealed: &[u8], aad: &[u8]) -> Result<EntryPlaintext> {
+    let bytes = carelog_vault::open(key, sealed, aad)
+        .map_err(|e| NodeError::Damaged(format!("a chart entry does not open: {e}")))?;
+    postcard::from_bytes(&bytes)
+        .map_err(|e| NodeError::Damaged(format!("a chart entry does not decode: {e}")))
+}

@@ -1,0 +1,481 @@
+//! The Carelog clinic node: one home's database, ledger replica and keys, and the commands and
+//! queries that the CLI and the desktop app call.
+//!
+//! Every command follows the same path: check the input, ask the policy
+//! ([`carelog_ledger::authorize`]), build and sign transactions, seal them into this clinic's next
+//! block, commit block and outbox entry (and any new key store) in one SQLite transaction, then
+//! apply the block to the in-memory replica. A refusal at any step changes nothing.
+//!
+//! ```no_run
+//! use carelog_node::{Node, NewNetwork};
+//! let (mut node, created) = Node::create_network("/tmp/north".as_ref(), &NewNetwork {
+//!     network: "District", clinic: "North", admin: "Ada", admin_passphrase: "secret",
+//! }).unwrap();
+//! let admin = node.unlock(created.admin_id, "secret").unwrap();
+//! let doctor = node.add_user(&admin, carelog_ledger::Role::Doctor, "Dr Who", Some("family medicine"), "pw").unwrap();
+//! ```
+
+mod access;
+mod backup;
+mod charting;
+mod error;
+mod home;
+mod interop;
+mod join;
+mod keys;
+mod network;
+mod people;
+mod replication;
+
+use std::path::Path;
+
+use carelog_ledger::{ActorId, Block, Check, Founding, Hash, Ledger, Role, SignedTx, TxId};
+use carelog_store::{NewBlock, Origin, Store, StoreError};
+use carelog_vault::{ActorKeys, KdfParams};
+
+pub use access::{AccessRequestView, AuditLine};
+pub use charting::PatientListing;
+pub use error::{NodeError, Result};
+pub use home::{Home, now_ms, parse_time, rfc3339};
+pub use interop::Format;
+pub use join::{Invite, JoinRequest};
+pub use network::{LinkStatus, PeerStatus, serve, sync_once};
+pub use replication::{Accepted, NewRecord};
+
+/// What `network create` needs.
+pub struct NewNetwork<'a> {
+    /// The network's name.
+    pub network: &'a str,
+    /// This clinic's name.
+    pub clinic: &'a str,
+    /// The first admin's name.
+    pub admin: &'a str,
+    /// The first admin's passphrase.
+    pub admin_passphrase: &'a str,
+}
+
+/// The ids a new network starts with.
+#[derive(Clone, Copy, Debug)]
+pub struct Created {
+    /// The network id.
+    pub network_id: Hash,
+    /// This clinic.
+    pub clinic_id: ActorId,
+    /// The first admin.
+    pub admin_id: ActorId,
+}
+
+/// A user whose keys are unlocked for this command.
+pub struct Session {
+    /// The user's id.
+    pub user: ActorId,
+    keys: ActorKeys,
+}
+
+/// Size and head of the replica.
+#[derive(Clone, Debug)]
+pub struct Stats {
+    /// Blocks, genesis included.
+    pub blocks: usize,
+    /// Transactions.
+    pub txs: u64,
+    /// Enrolled clinics.
+    pub clinics: usize,
+    /// The state hash.
+    pub state_hash: Hash,
+    /// Locally sealed blocks no peer has acknowledged.
+    pub pending: u64,
+}
+
+/// An open clinic node.
+pub struct Node {
+    home: Home,
+    store: Store,
+    ledger: Ledger,
+    node_keys: ActorKeys,
+    clinic: ActorId,
+    /// The newest stored block this replica has applied (blocks may arrive from other processes).
+    loaded_seq: i64,
+}
+
+/// How long a user must wait after `failures` wrong passphrases in a row, if at all.
+fn unlock_delay_ms(failures: u32) -> Option<i64> {
+    const FREE_TRIES: u32 = 3;
+    const MAX_MS: i64 = 5 * 60 * 1000;
+    (failures >= FREE_TRIES).then(|| (1000i64 << (failures - FREE_TRIES).min(20)).min(MAX_MS))
+}
+
+fn validate_name(what: &str, name: &str) -> Result<()> {
+    let trimmed = name.trim();
+    if trimmed.is_empty() || trimmed.len() > 200 || trimmed.chars().any(char::is_control) {
+        return Err(NodeError::Invalid(format!(
+            "{what} must be 1 to 200 printable characters"
+        )));
+    }
+    Ok(())
+}
+
+fn seal_user_keys(keys: &ActorKeys, passphrase: &str) -> Result<Vec<u8>> {
+    if passphrase.chars().count() < 4 {
+        return Err(NodeError::Invalid(
+            "a passphrase or PIN needs at least 4 characters".into(),
+        ));
+    }
+    Ok(carelog_vault::seal_keys(
+        keys,
+        passphrase,
+        KdfParams::DEFAULT,
+        home::random(),
+        home::random(),
+    ))
+}
+
+impl Node {
+    /// Founds a new network in an empty home: health authority, genesis, this clinic, its admin.
+    pub fn create_network(root: &Path, new: &NewNetwork<'_>) -> Result<(Node, Created)> {
+        validate_name("the network name", new.network)?;
+        validate_name("the clinic name", new.clinic)?;
+        validate_name("the admin's name", new.admin)?;
+        let home = Home::new(root);
+        let authority = home::new_keys();
+        let node_keys = home::new_keys();
+        let admin = home::new_keys();
+        let sealed_admin = seal_user_keys(&admin, new.admin_passphrase)?;
+        home.prepare_new()?;
+        let genesis = Ledger::found(
+            &authority,
+            &Founding {
+                network_name: new.network.trim(),
+                clinic_name: new.clinic.trim(),
+                clinic_keys: node_keys.public(),
+                admin_name: new.admin.trim(),
+                admin_keys: admin.public(),
+            },
+            now_ms(),
+        );
+        let ledger = Ledger::new(genesis.clone())?;
+        home.write_key(home::NODE_KEY, &node_keys)?;
+        home.write_key(home::AUTHORITY_KEY, &authority)?;
+        let mut store = Store::create(&home.database())?;
+        let admin_id = ActorId::from_signing_key(&admin.public().signing);
+        store.write(|w| {
+            w.put_sealed_keys(&admin_id.0, &sealed_admin)?;
+            put_block(w, &genesis, Origin::Peer)
+        })?;
+        let clinic = ActorId::from_signing_key(&node_keys.public().signing);
+        let created = Created {
+            network_id: ledger.network_id(),
+            clinic_id: clinic,
+            admin_id,
+        };
+        tracing::info!(network = %created.network_id, clinic = %clinic, "network founded");
+        let loaded_seq = store.blocks()?.last().map_or(0, |b| b.seq);
+        Ok((
+            Node {
+                home,
+                store,
+                ledger,
+                node_keys,
+                clinic,
+                loaded_seq,
+            },
+            created,
+        ))
+    }
+
+    /// Opens a home, re-reading and checking every stored block.
+    pub fn open(root: &Path) -> Result<Node> {
+        let home = Home::new(root);
+        let store = match Store::open(&home.database()) {
+            Err(StoreError::Missing(_)) => return Err(NodeError::NoHome(root.to_path_buf())),
+            other => other?,
+        };
+        let node_keys = home.read_key(home::NODE_KEY)?;
+        let clinic = ActorId::from_signing_key(&node_keys.public().signing);
+        let stored = store.blocks()?;
+        let loaded_seq = stored.last().map_or(0, |b| b.seq);
+        let blocks = stored
+            .iter()
+            .map(decode_stored)
+            .collect::<Result<Vec<_>>>()?;
+        let mut blocks = blocks.into_iter();
+        let Some(genesis) = blocks.next() else {
+            return Err(NodeError::NotJoined);
+        };
+        let genesis_hash = genesis.hash();
+        let mut ledger = Ledger::new(genesis).map_err(|e| NodeError::DamagedBlock {
+            block: genesis_hash.to_string(),
+            reason: e.to_string(),
+        })?;
+        ledger
+            .insert_batch(blocks, Check::Stored)
+            .map_err(|f| NodeError::DamagedBlock {
+                block: f.block.to_string(),
+                reason: f.error.to_string(),
+            })?;
+        if !ledger.state().clinics.contains_key(&clinic) {
+            return Err(NodeError::NotJoined);
+        }
+        Ok(Node {
+            home,
+            store,
+            ledger,
+            node_keys,
+            clinic,
+            loaded_seq,
+        })
+    }
+
+    /// This clinic's id.
+    pub fn clinic_id(&self) -> ActorId {
+        self.clinic
+    }
+
+    /// The network id.
+    pub fn network_id(&self) -> Hash {
+        self.ledger.network_id()
+    }
+
+    /// The replica.
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// The home.
+    pub fn home(&self) -> &Home {
+        &self.home
+    }
+
+    /// Finds a user or patient by id, or a staff user by unique name.
+    pub fn resolve_user(&self, text: &str) -> Result<ActorId> {
+        let users = &self.ledger.state().users;
+        if let Ok(id) = text.parse::<ActorId>() {
+            if users.contains_key(&id) {
+                return Ok(id);
+            }
+            return Err(NodeError::UnknownUser(format!(
+                "no user {text} in this network"
+            )));
+        }
+        let matches: Vec<ActorId> = users
+            .iter()
+            .filter(|(_, u)| u.role != Role::Patient && u.name == text.trim())
+            .map(|(id, _)| *id)
+            .collect();
+        match matches.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(NodeError::UnknownUser(format!(
+                "no user named `{}` in this network",
+                text.trim()
+            ))),
+            many => Err(NodeError::UnknownUser(format!(
+                "{} users are named `{}`; use the user id",
+                many.len(),
+                text.trim()
+            ))),
+        }
+    }
+
+    /// Finds a registered patient by id.
+    pub fn resolve_patient(&self, text: &str) -> Result<ActorId> {
+        text.parse::<ActorId>()
+            .ok()
+            .filter(|id| self.ledger.state().patients.contains_key(id))
+            .ok_or_else(|| NodeError::UnknownPatient(text.to_string()))
+    }
+
+    /// Unlocks a user's keys with their passphrase (a patient's PIN).
+    ///
+    /// After three wrong passphrases in a row, each further try must wait twice as long as the
+    /// one before (1 s, 2 s, 4 s … up to 5 minutes), across processes: the count is stored.
+    pub fn unlock(&self, user: ActorId, passphrase: &str) -> Result<Session> {
+        let Some(sealed) = self.store.sealed_keys(&user.0)? else {
+            return Err(NodeError::KeysElsewhere(self.describe(&user)));
+        };
+        let counter = format!("unlock_failures:{user}");
+        let (failures, last_ms) = self
+            .store
+            .setting(&counter)?
+            .and_then(|b| <[u8; 12]>::try_from(b.as_slice()).ok())
+            .map_or((0u32, 0i64), |b| {
+                (
+                    u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+                    i64::from_le_bytes([b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11]]),
+                )
+            });
+        let now = now_ms();
+        if let Some(wait_ms) = unlock_delay_ms(failures) {
+            let ready = last_ms.saturating_add(wait_ms);
+            if now < ready {
+                return Err(NodeError::TooManyAttempts {
+                    who: self.describe(&user),
+                    seconds: ((ready - now) as u64).div_ceil(1000),
+                });
+            }
+        }
+        let keys = match carelog_vault::open_keys(&sealed, passphrase) {
+            Ok(keys) => keys,
+            Err(carelog_vault::VaultError::WrongPassphrase) => {
+                let mut record = failures.saturating_add(1).to_le_bytes().to_vec();
+                record.extend_from_slice(&now.to_le_bytes());
+                self.store.put_setting(&counter, &record)?;
+                return Err(NodeError::WrongPassphrase(self.describe(&user)));
+            }
+            Err(other) => {
+                return Err(NodeError::Damaged(format!(
+                    "the key store of {user} does not open: {other}"
+                )));
+            }
+        };
+        if failures > 0 {
+            self.store.put_setting(&counter, &[0u8; 12])?;
+        }
+        if ActorId::from_signing_key(&keys.public().signing) != user {
+            return Err(NodeError::Damaged(format!(
+                "the key store of {user} holds other keys"
+            )));
+        }
+        Ok(Session { user, keys })
+    }
+
+    /// A person's name and id for messages ("Dr Demo (ab12…)"); patients by id only.
+    pub fn describe(&self, actor: &ActorId) -> String {
+        let state = self.ledger.state();
+        match state.users.get(actor) {
+            Some(u) if !u.name.is_empty() => format!("{} ({actor})", u.name),
+            _ => match state.clinics.get(actor) {
+                Some(c) => format!("clinic {} ({actor})", c.name),
+                None if state.authority() == Some(*actor) => "the health authority".into(),
+                None => actor.to_string(),
+            },
+        }
+    }
+
+    /// A person's display name (staff name, clinic name, or the id).
+    pub fn display_name(&self, actor: &ActorId) -> String {
+        let state = self.ledger.state();
+        match state.users.get(actor) {
+            Some(u) if !u.name.is_empty() => u.name.clone(),
+            Some(_) => format!("patient {actor}"),
+            None => match state.clinics.get(actor) {
+                Some(c) => c.name.clone(),
+                None => actor.to_string(),
+            },
+        }
+    }
+
+    /// Size and head of the replica.
+    pub fn stats(&self) -> Result<Stats> {
+        Ok(Stats {
+            blocks: self.ledger.block_count(),
+            txs: self.ledger.tx_count(),
+            clinics: self.ledger.state().clinics.len(),
+            state_hash: self.ledger.state_hash(),
+            pending: self.store.pending_count()?,
+        })
+    }
+
+    /// Known peer addresses.
+    pub fn peers(&self) -> Result<Vec<String>> {
+        Ok(self.store.peers()?)
+    }
+
+    /// Re-checks every stored block and transaction from genesis.
+    pub fn verify(&self) -> Result<(usize, u64)> {
+        self.ledger.verify().map_err(|f| NodeError::DamagedBlock {
+            block: f.block.to_string(),
+            reason: f.error.to_string(),
+        })
+    }
+
+    /// Seals transactions into this clinic's next block and commits it (with any new key stores)
+    /// in one database transaction, then applies it to the replica.
+    ///
+    /// Under the database's write lock it first applies blocks that another process on this home
+    /// stored meanwhile, so this clinic's chain never forks.
+    fn commit(&mut self, txs: Vec<SignedTx>, new_keys: &[(ActorId, Vec<u8>)]) -> Result<Vec<TxId>> {
+        let ids = txs.iter().map(SignedTx::id).collect();
+        let ledger = &mut self.ledger;
+        let node_keys = &self.node_keys;
+        let loaded_seq = &mut self.loaded_seq;
+        self.store.write(|w| {
+            let newer = w.blocks_since(*loaded_seq)?;
+            apply_stored(ledger, &newer)?;
+            let block = ledger.seal(node_keys, txs, now_ms());
+            ledger.validate(&block, Check::Full)?;
+            for (actor, sealed) in new_keys {
+                w.put_sealed_keys(&actor.0, sealed)?;
+            }
+            put_block(w, &block, Origin::Local)?;
+            *loaded_seq = w.max_seq()?;
+            // Cannot fail: validated above against this very state.
+            ledger.insert(block, Check::Stored)?;
+            Ok::<_, NodeError>(())
+        })?;
+        Ok(ids)
+    }
+
+    /// A transaction by a session's user made at this clinic, signed.
+    fn sign(&self, session: &Session, payload: carelog_ledger::Payload) -> SignedTx {
+        carelog_ledger::Tx {
+            author: session.user,
+            clinic: self.clinic,
+            time_ms: now_ms(),
+            payload,
+        }
+        .sign(&session.keys)
+    }
+}
+
+fn damaged(row: &carelog_store::StoredBlock, reason: String) -> NodeError {
+    NodeError::DamagedBlock {
+        block: hex::encode(row.hash),
+        reason,
+    }
+}
+
+/// Decodes a stored block and checks it is the block its row says it is.
+fn decode_stored(row: &carelog_store::StoredBlock) -> Result<Block> {
+    let block = Block::from_bytes(&row.bytes).map_err(|e| damaged(row, e.to_string()))?;
+    if block.hash().0 != row.hash {
+        return Err(damaged(row, "its contents do not match its hash".into()));
+    }
+    Ok(block)
+}
+
+/// Applies blocks read back from this home's database (written by another process).
+fn apply_stored(ledger: &mut Ledger, rows: &[carelog_store::StoredBlock]) -> Result<Vec<Block>> {
+    let mut added = Vec::new();
+    for row in rows {
+        let block = decode_stored(row)?;
+        if ledger
+            .insert(block.clone(), Check::Stored)
+            .map_err(|e| damaged(row, e.to_string()))?
+            != carelog_ledger::Inserted::Known
+        {
+            added.push(block);
+        }
+    }
+    Ok(added)
+}
+
+fn put_block(
+    w: &carelog_store::Writer<'_>,
+    block: &Block,
+    origin: Origin,
+) -> Result<(), StoreError> {
+    w.put_block(
+        &NewBlock {
+            hash: block.hash().0,
+            clinic: block.header.clinic.0,
+            height: block.header.height,
+            bytes: &block.to_bytes(),
+        },
+        origin,
+        now_ms(),
+    )
+    .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,206 @@
+//! The node on the network: QUIC sync with enrolled clinics, driven by `carelog_sync::net`.
+//!
+//! `serve` runs until shutdown: it accepts and keeps connections, pushes blocks sealed by any
+//! process on this home (it re-reads the database every few hundred milliseconds), refreshes the
+//! list of enrolled clinics the TLS layer admits, and writes a status line other processes read.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use carelog_ledger::{ActorId, Block, Ledger};
+use carelog_sync::Tip;
+use carelog_sync::net::{self, AllowList, Endpoint, LinkState, Replica, SyncEvent, SyncReport};
+use serde::{Deserialize, Serialize};
+
+use crate::Node;
+use crate::error::{NodeError, Result};
+use crate::home::{now_ms, rfc3339};
+
+const STATUS: &str = "sync_status";
+/// How often `serve` looks for blocks other processes stored, and rewrites its status.
+const HOUSEKEEPING: Duration = Duration::from_millis(300);
+/// A status older than this was written by a `serve` that is no longer running.
+const STATUS_FRESH_MS: i64 = 5_000;
+
+impl Replica for Node {
+    fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    fn accept(
+        &mut self,
+        _from: ActorId,
+        blocks: Vec<Block>,
+    ) -> std::result::Result<Vec<Block>, String> {
+        let accepted = self.accept_blocks(blocks).map_err(|e| e.to_string())?;
+        match accepted.refused {
+            Some(reason) => Err(reason),
+            None => Ok(accepted.blocks),
+        }
+    }
+
+    fn peer_holds(&mut self, _peer: ActorId, frontier: &[Tip]) {
+        let ours = frontier
+            .iter()
+            .find(|t| t.clinic == self.clinic)
+            .map(|t| t.height);
+        if let Err(e) = self.mark_peer_holds(ours) {
+            tracing::warn!(error = %e, "could not update the outbox");
+        }
+    }
+}
+
+/// One peer as `status` shows it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PeerStatus {
+    /// The address.
+    pub addr: String,
+    /// The peer's clinic id, once authenticated.
+    pub clinic: Option<String>,
+    /// connecting, syncing, in-sync or offline.
+    pub state: String,
+    /// When the link was last in sync.
+    pub last_sync: Option<String>,
+}
+
+/// What a running `serve` reports for `status` in other processes.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LinkStatus {
+    /// Whether any peer is connected.
+    pub online: bool,
+    /// Every peer link.
+    pub peers: Vec<PeerStatus>,
+    /// When this was written (Unix ms).
+    pub written_ms: i64,
+}
+
+fn net_err(e: net::NetError) -> NodeError {
+    NodeError::Network(e.to_string())
+}
+
+impl Node {
+    /// Binds this clinic's sync endpoint; it admits only clinics enrolled in this replica.
+    /// Needs a running tokio runtime.
+    pub fn bind_endpoint(&self, listen: SocketAddr) -> Result<Endpoint> {
+        Endpoint::bind(
+            listen,
+            &self.node_keys,
+            AllowList::from_ledger(&self.ledger),
+        )
+        .map_err(net_err)
+    }
+
+    /// The link status a running `serve` on this home last wrote, if it is still running.
+    pub fn link_status(&self) -> Result<Option<LinkStatus>> {
+        let Some(bytes) = self.store.setting(STATUS)? else {
+            return Ok(None);
+        };
+        let status: Option<LinkStatus> = serde_json::from_slice(&bytes).ok();
+        Ok(status.filter(|s| now_ms() - s.written_ms < STATUS_FRESH_MS))
+    }
+}
+
+/// Connects to one peer and exchanges blocks until both hold the same.
+pub async fn sync_once(
+    node: &Arc<Mutex<Node>>,
+    peer: SocketAddr,
+    limit: Duration,
+) -> Result<SyncReport> {
+    let listen: SocketAddr = if peer.is_ipv4() {
+        ([0, 0, 0, 0], 0).into()
+    } else {
+        ([0u16; 8], 0).into()
+    };
+    let endpoint = node
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .bind_endpoint(listen)?;
+    net::sync_once(&endpoint, node.clone(), peer, limit)
+        .await
+        .map_err(net_err)
+}
+
+/// Runs the node with QUIC sync until `shutdown` turns true; `on_event` sees every sync event
+/// (for logs). Blocks sealed meanwhile by other processes on this home are pushed to peers.
+pub async fn serve(
+    node: Node,
+    listen: SocketAddr,
+    peers: Vec<SocketAddr>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    on_event: impl Fn(&SyncEvent) + Send + 'static,
+) -> Result<()> {
+    let endpoint = node.bind_endpoint(listen)?;
+    tracing::info!(addr = %endpoint.local_addr().map_err(net_err)?, peers = peers.len(), "serving");
+    let handle = endpoint.handle();
+    let allow = endpoint.allow_list().clone();
+    let shared = Arc::new(Mutex::new(node));
+    let (events, mut incoming) = tokio::sync::mpsc::unbounded_channel();
+    let server = tokio::spawn(net::serve(
+        endpoint,
+        shared.clone(),
+        peers,
+        events,
+        shutdown.clone(),
+    ));
+    let mut tick = tokio::time::interval(HOUSEKEEPING);
+    loop {
+        tokio::select! {
+            event = incoming.recv() => match event {
+                Some(event) => on_event(&event),
+                None => break,
+            },
+            _ = tick.tick() => {
+                let (fresh, status) = {
+                    let mut node = shared.lock().unwrap_or_else(|p| p.into_inner());
+                    let fresh = match node.refresh() {
+                        Ok(blocks) => blocks,
+                        Err(e) => {
+                            tracing::error!(error = %e, "could not read new blocks from the database");
+                            Vec::new()
+                        }
+                    };
+                    allow.refresh(node.ledger.state());
+                    (fresh, handle.status())
+                };
+                for block in fresh {
+                    handle.announce(block);
+                }
+                let status = LinkStatus {
+                    online: status.online,
+                    peers: status
+                        .peers
+                        .iter()
+                        .map(|p| PeerStatus {
+                            addr: p.addr.to_string(),
+                            clinic: p.clinic.map(|c| c.to_string()),
+                            state: match p.state {
+                                LinkState::Connecting => "connecting",
+                                LinkState::Syncing => "syncing",
+                                LinkState::InSync => "in-sync",
+                                LinkState::Offline => "offline",
+                            }
+                            .into(),
+                            last_sync: p.last_sync_ms.map(rfc3339),
+                        })
+                        .collect(),
+                    written_ms: now_ms(),
+                };
+                let bytes = serde_json::to_vec(&status).expect("status always encodes");
+                let node = shared.lock().unwrap_or_else(|p| p.into_inner());
+                if let Err(e) = node.store.put_setting(STATUS, &bytes) {
+                    tracing::warn!(error = %e, "could not write the sync status");
+                }
+            }
+            _ = shutdown.changed() => {
+                if *shutdown.borrow() {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = server.await;
+    let node = shared.lock().unwrap_or_else(|p| p.into_inner());
+    let _ = node.store.put_setting(STATUS, b"{}");
+    Ok(())
+}

@@ -1,0 +1,316 @@
+//! Blocks from elsewhere: peers, other processes on this home, and patient-carried bundles.
+
+use std::collections::HashSet;
+
+use carelog_ledger::{Action, ActorId, Block, BlockHash, Check, LedgerError, Payload, authorize};
+use carelog_store::Origin;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{NodeError, Result};
+use crate::home::{now_ms, rfc3339};
+use crate::{Node, Session, apply_stored, put_block};
+
+const LAST_SYNC: &str = "last_sync_ms";
+const BUNDLE_FORMAT: &str = "carelog-patient-bundle-1";
+
+/// What a batch of outside blocks did.
+#[derive(Debug, Default)]
+pub struct Accepted {
+    /// Blocks this replica did not have, now stored and applied (to forward to other peers).
+    pub blocks: Vec<Block>,
+    /// Blocks that link to blocks this replica lacks (the sender will be asked for those).
+    pub missing_links: bool,
+    /// Why the rest was refused: the sender sent an invalid block.
+    pub refused: Option<String>,
+}
+
+/// A chart entry that arrived from another clinic, for the user's notice.
+#[derive(Clone, Debug, Serialize)]
+pub struct NewRecord {
+    /// The patient.
+    pub patient_id: String,
+    /// The entry.
+    pub entry_id: String,
+    /// Its kind.
+    pub kind: String,
+    /// The clinic it was written at.
+    pub clinic: String,
+    /// When it was written.
+    pub time: String,
+}
+
+/// A patient-carried, signed file with the blocks of a patient's record and their causal past.
+#[derive(Serialize, Deserialize)]
+struct Bundle {
+    format: String,
+    network_id: String,
+    patient_id: String,
+    /// Canonical block bytes (hex), parents first.
+    blocks: Vec<String>,
+    /// The patient's key store, sealed under their PIN (hex).
+    sealed_keys: String,
+    /// The patient's signature (hex) over the fields above.
+    signature: String,
+}
+
+impl Bundle {
+    /// The bytes the patient's signature covers: every field but the signature.
+    fn signed_bytes(&self) -> Vec<u8> {
+        let fields = (
+            &self.format,
+            &self.network_id,
+            &self.patient_id,
+            &self.blocks,
+            &self.sealed_keys,
+        );
+        let mut bytes = b"carelog bundle v1".to_vec();
+        bytes.extend(postcard::to_stdvec(&fields).expect("bundles always encode"));
+        bytes
+    }
+}
+
+impl Node {
+    /// Applies blocks that another process on this home stored (e.g. a CLI command beside a
+    /// running `serve`). Returns them, to be announced to peers.
+    pub fn refresh(&mut self) -> Result<Vec<Block>> {
+        let rows = self.store.blocks_since(self.loaded_seq)?;
+        let Some(last) = rows.last().map(|r| r.seq) else {
+            return Ok(Vec::new());
+        };
+        let added = apply_stored(&mut self.ledger, &rows)?;
+        self.loaded_seq = last;
+        Ok(added)
+    }
+
+    /// Validates, stores and applies blocks from a peer or a bundle (parents first), in one
+    /// database transaction. Stops at the first block that does not go in.
+    pub fn accept_blocks(&mut self, blocks: Vec<Block>) -> Result<Accepted> {
+        self.refresh()?;
+        let fresh: Vec<Block> = blocks
+            .into_iter()
+            .filter(|b| !self.ledger.contains(&b.hash()))
+            .collect();
+        if fresh.is_empty() {
+            return Ok(Accepted::default());
+        }
+        let mut outcome = Accepted::default();
+        let (went_in, failure) = match self.ledger.insert_batch(fresh.clone(), Check::Full) {
+            Ok(_) => (fresh.len(), None),
+            Err(f) => {
+                let n = fresh.iter().position(|b| b.hash() == f.block).unwrap_or(0);
+                (n, Some(*f.error))
+            }
+        };
+        match failure {
+            Some(LedgerError::MissingLinks { .. }) => outcome.missing_links = true,
+            Some(other) => {
+                tracing::warn!(error = %other, "refused a block from outside");
+                outcome.refused = Some(other.to_string());
+            }
+            None => {}
+        }
+        outcome.blocks = fresh.into_iter().take(went_in).collect();
+        let accepted = &outcome.blocks;
+        let loaded_seq = &mut self.loaded_seq;
+        self.store.write(|w| {
+            for block in accepted {
+                put_block(w, block, Origin::Peer)?;
+            }
+            w.set_setting(LAST_SYNC, &now_ms().to_le_bytes())?;
+            *loaded_seq = w.max_seq()?;
+            Ok::<_, NodeError>(())
+        })?;
+        Ok(outcome)
+    }
+
+    /// A peer acknowledged holding blocks up to `height` of this clinic's chain: they leave the
+    /// outbox.
+    pub fn mark_peer_holds(&mut self, height_of_ours: Option<u64>) -> Result<()> {
+        let clinic = self.clinic;
+        self.store.write(|w| {
+            if let Some(height) = height_of_ours {
+                w.mark_acked_up_to(&clinic.0, height, now_ms())?;
+            }
+            w.set_setting(LAST_SYNC, &now_ms().to_le_bytes())
+        })?;
+        Ok(())
+    }
+
+    /// When this node last exchanged blocks with a peer (RFC 3339).
+    pub fn last_sync(&self) -> Result<Option<String>> {
+        Ok(self
+            .store
+            .setting(LAST_SYNC)?
+            .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+            .map(|b| rfc3339(i64::from_le_bytes(b))))
+    }
+
+    /// Chart entries that arrived from other clinics since the user last asked, for patients the
+    /// user may read.
+    pub fn new_records(&mut self, session: &Session) -> Result<Vec<NewRecord>> {
+        let key = format!("seen:{}", session.user);
+        let seen = self
+            .store
+            .setting(&key)?
+            .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+            .map_or(0, i64::from_le_bytes);
+        let rows = self.store.blocks_since(seen)?;
+        let state = self.ledger.state();
+        let now = now_ms();
+        let mut out = Vec::new();
+        for row in rows.iter().filter(|r| !r.local) {
+            let Some(block) = self.ledger.block(&carelog_ledger::Hash(row.hash)) else {
+                continue;
+            };
+            for stx in &block.txs {
+                let Payload::ChartEntry { patient, kind, .. } = &stx.tx.payload else {
+                    continue;
+                };
+                if authorize(state, session.user, &Action::Read, Some(*patient), now).is_ok() {
+                    out.push(NewRecord {
+                        patient_id: patient.to_string(),
+                        entry_id: stx.id().to_string(),
+                        kind: kind.to_string(),
+                        clinic: self.display_name(&stx.tx.clinic),
+                        time: rfc3339(stx.tx.time_ms),
+                    });
+                }
+            }
+        }
+        if let Some(last) = rows.last() {
+            let seq = last.seq;
+            self.store
+                .write(|w| w.set_setting(&key, &seq.to_le_bytes()))?;
+        }
+        Ok(out)
+    }
+
+    /// The patient-carried bundle: the blocks of the patient's record with their causal past, and
+    /// the patient's keys sealed under their PIN, signed by the patient.
+    pub fn export_bundle(&self, patient_session: &Session) -> Result<Vec<u8>> {
+        let patient = patient_session.user;
+        if self.ledger.state().patient(&patient).is_none() {
+            return Err(NodeError::Invalid(
+                "only a patient exports their own bundle; sign in with the patient id and PIN"
+                    .into(),
+            ));
+        }
+        let sealed = self
+            .store
+            .sealed_keys(&patient.0)?
+            .ok_or_else(|| NodeError::KeysElsewhere(patient.to_string()))?;
+        let wanted = self.causal_closure(patient);
+        let blocks = self
+            .ledger
+            .blocks_in_order()
+            .filter(|b| wanted.contains(&b.hash()))
+            .map(|b| hex::encode(b.to_bytes()))
+            .collect();
+        let mut bundle = Bundle {
+            format: BUNDLE_FORMAT.into(),
+            network_id: self.ledger.network_id().to_string(),
+            patient_id: patient.to_string(),
+            blocks,
+            sealed_keys: hex::encode(sealed),
+            signature: String::new(),
+        };
+        bundle.signature = hex::encode(patient_session.keys.sign(&bundle.signed_bytes()));
+        Ok(serde_json::to_vec(&bundle).expect("bundles always encode"))
+    }
+
+    /// Blocks that carry the patient's transactions, and all their ancestors.
+    fn causal_closure(&self, patient: ActorId) -> HashSet<BlockHash> {
+        let mut stack: Vec<BlockHash> = self
+            .ledger
+            .blocks_in_order()
+            .filter(|b| {
+                b.txs
+                    .iter()
+                    .any(|t| t.tx.payload.patient() == Some(patient))
+            })
+            .map(Block::hash)
+            .collect();
+        let mut seen = HashSet::new();
+        while let Some(hash) = stack.pop() {
+            if !seen.insert(hash) {
+                continue;
+            }
+            if let Some(node) = self.ledger.dag().node(&hash) {
+                stack.extend(node.links.iter().copied());
+            }
+        }
+        seen
+    }
+
+    /// Validates a bundle exactly like blocks from sync, stores it and the patient's sealed keys.
+    /// Returns the patient and how many blocks were new here.
+    pub fn import_bundle(&mut self, bytes: &[u8]) -> Result<(ActorId, usize)> {
+        let bad = |why: String| NodeError::Invalid(format!("not a valid patient bundle: {why}"));
+        let bundle: Bundle = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
+        if bundle.format != BUNDLE_FORMAT {
+            return Err(bad(format!("unknown format `{}`", bundle.format)));
+        }
+        if bundle.network_id != self.ledger.network_id().to_string() {
+            return Err(bad("it belongs to another network".into()));
+        }
+        let patient: ActorId = bundle
+            .patient_id
+            .parse()
+            .map_err(|e: carelog_ledger::IdParseError| bad(e.to_string()))?;
+        let mut blocks = Vec::with_capacity(bundle.blocks.len());
+        for (i, text) in bundle.blocks.iter().enumerate() {
+            let raw = hex::decode(text).map_err(|_| bad(format!("block {i} is not hex")))?;
+            blocks.push(Block::from_bytes(&raw)?);
+        }
+        // The patient's key is in the bundle's own registration block; the signature is checked
+        // against it before anything is stored.
+        let key = blocks
+            .iter()
+            .flat_map(|b| &b.txs)
+            .find_map(|t| match &t.tx.payload {
+                Payload::RegisterPatient {
+                    patient: p, keys, ..
+                } if *p == patient => Some(keys.signing),
+                _ => None,
+            })
+            .or_else(|| {
+                self.ledger
+                    .state()
+                    .users
+                    .get(&patient)
+                    .map(|u| u.keys.signing)
+            })
+            .ok_or_else(|| bad("it does not hold the patient's registration".into()))?;
+        let mut signature = [0u8; 64];
+        hex::decode_to_slice(&bundle.signature, &mut signature)
+            .map_err(|_| bad("the signature is not hex".into()))?;
+        carelog_vault::verify_signature(&key, &bundle.signed_bytes(), &signature)
+            .map_err(|_| bad("the patient's signature does not verify".into()))?;
+        let sealed =
+            hex::decode(&bundle.sealed_keys).map_err(|_| bad("the key store is not hex".into()))?;
+        let accepted = self.accept_blocks(blocks)?;
+        if let Some(reason) = accepted.refused {
+            return Err(bad(reason));
+        }
+        if accepted.missing_links {
+            return Err(bad("it lacks blocks its record links to".into()));
+        }
+        if self
+            .ledger
+            .state()
+            .users
+            .get(&patient)
+            .map(|u| u.keys.signing)
+            != Some(key)
+        {
+            return Err(bad(
+                "the registration does not match this network's record".into()
+            ));
+        }
+        if self.store.sealed_keys(&patient.0)?.is_none() {
+            self.store
+                .write(|w| w.put_sealed_keys(&patient.0, &sealed))?;
+        }
+        Ok((patient, accepted.blocks.len()))
+    }
+}

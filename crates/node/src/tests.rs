@@ -1,0 +1,697 @@
+//! Node stories: one clinic charting offline, refusals that change nothing, restarts.
+
+use carelog_chart::AccessLevel;
+use carelog_ledger::Role;
+
+use super::*;
+
+const PASS: &str = "admin secret";
+const DOC_PASS: &str = "doctor secret";
+const PIN: &str = "pin-2468";
+
+struct Clinic {
+    _dir: tempfile::TempDir,
+    root: std::path::PathBuf,
+    node: Node,
+    admin: ActorId,
+    doctor: ActorId,
+    other_doctor: ActorId,
+    patient: ActorId,
+}
+
+fn clinic() -> Clinic {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("north");
+    let (mut node, created) = Node::create_network(
+        &root,
+        &NewNetwork {
+            network: "Test District",
+            clinic: "North",
+            admin: "Ada Admin",
+            admin_passphrase: PASS,
+        },
+    )
+    .unwrap();
+    let admin = node.unlock(created.admin_id, PASS).unwrap();
+    let doctor = node
+        .add_user(
+            &admin,
+            Role::Doctor,
+            "Dr Demo",
+            Some("family medicine"),
+            DOC_PASS,
+        )
+        .unwrap();
+    let other_doctor = node
+        .add_user(&admin, Role::Doctor, "Dr Other", None, DOC_PASS)
+        .unwrap();
+    let patient = node
+        .register_patient(&admin, "Zelda Quimby", "1980-02-29", "female", PIN)
+        .unwrap();
+    node.assign(&admin, patient, doctor, true).unwrap();
+    Clinic {
+        _dir: dir,
+        root,
+        node,
+        admin: created.admin_id,
+        doctor,
+        other_doctor,
+        patient,
+    }
+}
+
+fn entries(view: &serde_json::Value) -> &Vec<serde_json::Value> {
+    view["entries"]
+        .as_array()
+        .expect("a chart view lists entries")
+}
+
+#[test]
+fn custodian_charts_and_reads_back_after_a_restart() {
+    let mut c = clinic();
+    let doc = c.node.unlock(c.doctor, DOC_PASS).unwrap();
+    c.node
+        .add_entry(
+            &doc,
+            c.patient,
+            "vitals",
+            r#"{"systolic":128,"diastolic":82,"heart_rate":71}"#,
+            None,
+        )
+        .unwrap();
+    c.node
+        .add_entry(
+            &doc,
+            c.patient,
+            "note",
+            r#"{"title":"Visit","text":"Feeling better"}"#,
+            None,
+        )
+        .unwrap();
+    let before = c.node.stats().unwrap().state_hash;
+    drop(c.node);
+
+    let mut node = Node::open(&c.root).unwrap();
+    assert_eq!(
+        node.stats().unwrap().state_hash,
+        before,
+        "replay after restart gives the same state"
+    );
+    let doc = node.unlock(c.doctor, DOC_PASS).unwrap();
+    let view = node.chart(&doc, c.patient, "test").unwrap();
+    assert_eq!(view["level"], "full");
+    let kinds: Vec<&str> = entries(&view)
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    assert!(
+        kinds.contains(&"vitals") && kinds.contains(&"note"),
+        "{kinds:?}"
+    );
+    assert!(view.to_string().contains("Feeling better"));
+    node.verify().unwrap();
+}
+
+#[test]
+fn a_doctor_without_access_is_refused_and_nothing_is_stored() {
+    let mut c = clinic();
+    let other = c.node.unlock(c.other_doctor, DOC_PASS).unwrap();
+    let blocks = c.node.stats().unwrap().blocks;
+    let write = c.node.add_entry(
+        &other,
+        c.patient,
+        "note",
+        r#"{"title":"x","text":"y"}"#,
+        None,
+    );
+    assert!(matches!(write, Err(NodeError::Denied(_))), "{write:?}");
+    let read = c.node.chart(&other, c.patient, "test");
+    assert!(
+        matches!(read, Err(NodeError::Denied(_))),
+        "{:?}",
+        read.err()
+    );
+    assert_eq!(
+        c.node.stats().unwrap().blocks,
+        blocks,
+        "a refusal stores nothing"
+    );
+    assert_eq!(
+        c.node.stats().unwrap().pending,
+        c.node.store.pending_count().unwrap()
+    );
+}
+
+#[test]
+fn every_chart_read_is_audited() {
+    let mut c = clinic();
+    let doc = c.node.unlock(c.doctor, DOC_PASS).unwrap();
+    c.node.chart(&doc, c.patient, "test").unwrap();
+    c.node.chart(&doc, c.patient, "test").unwrap();
+    let reads = c
+        .node
+        .audit(&doc, c.patient)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "read")
+        .count();
+    assert_eq!(reads, 2);
+}
+
+#[test]
+fn amendments_keep_the_original_visible() {
+    let mut c = clinic();
+    let doc = c.node.unlock(c.doctor, DOC_PASS).unwrap();
+    let original = c
+        .node
+        .add_entry(
+            &doc,
+            c.patient,
+            "vitals",
+            r#"{"systolic":182,"diastolic":82}"#,
+            None,
+        )
+        .unwrap();
+    let fix = c
+        .node
+        .add_entry(
+            &doc,
+            c.patient,
+            "vitals",
+            r#"{"systolic":128,"diastolic":82}"#,
+            Some(&original.to_string()),
+        )
+        .unwrap();
+    let view = c.node.chart(&doc, c.patient, "test").unwrap();
+    let ids: Vec<String> = entries(&view)
+        .iter()
+        .map(|e| e["entry_id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(ids.contains(&original.to_string()) && ids.contains(&fix.to_string()));
+    let amended = entries(&view)
+        .iter()
+        .find(|e| e["entry_id"] == fix.to_string())
+        .unwrap();
+    assert_eq!(amended["amends"], original.to_string());
+}
+
+#[test]
+fn an_amendment_must_name_an_entry_of_the_same_kind() {
+    let mut c = clinic();
+    let doc = c.node.unlock(c.doctor, DOC_PASS).unwrap();
+    let note = c
+        .node
+        .add_entry(&doc, c.patient, "note", r#"{"title":"a","text":"b"}"#, None)
+        .unwrap();
+    let wrong_kind = c.node.add_entry(
+        &doc,
+        c.patient,
+        "vitals",
+        r#"{"systolic":120,"diastolic":80}"#,
+        Some(&note.to_string()),
+    );
+    assert!(matches!(wrong_kind, Err(NodeError::Invalid(_))));
+    let unknown = c.node.add_entry(
+        &doc,
+        c.patient,
+        "note",
+        r#"{"title":"a","text":"b"}"#,
+        Some(&"ab".repeat(32)),
+    );
+    assert!(matches!(unknown, Err(NodeError::UnknownEntry(_))));
+}
+
+#[test]
+fn wrong_passphrases_and_bad_input_are_clear_errors() {
+    let mut c = clinic();
+    assert!(matches!(
+        c.node.unlock(c.doctor, "not it"),
+        Err(NodeError::WrongPassphrase(_))
+    ));
+    let doc = c.node.unlock(c.doctor, DOC_PASS).unwrap();
+    for (kind, data) in [
+        ("xray", "{}"),
+        ("vitals", "not json"),
+        ("vitals", r#"{"systolic":900,"diastolic":80}"#),
+        ("note", r#"{"title":"missing text"}"#),
+        (
+            "demographics",
+            r#"{"name":"x","birth_date":"2000-01-01","sex":"other"}"#,
+        ),
+    ] {
+        let err = c
+            .node
+            .add_entry(&doc, c.patient, kind, data, None)
+            .unwrap_err();
+        assert!(matches!(err, NodeError::Invalid(_)), "{kind} {data}: {err}");
+    }
+    assert!(c.node.resolve_user("Nobody").is_err());
+    assert!(c.node.resolve_patient("1234").is_err());
+}
+
+#[test]
+fn the_database_holds_no_plaintext_names_or_notes() {
+    let mut c = clinic();
+    let doc = c.node.unlock(c.doctor, DOC_PASS).unwrap();
+    let secret = "Xylophone-shaped rash behind left ear";
+    c.node
+        .add_entry(
+            &doc,
+            c.patient,
+            "note",
+            &serde_json::json!({"title": "Skin", "text": secret}).to_string(),
+            None,
+        )
+        .unwrap();
+    c.node.chart(&doc, c.patient, "test").unwrap();
+    drop(c.node);
+    for entry in std::fs::read_dir(&c.root).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        for needle in [
+            secret.as_bytes(),
+            b"Zelda Quimby".as_slice(),
+            b"Xylophone".as_slice(),
+            b"Quimby".as_slice(),
+        ] {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "plaintext found on disk"
+            );
+        }
+    }
+}
+
+#[test]
+fn consent_grant_revoke_and_key_rotation() {
+    let mut c = clinic();
+    let other = c.node.unlock(c.other_doctor, DOC_PASS).unwrap();
+    let me = c.node.unlock(c.patient, PIN).unwrap();
+    c.node
+        .request_access(&other, c.patient, AccessLevel::Sample, "referral")
+        .unwrap();
+    assert_eq!(c.node.pending_requests(&me, None).unwrap().len(), 1);
+    c.node
+        .grant(&me, c.patient, c.other_doctor, AccessLevel::Sample, None)
+        .unwrap();
+    assert!(
+        c.node.pending_requests(&me, None).unwrap().is_empty(),
+        "the grant answers the request"
+    );
+    let view = c.node.chart(&other, c.patient, "test").unwrap();
+    assert_eq!(view["level"], "sample");
+    assert!(
+        !view.to_string().contains("Zelda Quimby"),
+        "sample level hides the name"
+    );
+
+    let epoch = c.node.revoke(&me, c.patient, c.other_doctor).unwrap();
+    assert_eq!(epoch, 1);
+    assert!(matches!(
+        c.node.chart(&other, c.patient, "test"),
+        Err(NodeError::Denied(_))
+    ));
+    let file = c.node.ledger().state().patient(&c.patient).unwrap();
+    let current = file.current_key().unwrap();
+    assert!(
+        !current.wraps.contains_key(&c.other_doctor),
+        "the new key is not wrapped for the revoked reader"
+    );
+    assert!(current.wraps.contains_key(&c.doctor) && current.wraps.contains_key(&c.patient));
+    // Revoking again: nothing to revoke, nothing stored.
+    let blocks = c.node.stats().unwrap().blocks;
+    assert!(c.node.revoke(&me, c.patient, c.other_doctor).is_err());
+    assert_eq!(c.node.stats().unwrap().blocks, blocks);
+}
+
+#[test]
+fn only_the_patient_or_custodian_changes_access() {
+    let mut c = clinic();
+    let admin = c.node.unlock(c.admin, PASS).unwrap();
+    let other = c.node.unlock(c.other_doctor, DOC_PASS).unwrap();
+    for who in [&admin, &other] {
+        let r = c
+            .node
+            .grant(who, c.patient, c.other_doctor, AccessLevel::Full, None);
+        assert!(matches!(r, Err(NodeError::Denied(_))), "{:?}", r.err());
+    }
+    let custodian = c.node.unlock(c.doctor, DOC_PASS).unwrap();
+    c.node
+        .grant(
+            &custodian,
+            c.patient,
+            c.other_doctor,
+            AccessLevel::Full,
+            None,
+        )
+        .unwrap();
+    c.node
+        .add_entry(
+            &other,
+            c.patient,
+            "note",
+            r#"{"title":"Consult","text":"Seen"}"#,
+            None,
+        )
+        .unwrap();
+}
+
+#[test]
+fn a_damaged_block_is_named_when_the_home_opens() {
+    let c = clinic();
+    drop(c.node);
+    let db = c.root.join(home::DATABASE);
+    // Damage reaches the file the way a disk fault or an editor would: straight through SQLite.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let (hash, mut bytes): (Vec<u8>, Vec<u8>) = conn
+        .query_row(
+            "SELECT hash, bytes FROM blocks ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    conn.execute(
+        "UPDATE blocks SET bytes = ?1 WHERE hash = ?2",
+        rusqlite::params![bytes, hash],
+    )
+    .unwrap();
+    drop(conn);
+    match Node::open(&c.root) {
+        Err(NodeError::DamagedBlock { block, .. }) => assert_eq!(block, hex::encode(&hash)),
+        Err(other) => panic!("expected a damaged block error, got {other}"),
+        Ok(_) => panic!("a damaged home must not open silently"),
+    }
+}
+
+/// North founds the network and approves South, which joins from the invite.
+fn two_clinics() -> (Clinic, Node, ActorId) {
+    let north = clinic();
+    let south_root = north.root.parent().unwrap().join("south");
+    let request = north.root.parent().unwrap().join("south-request.json");
+    Node::request_join(&south_root, "South", "Sam Admin", PASS, &request).unwrap();
+    let mut north = north;
+    let (_, invite) = north
+        .node
+        .approve(&std::fs::read(&request).unwrap(), &[])
+        .unwrap();
+    let south = Node::join(&south_root, &invite).unwrap();
+    let sam = south.resolve_user("Sam Admin").unwrap();
+    (north, south, sam)
+}
+
+#[test]
+fn two_processes_on_one_home_never_fork_the_clinic_chain() {
+    let c = clinic();
+    let mut first = c.node;
+    let mut second = Node::open(&c.root).unwrap();
+    let doc1 = first.unlock(c.doctor, DOC_PASS).unwrap();
+    let doc2 = second.unlock(c.doctor, DOC_PASS).unwrap();
+    first
+        .add_entry(
+            &doc1,
+            c.patient,
+            "note",
+            r#"{"title":"one","text":"first process"}"#,
+            None,
+        )
+        .unwrap();
+    second
+        .add_entry(
+            &doc2,
+            c.patient,
+            "note",
+            r#"{"title":"two","text":"second process"}"#,
+            None,
+        )
+        .unwrap();
+    first.refresh().unwrap();
+    assert_eq!(
+        first.stats().unwrap().state_hash,
+        second.stats().unwrap().state_hash
+    );
+    let reopened = Node::open(&c.root).unwrap();
+    reopened.verify().unwrap();
+    assert_eq!(
+        reopened.stats().unwrap().state_hash,
+        second.stats().unwrap().state_hash
+    );
+}
+
+#[test]
+fn blocks_from_a_peer_are_validated_stored_and_leave_the_outbox_when_acknowledged() {
+    let (mut north, mut south, _) = two_clinics();
+    let doc = north.node.unlock(north.doctor, DOC_PASS).unwrap();
+    north
+        .node
+        .add_entry(
+            &doc,
+            north.patient,
+            "vitals",
+            r#"{"systolic":120,"diastolic":80}"#,
+            None,
+        )
+        .unwrap();
+    assert!(north.node.stats().unwrap().pending > 0);
+    let blocks: Vec<Block> = north.node.ledger().blocks_in_order().cloned().collect();
+    let accepted = south.accept_blocks(blocks).unwrap();
+    assert!(!accepted.blocks.is_empty() && accepted.refused.is_none());
+    assert_eq!(
+        south.stats().unwrap().state_hash,
+        north.node.stats().unwrap().state_hash
+    );
+    let (height, _) = north
+        .node
+        .ledger()
+        .dag()
+        .head_of(&north.node.clinic_id())
+        .unwrap();
+    north.node.mark_peer_holds(Some(height)).unwrap();
+    assert_eq!(north.node.stats().unwrap().pending, 0);
+    assert!(north.node.last_sync().unwrap().is_some());
+    // South restarts and still holds everything.
+    let root = south.home().root().to_path_buf();
+    drop(south);
+    let south = Node::open(&root).unwrap();
+    assert_eq!(
+        south.stats().unwrap().state_hash,
+        north.node.stats().unwrap().state_hash
+    );
+}
+
+#[test]
+fn a_forged_block_from_a_peer_is_refused_and_nothing_is_stored() {
+    let (mut north, mut south, _) = two_clinics();
+    let doc = north.node.unlock(north.doctor, DOC_PASS).unwrap();
+    north
+        .node
+        .add_entry(
+            &doc,
+            north.patient,
+            "note",
+            r#"{"title":"a","text":"b"}"#,
+            None,
+        )
+        .unwrap();
+    let mut blocks: Vec<Block> = north.node.ledger().blocks_in_order().cloned().collect();
+    let last = blocks.last_mut().unwrap();
+    last.signature.0[3] ^= 1;
+    let before = south.stats().unwrap();
+    let accepted = south.accept_blocks(blocks).unwrap();
+    assert!(accepted.refused.is_some());
+    let after = Node::open(south.home().root()).unwrap().stats().unwrap();
+    assert_eq!(after.blocks, before.blocks + accepted.blocks.len());
+    assert!(
+        !south
+            .ledger()
+            .contains(&north.node.ledger().blocks_in_order().last().unwrap().hash())
+    );
+}
+
+#[test]
+fn a_patient_carries_their_record_to_a_clinic_with_no_link() {
+    let (mut north, mut south, sam) = two_clinics();
+    let doc = north.node.unlock(north.doctor, DOC_PASS).unwrap();
+    north
+        .node
+        .add_entry(
+            &doc,
+            north.patient,
+            "allergy",
+            r#"{"substance":"Latex","reaction":"hives"}"#,
+            None,
+        )
+        .unwrap();
+    let me = north.node.unlock(north.patient, PIN).unwrap();
+    let bundle = north.node.export_bundle(&me).unwrap();
+    assert!(
+        !String::from_utf8_lossy(&bundle).contains("Latex"),
+        "the bundle carries ciphertext only"
+    );
+
+    let (patient, added) = south.import_bundle(&bundle).unwrap();
+    assert_eq!(patient, north.patient);
+    assert!(added > 0);
+    // At South's kiosk the patient signs in with the PIN and grants South's doctor full access.
+    let admin = south.unlock(sam, PASS).unwrap();
+    let south_doc = south
+        .add_user(&admin, Role::Doctor, "Dr South", None, DOC_PASS)
+        .unwrap();
+    let me_south = south.unlock(north.patient, PIN).unwrap();
+    south
+        .grant(&me_south, patient, south_doc, AccessLevel::Full, None)
+        .unwrap();
+    let dr = south.unlock(south_doc, DOC_PASS).unwrap();
+    let view = south.chart(&dr, patient, "test").unwrap();
+    assert!(
+        view.to_string().contains("Latex"),
+        "South's doctor reads the carried record"
+    );
+
+    // A tampered bundle is refused.
+    let mut text = String::from_utf8(bundle).unwrap();
+    let at = text.find("\"signature\":\"").unwrap() + 14;
+    let flipped = if &text[at..at + 1] == "0" { "1" } else { "0" };
+    text.replace_range(at..at + 1, flipped);
+    assert!(south.import_bundle(text.as_bytes()).is_err());
+    assert!(south.import_bundle(b"{not a bundle").is_err());
+}
+
+#[test]
+fn repeated_wrong_passphrases_slow_down_and_a_right_one_resets() {
+    let c = clinic();
+    for _ in 0..3 {
+        assert!(matches!(
+            c.node.unlock(c.doctor, "guess"),
+            Err(NodeError::WrongPassphrase(_))
+        ));
+    }
+    // The fourth try comes too soon, even with the right passphrase, and from a new process.
+    let again = Node::open(&c.root).unwrap();
+    match again.unlock(c.doctor, DOC_PASS) {
+        Err(NodeError::TooManyAttempts { seconds, .. }) => assert!((1..=1).contains(&seconds)),
+        other => panic!("expected a wait, got {:?}", other.err()),
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    again.unlock(c.doctor, DOC_PASS).unwrap();
+    // The count was reset: three more free tries.
+    for _ in 0..3 {
+        assert!(matches!(
+            again.unlock(c.doctor, "guess"),
+            Err(NodeError::WrongPassphrase(_))
+        ));
+    }
+    assert_eq!(unlock_delay_ms(3), Some(1000));
+    assert_eq!(unlock_delay_ms(5), Some(4000));
+    assert_eq!(unlock_delay_ms(40), Some(300_000));
+    assert_eq!(unlock_delay_ms(2), None);
+}
+
+#[test]
+fn a_backup_restores_into_a_home_that_verifies_and_reads() {
+    let mut c = clinic();
+    let doc = c.node.unlock(c.doctor, DOC_PASS).unwrap();
+    c.node
+        .add_entry(
+            &doc,
+            c.patient,
+            "note",
+            r#"{"title":"Kept","text":"Survives a restore"}"#,
+            None,
+        )
+        .unwrap();
+    let sealed = c.node.backup("backup passphrase").unwrap();
+    assert!(
+        !sealed.windows(6).any(|w| w == b"SQLite"),
+        "the backup is sealed"
+    );
+    let elsewhere = c.root.parent().unwrap().join("restored");
+    assert!(matches!(
+        Node::restore(&elsewhere, &sealed, "wrong passphrase"),
+        Err(NodeError::WrongPassphrase(_))
+    ));
+    let mut restored = Node::restore(&elsewhere, &sealed, "backup passphrase").unwrap();
+    assert_eq!(
+        restored.stats().unwrap().state_hash,
+        c.node.stats().unwrap().state_hash
+    );
+    let doc = restored.unlock(c.doctor, DOC_PASS).unwrap();
+    assert!(
+        restored
+            .chart(&doc, c.patient, "test")
+            .unwrap()
+            .to_string()
+            .contains("Survives a restore")
+    );
+    assert!(
+        Node::restore(&elsewhere, &sealed, "backup passphrase").is_err(),
+        "restore never overwrites a home"
+    );
+}
+
+fn exchange(a: &mut Node, b: &mut Node) {
+    let from_a: Vec<Block> = a.ledger().blocks_in_order().cloned().collect();
+    let from_b: Vec<Block> = b.ledger().blocks_in_order().cloned().collect();
+    assert!(b.accept_blocks(from_a).unwrap().refused.is_none());
+    assert!(a.accept_blocks(from_b).unwrap().refused.is_none());
+}
+
+#[test]
+fn concurrent_summary_edits_at_two_offline_clinics_merge_and_show_the_conflict() {
+    let (mut north, mut south, sam) = two_clinics();
+    let admin = south.unlock(sam, PASS).unwrap();
+    let south_doctor = south
+        .add_user(&admin, Role::Doctor, "Dr South", None, DOC_PASS)
+        .unwrap();
+    exchange(&mut north.node, &mut south);
+    let custodian = north.node.unlock(north.doctor, DOC_PASS).unwrap();
+    let med = north
+        .node
+        .add_entry(
+            &custodian,
+            north.patient,
+            "medication",
+            r#"{"drug":"Metformin 500 mg","start":"2026-01-10","days_supply":30}"#,
+            None,
+        )
+        .unwrap();
+    let me = north.node.unlock(north.patient, PIN).unwrap();
+    north
+        .node
+        .grant(&me, north.patient, south_doctor, AccessLevel::Full, None)
+        .unwrap();
+    exchange(&mut north.node, &mut south);
+
+    // Offline from each other, both clinics stop the same medication, differently.
+    let at_south = south.unlock(south_doctor, DOC_PASS).unwrap();
+    north
+        .node
+        .add_entry(&custodian, north.patient, "medication", r#"{"drug":"Metformin 500 mg","start":"2026-01-10","end":"2026-03-01","stop_reason":"nausea"}"#, Some(&med.to_string()))
+        .unwrap();
+    south
+        .add_entry(&at_south, north.patient, "medication", r#"{"drug":"Metformin 500 mg","start":"2026-01-10","end":"2026-02-15","stop_reason":"switched to insulin"}"#, Some(&med.to_string()))
+        .unwrap();
+    exchange(&mut north.node, &mut south);
+    assert_eq!(
+        north.node.stats().unwrap().state_hash,
+        south.stats().unwrap().state_hash
+    );
+
+    let view_north = north.node.chart(&custodian, north.patient, "test").unwrap();
+    let view_south = south.chart(&at_south, north.patient, "test").unwrap();
+    let conflicts = &view_north["summary"]["conflicts"];
+    assert!(
+        conflicts.as_array().is_some_and(|c| !c.is_empty()),
+        "the conflict is shown: {}",
+        view_north["summary"]
+    );
+    assert_eq!(
+        conflicts, &view_south["summary"]["conflicts"],
+        "both clinics show the same conflict"
+    );
+    let text = conflicts.to_string();
+    assert!(
+        text.contains("2026-03-01") && text.contains("2026-02-15"),
+        "{text}"
+    );
+}
