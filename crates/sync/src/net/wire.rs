@@ -1,0 +1,135 @@
+//! Frames on a QUIC stream: a big-endian `u32` length, then [`frame::encode`](crate::encode)
+//! bytes. A zero length is a heartbeat (no frame encodes to zero bytes) that keeps a quiet but
+//! live connection from hitting the reader's idle timeout.
+//!
+//! The reader refuses a length over [`MAX_FRAME_LEN`] before allocating, drops a peer that sends
+//! nothing for the idle timeout, and drops one that trickles a frame slower than
+//! [`MIN_RATE`] bytes per second (a slowloris).
+
+use std::time::Duration;
+
+use tokio::time::{Instant, timeout, timeout_at};
+
+use super::NetError;
+use crate::{Frame, MAX_FRAME_LEN, decode, encode};
+
+/// The slowest a frame's body may arrive, in bytes per second, beyond the idle timeout.
+pub const MIN_RATE: u64 = 16 * 1024;
+
+/// What the reader got.
+#[derive(Debug)]
+pub(crate) enum Incoming {
+    /// One frame.
+    Frame(Frame),
+    /// The peer finished its side of the stream.
+    End,
+}
+
+/// Reads one frame, skipping heartbeats.
+pub(crate) async fn read_frame(
+    recv: &mut quinn::RecvStream,
+    idle: Duration,
+) -> Result<Incoming, NetError> {
+    loop {
+        let mut prefix = [0u8; 4];
+        let filled = read_some(recv, &mut prefix, Instant::now() + idle, idle).await?;
+        if filled == 0 {
+            return Ok(Incoming::End);
+        }
+        if filled < prefix.len() {
+            return Err(NetError::Connection(
+                "the peer ended the stream inside a length prefix".into(),
+            ));
+        }
+        let len = u32::from_be_bytes(prefix) as usize;
+        if len == 0 {
+            continue;
+        }
+        if len > MAX_FRAME_LEN {
+            return Err(NetError::FrameTooLarge {
+                len,
+                max: MAX_FRAME_LEN,
+            });
+        }
+        let mut body = vec![0u8; len];
+        let deadline = Instant::now() + idle + Duration::from_secs(len as u64 / MIN_RATE);
+        let got = read_some(recv, &mut body, deadline, idle).await?;
+        if got < len {
+            return Err(NetError::Connection(format!(
+                "the peer ended the stream after {got} of a {len} byte frame"
+            )));
+        }
+        return decode(&body)
+            .map(Incoming::Frame)
+            .map_err(|e| NetError::Malformed(e.to_string()));
+    }
+}
+
+/// Fills `buf` unless the stream ends first (returns how much was read). Fails when no byte
+/// arrives for `idle`, or the whole buffer has not arrived by `deadline`.
+async fn read_some(
+    recv: &mut quinn::RecvStream,
+    buf: &mut [u8],
+    deadline: Instant,
+    idle: Duration,
+) -> Result<usize, NetError> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let next = (Instant::now() + idle).min(deadline);
+        match timeout_at(next, recv.read(&mut buf[filled..])).await {
+            Err(_) => {
+                return Err(NetError::Timeout(format!(
+                    "the peer sent nothing for {} s or trickled a frame too slowly",
+                    idle.as_secs_f32()
+                )));
+            }
+            Ok(Ok(Some(n))) => filled += n,
+            Ok(Ok(None)) => break,
+            Ok(Err(e)) => return Err(NetError::from_read(e)),
+        }
+    }
+    Ok(filled)
+}
+
+/// Writes one frame; fails when the peer does not take it within `limit` (flow control stall).
+pub(crate) async fn write_frame(
+    send: &mut quinn::SendStream,
+    frame: &Frame,
+    idle: Duration,
+) -> Result<(), NetError> {
+    let body = encode(frame);
+    let len = u32::try_from(body.len())
+        .ok()
+        .filter(|len| *len as usize <= MAX_FRAME_LEN)
+        .ok_or(NetError::FrameTooLarge {
+            len: body.len(),
+            max: MAX_FRAME_LEN,
+        })?;
+    let mut bytes = Vec::with_capacity(4 + body.len());
+    bytes.extend_from_slice(&len.to_be_bytes());
+    bytes.extend_from_slice(&body);
+    write_bytes(send, &bytes, idle).await
+}
+
+/// Writes a heartbeat (a zero length).
+pub(crate) async fn write_heartbeat(
+    send: &mut quinn::SendStream,
+    idle: Duration,
+) -> Result<(), NetError> {
+    write_bytes(send, &0u32.to_be_bytes(), idle).await
+}
+
+async fn write_bytes(
+    send: &mut quinn::SendStream,
+    bytes: &[u8],
+    idle: Duration,
+) -> Result<(), NetError> {
+    let limit = idle + Duration::from_secs(bytes.len() as u64 / MIN_RATE);
+    match timeout(limit, send.write_all(bytes)).await {
+        Err(_) => Err(NetError::Timeout(
+            "the peer stopped taking data (flow control stalled)".into(),
+        )),
+        Ok(Err(e)) => Err(NetError::Connection(format!("writing to the peer: {e}"))),
+        Ok(Ok(())) => Ok(()),
+    }
+}
