@@ -1,0 +1,383 @@
+//! The command line, exactly as `CLI.md` fixes it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// A headless Carelog clinic node.
+#[derive(Parser, Debug)]
+#[command(
+    name = "carelog",
+    version,
+    about = "Carelog: a patient-owned clinical record, offline first"
+)]
+pub struct Cli {
+    /// The clinic home (defaults to $CARELOG_HOME, then the platform data directory).
+    #[arg(long, global = true, env = "CARELOG_HOME")]
+    pub home: Option<PathBuf>,
+    /// Print exactly one JSON object on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Acting as a user.
+#[derive(Args, Debug, Clone)]
+pub struct Actor {
+    /// The user acting: a user id or a unique name (patients by id).
+    #[arg(long = "as", value_name = "USER")]
+    pub user: String,
+}
+
+/// Every command.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a network, or ask to join one.
+    Network {
+        #[command(subcommand)]
+        command: NetworkCommand,
+    },
+    /// Clinics joining the network.
+    Clinic {
+        #[command(subcommand)]
+        command: ClinicCommand,
+    },
+    /// Staff users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Patients.
+    Patient {
+        #[command(subcommand)]
+        command: PatientCommand,
+    },
+    /// Add a doctor to a patient's attention list.
+    Assign {
+        #[command(flatten)]
+        actor: Actor,
+        /// The patient id.
+        #[arg(long)]
+        patient: String,
+        /// The doctor (id or unique name).
+        #[arg(long)]
+        doctor: String,
+        /// Make the doctor the custodian (family doctor, full access).
+        #[arg(long)]
+        custodian: bool,
+    },
+    /// Chart entries.
+    Chart {
+        #[command(subcommand)]
+        command: ChartCommand,
+    },
+    /// Patients the user may open, with level.
+    Patients {
+        #[command(flatten)]
+        actor: Actor,
+    },
+    /// Access requests, grants and revocations.
+    Access {
+        #[command(subcommand)]
+        command: AccessCommand,
+    },
+    /// Emergency full access, recorded and flagged.
+    Breakglass {
+        #[command(flatten)]
+        actor: Actor,
+        /// The patient id.
+        #[arg(long)]
+        patient: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Every read, write, grant, revoke and break-glass on a patient's record.
+    Audit {
+        #[command(flatten)]
+        actor: Actor,
+        /// The patient id.
+        #[arg(long)]
+        patient: String,
+    },
+    /// The ledger replica.
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
+    /// Run the node with QUIC sync until SIGINT/SIGTERM; reconnects to peers.
+    Serve {
+        /// Where to listen (e.g. 0.0.0.0:7400).
+        #[arg(long)]
+        listen: std::net::SocketAddr,
+        /// Peers to keep connected to (also the home's known peers).
+        #[arg(long = "peer")]
+        peers: Vec<std::net::SocketAddr>,
+    },
+    /// Connect to a peer, exchange until both sides hold the same blocks, exit.
+    Sync {
+        /// The peer's address.
+        #[arg(long)]
+        peer: std::net::SocketAddr,
+    },
+    /// Online state, peers, pending blocks, last sync (with --as: new records from other clinics).
+    Status {
+        /// Also list records that arrived for this user's patients since they last asked.
+        #[arg(long = "as", value_name = "USER")]
+        user: Option<String>,
+    },
+    /// A chart as HL7 v2.5 ORU^R01 or a FHIR R4 Bundle, on stdout.
+    Export {
+        /// hl7 or fhir.
+        format: String,
+        #[command(flatten)]
+        actor: Actor,
+        /// The patient id.
+        #[arg(long)]
+        patient: String,
+    },
+    /// Results from an HL7 ORU^R01 message or a FHIR R4 Bundle into the chart of the patient it names.
+    Import {
+        /// hl7 or fhir.
+        format: String,
+        #[command(flatten)]
+        actor: Actor,
+        /// The message or bundle file.
+        file: PathBuf,
+    },
+    /// The patient-carried bundle, for a clinic with no link.
+    Bundle {
+        #[command(subcommand)]
+        command: BundleCommand,
+    },
+    /// Write the whole home to one file sealed under a passphrase ($CARELOG_NEW_PASSPHRASE).
+    Backup {
+        /// Where to write the backup.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore a backup into an empty home (passphrase from $CARELOG_PASSPHRASE).
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+    },
+    /// Three clinic homes with staff, patients and charts, told as a story.
+    Demo {
+        /// Where to create the three homes.
+        #[arg(long)]
+        dir: PathBuf,
+    },
+}
+
+/// `network …`
+#[derive(Subcommand, Debug)]
+pub enum NetworkCommand {
+    /// In an empty home: health authority, genesis, this clinic and its first admin.
+    Create {
+        /// The network's name.
+        #[arg(long)]
+        network: String,
+        /// This clinic's name.
+        #[arg(long)]
+        clinic: String,
+        /// The first admin's name (passphrase from $CARELOG_NEW_PASSPHRASE).
+        #[arg(long)]
+        admin: String,
+    },
+}
+
+/// `clinic …`
+#[derive(Subcommand, Debug)]
+pub enum ClinicCommand {
+    /// In an empty home: node and admin keys, and a signed join request.
+    Request {
+        /// This clinic's name.
+        #[arg(long)]
+        clinic: String,
+        /// The first admin's name (passphrase from $CARELOG_NEW_PASSPHRASE).
+        #[arg(long)]
+        admin: String,
+        /// Where to write the request.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// On the founding home: enroll a requesting clinic and write its invite.
+    Approve {
+        /// The join request file.
+        file: PathBuf,
+        /// Where to write the invite.
+        #[arg(long)]
+        out: PathBuf,
+        /// Peer addresses the new clinic should sync with.
+        #[arg(long = "peer")]
+        peers: Vec<String>,
+    },
+    /// In the requesting home: store the network from the invite.
+    Join {
+        /// The invite file.
+        invite: PathBuf,
+    },
+}
+
+/// `user …`
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Enroll staff at this clinic (passphrase from $CARELOG_NEW_PASSPHRASE).
+    Add {
+        #[command(flatten)]
+        actor: Actor,
+        /// doctor, lab or admin.
+        #[arg(long)]
+        role: String,
+        /// The user's name.
+        #[arg(long)]
+        name: String,
+        /// A doctor's specialty.
+        #[arg(long)]
+        specialty: Option<String>,
+    },
+}
+
+/// `patient …`
+#[derive(Subcommand, Debug)]
+pub enum PatientCommand {
+    /// Register a patient (PIN from $CARELOG_NEW_PASSPHRASE).
+    Register {
+        #[command(flatten)]
+        actor: Actor,
+        /// Full name (sealed; never stored in the clear).
+        #[arg(long)]
+        name: String,
+        /// YYYY-MM-DD.
+        #[arg(long)]
+        birth_date: String,
+        /// female, male or other.
+        #[arg(long)]
+        sex: String,
+    },
+}
+
+/// `chart …`
+#[derive(Subcommand, Debug)]
+pub enum ChartCommand {
+    /// Add an entry.
+    Add {
+        #[command(flatten)]
+        actor: Actor,
+        /// The patient id.
+        #[arg(long)]
+        patient: String,
+        /// vitals, lab, note, condition, allergy or medication.
+        #[arg(long)]
+        kind: String,
+        /// The entry as JSON (or @FILE).
+        #[arg(long)]
+        data: String,
+        /// The entry this one corrects.
+        #[arg(long)]
+        amends: Option<String>,
+    },
+    /// Show the chart as the user may see it (recorded as a read).
+    Show {
+        #[command(flatten)]
+        actor: Actor,
+        /// The patient id.
+        #[arg(long)]
+        patient: String,
+    },
+}
+
+/// `access …`
+#[derive(Subcommand, Debug)]
+pub enum AccessCommand {
+    /// Ask for access.
+    Request {
+        #[command(flatten)]
+        actor: Actor,
+        /// The patient id.
+        #[arg(long)]
+        patient: String,
+        /// information, sample or full.
+        #[arg(long)]
+        level: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Pending requests the user may decide.
+    Requests {
+        #[command(flatten)]
+        actor: Actor,
+        /// Only this patient.
+        #[arg(long)]
+        patient: Option<String>,
+    },
+    /// Grant a level (answers a pending request).
+    Grant {
+        #[command(flatten)]
+        actor: Actor,
+        /// The patient id.
+        #[arg(long)]
+        patient: String,
+        /// Who receives access.
+        #[arg(long)]
+        to: String,
+        /// information, sample or full.
+        #[arg(long)]
+        level: String,
+        /// When the grant ends (YYYY-MM-DD or RFC 3339).
+        #[arg(long)]
+        expires: Option<String>,
+    },
+    /// Refuse a pending request.
+    Refuse {
+        #[command(flatten)]
+        actor: Actor,
+        /// The patient id.
+        #[arg(long)]
+        patient: String,
+        /// The request id.
+        #[arg(long)]
+        request: String,
+    },
+    /// Revoke a reader and rotate the patient's key.
+    Revoke {
+        #[command(flatten)]
+        actor: Actor,
+        /// The patient id.
+        #[arg(long)]
+        patient: String,
+        /// Who loses access.
+        #[arg(long)]
+        from: String,
+    },
+}
+
+/// `bundle …`
+#[derive(Subcommand, Debug)]
+pub enum BundleCommand {
+    /// Write the patient's signed bundle (as the patient: id and PIN).
+    Export {
+        #[command(flatten)]
+        actor: Actor,
+        /// Where to write it.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Validate and merge a bundle.
+    Import {
+        /// The bundle file.
+        file: PathBuf,
+    },
+}
+
+/// `ledger …`
+#[derive(Subcommand, Debug)]
+pub enum LedgerCommand {
+    /// Re-check every block and transaction from genesis.
+    Verify,
+    /// Size and head of the replica.
+    Stats,
+}

@@ -1,0 +1,75 @@
+//! `carelog`: a Carelog clinic node without a window, for hubs, scripts, tests and benchmarks.
+//! The contract (names, flags, JSON fields) is fixed in CLI.md; the work is done by `carelog-node`.
+
+mod args;
+mod commands;
+mod demo;
+mod network;
+mod secrets;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use args::Cli;
+
+/// What a command prints: one JSON object for scripts, text for people.
+pub struct Output {
+    json: serde_json::Value,
+    human: String,
+}
+
+impl Output {
+    /// An output with both forms.
+    pub fn new(json: serde_json::Value, human: impl Into<String>) -> Output {
+        Output {
+            json,
+            human: human.into(),
+        }
+    }
+}
+
+/// A refusal or failure, printed as one line on stderr.
+pub type Failure = Box<dyn std::error::Error>;
+
+fn default_home() -> PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("carelog")
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Logs go to stderr and never carry chart content or keys; RUST_LOG raises the level.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let home = cli.home.clone().unwrap_or_else(default_home);
+    match commands::run(&home, cli.command) {
+        Ok(output) => {
+            let mut stdout = std::io::stdout().lock();
+            let printed = if cli.json {
+                writeln!(stdout, "{}", output.json)
+            } else {
+                writeln!(stdout, "{}", output.human.trim_end())
+            };
+            if printed.is_err() {
+                return ExitCode::from(1);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let line = e.to_string().replace('\n', " ");
+            eprintln!("carelog: {line}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! `serve`, `sync` and the sync half of `clinic join`: a tokio runtime around the node.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use carelog_node::Node;
+use carelog_sync::net::SyncEvent;
+use serde_json::json;
+
+use crate::{Failure, Output};
+
+/// How long one `sync` may take before it gives up.
+const SYNC_LIMIT: Duration = Duration::from_secs(60);
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+/// Runs until SIGINT or SIGTERM, logging sync events to stderr.
+pub fn serve(
+    node: Node,
+    listen: SocketAddr,
+    mut peers: Vec<SocketAddr>,
+) -> Result<Output, Failure> {
+    for known in node.peers()? {
+        if let Ok(addr) = known.parse::<SocketAddr>()
+            && !peers.contains(&addr)
+            && addr != listen
+        {
+            peers.push(addr);
+        }
+    }
+    let clinic = node.clinic_id();
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let (stop, shutdown) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
+            }
+            let _ = stop.send(true);
+        });
+        eprintln!("carelog: clinic {clinic} serving on {listen} with {} peers", peers.len());
+        carelog_node::serve(node, listen, peers, shutdown, |event| match event {
+            SyncEvent::PeerConnected { clinic, addr } => eprintln!("carelog: connected to clinic {clinic} at {addr}"),
+            SyncEvent::PeerDisconnected { clinic, addr, reason } => eprintln!("carelog: clinic {clinic} at {addr} disconnected: {reason}"),
+            SyncEvent::Received { from, blocks } => eprintln!("carelog: received {blocks} blocks from clinic {from}"),
+            SyncEvent::InSync { clinic } => eprintln!("carelog: in sync with clinic {clinic}"),
+            SyncEvent::Refused { addr, reason } => eprintln!("carelog: refused {addr}: {reason}"),
+        })
+        .await
+    })?;
+    Ok(Output::new(json!({"ok": true}), "Stopped."))
+}
+
+/// Connects to one peer and exchanges until both sides hold the same blocks.
+pub fn sync(node: Node, peer: SocketAddr) -> Result<Output, Failure> {
+    let shared = Arc::new(Mutex::new(node));
+    let report = runtime()?.block_on(carelog_node::sync_once(&shared, peer, SYNC_LIMIT))?;
+    let node = shared
+        .lock()
+        .map_err(|_| "the node was left in a broken state")?;
+    let hash = node.stats()?.state_hash;
+    Ok(Output::new(
+        json!({"sent": report.sent_blocks, "received": report.received_blocks, "state_hash": hash.to_string(), "peer_clinic": report.peer_clinic.to_string()}),
+        format!(
+            "Synced with clinic {}: sent {}, received {} blocks; state {hash}",
+            report.peer_clinic, report.sent_blocks, report.received_blocks
+        ),
+    ))
+}
+
+/// After joining: sync from the invite's peers; an unreachable peer is reported, not fatal.
+pub fn sync_after_join(node: Node) -> Result<(Node, Vec<String>), Failure> {
+    let peers: Vec<SocketAddr> = node
+        .peers()?
+        .iter()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    let shared = Arc::new(Mutex::new(node));
+    let mut notes = Vec::new();
+    if !peers.is_empty() {
+        let rt = runtime()?;
+        for peer in peers {
+            match rt.block_on(carelog_node::sync_once(
+                &shared,
+                peer,
+                Duration::from_secs(15),
+            )) {
+                Ok(r) => notes.push(format!(
+                    "synced with {peer}: received {} blocks",
+                    r.received_blocks
+                )),
+                Err(e) => notes.push(format!(
+                    "could not sync with {peer} yet ({e}); `carelog serve` will keep trying"
+                )),
+            }
+        }
+    }
+    let node = Arc::try_unwrap(shared)
+        .map_err(|_| "the node is still shared")?
+        .into_inner()
+        .map_err(|_| "the node was left in a broken state")?;
+    Ok((node, notes))
+}

@@ -1,0 +1,287 @@
+//! Three `carelog serve` processes on loopback: gossip, a stopped clinic that writes offline and
+//! catches up on restart, and a clinic of another network refused before any block moves.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const PW: &str = "network pw";
+
+fn carelog(home: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_carelog"));
+    cmd.arg("--home")
+        .arg(home)
+        .arg("--json")
+        .env("CARELOG_PASSPHRASE", PW)
+        .env("CARELOG_NEW_PASSPHRASE", PW)
+        .env_remove("CARELOG_HOME");
+    cmd
+}
+
+fn ok(home: &Path, args: &[&str]) -> Value {
+    let out = carelog(home).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn free_addr() -> SocketAddr {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // SIGTERM first: the node closes its connections politely.
+        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(home: &Path, listen: SocketAddr, peers: &[SocketAddr]) -> Server {
+    let mut cmd = carelog(home);
+    cmd.args(["serve", "--listen", &listen.to_string()]);
+    for p in peers {
+        cmd.args(["--peer", &p.to_string()]);
+    }
+    Server(
+        cmd.stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+fn state_hash(home: &Path) -> String {
+    ok(home, &["ledger", "stats"])["state_hash"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn wait_for(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if check() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+struct Network {
+    _dir: tempfile::TempDir,
+    homes: Vec<PathBuf>,
+    admins: Vec<String>,
+}
+
+/// North founds the network; South and East join with invites.
+fn network() -> Network {
+    let dir = tempfile::tempdir().unwrap();
+    let homes: Vec<PathBuf> = ["north", "south", "east"]
+        .iter()
+        .map(|n| dir.path().join(n))
+        .collect();
+    let mut admins = vec![
+        ok(
+            &homes[0],
+            &[
+                "network",
+                "create",
+                "--network",
+                "D",
+                "--clinic",
+                "North",
+                "--admin",
+                "Nora",
+            ],
+        )["admin_id"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+    ];
+    for (i, name) in [(1, "South"), (2, "East")] {
+        let request = dir.path().join(format!("{name}.request"));
+        let invite = dir.path().join(format!("{name}.invite"));
+        let asked = ok(
+            &homes[i],
+            &[
+                "clinic",
+                "request",
+                "--clinic",
+                name,
+                "--admin",
+                &format!("{name} Admin"),
+                "--out",
+                request.to_str().unwrap(),
+            ],
+        );
+        admins.push(asked["admin_id"].as_str().unwrap().to_string());
+        ok(
+            &homes[0],
+            &[
+                "clinic",
+                "approve",
+                request.to_str().unwrap(),
+                "--out",
+                invite.to_str().unwrap(),
+            ],
+        );
+        ok(&homes[i], &["clinic", "join", invite.to_str().unwrap()]);
+    }
+    Network {
+        _dir: dir,
+        homes,
+        admins,
+    }
+}
+
+#[test]
+fn three_clinics_converge_through_gossip_and_after_a_restart() {
+    let net = network();
+    let addrs: Vec<SocketAddr> = (0..3).map(|_| free_addr()).collect();
+    // A line: north ↔ south ↔ east. East only hears north through south's gossip.
+    let _north = serve(&net.homes[0], addrs[0], &[addrs[1]]);
+    let south = serve(&net.homes[1], addrs[1], &[addrs[2]]);
+    let _east = serve(&net.homes[2], addrs[2], &[]);
+    // South learned of East's enrollment only through North's approval block: wait for it.
+    ok(
+        &net.homes[0],
+        &[
+            "user",
+            "add",
+            "--as",
+            &net.admins[0],
+            "--role",
+            "doctor",
+            "--name",
+            "Dr North",
+        ],
+    );
+    wait_for(
+        "north's doctor to reach east",
+        Duration::from_secs(30),
+        || state_hash(&net.homes[0]) == state_hash(&net.homes[2]),
+    );
+    assert_eq!(state_hash(&net.homes[1]), state_hash(&net.homes[0]));
+
+    // South stops; both sides write; South restarts and everyone converges.
+    drop(south);
+    ok(
+        &net.homes[0],
+        &[
+            "user",
+            "add",
+            "--as",
+            &net.admins[0],
+            "--role",
+            "lab",
+            "--name",
+            "North Lab",
+        ],
+    );
+    ok(
+        &net.homes[1],
+        &[
+            "user",
+            "add",
+            "--as",
+            &net.admins[1],
+            "--role",
+            "doctor",
+            "--name",
+            "Dr South",
+        ],
+    );
+    ok(
+        &net.homes[2],
+        &[
+            "user",
+            "add",
+            "--as",
+            &net.admins[2],
+            "--role",
+            "doctor",
+            "--name",
+            "Dr East",
+        ],
+    );
+    assert_ne!(state_hash(&net.homes[1]), state_hash(&net.homes[0]));
+    let pending = ok(&net.homes[1], &["status"])["pending"].as_u64().unwrap();
+    assert!(pending > 0, "south's offline write waits in the outbox");
+    let _south = serve(&net.homes[1], addrs[1], &[addrs[0], addrs[2]]);
+    wait_for("all three to converge", Duration::from_secs(45), || {
+        let h: Vec<String> = net.homes.iter().map(|h| state_hash(h)).collect();
+        h[0] == h[1] && h[1] == h[2]
+    });
+    wait_for("south's outbox to empty", Duration::from_secs(15), || {
+        ok(&net.homes[1], &["status"])["pending"] == 0
+    });
+    wait_for(
+        "south to report itself online",
+        Duration::from_secs(15),
+        || ok(&net.homes[1], &["status"])["online"] == true,
+    );
+    for home in &net.homes {
+        assert_eq!(ok(home, &["ledger", "verify"])["ok"], true);
+        assert_eq!(ok(home, &["ledger", "stats"])["clinics"], 3);
+    }
+}
+
+#[test]
+fn a_clinic_that_was_never_approved_is_refused_before_any_block_moves() {
+    let net = network();
+    let addr = free_addr();
+    let _north = serve(&net.homes[0], addr, &[]);
+    let rogue = net.homes[0].parent().unwrap().join("rogue");
+    ok(
+        &rogue,
+        &[
+            "network",
+            "create",
+            "--network",
+            "Elsewhere",
+            "--clinic",
+            "Rogue",
+            "--admin",
+            "Rex",
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let before = ok(&net.homes[0], &["ledger", "stats"]);
+    let out = carelog(&rogue)
+        .args(["sync", "--peer", &addr.to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "a clinic of no network here must be refused"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert_eq!(
+        ok(&net.homes[0], &["ledger", "stats"]),
+        before,
+        "no block moved"
+    );
+    assert_eq!(ok(&rogue, &["ledger", "stats"])["clinics"], 1);
+}
