@@ -1,0 +1,457 @@
+//! The typed boundary between the desktop window (`ui`, compiled to wasm) and the app shell
+//! (`src-tauri`): the name of every command, what it takes and what it returns.
+//!
+//! A command takes at most one argument, `args`, of the struct named after it, and answers with
+//! either its result or a [`Failure`] — a sentence for the person at the screen, never a trace.
+//!
+//! ```
+//! use carelog_desktop_api::{SignIn, commands};
+//! let args = SignIn { user_id: "ab12".into(), passphrase: "secret".into() };
+//! assert_eq!(commands::SIGN_IN, "sign_in");
+//! # let _ = args;
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+/// Command names, as registered by the shell and invoked by the window.
+pub mod commands {
+    /// `() -> HomeInfo`
+    pub const HOME_INFO: &str = "home_info";
+    /// `CreateNetwork -> HomeInfo`
+    pub const CREATE_NETWORK: &str = "create_network";
+    /// `() -> HomeInfo`
+    pub const OPEN_DEMO: &str = "open_demo";
+    /// `() -> StatusBar`
+    pub const STATUS: &str = "status";
+    /// `() -> Vec<StaffMember>` (this clinic's staff, for the sign-in list)
+    pub const STAFF: &str = "staff";
+    /// `SignIn -> Me`
+    pub const SIGN_IN: &str = "sign_in";
+    /// `KioskSignIn -> Me`
+    pub const KIOSK_SIGN_IN: &str = "kiosk_sign_in";
+    /// `() -> ()`
+    pub const SIGN_OUT: &str = "sign_out";
+    /// `() -> Vec<PatientRow>`
+    pub const MY_PATIENTS: &str = "my_patients";
+    /// `OpenChart -> ChartScreen`
+    pub const CHART: &str = "chart";
+    /// `NewEntry -> String` (the new entry's id)
+    pub const ADD_ENTRY: &str = "add_entry";
+    /// `AskAccess -> ()`
+    pub const REQUEST_ACCESS: &str = "request_access";
+    /// `BreakGlass -> ()`
+    pub const BREAK_GLASS: &str = "break_glass";
+    /// `Enroll -> StaffMember`
+    pub const ENROLL: &str = "enroll";
+    /// `NewPatient -> String` (the new patient's id)
+    pub const REGISTER_PATIENT: &str = "register_patient";
+    /// `() -> Vec<ClinicPatient>`
+    pub const CLINIC_PATIENTS: &str = "clinic_patients";
+    /// `() -> Vec<StaffMember>` (every doctor of the network)
+    pub const DOCTORS: &str = "doctors";
+    /// `Assign -> ()`
+    pub const ASSIGN: &str = "assign";
+    /// `PatientRef -> Vec<AuditRow>`
+    pub const AUDIT: &str = "audit";
+    /// `() -> Vec<PendingRequest>`
+    pub const PENDING_REQUESTS: &str = "pending_requests";
+    /// `GrantAccess -> ()`
+    pub const GRANT: &str = "grant";
+    /// `RefuseRequest -> ()`
+    pub const REFUSE: &str = "refuse";
+    /// `() -> Vec<NewRecordNote>` (entries from other clinics since the user last asked)
+    pub const NEW_RECORDS: &str = "new_records";
+    /// `PatientRef -> Vec<Reader>`
+    pub const READERS: &str = "readers";
+    /// `RevokeAccess -> ()`
+    pub const REVOKE: &str = "revoke";
+}
+
+/// What kind of problem a command met; the window words some of them differently.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// The passphrase or PIN did not open the keys.
+    WrongPassphrase,
+    /// The policy refused.
+    Denied,
+    /// The input was not acceptable.
+    Invalid,
+    /// No such user, patient or entry.
+    NotFound,
+    /// Nobody is signed in (or the kiosk locked itself).
+    SignedOut,
+    /// No clinic home is open.
+    NoHome,
+    /// Anything else (damaged home, disk).
+    Other,
+}
+
+/// Why a command did not happen, in a sentence for the person at the screen.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// The kind of problem.
+    pub kind: FailureKind,
+    /// What went wrong and, where possible, what to do next.
+    pub message: String,
+}
+
+impl Failure {
+    /// A failure of a kind with a message.
+    pub fn new(kind: FailureKind, message: impl Into<String>) -> Failure {
+        Failure {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// The clinic home the app has open, if any.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HomeInfo {
+    /// The home directory (chosen or default).
+    pub home: String,
+    /// Whether a clinic node is open.
+    pub open: bool,
+    /// This clinic's name.
+    pub clinic: String,
+    /// The network's name.
+    pub network: String,
+    /// Why the home did not open, when it exists but failed.
+    pub problem: Option<String>,
+}
+
+/// What the status bar shows on every screen.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StatusBar {
+    /// This clinic's name.
+    pub clinic: String,
+    /// Whether a peer link is up (sync arrives later: always false for now).
+    pub online: bool,
+    /// Locally sealed blocks no peer has acknowledged.
+    pub pending: u64,
+    /// Blocks in the replica.
+    pub blocks: usize,
+    /// Known peer addresses.
+    pub peers: usize,
+}
+
+/// A staff user.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StaffMember {
+    /// User id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// `admin`, `doctor` or `lab`.
+    pub role: String,
+    /// A doctor's specialty.
+    pub specialty: Option<String>,
+    /// The clinic where they were enrolled.
+    pub clinic: String,
+}
+
+/// The signed-in person.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Me {
+    /// User or patient id.
+    pub id: String,
+    /// Name (a patient: "patient" and the id's head, the name is sealed).
+    pub name: String,
+    /// `admin`, `doctor`, `lab` or `patient`.
+    pub role: String,
+}
+
+/// Staff sign-in.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct SignIn {
+    /// The user's id.
+    pub user_id: String,
+    /// The passphrase.
+    pub passphrase: String,
+}
+
+/// A patient identifies at the kiosk.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct KioskSignIn {
+    /// The patient id.
+    pub patient_id: String,
+    /// The PIN.
+    pub pin: String,
+}
+
+/// Founding a network in an empty home.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct CreateNetwork {
+    /// The network's name.
+    pub network: String,
+    /// This clinic's name.
+    pub clinic: String,
+    /// The first admin's name.
+    pub admin: String,
+    /// The first admin's passphrase.
+    pub passphrase: String,
+}
+
+/// A patient the signed-in user may open.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PatientRow {
+    /// Patient id.
+    pub patient_id: String,
+    /// Name as the level allows (initials at sample level), when it opens here.
+    pub name: Option<String>,
+    /// The level held.
+    pub level: String,
+    /// Why (custodian, attending, grant, breakglass).
+    pub basis: String,
+}
+
+/// A chart entry that arrived from another clinic, for a patient the user may read.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewRecordNote {
+    /// Patient id.
+    pub patient_id: String,
+    /// Entry id.
+    pub entry_id: String,
+    /// Its kind.
+    pub kind: String,
+    /// The clinic where it was written.
+    pub clinic: String,
+    /// When (RFC 3339).
+    pub time: String,
+}
+
+/// Which chart to open.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct OpenChart {
+    /// Patient id.
+    pub patient_id: String,
+}
+
+/// One point of a trend.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrendPoint {
+    /// When (Unix ms).
+    pub time_ms: i64,
+    /// When (RFC 3339).
+    pub time: String,
+    /// The value.
+    pub value: f64,
+}
+
+/// The values of one LOINC code over time, with its reference range.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Trend {
+    /// LOINC code.
+    pub loinc: String,
+    /// What is measured.
+    pub name: String,
+    /// UCUM unit.
+    pub unit: String,
+    /// Reference range, lower end.
+    pub low: Option<f64>,
+    /// Reference range, upper end.
+    pub high: Option<f64>,
+    /// `vitals` or `lab`.
+    pub kind: String,
+    /// Points in time order.
+    pub points: Vec<TrendPoint>,
+}
+
+/// An opened chart: the view for the reader's level, plus trends of measured values.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChartScreen {
+    /// Patient id.
+    pub patient_id: String,
+    /// Name as the level allows.
+    pub name: Option<String>,
+    /// The level of the view.
+    pub level: String,
+    /// The chart view as `carelog chart show --json` prints it.
+    pub view: serde_json::Value,
+    /// Trends of current (not amended) values, vitals first.
+    pub trends: Vec<Trend>,
+}
+
+/// A new chart entry (or an amendment of `amends`).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct NewEntry {
+    /// Patient id.
+    pub patient_id: String,
+    /// vitals, lab, note, condition, allergy, medication.
+    pub kind: String,
+    /// The entry's fields as the CLI's `--data` takes them.
+    pub data: serde_json::Value,
+    /// The entry this one corrects.
+    pub amends: Option<String>,
+}
+
+/// Asking a patient for access.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct AskAccess {
+    /// Patient id.
+    pub patient_id: String,
+    /// information, sample or full.
+    pub level: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// Emergency access.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct BreakGlass {
+    /// Patient id.
+    pub patient_id: String,
+    /// Why, recorded and shown to the patient.
+    pub reason: String,
+}
+
+/// Enrolling staff.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Enroll {
+    /// doctor, lab or admin.
+    pub role: String,
+    /// Name.
+    pub name: String,
+    /// A doctor's specialty.
+    pub specialty: Option<String>,
+    /// Their first passphrase.
+    pub passphrase: String,
+}
+
+/// Registering a patient.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct NewPatient {
+    /// Full name.
+    pub name: String,
+    /// YYYY-MM-DD.
+    pub birth_date: String,
+    /// female, male, other or unknown.
+    pub sex: String,
+    /// The patient's kiosk PIN.
+    pub pin: String,
+}
+
+/// A patient registered at this clinic, as the admin sees it (the name is sealed).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClinicPatient {
+    /// Patient id.
+    pub patient_id: String,
+    /// The custodian (family doctor)'s name.
+    pub custodian: Option<String>,
+    /// Names of the doctors on the attention list.
+    pub attention: Vec<String>,
+    /// Chart entries on the ledger.
+    pub entries: usize,
+}
+
+/// Putting a doctor on a patient's attention list.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Assign {
+    /// Patient id.
+    pub patient_id: String,
+    /// Doctor id.
+    pub doctor_id: String,
+    /// As custodian (family doctor).
+    pub custodian: bool,
+}
+
+/// Names a patient.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct PatientRef {
+    /// Patient id.
+    pub patient_id: String,
+}
+
+/// One line of a patient's audit trail.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditRow {
+    /// When (RFC 3339).
+    pub time: String,
+    /// Who (id).
+    pub actor: String,
+    /// Who (name).
+    pub actor_name: String,
+    /// What (read, write, grant, …).
+    pub action: String,
+    /// The level involved.
+    pub level: Option<String>,
+    /// Purpose, reason or the other party.
+    pub detail: Option<String>,
+}
+
+/// A pending access request.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PendingRequest {
+    /// Request id.
+    pub request_id: String,
+    /// Patient id.
+    pub patient_id: String,
+    /// Who asks (id).
+    pub requester: String,
+    /// Who asks (name).
+    pub requester_name: String,
+    /// Level asked for.
+    pub level: String,
+    /// Why.
+    pub reason: String,
+    /// When (RFC 3339).
+    pub time: String,
+}
+
+/// Granting a reader a level.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct GrantAccess {
+    /// Patient id.
+    pub patient_id: String,
+    /// The reader.
+    pub grantee: String,
+    /// information, sample or full.
+    pub level: String,
+}
+
+/// Refusing a pending request.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct RefuseRequest {
+    /// Patient id.
+    pub patient_id: String,
+    /// Request id.
+    pub request_id: String,
+}
+
+/// Someone who may read a record.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Reader {
+    /// Reader id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// custodian, attending, grant or break-glass.
+    pub basis: String,
+    /// Level held.
+    pub level: String,
+    /// When a grant ends (RFC 3339).
+    pub expires: Option<String>,
+}
+
+/// Taking a reader's access away.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct RevokeAccess {
+    /// Patient id.
+    pub patient_id: String,
+    /// The reader.
+    pub reader: String,
+}
+
+/// The command's single argument object: `{"args": …}`.
+#[derive(Serialize)]
+pub struct Args<'a, T> {
+    /// The command's argument struct.
+    pub args: &'a T,
+}

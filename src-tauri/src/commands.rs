@@ -1,0 +1,444 @@
+//! The Tauri commands: argument check → node call → typed result. Each answers with a
+//! [`Failure`] in words when it does not happen; nothing here logs chart content or keys.
+
+use std::path::Path;
+use std::process::Command;
+use std::str::FromStr;
+
+use carelog_chart::AccessLevel;
+use carelog_desktop_api::{
+    AskAccess, Assign, AuditRow, BreakGlass, ChartScreen, ClinicPatient, CreateNetwork, Enroll,
+    Failure, FailureKind, GrantAccess, HomeInfo, KioskSignIn, Me, NewEntry, NewPatient,
+    NewRecordNote, OpenChart, PatientRef, PatientRow, PendingRequest, Reader, RefuseRequest,
+    RevokeAccess, SignIn, StaffMember, StatusBar,
+};
+use carelog_ledger::{ActorId, Role, TxId};
+use carelog_node::{NewNetwork, Node};
+use tauri::State;
+
+use crate::desk::{self, Desk, failure};
+use crate::screens;
+
+type Answer<T> = Result<T, Failure>;
+
+/// Why the chart was opened, as the patient will read it in the access log.
+const CHART_PURPOSE: &str = "chart opened in the desktop app";
+
+fn invalid(message: impl Into<String>) -> Failure {
+    Failure::new(FailureKind::Invalid, message)
+}
+
+fn patient(node: &Node, text: &str) -> Answer<ActorId> {
+    if text.trim().is_empty() {
+        return Err(invalid("enter the patient id"));
+    }
+    node.resolve_patient(text.trim()).map_err(failure)
+}
+
+fn user(node: &Node, text: &str) -> Answer<ActorId> {
+    if text.trim().is_empty() {
+        return Err(invalid("choose a person"));
+    }
+    node.resolve_user(text.trim()).map_err(failure)
+}
+
+fn level(text: &str) -> Answer<AccessLevel> {
+    AccessLevel::from_str(text).map_err(|e| invalid(e.to_string()))
+}
+
+fn staff_member(node: &Node, id: &ActorId) -> Option<StaffMember> {
+    let state = node.ledger().state();
+    let u = state.users.get(id).filter(|u| u.role != Role::Patient)?;
+    Some(StaffMember {
+        id: id.to_string(),
+        name: u.name.clone(),
+        role: u.role.as_str().into(),
+        specialty: u.specialty.clone(),
+        clinic: state
+            .clinics
+            .get(&u.clinic)
+            .map(|c| c.name.clone())
+            .unwrap_or_default(),
+    })
+}
+
+/// Which home is open.
+#[tauri::command]
+pub async fn home_info(desk: State<'_, Desk>) -> Answer<HomeInfo> {
+    Ok(desk.info())
+}
+
+/// Founds a network in the chosen (empty) home.
+#[tauri::command]
+pub async fn create_network(desk: State<'_, Desk>, args: CreateNetwork) -> Answer<HomeInfo> {
+    desk.create_network(&NewNetwork {
+        network: &args.network,
+        clinic: &args.clinic,
+        admin: &args.admin,
+        admin_passphrase: &args.passphrase,
+    })
+}
+
+/// Opens the demo network's first clinic, building the demo first if it is not there yet.
+#[tauri::command]
+pub async fn open_demo(desk: State<'_, Desk>) -> Answer<HomeInfo> {
+    let dir = desk::data_dir().join("demo");
+    let first = dir.join("clinic-1");
+    if !first.join("carelog.sqlite3").exists() {
+        build_demo(&dir)?;
+    }
+    desk.switch_to(&first)
+}
+
+/// Runs `carelog demo` (installed beside this app, or on the PATH).
+fn build_demo(dir: &Path) -> Answer<()> {
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|d| d.join("carelog")))
+        .filter(|p| p.exists());
+    let program = beside.unwrap_or_else(|| "carelog".into());
+    let output = Command::new(&program)
+        .arg("demo")
+        .arg("--dir")
+        .arg(dir)
+        .output()
+        .map_err(|e| {
+            Failure::new(
+                FailureKind::Other,
+                format!(
+                    "the demo needs the `carelog` program beside this app or on the PATH ({e}); build it with `cargo build -p carelog-cli`"
+                ),
+            )
+        })?;
+    if !output.status.success() {
+        let said = String::from_utf8_lossy(&output.stderr);
+        let last = said.lines().last().unwrap_or("no reason given").trim();
+        return Err(Failure::new(
+            FailureKind::Other,
+            format!("the demo network could not be built: {last}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The status bar.
+#[tauri::command]
+pub async fn status(desk: State<'_, Desk>) -> Answer<StatusBar> {
+    desk.with_node(|node| {
+        // Blocks another process stored in this home (the CLI, a sync) join the replica here.
+        node.refresh().map_err(failure)?;
+        let stats = node.stats().map_err(failure)?;
+        let state = node.ledger().state();
+        Ok(StatusBar {
+            clinic: state
+                .clinics
+                .get(&node.clinic_id())
+                .map(|c| c.name.clone())
+                .unwrap_or_default(),
+            online: false,
+            pending: stats.pending,
+            blocks: stats.blocks,
+            peers: node.peers().map_err(failure)?.len(),
+        })
+    })
+}
+
+/// This clinic's staff, for the sign-in list.
+#[tauri::command]
+pub async fn staff(desk: State<'_, Desk>) -> Answer<Vec<StaffMember>> {
+    desk.with_node(|node| {
+        let clinic = node.clinic_id();
+        let state = node.ledger().state();
+        let mut list: Vec<StaffMember> = state
+            .users
+            .iter()
+            .filter(|(_, u)| u.clinic == clinic && u.role != Role::Patient)
+            .filter_map(|(id, _)| staff_member(node, id))
+            .collect();
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(list)
+    })
+}
+
+/// Staff sign-in with a passphrase.
+#[tauri::command]
+pub async fn sign_in(desk: State<'_, Desk>, args: SignIn) -> Answer<Me> {
+    if args.passphrase.is_empty() {
+        return Err(invalid("enter your passphrase"));
+    }
+    let (session, me) = desk.with_node(|node| {
+        let id = user(node, &args.user_id)?;
+        let me = staff_member(node, &id).ok_or_else(|| {
+            invalid("patients identify at the kiosk with their patient id and PIN")
+        })?;
+        let session = node.unlock(id, &args.passphrase).map_err(failure)?;
+        Ok((
+            session,
+            Me {
+                id: me.id,
+                name: me.name,
+                role: me.role,
+            },
+        ))
+    })?;
+    desk.sign_in(session);
+    Ok(me)
+}
+
+/// A patient identifies at the kiosk with id and PIN.
+#[tauri::command]
+pub async fn kiosk_sign_in(desk: State<'_, Desk>, args: KioskSignIn) -> Answer<Me> {
+    if args.pin.is_empty() {
+        return Err(invalid("enter your PIN"));
+    }
+    let (session, id) = desk.with_node(|node| {
+        let id = patient(node, &args.patient_id)?;
+        let session = node.unlock(id, &args.pin).map_err(failure)?;
+        Ok((session, id))
+    })?;
+    desk.sign_in(session);
+    Ok(Me {
+        id: id.to_string(),
+        name: "Patient".into(),
+        role: Role::Patient.as_str().into(),
+    })
+}
+
+/// Signs out (the kiosk also does this when it locks).
+#[tauri::command]
+pub async fn sign_out(desk: State<'_, Desk>) -> Answer<()> {
+    desk.sign_out();
+    Ok(())
+}
+
+/// Patients the signed-in user may open: their attention list and grants.
+#[tauri::command]
+pub async fn my_patients(desk: State<'_, Desk>) -> Answer<Vec<PatientRow>> {
+    desk.with_session(|node, session| {
+        Ok(node
+            .patients(session)
+            .map_err(failure)?
+            .into_iter()
+            .map(|p| PatientRow {
+                patient_id: p.patient_id,
+                name: p.name,
+                level: p.level.as_str().into(),
+                basis: p.basis,
+            })
+            .collect())
+    })
+}
+
+/// Chart entries from other clinics since the signed-in user last asked.
+#[tauri::command]
+pub async fn new_records(desk: State<'_, Desk>) -> Answer<Vec<NewRecordNote>> {
+    desk.with_session(|node, session| {
+        Ok(node
+            .new_records(session)
+            .map_err(failure)?
+            .into_iter()
+            .map(|r| NewRecordNote {
+                patient_id: r.patient_id,
+                entry_id: r.entry_id,
+                kind: r.kind,
+                clinic: r.clinic,
+                time: r.time,
+            })
+            .collect())
+    })
+}
+
+/// Opens a chart (recorded on the ledger as a read).
+#[tauri::command]
+pub async fn chart(desk: State<'_, Desk>, args: OpenChart) -> Answer<ChartScreen> {
+    desk.with_session(|node, session| {
+        let id = patient(node, &args.patient_id)?;
+        let view = node.chart(session, id, CHART_PURPOSE).map_err(failure)?;
+        Ok(screens::chart_screen(id, view))
+    })
+}
+
+/// Adds a chart entry; returns its id.
+#[tauri::command]
+pub async fn add_entry(desk: State<'_, Desk>, args: NewEntry) -> Answer<String> {
+    if !args.data.is_object() {
+        return Err(invalid("the entry has no fields"));
+    }
+    desk.with_session(|node, session| {
+        let id = patient(node, &args.patient_id)?;
+        let amends = args.amends.as_deref().filter(|a| !a.trim().is_empty());
+        node.add_entry(session, id, &args.kind, &args.data.to_string(), amends)
+            .map(|tx| tx.to_string())
+            .map_err(failure)
+    })
+}
+
+/// Asks the patient for access.
+#[tauri::command]
+pub async fn request_access(desk: State<'_, Desk>, args: AskAccess) -> Answer<()> {
+    let level = level(&args.level)?;
+    desk.with_session(|node, session| {
+        let id = patient(node, &args.patient_id)?;
+        node.request_access(session, id, level, &args.reason)
+            .map(|_| ())
+            .map_err(failure)
+    })
+}
+
+/// Emergency access for 24 hours, flagged to the patient.
+#[tauri::command]
+pub async fn break_glass(desk: State<'_, Desk>, args: BreakGlass) -> Answer<()> {
+    desk.with_session(|node, session| {
+        let id = patient(node, &args.patient_id)?;
+        node.break_glass(session, id, &args.reason).map_err(failure)
+    })
+}
+
+/// Enrolls a staff user at this clinic.
+#[tauri::command]
+pub async fn enroll(desk: State<'_, Desk>, args: Enroll) -> Answer<StaffMember> {
+    let role = Role::from_str(args.role.trim()).map_err(invalid)?;
+    let specialty = args
+        .specialty
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty() && role == Role::Doctor);
+    if role == Role::Doctor && specialty.is_none() {
+        return Err(invalid("enter the doctor's specialty"));
+    }
+    desk.with_session(|node, session| {
+        let id = node
+            .add_user(session, role, &args.name, specialty, &args.passphrase)
+            .map_err(failure)?;
+        staff_member(node, &id).ok_or_else(|| invalid("the new user is not in the ledger"))
+    })
+}
+
+/// Registers a patient; returns the new patient id.
+#[tauri::command]
+pub async fn register_patient(desk: State<'_, Desk>, args: NewPatient) -> Answer<String> {
+    desk.with_session(|node, session| {
+        node.register_patient(session, &args.name, &args.birth_date, &args.sex, &args.pin)
+            .map(|id| id.to_string())
+            .map_err(failure)
+    })
+}
+
+/// Patients registered at this clinic, for the admin (ids only: names are sealed).
+#[tauri::command]
+pub async fn clinic_patients(desk: State<'_, Desk>) -> Answer<Vec<ClinicPatient>> {
+    desk.with_session(|node, _| Ok(screens::clinic_patients(node)))
+}
+
+/// Every doctor of the network, for assignment.
+#[tauri::command]
+pub async fn doctors(desk: State<'_, Desk>) -> Answer<Vec<StaffMember>> {
+    desk.with_session(|node, _| {
+        let state = node.ledger().state();
+        let mut list: Vec<StaffMember> = state
+            .users
+            .iter()
+            .filter(|(_, u)| u.role == Role::Doctor)
+            .filter_map(|(id, _)| staff_member(node, id))
+            .collect();
+        list.sort_by(|a, b| (&a.clinic, &a.name).cmp(&(&b.clinic, &b.name)));
+        Ok(list)
+    })
+}
+
+/// Puts a doctor on a patient's attention list (as custodian: the family doctor).
+#[tauri::command]
+pub async fn assign(desk: State<'_, Desk>, args: Assign) -> Answer<()> {
+    desk.with_session(|node, session| {
+        let id = patient(node, &args.patient_id)?;
+        let doctor = user(node, &args.doctor_id)?;
+        node.assign(session, id, doctor, args.custodian)
+            .map_err(failure)
+    })
+}
+
+/// A patient's audit trail.
+#[tauri::command]
+pub async fn audit(desk: State<'_, Desk>, args: PatientRef) -> Answer<Vec<AuditRow>> {
+    desk.with_session(|node, session| {
+        let id = patient(node, &args.patient_id)?;
+        Ok(node
+            .audit(session, id)
+            .map_err(failure)?
+            .into_iter()
+            .rev()
+            .map(|a| AuditRow {
+                time: a.time,
+                actor: a.actor,
+                actor_name: a.actor_name,
+                action: a.action.into(),
+                level: a.level.map(|l| l.as_str().into()),
+                detail: a.detail.map(|d| screens::with_names(node, &d)),
+            })
+            .collect())
+    })
+}
+
+/// Requests the signed-in patient (or custodian) may decide.
+#[tauri::command]
+pub async fn pending_requests(desk: State<'_, Desk>) -> Answer<Vec<PendingRequest>> {
+    desk.with_session(|node, session| {
+        Ok(node
+            .pending_requests(session, None)
+            .map_err(failure)?
+            .into_iter()
+            .map(|r| PendingRequest {
+                request_id: r.request_id,
+                patient_id: r.patient_id,
+                requester: r.requester,
+                requester_name: r.requester_name,
+                level: r.level.as_str().into(),
+                reason: r.reason,
+                time: r.time,
+            })
+            .collect())
+    })
+}
+
+/// Grants a reader a level.
+#[tauri::command]
+pub async fn grant(desk: State<'_, Desk>, args: GrantAccess) -> Answer<()> {
+    let level = level(&args.level)?;
+    desk.with_session(|node, session| {
+        let id = patient(node, &args.patient_id)?;
+        let grantee = user(node, &args.grantee)?;
+        node.grant(session, id, grantee, level, None)
+            .map_err(failure)
+    })
+}
+
+/// Refuses a pending request.
+#[tauri::command]
+pub async fn refuse(desk: State<'_, Desk>, args: RefuseRequest) -> Answer<()> {
+    let request = TxId::from_str(args.request_id.trim()).map_err(|e| invalid(e.to_string()))?;
+    desk.with_session(|node, session| {
+        let id = patient(node, &args.patient_id)?;
+        node.refuse(session, id, request).map_err(failure)
+    })
+}
+
+/// Who may read a record now, for the patient (or custodian) deciding on revocation.
+#[tauri::command]
+pub async fn readers(desk: State<'_, Desk>, args: PatientRef) -> Answer<Vec<Reader>> {
+    desk.with_session(|node, session| {
+        let id = patient(node, &args.patient_id)?;
+        screens::readers(node, session, id)
+    })
+}
+
+/// Takes a reader's access away (the record's key rotates).
+#[tauri::command]
+pub async fn revoke(desk: State<'_, Desk>, args: RevokeAccess) -> Answer<()> {
+    desk.with_session(|node, session| {
+        let id = patient(node, &args.patient_id)?;
+        let reader = user(node, &args.reader)?;
+        node.revoke(session, id, reader)
+            .map(|_| ())
+            .map_err(failure)
+    })
+}

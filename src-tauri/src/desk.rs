@@ -1,0 +1,214 @@
+//! The desk: the one open clinic node and the person signed in at this window.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use carelog_desktop_api::{Failure, FailureKind, HomeInfo};
+use carelog_node::{NewNetwork, Node, NodeError, Session};
+
+/// The app's state in Tauri: everything behind one lock, so commands run one at a time against
+/// the node, as the CLI's commands do.
+pub struct Desk {
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    home: PathBuf,
+    node: Option<Node>,
+    /// Why an existing home did not open.
+    problem: Option<String>,
+    session: Option<Session>,
+}
+
+/// Turns a node error into a sentence for the screen, keeping its kind.
+pub fn failure(e: NodeError) -> Failure {
+    let kind = match &e {
+        NodeError::WrongPassphrase(_) => FailureKind::WrongPassphrase,
+        NodeError::Denied(_) => FailureKind::Denied,
+        NodeError::Invalid(_) => FailureKind::Invalid,
+        NodeError::UnknownUser(_) | NodeError::UnknownPatient(_) | NodeError::UnknownEntry(_) => {
+            FailureKind::NotFound
+        }
+        NodeError::NoHome(_) | NodeError::NotJoined => FailureKind::NoHome,
+        _ => FailureKind::Other,
+    };
+    Failure::new(kind, e.to_string())
+}
+
+/// Where the app keeps its own homes when none is chosen: `$XDG_DATA_HOME/carelog` or
+/// `~/.local/share/carelog`.
+pub fn data_dir() -> PathBuf {
+    match std::env::var_os("XDG_DATA_HOME") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir).join("carelog"),
+        _ => std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir)
+            .join(".local/share/carelog"),
+    }
+}
+
+fn not_open() -> Failure {
+    Failure::new(
+        FailureKind::NoHome,
+        "no clinic home is open; create a network or open the demo network first",
+    )
+}
+
+fn signed_out() -> Failure {
+    Failure::new(FailureKind::SignedOut, "please sign in first")
+}
+
+impl Desk {
+    /// Opens the node at `home` if it holds one; otherwise the window offers to create one.
+    pub fn open(home: PathBuf) -> Desk {
+        let (node, problem) = match Node::open(&home) {
+            Ok(node) => (Some(node), None),
+            Err(NodeError::NoHome(_)) => (None, None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        if let Some(p) = &problem {
+            tracing::warn!(home = %home.display(), "the home did not open: {p}");
+        }
+        Desk {
+            inner: Mutex::new(Inner {
+                home,
+                node,
+                problem,
+                session: None,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic inside a command leaves the node as the last committed block left it.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Which home is open and what it is.
+    pub fn info(&self) -> HomeInfo {
+        let inner = self.lock();
+        info_of(&inner)
+    }
+
+    /// Founds a network in the chosen home, when it holds no node yet.
+    pub fn create_network(&self, new: &NewNetwork<'_>) -> Result<HomeInfo, Failure> {
+        let mut inner = self.lock();
+        if inner.node.is_some() {
+            return Err(Failure::new(
+                FailureKind::Invalid,
+                "this window already has a clinic open",
+            ));
+        }
+        let (node, _) = Node::create_network(&inner.home, new).map_err(failure)?;
+        inner.node = Some(node);
+        inner.problem = None;
+        inner.session = None;
+        Ok(info_of(&inner))
+    }
+
+    /// Opens another home (the demo's first clinic), signing out.
+    pub fn switch_to(&self, home: &Path) -> Result<HomeInfo, Failure> {
+        let node = Node::open(home).map_err(failure)?;
+        let mut inner = self.lock();
+        inner.home = home.to_path_buf();
+        inner.node = Some(node);
+        inner.problem = None;
+        inner.session = None;
+        Ok(info_of(&inner))
+    }
+
+    /// Runs `f` with the open node.
+    pub fn with_node<T>(
+        &self,
+        f: impl FnOnce(&mut Node) -> Result<T, Failure>,
+    ) -> Result<T, Failure> {
+        let mut inner = self.lock();
+        let node = inner.node.as_mut().ok_or_else(not_open)?;
+        f(node)
+    }
+
+    /// Runs `f` with the open node and the signed-in session.
+    pub fn with_session<T>(
+        &self,
+        f: impl FnOnce(&mut Node, &Session) -> Result<T, Failure>,
+    ) -> Result<T, Failure> {
+        let mut inner = self.lock();
+        let Inner { node, session, .. } = &mut *inner;
+        let node = node.as_mut().ok_or_else(not_open)?;
+        let session = session.as_ref().ok_or_else(signed_out)?;
+        f(node, session)
+    }
+
+    /// Signs a user (or patient) in, replacing whoever was signed in.
+    pub fn sign_in(&self, session: Session) {
+        self.lock().session = Some(session);
+    }
+
+    /// Signs out; the keys are dropped (and zeroized by the vault).
+    pub fn sign_out(&self) {
+        self.lock().session = None;
+    }
+}
+
+fn info_of(inner: &Inner) -> HomeInfo {
+    match &inner.node {
+        Some(node) => {
+            let state = node.ledger().state();
+            HomeInfo {
+                home: inner.home.display().to_string(),
+                open: true,
+                clinic: state
+                    .clinics
+                    .get(&node.clinic_id())
+                    .map(|c| c.name.clone())
+                    .unwrap_or_default(),
+                network: state
+                    .network
+                    .as_ref()
+                    .map(|n| n.name.clone())
+                    .unwrap_or_default(),
+                problem: None,
+            }
+        }
+        None => HomeInfo {
+            home: inner.home.display().to_string(),
+            open: false,
+            problem: inner.problem.clone(),
+            ..HomeInfo::default()
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_home_waits_for_a_network_and_then_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("north");
+        let desk = Desk::open(home.clone());
+        let info = desk.info();
+        assert!(!info.open);
+        assert_eq!(info.problem, None);
+        assert_eq!(
+            desk.with_node(|_| Ok(())).unwrap_err().kind,
+            FailureKind::NoHome
+        );
+        let info = desk
+            .create_network(&NewNetwork {
+                network: "River",
+                clinic: "North",
+                admin: "Ada",
+                admin_passphrase: "secret",
+            })
+            .unwrap();
+        assert!(info.open);
+        assert_eq!(info.clinic, "North");
+        assert_eq!(info.network, "River");
+        assert_eq!(
+            desk.with_session(|_, _| Ok(())).unwrap_err().kind,
+            FailureKind::SignedOut
+        );
+    }
+}

@@ -1,0 +1,340 @@
+//! The clinic admin's desk: enroll staff, register patients, assign physicians, browse audits.
+
+use carelog_desktop_api::{
+    Assign, AuditRow, ClinicPatient, Enroll, Me, NewPatient, PatientRef, StaffMember, commands,
+};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::api::{call, call_with};
+use crate::app::{Ctx, result_line, submit};
+
+#[derive(Clone, Copy, PartialEq)]
+enum Tab {
+    Staff,
+    Patients,
+    Audit,
+}
+
+/// Tabs for the three jobs.
+#[component]
+pub fn Admin(me: Me) -> impl IntoView {
+    let tab = RwSignal::new(Tab::Patients);
+    let tab_button = move |id: &'static str, t: Tab, words: &'static str| {
+        view! {
+            <button id=id role="tab" type="button" aria-selected=move || if tab.get() == t { "true" } else { "false" }
+                on:click=move |_| tab.set(t)>{words}</button>
+        }
+    };
+    view! {
+        <h1>"Clinic administration"</h1>
+        <p class="hint">"Signed in as " {me.name.clone()} "."</p>
+        <nav class="tabs" role="tablist" aria-label="Administration">
+            {tab_button("tab-patients", Tab::Patients, "Patients")}
+            {tab_button("tab-staff", Tab::Staff, "Staff")}
+            {tab_button("tab-audit", Tab::Audit, "Audit")}
+        </nav>
+        {move || match tab.get() {
+            Tab::Staff => view! { <StaffTab/> }.into_any(),
+            Tab::Patients => view! { <PatientsTab/> }.into_any(),
+            Tab::Audit => view! { <AuditTab/> }.into_any(),
+        }}
+    }
+}
+
+/// Loads a list command whenever the ledger changes.
+fn live_list<T>(cmd: &'static str) -> RwSignal<Vec<T>>
+where
+    T: serde::de::DeserializeOwned + Send + Sync + 'static,
+{
+    let ctx = Ctx::get();
+    let list = RwSignal::new(Vec::<T>::new());
+    Effect::new(move |_| {
+        ctx.changed.track();
+        spawn_local(async move {
+            if let Ok(items) = call::<Vec<T>>(cmd).await {
+                list.set(items);
+            }
+        });
+    });
+    list
+}
+
+#[component]
+fn StaffTab() -> impl IntoView {
+    let ctx = Ctx::get();
+    let staff = live_list::<StaffMember>(commands::STAFF);
+    let role = RwSignal::new("doctor".to_string());
+    let name = RwSignal::new(String::new());
+    let specialty = RwSignal::new(String::new());
+    let passphrase = RwSignal::new(String::new());
+    let busy = RwSignal::new(false);
+    let message = RwSignal::new(None::<Result<String, String>>);
+    let enroll = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let args = Enroll {
+            role: role.get_untracked(),
+            name: name.get_untracked(),
+            specialty: Some(specialty.get_untracked()),
+            passphrase: passphrase.get_untracked(),
+        };
+        submit(
+            ctx,
+            commands::ENROLL,
+            args,
+            busy,
+            message,
+            move |m: StaffMember| {
+                name.set(String::new());
+                specialty.set(String::new());
+                passphrase.set(String::new());
+                Some(format!("{} is enrolled as {}.", m.name, m.role))
+            },
+        );
+    };
+    view! {
+        <div class="row">
+            <form class="card" on:submit=enroll aria-labelledby="enroll-heading">
+                <h2 id="enroll-heading">"Enroll staff"</h2>
+                <label for="enroll-role">"Role"</label>
+                <select id="enroll-role" on:change=move |ev| role.set(event_target_value(&ev))>
+                    <option value="doctor" selected=true>"Doctor"</option>
+                    <option value="lab">"Lab"</option>
+                    <option value="admin">"Admin"</option>
+                </select>
+                <label for="enroll-name">"Name"</label>
+                <input id="enroll-name" prop:value=name on:input=move |ev| name.set(event_target_value(&ev))/>
+                {move || (role.get() == "doctor").then(|| view! {
+                    <label for="enroll-specialty">"Specialty"</label>
+                    <input id="enroll-specialty" prop:value=specialty placeholder="e.g. family medicine"
+                        on:input=move |ev| specialty.set(event_target_value(&ev))/>
+                })}
+                <label for="enroll-passphrase">"First passphrase (they can keep it private later)"</label>
+                <input id="enroll-passphrase" type="password" prop:value=passphrase
+                    on:input=move |ev| passphrase.set(event_target_value(&ev))/>
+                <div><button id="enroll-submit" type="submit" disabled=busy>"Enroll"</button></div>
+                {result_line("enroll-status", message)}
+            </form>
+            <section class="card" style="flex: 1" aria-labelledby="staff-heading">
+                <h2 id="staff-heading">"Staff of this clinic"</h2>
+                <table id="staff-table">
+                    <thead><tr><th>"Name"</th><th>"Role"</th><th>"Specialty"</th></tr></thead>
+                    <tbody>{move || staff.get().into_iter().map(|s| view! {
+                        <tr><td>{s.name}</td><td>{s.role}</td><td>{s.specialty.unwrap_or_default()}</td></tr>
+                    }).collect_view()}</tbody>
+                </table>
+            </section>
+        </div>
+    }
+}
+
+#[component]
+fn PatientsTab() -> impl IntoView {
+    let ctx = Ctx::get();
+    let patients = live_list::<ClinicPatient>(commands::CLINIC_PATIENTS);
+    let doctors = live_list::<StaffMember>(commands::DOCTORS);
+    let name = RwSignal::new(String::new());
+    let birth = RwSignal::new(String::new());
+    let sex = RwSignal::new("female".to_string());
+    let pin = RwSignal::new(String::new());
+    let registered = RwSignal::new(None::<Result<String, String>>);
+    let new_id = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let register = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let args = NewPatient {
+            name: name.get_untracked(),
+            birth_date: birth.get_untracked(),
+            sex: sex.get_untracked(),
+            pin: pin.get_untracked(),
+        };
+        submit(
+            ctx,
+            commands::REGISTER_PATIENT,
+            args,
+            busy,
+            registered,
+            move |id: String| {
+                name.set(String::new());
+                birth.set(String::new());
+                pin.set(String::new());
+                new_id.set(Some(id.clone()));
+                Some("Patient registered. Give them their patient id and PIN for the kiosk:".into())
+            },
+        );
+    };
+
+    let assign_patient = RwSignal::new(String::new());
+    let assign_doctor = RwSignal::new(String::new());
+    let custodian = RwSignal::new(true);
+    let assigned = RwSignal::new(None::<Result<String, String>>);
+    // A newly registered patient is the one to assign next.
+    Effect::new(move |_| {
+        if let Some(id) = new_id.get() {
+            assign_patient.set(id);
+        }
+    });
+    Effect::new(move |_| {
+        let list = doctors.get();
+        if assign_doctor.get_untracked().is_empty()
+            && let Some(d) = list.first()
+        {
+            assign_doctor.set(d.id.clone());
+        }
+    });
+    Effect::new(move |_| {
+        let list = patients.get();
+        if assign_patient.get_untracked().is_empty()
+            && let Some(p) = list.first()
+        {
+            assign_patient.set(p.patient_id.clone());
+        }
+    });
+    let assign = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let doctor = doctors
+            .get_untracked()
+            .into_iter()
+            .find(|d| d.id == assign_doctor.get_untracked())
+            .map(|d| d.name)
+            .unwrap_or_default();
+        let as_custodian = custodian.get_untracked();
+        let args = Assign {
+            patient_id: assign_patient.get_untracked(),
+            doctor_id: assign_doctor.get_untracked(),
+            custodian: as_custodian,
+        };
+        submit(ctx, commands::ASSIGN, args, busy, assigned, move |()| {
+            Some(if as_custodian {
+                format!("{doctor} is now the family doctor (custodian) of this patient.")
+            } else {
+                format!("{doctor} is now on this patient's attention list.")
+            })
+        });
+    };
+    view! {
+        <div class="row">
+            <form class="card" on:submit=register aria-labelledby="register-heading">
+                <h2 id="register-heading">"Register a patient"</h2>
+                <label for="reg-name">"Full name"</label>
+                <input id="reg-name" prop:value=name on:input=move |ev| name.set(event_target_value(&ev))/>
+                <label for="reg-birth">"Birth date (YYYY-MM-DD)"</label>
+                <input id="reg-birth" placeholder="1980-04-02" prop:value=birth
+                    on:input=move |ev| birth.set(event_target_value(&ev))/>
+                <label for="reg-sex">"Sex"</label>
+                <select id="reg-sex" on:change=move |ev| sex.set(event_target_value(&ev))>
+                    <option value="female" selected=true>"female"</option>
+                    <option value="male">"male"</option>
+                    <option value="other">"other"</option>
+                    <option value="unknown">"unknown"</option>
+                </select>
+                <label for="reg-pin">"Patient's PIN (at least 4 digits, they choose it)"</label>
+                <input id="reg-pin" type="password" inputmode="numeric" prop:value=pin
+                    on:input=move |ev| pin.set(event_target_value(&ev))/>
+                <div><button id="reg-submit" type="submit" disabled=busy>"Register"</button></div>
+                {result_line("reg-status", registered)}
+                {move || new_id.get().map(|id| view! { <p><code id="reg-new-id">{id}</code></p> })}
+            </form>
+            <form class="card" on:submit=assign aria-labelledby="assign-heading">
+                <h2 id="assign-heading">"Assign a physician"</h2>
+                <label for="assign-patient">"Patient"</label>
+                <select id="assign-patient" on:change=move |ev| assign_patient.set(event_target_value(&ev))>
+                    {move || patients.get().into_iter().map(|p| {
+                        let selected = p.patient_id == assign_patient.get();
+                        let words = format!("{}… — {}", p.patient_id.chars().take(16).collect::<String>(),
+                            p.custodian.clone().unwrap_or_else(|| "no family doctor".into()));
+                        view! { <option value=p.patient_id selected=selected>{words}</option> }
+                    }).collect_view()}
+                </select>
+                <label for="assign-doctor">"Doctor"</label>
+                <select id="assign-doctor" on:change=move |ev| assign_doctor.set(event_target_value(&ev))>
+                    {move || doctors.get().into_iter().map(|d| {
+                        let selected = d.id == assign_doctor.get_untracked();
+                        let words = format!("{} — {} ({})", d.name, d.specialty.clone().unwrap_or_default(), d.clinic);
+                        view! { <option value=d.id selected=selected>{words}</option> }
+                    }).collect_view()}
+                </select>
+                <label class="inline" for="assign-custodian">
+                    <input id="assign-custodian" type="checkbox" prop:checked=custodian
+                        on:change=move |ev| custodian.set(event_target_checked(&ev))/>
+                    "As family doctor (custodian): may decide access with the patient"
+                </label>
+                <div><button id="assign-submit" type="submit" disabled=busy>"Assign"</button></div>
+                {result_line("assign-status", assigned)}
+            </form>
+        </div>
+        <section class="card" aria-labelledby="clinic-patients-heading">
+            <h2 id="clinic-patients-heading">"Patients registered here"</h2>
+            <p class="hint">"Names are sealed in the record; the admin sees ids and doctors only."</p>
+            <table id="clinic-patients">
+                <thead><tr><th>"Patient id"</th><th>"Family doctor"</th><th>"Attention list"</th><th>"Entries"</th></tr></thead>
+                <tbody>{move || patients.get().into_iter().map(|p| view! {
+                    <tr data-patient-id=p.patient_id.clone()>
+                        <td class="id">{p.patient_id.clone()}</td>
+                        <td>{p.custodian.unwrap_or_else(|| "—".into())}</td>
+                        <td>{p.attention.join(", ")}</td>
+                        <td>{p.entries}</td>
+                    </tr>
+                }).collect_view()}</tbody>
+            </table>
+        </section>
+    }
+}
+
+/// The audit trail of one patient, newest first; `me` (the patient at the kiosk) reads as "You".
+#[component]
+pub fn AuditTable(rows: Vec<AuditRow>, #[prop(optional)] me: Option<String>) -> impl IntoView {
+    view! {
+        <table id="audit-table">
+            <thead><tr><th>"When (UTC)"</th><th>"Who"</th><th>"What"</th><th>"Level"</th><th>"Details"</th></tr></thead>
+            <tbody>{rows.into_iter().map(|r| view! {
+                <tr class="audit-row" data-action=r.action.clone()>
+                    <td>{r.time.replace('T', " ").trim_end_matches('Z').to_string()}</td>
+                    <td>{if me.as_deref() == Some(r.actor.as_str()) { "You".to_string() } else { r.actor_name.clone() }}</td>
+                    <td>{r.action.clone()}</td>
+                    <td>{r.level.unwrap_or_default()}</td>
+                    <td>{r.detail.unwrap_or_default()}</td>
+                </tr>
+            }).collect_view()}</tbody>
+        </table>
+    }
+}
+
+#[component]
+fn AuditTab() -> impl IntoView {
+    let patients = live_list::<ClinicPatient>(commands::CLINIC_PATIENTS);
+    let chosen = RwSignal::new(String::new());
+    let rows = RwSignal::new(None::<Result<Vec<AuditRow>, String>>);
+    Effect::new(move |_| {
+        let id = chosen.get();
+        if id.is_empty() {
+            return;
+        }
+        spawn_local(async move {
+            let result =
+                call_with::<_, Vec<AuditRow>>(commands::AUDIT, &PatientRef { patient_id: id })
+                    .await
+                    .map_err(|e| e.message);
+            rows.set(Some(result));
+        });
+    });
+    view! {
+        <section class="card" aria-labelledby="audit-heading">
+            <h2 id="audit-heading">"Audit browser"</h2>
+            <label for="audit-patient">"Patient"</label>
+            <select id="audit-patient" on:change=move |ev| chosen.set(event_target_value(&ev))>
+                <option value="" selected=true>"Choose a patient…"</option>
+                {move || patients.get().into_iter().map(|p| {
+                    let words = format!("{}… — {}", p.patient_id.chars().take(16).collect::<String>(),
+                        p.custodian.clone().unwrap_or_else(|| "no family doctor".into()));
+                    view! { <option value=p.patient_id>{words}</option> }
+                }).collect_view()}
+            </select>
+            {move || match rows.get() {
+                None => view! { <p class="hint">"Every read, entry, grant, refusal, revocation and break-glass appears here, newest first."</p> }.into_any(),
+                Some(Err(e)) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
+                Some(Ok(list)) => view! { <AuditTable rows=list/> }.into_any(),
+            }}
+        </section>
+    }
+}

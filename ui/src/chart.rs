@@ -1,0 +1,385 @@
+//! One patient's chart: header, trends, the entry form, the timeline; or, when the reader has
+//! no access, the refusal in words with "request access" and "break-glass".
+
+use carelog_desktop_api::{
+    AskAccess, BreakGlass, ChartScreen, Failure, FailureKind, OpenChart, commands,
+};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use serde_json::Value;
+
+use crate::api::call_with;
+use crate::app::{Ctx, result_line, submit};
+use crate::entry_form::{Amending, EntryForm};
+use crate::trend::{TrendPlot, number, unit_text};
+
+/// An entry's content in one line.
+pub fn describe(kind: &str, data: &Value) -> String {
+    let s = |k: &str| data[k].as_str().map(str::to_string);
+    let n = |k: &str| data[k].as_f64().map(number);
+    match kind {
+        "vitals" => {
+            let mut parts = Vec::new();
+            match (n("systolic"), n("diastolic")) {
+                (Some(a), Some(b)) => parts.push(format!("BP {a}/{b} mmHg")),
+                (Some(a), None) => parts.push(format!("systolic {a} mmHg")),
+                (None, Some(b)) => parts.push(format!("diastolic {b} mmHg")),
+                (None, None) => {}
+            }
+            for (key, words, unit) in [
+                ("heart_rate", "HR", "/min"),
+                ("temperature", "T", "°C"),
+                ("spo2", "SpO2", "%"),
+                ("weight", "weight", "kg"),
+                ("height", "height", "cm"),
+            ] {
+                if let Some(v) = n(key) {
+                    parts.push(format!("{words} {v} {unit}"));
+                }
+            }
+            parts.join(" · ")
+        }
+        "lab" => {
+            let range = match (n("low"), n("high")) {
+                (Some(l), Some(h)) => format!(" (ref {l}–{h})"),
+                _ => String::new(),
+            };
+            let flag = match s("abnormal").as_deref() {
+                Some("H") => " — high",
+                Some("L") => " — low",
+                _ => "",
+            };
+            format!(
+                "{} {} {}{range}{flag}",
+                s("name").unwrap_or_default(),
+                n("value").unwrap_or_default(),
+                unit_text(&s("unit").unwrap_or_default())
+            )
+        }
+        "note" => format!(
+            "{} — {}",
+            s("title").unwrap_or_default(),
+            s("text").unwrap_or_default()
+        ),
+        "condition" => match s("icd10") {
+            Some(code) => format!("{} ({code})", s("name").unwrap_or_default()),
+            None => s("name").unwrap_or_default(),
+        },
+        "allergy" => match s("reaction") {
+            Some(r) => format!("{} — {r}", s("substance").unwrap_or_default()),
+            None => s("substance").unwrap_or_default(),
+        },
+        "medication" => {
+            let mut text = s("drug").unwrap_or_default();
+            if let Some(start) = s("start") {
+                text.push_str(&format!(" from {start}"));
+            }
+            if let Some(end) = s("end") {
+                text.push_str(&format!(" to {end}"));
+            }
+            if let Some(days) = data["days_supply"].as_u64() {
+                text.push_str(&format!(", {days} days"));
+            }
+            if let Some(r) = s("stop_reason") {
+                text.push_str(&format!(", stopped: {r}"));
+            }
+            text
+        }
+        "demographics" => match s("name") {
+            Some(name) => format!(
+                "{name}, born {}, {}",
+                s("birth_date").unwrap_or_default(),
+                s("sex").unwrap_or_default()
+            ),
+            None => format!(
+                "{}, born {}, {}",
+                s("initials").unwrap_or_default(),
+                data["birth_year"]
+                    .as_u64()
+                    .map(|y| y.to_string())
+                    .unwrap_or_default(),
+                s("sex").unwrap_or_default()
+            ),
+        },
+        _ => data.to_string(),
+    }
+}
+
+/// A summary list item: a string (sample view) or an object with its name field (full view).
+fn item_name(item: &Value) -> String {
+    match item {
+        Value::String(s) => s.clone(),
+        other => ["name", "substance", "drug"]
+            .iter()
+            .find_map(|k| other[*k].as_str())
+            .unwrap_or_default()
+            .to_string(),
+    }
+}
+
+/// The chart panel for one patient.
+#[component]
+pub fn ChartPanel(patient_id: String, role: String) -> impl IntoView {
+    let ctx = Ctx::get();
+    let screen = RwSignal::new(None::<Result<ChartScreen, Failure>>);
+    let reload = RwSignal::new(0u32);
+    let amend = RwSignal::new(None::<Amending>);
+    let saved_message = RwSignal::new(None::<Result<String, String>>);
+    let patient = StoredValue::new(patient_id);
+    Effect::new(move |_| {
+        reload.track();
+        let args = OpenChart {
+            patient_id: patient.get_value(),
+        };
+        spawn_local(async move {
+            let result = call_with::<_, ChartScreen>(commands::CHART, &args).await;
+            screen.set(Some(result));
+            ctx.touch();
+        });
+    });
+    let default_kind = if role == "lab" { "lab" } else { "vitals" };
+    let lab_only = role == "lab";
+    move || match screen.get() {
+        None => view! { <p class="hint">"Opening the chart…"</p> }.into_any(),
+        Some(Err(failure)) => {
+            // A lab at the registering clinic records results without reading the chart.
+            let lab_form = (role == "lab" && failure.kind == FailureKind::Denied).then(|| {
+                view! {
+                    <p class="hint">"As the clinic's lab you can still record a result for this patient."</p>
+                    <EntryForm patient_id=patient.get_value() default_kind="lab" amend=amend saved=reload
+                        message=saved_message lab_only=true/>
+                }
+            });
+            view! {
+                <NoAccess patient_id=patient.get_value() failure=failure reload=reload/>
+                {lab_form}
+            }
+            .into_any()
+        }
+        Some(Ok(chart)) => {
+            let level = chart.level.clone();
+            let title = chart.name.clone().unwrap_or_else(|| {
+                format!(
+                    "Patient {}…",
+                    &chart.patient_id[..12.min(chart.patient_id.len())]
+                )
+            });
+            let trends = chart.trends.clone();
+            let has_trends = !trends.is_empty();
+            let summary = summary_view(&chart.view);
+            let writable = level == "full";
+            view! {
+                <section id="chart" data-level=level.clone() aria-labelledby="chart-title">
+                    <h1 id="chart-title">{title}<span class=format!("badge {level}")>{level.clone()}</span></h1>
+                    <p class="hint">"Patient id " <code id="chart-patient-id">{chart.patient_id.clone()}</code>
+                        " · every opening of this chart is recorded and shown to the patient."</p>
+                    {summary}
+                    <section class="card" aria-labelledby="trends-heading">
+                        <h2 id="trends-heading">"Trends"</h2>
+                        {if has_trends {
+                            view! { <div class="trends" id="trends">
+                                {trends.into_iter().map(|t| view! { <TrendPlot trend=t/> }).collect_view()}
+                            </div> }.into_any()
+                        } else {
+                            view! { <p class="hint" id="trends">"No measured values yet."</p> }.into_any()
+                        }}
+                    </section>
+                    {writable.then(|| view! {
+                        <EntryForm patient_id=patient.get_value() default_kind=default_kind amend=amend saved=reload message=saved_message lab_only=lab_only/>
+                    })}
+                    <Timeline view=chart.view.clone() amend=amend writable=writable/>
+                </section>
+            }
+            .into_any()
+        }
+    }
+}
+
+fn summary_view(view: &Value) -> Option<impl IntoView + use<>> {
+    let summary = view.get("summary")?;
+    let list = |key: &str| -> Vec<String> {
+        summary[key]
+            .as_array()
+            .map(|a| a.iter().map(item_name).collect())
+            .unwrap_or_default()
+    };
+    let (problems, allergies, medications) =
+        (list("problems"), list("allergies"), list("medications"));
+    let row = |words: &'static str, items: Vec<String>| {
+        let text = if items.is_empty() {
+            "none recorded".to_string()
+        } else {
+            items.join(", ")
+        };
+        view! { <p><strong>{words}": "</strong>{text}</p> }
+    };
+    Some(view! {
+        <section class="card" id="summary" aria-label="Summary">
+            {row("Problems", problems)}
+            {row("Allergies", allergies)}
+            {row("Medications", medications)}
+        </section>
+    })
+}
+
+/// The chart's entries, newest first; amended entries are dimmed, each entry can be amended.
+#[component]
+fn Timeline(view: Value, amend: RwSignal<Option<Amending>>, writable: bool) -> impl IntoView {
+    let entries: Vec<Value> = view["entries"].as_array().cloned().unwrap_or_default();
+    let latest: Vec<Value> = view["latest"].as_array().cloned().unwrap_or_default();
+    let stats: Vec<Value> = view["observations"].as_array().cloned().unwrap_or_default();
+    let items = entries
+        .into_iter()
+        .rev()
+        .map(|e| {
+            let kind = e["kind"].as_str().unwrap_or_default().to_string();
+            let id = e["entry_id"].as_str().unwrap_or_default().to_string();
+            let amended = e.get("amended_by").is_some();
+            let text = describe(&kind, &e["data"]);
+            let meta = format!(
+                "{} · {}{}",
+                e["time"].as_str().unwrap_or_default().replace('T', " ").trim_end_matches('Z'),
+                e["author"].as_str().unwrap_or("—"),
+                if e.get("amends").is_some() { " · amendment" } else { "" }
+            );
+            let flag = e["flagged"].as_str().map(|f| view! { <p class="error">"Flagged: "{f.to_string()}</p> });
+            let can_amend = writable && kind != "demographics" && !amended;
+            let data = e["data"].clone();
+            let k2 = kind.clone();
+            let id2 = id.clone();
+            view! {
+                <li class:amended=amended data-kind=kind.clone() data-entry-id=id.clone()>
+                    <strong>{kind.clone()}</strong>" "{text}
+                    {amended.then(|| view! { <span class="badge">"amended"</span> })}
+                    <div class="meta">{meta}</div>
+                    {flag}
+                    {can_amend.then(|| view! {
+                        <button type="button" class="secondary" aria-label=format!("Amend this {k2} entry")
+                            on:click=move |_| amend.set(Some(Amending { entry_id: id2.clone(), kind: k2.clone(), data: data.clone() }))>
+                            "Amend"
+                        </button>
+                    })}
+                </li>
+            }
+        })
+        .collect_view();
+    let latest_table = (!latest.is_empty()).then(|| {
+        let rows = latest
+            .into_iter()
+            .map(|v| {
+                view! { <tr>
+                    <td>{v["name"].as_str().unwrap_or_default().to_string()}</td>
+                    <td>{v["value"].as_f64().map(number).unwrap_or_default()}" "{unit_text(v["unit"].as_str().unwrap_or_default()).to_string()}</td>
+                    <td>{v["date"].as_str().unwrap_or_default().to_string()}</td>
+                </tr> }
+            })
+            .collect_view();
+        view! { <section class="card"><h2>"Latest values"</h2>
+            <table><thead><tr><th>"Measure"</th><th>"Value"</th><th>"Date"</th></tr></thead><tbody>{rows}</tbody></table>
+        </section> }
+    });
+    let stats_table = (!stats.is_empty()).then(|| {
+        let rows = stats
+            .into_iter()
+            .map(|s| {
+                let name = s["name"].as_str().unwrap_or_default().to_string();
+                let rest = s
+                    .as_object()
+                    .map(|o| {
+                        o.iter()
+                            .filter(|(k, _)| !matches!(k.as_str(), "name" | "loinc" | "unit"))
+                            .map(|(k, v)| format!("{k}: {}", v.as_f64().map(number).unwrap_or_else(|| v.to_string())))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .unwrap_or_default();
+                view! { <tr><td>{name}</td><td>{rest}</td></tr> }
+            })
+            .collect_view();
+        view! { <section class="card"><h2>"Statistics"</h2>
+            <table><thead><tr><th>"Measure"</th><th>"Summary"</th></tr></thead><tbody>{rows}</tbody></table>
+        </section> }
+    });
+    view! {
+        {latest_table}
+        {stats_table}
+        <section class="card" aria-labelledby="timeline-heading">
+            <h2 id="timeline-heading">"Timeline"</h2>
+            <ul class="timeline" id="timeline">{items}</ul>
+        </section>
+    }
+}
+
+/// Shown when the chart does not open: the reason, and the ways to ask for access.
+#[component]
+fn NoAccess(patient_id: String, failure: Failure, reload: RwSignal<u32>) -> impl IntoView {
+    let ctx = Ctx::get();
+    let denied = failure.kind == FailureKind::Denied;
+    let patient = StoredValue::new(patient_id);
+    let level = RwSignal::new("sample".to_string());
+    let reason = RwSignal::new(String::new());
+    let glass_reason = RwSignal::new(String::new());
+    let busy = RwSignal::new(false);
+    let asked = RwSignal::new(None::<Result<String, String>>);
+    let glass = RwSignal::new(None::<Result<String, String>>);
+    let ask = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let args = AskAccess {
+            patient_id: patient.get_value(),
+            level: level.get_untracked(),
+            reason: reason.get_untracked(),
+        };
+        submit(
+            ctx,
+            commands::REQUEST_ACCESS,
+            args,
+            busy,
+            asked,
+            move |()| {
+                Some("Request sent. The patient decides at the kiosk; the chart opens once they allow it.".into())
+            },
+        );
+    };
+    let break_glass = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let args = BreakGlass {
+            patient_id: patient.get_value(),
+            reason: glass_reason.get_untracked(),
+        };
+        submit(ctx, commands::BREAK_GLASS, args, busy, glass, move |()| {
+            reload.update(|n| *n += 1);
+            None
+        });
+    };
+    view! {
+        <section id="chart-denied" class="card">
+            <h1>"This chart did not open"</h1>
+            <p id="chart-error" class="error" role="alert">{failure.message.clone()}</p>
+            {denied.then(|| view! {
+                <form on:submit=ask aria-labelledby="request-heading">
+                    <h2 id="request-heading">"Request access"</h2>
+                    <p class="hint">"The patient (or their family doctor) sees your request and decides."</p>
+                    <label for="request-level">"Access level"</label>
+                    <select id="request-level" on:change=move |ev| level.set(event_target_value(&ev))>
+                        <option value="information">"information — statistics only"</option>
+                        <option value="sample" selected=true>"sample — latest values, identity hidden"</option>
+                        <option value="full">"full — the whole record"</option>
+                    </select>
+                    <label for="request-reason">"Reason"</label>
+                    <input id="request-reason" prop:value=reason on:input=move |ev| reason.set(event_target_value(&ev))
+                        placeholder="e.g. cardiology referral"/>
+                    <button id="request-submit" type="submit" disabled=busy>"Send request"</button>
+                    {result_line("request-status", asked)}
+                </form>
+                <form on:submit=break_glass aria-labelledby="glass-heading">
+                    <h2 id="glass-heading">"Emergency access (break-glass)"</h2>
+                    <p class="hint">"Opens the full record for 24 hours. It is recorded, flagged to the patient and reviewed."</p>
+                    <label for="glass-reason">"Emergency reason"</label>
+                    <input id="glass-reason" prop:value=glass_reason on:input=move |ev| glass_reason.set(event_target_value(&ev))/>
+                    <button id="glass-submit" type="submit" class="danger" disabled=busy>"Break the glass"</button>
+                    {result_line("glass-status", glass)}
+                </form>
+            })}
+        </section>
+    }
+}

@@ -1,0 +1,187 @@
+//! The patient kiosk: requests waiting for a decision, who can read the record (revoke), and who
+//! opened it. Large touch targets; it locks itself after 60 s without a touch or key.
+
+use std::time::Duration;
+
+use carelog_desktop_api::{
+    AuditRow, GrantAccess, Me, PatientRef, PendingRequest, Reader, RefuseRequest, RevokeAccess,
+    commands,
+};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::admin::AuditTable;
+use crate::api::{call, call_with};
+use crate::app::{Ctx, result_line, submit};
+
+/// Seconds without activity before the kiosk locks.
+pub const IDLE_LOCK_SECONDS: f64 = 60.0;
+
+/// The patient's own view.
+#[component]
+pub fn Kiosk(me: Me) -> impl IntoView {
+    let ctx = Ctx::get();
+    let patient = StoredValue::new(me.id.clone());
+    let requests = RwSignal::new(Vec::<PendingRequest>::new());
+    let readers = RwSignal::new(Vec::<Reader>::new());
+    let log = RwSignal::new(None::<Result<Vec<AuditRow>, String>>);
+    let busy = RwSignal::new(false);
+    let message = RwSignal::new(None::<Result<String, String>>);
+
+    Effect::new(move |_| {
+        ctx.changed.track();
+        let who = PatientRef {
+            patient_id: patient.get_value(),
+        };
+        spawn_local(async move {
+            if let Ok(list) = call::<Vec<PendingRequest>>(commands::PENDING_REQUESTS).await {
+                requests.set(list);
+            }
+            if let Ok(list) = call_with::<_, Vec<Reader>>(commands::READERS, &who).await {
+                readers.set(list);
+            }
+            let trail = call_with::<_, Vec<AuditRow>>(commands::AUDIT, &who).await;
+            log.set(Some(trail.map_err(|e| e.message)));
+        });
+    });
+
+    // Idle lock: any touch, click or key restarts the count.
+    let last_activity = RwSignal::new(js_sys::Date::now());
+    let seconds_left = RwSignal::new(IDLE_LOCK_SECONDS);
+    let bump = move || last_activity.set(js_sys::Date::now());
+    let h1 = window_event_listener(leptos::ev::pointerdown, move |_| bump());
+    let h2 = window_event_listener(leptos::ev::keydown, move |_| bump());
+    let h3 = window_event_listener(leptos::ev::touchstart, move |_| bump());
+    let tick = set_interval_with_handle(
+        move || {
+            let idle = (js_sys::Date::now() - last_activity.get_untracked()) / 1000.0;
+            seconds_left.set((IDLE_LOCK_SECONDS - idle).max(0.0).ceil());
+            if idle >= IDLE_LOCK_SECONDS && ctx.me.get_untracked().is_some() {
+                ctx.sign_out();
+            }
+        },
+        Duration::from_secs(1),
+    );
+    on_cleanup(move || {
+        h1.remove();
+        h2.remove();
+        h3.remove();
+        if let Ok(t) = tick {
+            t.clear();
+        }
+    });
+
+    let request_cards = move || {
+        let list = requests.get();
+        if list.is_empty() {
+            return view! { <p class="hint" id="no-requests">"Nobody is waiting for your answer."</p> }.into_any();
+        }
+        list.into_iter()
+            .map(|r| {
+                let level = RwSignal::new(r.level.clone());
+                let select_id = format!("grant-level-{}", &r.request_id[..12.min(r.request_id.len())]);
+                let r_grant = r.clone();
+                let r_refuse = r.clone();
+                let grant = move |_| {
+                    let args = GrantAccess {
+                        patient_id: r_grant.patient_id.clone(),
+                        grantee: r_grant.requester.clone(),
+                        level: level.get_untracked(),
+                    };
+                    let who = r_grant.requester_name.clone();
+                    let lvl = level.get_untracked();
+                    submit(ctx, commands::GRANT, args, busy, message, move |()| {
+                        Some(format!("You allowed {who} to read your record at level \"{lvl}\"."))
+                    });
+                };
+                let refuse = move |_| {
+                    let args = RefuseRequest {
+                        patient_id: r_refuse.patient_id.clone(),
+                        request_id: r_refuse.request_id.clone(),
+                    };
+                    let who = r_refuse.requester_name.clone();
+                    submit(ctx, commands::REFUSE, args, busy, message, move |()| {
+                        Some(format!("You refused the request of {who}."))
+                    });
+                };
+                view! {
+                    <div class="card request" data-request-id=r.request_id.clone() data-requester=r.requester_name.clone()>
+                        <p><strong>{r.requester_name.clone()}</strong>" asks to read your record at level "
+                            <strong>{r.level.clone()}</strong>"."</p>
+                        <p>"Reason: "{r.reason.clone()}" · asked "{r.time.replace('T', " ").trim_end_matches('Z').to_string()}</p>
+                        <label for=select_id.clone()>"Level to allow"</label>
+                        <select id=select_id class="grant-level" on:change=move |ev| level.set(event_target_value(&ev))>
+                            {["information", "sample", "full"].into_iter().map(|l| view! {
+                                <option value=l selected=l == r.level>{l}</option>
+                            }).collect_view()}
+                        </select>
+                        <div>
+                            <button type="button" class="grant" disabled=busy on:click=grant>"Allow"</button>
+                            <button type="button" class="refuse danger" disabled=busy on:click=refuse>"Refuse"</button>
+                        </div>
+                    </div>
+                }
+            })
+            .collect_view()
+            .into_any()
+    };
+
+    let reader_rows = move || {
+        readers
+            .get()
+            .into_iter()
+            .map(|r| {
+                let name = r.name.clone();
+                let id = r.id.clone();
+                let revoke = move |_| {
+                    let args = RevokeAccess { patient_id: patient.get_value(), reader: id.clone() };
+                    let who = name.clone();
+                    submit(ctx, commands::REVOKE, args, busy, message, move |()| {
+                        Some(format!("{who} can no longer read your record. Your record's key was changed."))
+                    });
+                };
+                view! {
+                    <tr class="reader" data-reader=r.name.clone()>
+                        <td>{r.name.clone()}</td>
+                        <td>{r.basis.clone()}</td>
+                        <td>{r.level.clone()}</td>
+                        <td>{r.expires.clone().unwrap_or_else(|| "—".into())}</td>
+                        <td><button type="button" class="revoke secondary" disabled=busy on:click=revoke
+                            aria-label=format!("Take away access of {}", r.name)>"Take away"</button></td>
+                    </tr>
+                }
+            })
+            .collect_view()
+    };
+
+    view! {
+        <div class="kiosk">
+            <h1>"Your health record"</h1>
+            <p class="hint">"Patient id " <code>{me.id.clone()}</code></p>
+            <p class="lock-note" id="lock-note">
+                {move || format!("For your privacy this screen locks after {IDLE_LOCK_SECONDS:.0} seconds without a touch ({:.0} s left).", seconds_left.get())}
+            </p>
+            {result_line("kiosk-status", message)}
+            <section aria-labelledby="requests-heading" id="requests">
+                <h2 id="requests-heading">"Requests waiting for you"</h2>
+                {request_cards}
+            </section>
+            <section class="card" aria-labelledby="readers-heading">
+                <h2 id="readers-heading">"Who can read your record"</h2>
+                <table id="readers">
+                    <thead><tr><th>"Who"</th><th>"Why"</th><th>"Level"</th><th>"Until"</th><th></th></tr></thead>
+                    <tbody>{reader_rows}</tbody>
+                </table>
+            </section>
+            <section class="card" aria-labelledby="log-heading" id="access-log">
+                <h2 id="log-heading">"Who opened or changed your record"</h2>
+                {move || match log.get() {
+                    None => view! { <p class="hint">"Loading…"</p> }.into_any(),
+                    Some(Err(e)) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
+                    Some(Ok(rows)) => view! { <AuditTable rows=rows me=patient.get_value()/> }.into_any(),
+                }}
+            </section>
+            <button id="kiosk-done" type="button" on:click=move |_| ctx.sign_out()>"I am done — lock the screen"</button>
+        </div>
+    }
+}

@@ -1,0 +1,18 @@
+//! The Carelog desktop window: a Leptos (client-side rendered) app built by trunk for wasm32,
+//! talking to the Tauri shell only through the commands of `carelog-desktop-api`.
+
+mod admin;
+mod api;
+mod app;
+mod chart;
+mod clinician;
+mod entry_form;
+mod kiosk;
+mod sign_in;
+mod trend;
+mod welcome;
+
+fn main() {
+    console_error_panic_hook::set_once();
+    leptos::mount::mount_to_body(app::App);
+}

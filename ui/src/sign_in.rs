@@ -1,0 +1,144 @@
+//! Signing in: staff pick their name and type a passphrase; patients at the kiosk type their
+//! patient id and PIN.
+
+use carelog_desktop_api::{
+    FailureKind, KioskSignIn, Me, SignIn as SignInArgs, StaffMember, commands,
+};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::api::{call, call_with};
+use crate::app::Ctx;
+
+/// Staff sign-in.
+#[component]
+pub fn SignIn() -> impl IntoView {
+    let ctx = Ctx::get();
+    let staff = RwSignal::new(Vec::<StaffMember>::new());
+    let chosen = RwSignal::new(String::new());
+    let passphrase = RwSignal::new(String::new());
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    spawn_local(async move {
+        match call::<Vec<StaffMember>>(commands::STAFF).await {
+            Ok(list) => {
+                if let Some(first) = list.first() {
+                    chosen.set(first.id.clone());
+                }
+                staff.set(list);
+            }
+            Err(e) => error.set(Some(e.message)),
+        }
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let args = SignInArgs {
+            user_id: chosen.get_untracked(),
+            passphrase: passphrase.get_untracked(),
+        };
+        let name = staff
+            .get_untracked()
+            .into_iter()
+            .find(|s| s.id == args.user_id)
+            .map(|s| s.name)
+            .unwrap_or_default();
+        busy.set(true);
+        error.set(None);
+        spawn_local(async move {
+            let result = call_with::<_, Me>(commands::SIGN_IN, &args).await;
+            busy.set(false);
+            match result {
+                Ok(me) => {
+                    passphrase.set(String::new());
+                    ctx.me.set(Some(me));
+                }
+                Err(e) if e.kind == FailureKind::WrongPassphrase => error.set(Some(format!(
+                    "That passphrase is not right for {name}. Check it and try again."
+                ))),
+                Err(e) => error.set(Some(e.message)),
+            }
+        });
+    };
+    let clinic = move || ctx.home.get().map(|h| h.clinic).unwrap_or_default();
+    view! {
+        <form class="card sign-in" on:submit=submit aria-labelledby="signin-heading" style="max-width: 520px">
+            <h1 id="signin-heading">"Sign in to " {clinic}</h1>
+            <label for="signin-user">"Who are you?"</label>
+            <select id="signin-user" on:change=move |ev| chosen.set(event_target_value(&ev))>
+                {move || staff.get().into_iter().map(|s| {
+                    let selected = s.id == chosen.get_untracked();
+                    let what = match &s.specialty {
+                        Some(sp) => format!("{} — {} ({sp})", s.name, s.role),
+                        None => format!("{} — {}", s.name, s.role),
+                    };
+                    view! { <option value=s.id selected=selected>{what}</option> }
+                }).collect_view()}
+            </select>
+            <label for="signin-passphrase">"Passphrase"</label>
+            <input id="signin-passphrase" type="password" autocomplete="current-password" autofocus
+                prop:value=passphrase on:input=move |ev| passphrase.set(event_target_value(&ev))/>
+            <div>
+                <button id="signin-submit" type="submit" disabled=busy>
+                    {move || if busy.get() { "Signing in…" } else { "Sign in" }}
+                </button>
+                <button id="mode-kiosk" type="button" class="secondary" on:click=move |_| ctx.kiosk.set(true)>
+                    "Patient kiosk"
+                </button>
+            </div>
+            {move || error.get().map(|e| view! { <p id="signin-error" class="error" role="alert">{e}</p> })}
+        </form>
+    }
+}
+
+/// The kiosk's identify screen: patient id and PIN, with large targets.
+#[component]
+pub fn KioskIdentify() -> impl IntoView {
+    let ctx = Ctx::get();
+    let patient = RwSignal::new(String::new());
+    let pin = RwSignal::new(String::new());
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let args = KioskSignIn {
+            patient_id: patient.get_untracked().trim().to_lowercase(),
+            pin: pin.get_untracked(),
+        };
+        busy.set(true);
+        error.set(None);
+        spawn_local(async move {
+            let result = call_with::<_, Me>(commands::KIOSK_SIGN_IN, &args).await;
+            busy.set(false);
+            pin.set(String::new());
+            match result {
+                Ok(me) => ctx.me.set(Some(me)),
+                Err(e) if e.kind == FailureKind::WrongPassphrase => error.set(Some(
+                    "That PIN does not match this patient id. Please try again.".into(),
+                )),
+                Err(e) if e.kind == FailureKind::NotFound => error.set(Some(
+                    "No patient has this id here. Check the id on your card.".into(),
+                )),
+                Err(e) => error.set(Some(e.message)),
+            }
+        });
+    };
+    view! {
+        <form class="kiosk card" on:submit=submit aria-labelledby="kiosk-heading">
+            <h1 id="kiosk-heading">"Your health record"</h1>
+            <p class="hint">"See who asks to read your record, decide, and see who opened it."</p>
+            <label for="kiosk-patient">"Your patient id"</label>
+            <input id="kiosk-patient" autocomplete="off" spellcheck="false" autofocus
+                prop:value=patient on:input=move |ev| patient.set(event_target_value(&ev))/>
+            <label for="kiosk-pin">"Your PIN"</label>
+            <input id="kiosk-pin" type="password" inputmode="numeric" autocomplete="off"
+                prop:value=pin on:input=move |ev| pin.set(event_target_value(&ev))/>
+            <div>
+                <button id="kiosk-submit" type="submit" disabled=busy>"Open my record"</button>
+                <button id="mode-staff" type="button" class="secondary" on:click=move |_| ctx.kiosk.set(false)>
+                    "Staff sign-in"
+                </button>
+            </div>
+            {move || error.get().map(|e| view! { <p id="kiosk-error" class="error" role="alert">{e}</p> })}
+        </form>
+    }
+}

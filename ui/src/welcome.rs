@@ -1,0 +1,87 @@
+//! First run: no clinic home yet. Found a network here, or open the demo network.
+
+use carelog_desktop_api::{CreateNetwork, HomeInfo, commands};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::api::{call, call_with};
+use crate::app::Ctx;
+
+/// "Create a network" / "Open the demo network".
+#[component]
+pub fn Welcome() -> impl IntoView {
+    let ctx = Ctx::get();
+    let network = RwSignal::new(String::new());
+    let clinic = RwSignal::new(String::new());
+    let admin = RwSignal::new(String::new());
+    let passphrase = RwSignal::new(String::new());
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let home = move || ctx.home.get().map(|h| h.home).unwrap_or_default();
+    let problem = move || ctx.home.get().and_then(|h| h.problem);
+
+    let opened = move |result: Result<HomeInfo, carelog_desktop_api::Failure>| {
+        busy.set(false);
+        match result {
+            Ok(info) => ctx.home.set(Some(info)),
+            Err(e) => error.set(Some(e.message)),
+        }
+    };
+    let create = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let args = CreateNetwork {
+            network: network.get_untracked(),
+            clinic: clinic.get_untracked(),
+            admin: admin.get_untracked(),
+            passphrase: passphrase.get_untracked(),
+        };
+        busy.set(true);
+        error.set(None);
+        spawn_local(async move {
+            opened(call_with(commands::CREATE_NETWORK, &args).await);
+        });
+    };
+    let demo = move |_| {
+        busy.set(true);
+        error.set(None);
+        spawn_local(async move {
+            opened(call(commands::OPEN_DEMO).await);
+        });
+    };
+    view! {
+        <h1>"Welcome to Carelog"</h1>
+        <p class="hint">"This computer holds no clinic yet (home: " <code>{home}</code> ")."</p>
+        {move || problem().map(|p| view! { <p class="error" role="alert">{p}</p> })}
+        <div class="row">
+            <form class="card" on:submit=create aria-labelledby="create-heading">
+                <h2 id="create-heading">"Create a network"</h2>
+                <p class="hint">"Found a new network of clinics, with this clinic and its first admin."</p>
+                <label for="new-network">"Network name"</label>
+                <input id="new-network" required prop:value=network
+                    on:input=move |ev| network.set(event_target_value(&ev))/>
+                <label for="new-clinic">"This clinic's name"</label>
+                <input id="new-clinic" required prop:value=clinic
+                    on:input=move |ev| clinic.set(event_target_value(&ev))/>
+                <label for="new-admin">"First admin's name"</label>
+                <input id="new-admin" required prop:value=admin
+                    on:input=move |ev| admin.set(event_target_value(&ev))/>
+                <label for="new-passphrase">"Admin passphrase (at least 4 characters)"</label>
+                <input id="new-passphrase" type="password" required prop:value=passphrase
+                    on:input=move |ev| passphrase.set(event_target_value(&ev))/>
+                <button id="create-network" type="submit" disabled=busy>"Create a network"</button>
+            </form>
+            <section class="card" aria-labelledby="demo-heading">
+                <h2 id="demo-heading">"Open the demo network"</h2>
+                <p class="hint">
+                    "Three invented clinics with staff, patients and charts. Staff passphrase "
+                    <code>"demo-pass"</code>", patient PIN "<code>"1234"</code>"."
+                </p>
+                <button id="open-demo" class="secondary" on:click=demo disabled=busy>
+                    "Open the demo network"
+                </button>
+                {move || busy.get().then(|| view! { <p class="hint">"Working… building the demo takes a minute."</p> })}
+            </section>
+        </div>
+        {move || error.get().map(|e| view! { <p id="welcome-error" class="error" role="alert">{e}</p> })}
+    }
+}
