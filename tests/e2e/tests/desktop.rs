@@ -1,0 +1,167 @@
+//! A day at North Valley Clinic, in the real window: the admin registers a patient and assigns
+//! the family doctor; the doctor charts vitals three times and sees the trend; a specialist is
+//! refused and asks for access; the patient allows it at the kiosk and reads the access log.
+//! A wrong passphrase and a refused chart show their messages in words; the kiosk locks itself
+//! after 60 s without a touch.
+//!
+//! A screenshot of each step lands in `target/e2e/`.
+
+use std::time::Duration;
+
+use carelog_e2e::{App, demo_network, root};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_day_at_north_valley_clinic() {
+    let home = demo_network(&root().join("target/e2e/demo"));
+    let mut app = App::launch(&home, "north-valley").await;
+    let w = &mut app.window;
+
+    // Sign-in: a wrong passphrase is said in words.
+    w.element("#signin-user option").await;
+    w.text_with("footer.status-bar", "offline").await;
+    w.screenshot("sign-in").await;
+    w.sign_in("Nora Admin", "not-the-passphrase").await;
+    w.text_with(
+        "#signin-error",
+        "That passphrase is not right for Nora Admin",
+    )
+    .await;
+    w.screenshot("wrong-passphrase").await;
+
+    // The admin registers a patient and makes Dr Osei the family doctor.
+    w.type_into("#signin-passphrase", "demo-pass").await;
+    w.click("#signin-submit").await;
+    w.element("#tab-patients").await;
+    w.type_into("#reg-name", "Iris Novak").await;
+    w.type_into("#reg-birth", "1990-05-05").await;
+    w.choose("#reg-sex", "female").await;
+    w.type_into("#reg-pin", "5678").await;
+    w.click("#reg-submit").await;
+    w.text_with("#reg-status", "Patient registered").await;
+    let patient = w
+        .element("#reg-new-id")
+        .await
+        .text()
+        .await
+        .expect("the new patient id");
+    assert_eq!(patient.len(), 32, "a patient id is 32 hex characters");
+    w.element(&format!("#assign-patient option[value='{patient}']"))
+        .await;
+    w.choose("#assign-patient", &patient).await;
+    w.choose("#assign-doctor", "Dr Amara Osei").await;
+    w.click("#assign-submit").await;
+    w.text_with("#assign-status", "Dr Amara Osei is now the family doctor")
+        .await;
+    w.text_with(
+        &format!("#clinic-patients tr[data-patient-id='{patient}']"),
+        "Dr Amara Osei",
+    )
+    .await;
+    w.screenshot("admin-registered-and-assigned").await;
+    w.sign_out().await;
+
+    // The family doctor charts vitals three times and sees the trend with its three points.
+    w.sign_in("Dr Amara Osei", "demo-pass").await;
+    w.click(&format!("button.patient-row[data-patient-id='{patient}']"))
+        .await;
+    w.text_with("#chart-title", "Iris Novak").await;
+    for (i, (sys, dia, hr)) in [
+        ("148", "94", "80"),
+        ("139", "88", "76"),
+        ("126", "81", "70"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        w.type_into("#entry-systolic", sys).await;
+        w.type_into("#entry-diastolic", dia).await;
+        w.type_into("#entry-heart_rate", hr).await;
+        if i == 2 {
+            // The last one from the keyboard: Enter in a field submits the form.
+            w.element("#entry-heart_rate")
+                .await
+                .send_keys("\u{E007}")
+                .await
+                .expect("Enter submits");
+        } else {
+            w.click("#entry-submit").await;
+        }
+        w.count("svg.trend-plot[data-loinc='8480-6'] circle.point", i + 1)
+            .await;
+    }
+    w.text_with("#entry-status", "Saved").await;
+    w.count("svg.trend-plot[data-loinc='8480-6'] rect.band", 1)
+        .await;
+    w.client
+        .execute(
+            "document.querySelector('#trends').scrollIntoView({block: 'start'});",
+            vec![],
+        )
+        .await
+        .expect("the page scrolls to the trends");
+    w.screenshot("vitals-trend").await;
+    w.sign_out().await;
+
+    // A specialist without access is refused in words, and asks the patient.
+    w.sign_in("Dr Lukas Brandt", "demo-pass").await;
+    w.type_into("#open-id", &patient).await;
+    w.click("#open-id-submit").await;
+    w.text_with("#chart-error", "access denied").await;
+    w.choose("#request-level", "sample").await;
+    w.type_into("#request-reason", "cardiology referral").await;
+    w.click("#request-submit").await;
+    w.text_with("#request-status", "Request sent").await;
+    w.screenshot("access-refused-and-requested").await;
+    w.sign_out().await;
+
+    // At the kiosk the patient allows "sample" and reads who opened the record.
+    w.click("#mode-kiosk").await;
+    w.type_into("#kiosk-patient", &patient).await;
+    w.type_into("#kiosk-pin", "0000").await;
+    w.click("#kiosk-submit").await;
+    w.text_with("#kiosk-error", "PIN does not match").await;
+    w.type_into("#kiosk-pin", "5678").await;
+    w.click("#kiosk-submit").await;
+    let request = ".request[data-requester='Dr Lukas Brandt']";
+    w.text_with(request, "cardiology referral").await;
+    w.screenshot("kiosk-pending-request").await;
+    w.choose(&format!("{request} select.grant-level"), "sample")
+        .await;
+    w.click(&format!("{request} button.grant")).await;
+    w.text_with("#kiosk-status", "You allowed Dr Lukas Brandt")
+        .await;
+    w.text_with(
+        "#readers tr.reader[data-reader='Dr Lukas Brandt']",
+        "sample",
+    )
+    .await;
+    w.text_with(
+        "#access-log tr.audit-row[data-action='read']",
+        "Dr Amara Osei",
+    )
+    .await;
+    w.text_with(
+        "#access-log tr.audit-row[data-action='grant']",
+        "to Dr Lukas Brandt",
+    )
+    .await;
+    w.screenshot("kiosk-granted-and-access-log").await;
+    // Nobody touches the kiosk: after 60 s it locks itself and asks for an id again.
+    w.text_with("#lock-note", "locks after 60 seconds").await;
+    w.element_within("#kiosk-patient", Duration::from_secs(75))
+        .await;
+    w.text_with("#kiosk-heading", "Your health record").await;
+    w.screenshot("kiosk-locked-after-idle").await;
+
+    // The specialist now opens the record at the level the patient chose.
+    w.click("#mode-staff").await;
+    w.sign_in("Dr Lukas Brandt", "demo-pass").await;
+    let row = format!("button.patient-row[data-patient-id='{patient}']");
+    w.text_with(&row, "sample").await;
+    w.click(&row).await;
+    w.element("#chart[data-level='sample']").await;
+    w.text_with("#chart-title", "I. N.").await;
+    w.screenshot("specialist-sample-view").await;
+
+    app.close().await;
+}
