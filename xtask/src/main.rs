@@ -1,0 +1,268 @@
+//! `cargo xtask run | test | bench`: the only build, test and benchmark entry points.
+//!
+//! Each installs what the machine lacks before it builds, so the README's two commands hold on a
+//! fresh Debian machine with only the Rust toolchain.
+
+mod desktop;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let task = args.first().map(String::as_str).unwrap_or("help");
+    let rest = &args[args.len().min(1)..];
+    let result = match task {
+        "run" => run(rest),
+        "test" => test(rest),
+        "bench" => bench(rest),
+        "demo" => demo(rest),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <task>\n\n  run     build and start Carelog on a demo network of three clinics\n  test    formatting, lints and every test\n  bench   benchmarks against HealthyBlock's published figures (--quick for a short run)\n  demo    the headless demo story only"
+            );
+            return if task == "help" || task == "--help" {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            };
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask {task}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+fn step(what: &str) {
+    eprintln!("\n==> {what}");
+}
+
+/// Runs a command in the workspace root, failing with its name if it fails.
+fn cmd(program: &str, args: &[&str]) -> Result {
+    let started = Instant::now();
+    let status = Command::new(program)
+        .args(args)
+        .current_dir(root())
+        .status()
+        .map_err(|e| format!("could not start {program}: {e}"))?;
+    if !status.success() {
+        return Err(format!("`{program} {}` failed ({status})", args.join(" ")));
+    }
+    eprintln!(
+        "    ({program} {} took {:.1} s)",
+        args.first().copied().unwrap_or(""),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn has(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program} >/dev/null 2>&1")])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Installs Debian packages that are missing, when running as root; otherwise says what to install.
+fn apt_install(packages: &[(&str, &str)]) -> Result {
+    let missing: Vec<&str> = packages
+        .iter()
+        .filter(|(_, probe)| !has(probe))
+        .map(|(p, _)| *p)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !is_root() || !has("apt-get") {
+        return Err(format!(
+            "please install these packages: {}",
+            missing.join(" ")
+        ));
+    }
+    step(&format!("installing {}", missing.join(" ")));
+    cmd("apt-get", &["update", "-qq"])?;
+    let mut args = vec!["install", "-y", "-qq", "--no-install-recommends"];
+    args.extend(missing.iter().copied());
+    let status = Command::new("apt-get")
+        .args(&args)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .status()
+        .map_err(|e| e.to_string())?;
+    if !status.success() {
+        return Err(format!("apt-get install {} failed", missing.join(" ")));
+    }
+    Ok(())
+}
+
+fn ensure_test_tools() -> Result {
+    // python3 runs the CLI acceptance script's JSON checks and the independent HL7/FHIR checkers.
+    apt_install(&[("python3", "python3")])?;
+    for component in ["rustfmt", "clippy"] {
+        let probe = if component == "rustfmt" {
+            "rustfmt"
+        } else {
+            "cargo-clippy"
+        };
+        if !has(probe) {
+            cmd("rustup", &["component", "add", component])?;
+        }
+    }
+    ensure_interop_checkers()
+}
+
+/// The maintained HL7 v2 and FHIR R4 libraries that check our interop output independently.
+const INTEROP_CHECKERS: &[&str] = &[
+    "hl7==0.4.5",
+    "hl7apy==1.3.5",
+    "fhir.resources==8.3.0",
+    "fhir-core==1.1.12",
+    "fhirclient==4.4.0",
+];
+
+fn ensure_interop_checkers() -> Result {
+    let importable = Command::new("python3")
+        .args(["-c", "import hl7, hl7apy, fhir.resources, fhirclient"])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if importable {
+        return Ok(());
+    }
+    step("installing the independent HL7 and FHIR checkers (PyPI)");
+    if Command::new("python3")
+        .args(["-m", "pip", "--version"])
+        .output()
+        .map_or(true, |o| !o.status.success())
+    {
+        apt_install(&[("python3-pip", "pip3")])?;
+    }
+    let mut args = vec!["-m", "pip", "install", "--quiet"];
+    args.extend_from_slice(INTEROP_CHECKERS);
+    if cmd("python3", &args).is_ok() {
+        return Ok(());
+    }
+    // Debian's own python3 refuses system-wide pip installs unless told this is intended.
+    args.push("--break-system-packages");
+    cmd("python3", &args)
+}
+
+fn run(_args: &[String]) -> Result {
+    step("building carelog");
+    cmd("cargo", &["build", "--release", "-p", "carelog-cli"])?;
+    if desktop::has_display() {
+        return desktop::run_window(|| run_demo("release"));
+    }
+    eprintln!("\nNo display here (DISPLAY is not set): running the same demo headless.");
+    run_demo("release")
+}
+
+fn demo(_args: &[String]) -> Result {
+    cmd("cargo", &["build", "-p", "carelog-cli"])?;
+    run_demo("debug")
+}
+
+fn run_demo(profile: &str) -> Result {
+    let dir = root().join("target").join("demo");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)
+            .map_err(|e| format!("could not clear {}: {e}", dir.display()))?;
+    }
+    let bin = root().join("target").join(profile).join("carelog");
+    step(&format!("demo network under {}", dir.display()));
+    let status = Command::new(&bin)
+        .args(["demo", "--dir"])
+        .arg(&dir)
+        .status()
+        .map_err(|e| format!("could not start {}: {e}", bin.display()))?;
+    if !status.success() {
+        return Err("the demo failed".into());
+    }
+    eprintln!(
+        "\nTry it: {} --home {} patients --as \"Dr Amara Osei\"   (passphrase demo-pass in $CARELOG_PASSPHRASE)",
+        bin.display(),
+        dir.join("clinic-1").display()
+    );
+    Ok(())
+}
+
+fn test(_args: &[String]) -> Result {
+    let started = Instant::now();
+    ensure_test_tools()?;
+    desktop::prepare_tests()?;
+    step("formatting");
+    cmd("cargo", &["fmt", "--all", "--check"])?;
+    step("lints");
+    cmd(
+        "cargo",
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
+    step("tests");
+    cmd(
+        "cargo",
+        &["test", "--workspace", "--exclude", "carelog-e2e"],
+    )?;
+    step("CLI acceptance smoke check");
+    let script = root().join("../shared/acceptance/cli-smoke.sh");
+    if script.exists() {
+        cmd("bash", &[&script.to_string_lossy(), "target/debug/carelog"])?;
+    } else {
+        eprintln!(
+            "    (skipped: {} is not beside this checkout)",
+            script.display()
+        );
+    }
+    desktop::e2e()?;
+    eprintln!(
+        "\nall checks passed in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn bench(args: &[String]) -> Result {
+    let quick = args.iter().any(|a| a == "--quick");
+    step("building benchmarks (release)");
+    cmd("cargo", &["build", "--release", "-p", "carelog-bench"])?;
+    let mut bench_args = vec!["--out", "target/bench"];
+    if quick {
+        bench_args.push("--quick");
+    }
+    let bin = root().join("target/release/carelog-bench");
+    let status = Command::new(&bin)
+        .args(&bench_args)
+        .current_dir(root())
+        .status()
+        .map_err(|e| e.to_string())?;
+    if !status.success() {
+        return Err("the benchmark run failed".into());
+    }
+    Ok(())
+}
