@@ -177,27 +177,131 @@ pub fn e2e() -> Result {
 }
 
 /// `cargo xtask run` with a display: builds the window and the app, builds the demo network with
-/// `demo`, and opens its first clinic in the window until it is closed.
+/// `demo`, starts South Harbour and East Ridge as headless `carelog serve` nodes, and opens North
+/// Valley in the window, linked to both, until the window is closed. A little later South
+/// Harbour charts new vitals for the patient it referred to North's cardiologist, so the window
+/// shows records arriving from another clinic.
 ///
 /// The window is a debug build: it shares its artifacts with `cargo xtask test` and builds in a
 /// third of a release build's time (18 min on two cores), and the dev profile already optimises
 /// the crates that make unlocking and sealing slow.
-pub fn run_window(demo: impl FnOnce() -> Result) -> Result {
+pub fn run_window(demo: impl FnOnce() -> Result, carelog: &Path) -> Result {
     ensure_tools(false)?;
     build_ui()?;
     step("building the desktop app");
     cmd("cargo", &["build", "-p", "carelog-desktop"])?;
     demo()?;
-    let home = root().join("target/demo/clinic-1");
-    step(&format!("opening {} in the window", home.display()));
+    let demo_dir = root().join("target/demo");
+    let north = demo_dir.join("clinic-1");
+    let ports = [free_udp_port()?, free_udp_port()?, free_udp_port()?];
+    let addr = |i: usize| format!("127.0.0.1:{}", ports[i]);
+    step("starting South Harbour and East Ridge headless beside the window");
+    let mut beside = Vec::new();
+    for (i, name) in [(1, "South Harbour"), (2, "East Ridge")] {
+        let home = demo_dir.join(format!("clinic-{}", i + 1));
+        let log = demo_dir.join(format!("clinic-{}-serve.log", i + 1));
+        let child = Command::new(carelog)
+            .arg("--home")
+            .arg(&home)
+            .args(["serve", "--listen", &addr(i)])
+            .stdout(std::process::Stdio::null())
+            .stderr(
+                std::fs::File::create(&log)
+                    .map_err(|e| format!("could not create {}: {e}", log.display()))?,
+            )
+            .spawn()
+            .map_err(|e| format!("could not start {name}: {e}"))?;
+        eprintln!("    {name} serves on {} (log: {})", addr(i), log.display());
+        beside.push(Background(child));
+    }
+    let referral = spawn_referral_visit(carelog, &demo_dir.join("clinic-2"));
+    step(&format!("opening {} in the window", north.display()));
     eprintln!("    staff passphrase: demo-pass   patient PIN: 1234");
+    eprintln!(
+        "    in about 20 s South Harbour charts new vitals for its referred patient: sign in as\n    Dr Lukas Brandt to see them arrive, or as Nora Admin for the peers panel"
+    );
     let status = Command::new(root().join("target/debug/carelog-desktop"))
         .arg("--home")
-        .arg(&home)
+        .arg(&north)
+        .args(["--listen", &addr(0), "--peer", &addr(1), "--peer", &addr(2)])
         .status()
         .map_err(|e| format!("could not start the desktop app: {e}"))?;
+    drop(beside);
+    let _ = referral.join();
     if !status.success() {
         return Err(format!("the desktop app stopped ({status})"));
     }
     Ok(())
+}
+
+/// A port no one uses on loopback right now.
+fn free_udp_port() -> Result<u16> {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("no free port on loopback: {e}"))
+}
+
+/// A headless clinic, stopped (SIGTERM, then kill) when the window closes.
+struct Background(std::process::Child);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        for _ in 0..50 {
+            if matches!(self.0.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// After a while, South Harbour's family doctor charts vitals for her patient Grace, whom North
+/// Valley's cardiologist may read: the running `serve` there pushes the block to the window.
+fn spawn_referral_visit(carelog: &Path, south: &Path) -> std::thread::JoinHandle<()> {
+    let carelog = carelog.to_path_buf();
+    let south = south.to_path_buf();
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(20));
+        let run = |args: &[&str]| {
+            Command::new(&carelog)
+                .arg("--home")
+                .arg(&south)
+                .arg("--json")
+                .args(args)
+                .env("CARELOG_PASSPHRASE", "demo-pass")
+                .output()
+        };
+        let patient = run(&["patients", "--as", "Dr Ines Duarte"])
+            .ok()
+            .and_then(|o| serde_json::from_slice::<serde_json::Value>(&o.stdout).ok())
+            .and_then(|v| v["patients"][0]["patient_id"].as_str().map(str::to_string));
+        let Some(patient) = patient else {
+            eprintln!("    (South Harbour's visit was skipped: its patients could not be listed)");
+            return;
+        };
+        let vitals = r#"{"systolic":142,"diastolic":91,"heart_rate":88}"#;
+        match run(&[
+            "chart",
+            "add",
+            "--as",
+            "Dr Ines Duarte",
+            "--patient",
+            &patient,
+            "--kind",
+            "vitals",
+            "--data",
+            vitals,
+        ]) {
+            Ok(o) if o.status.success() => eprintln!(
+                "    South Harbour charted new vitals for patient {patient}; they sync to North Valley now"
+            ),
+            _ => eprintln!("    (South Harbour's visit did not chart: is the demo intact?)"),
+        }
+    })
 }

@@ -171,7 +171,8 @@ fn run(_args: &[String]) -> Result {
     step("building carelog");
     cmd("cargo", &["build", "--release", "-p", "carelog-cli"])?;
     if desktop::has_display() {
-        return desktop::run_window(|| run_demo("release"));
+        let carelog = root().join("target/release/carelog");
+        return desktop::run_window(|| run_demo("release"), &carelog);
     }
     eprintln!("\nNo display here (DISPLAY is not set): running the same demo headless.");
     run_demo("release")

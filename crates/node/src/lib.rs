@@ -34,12 +34,13 @@ use carelog_store::{NewBlock, Origin, Store, StoreError};
 use carelog_vault::{ActorKeys, KdfParams};
 
 pub use access::{AccessRequestView, AuditLine};
+pub use carelog_sync::net::{LinkState, PeerState, SyncStatus};
 pub use charting::PatientListing;
 pub use error::{NodeError, Result};
 pub use home::{Home, now_ms, parse_time, rfc3339};
 pub use interop::Format;
 pub use join::{Invite, JoinRequest};
-pub use network::{LinkStatus, PeerStatus, serve, sync_once};
+pub use network::{Link, LinkStatus, PeerStatus, serve, state_name, sync_once};
 pub use replication::{Accepted, NewRecord};
 
 /// What `network create` needs.

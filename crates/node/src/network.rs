@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use carelog_ledger::{ActorId, Block, Ledger};
 use carelog_sync::Tip;
-use carelog_sync::net::{self, AllowList, Endpoint, LinkState, Replica, SyncEvent, SyncReport};
+use carelog_sync::net::{
+    self, AllowList, Endpoint, LinkState, Replica, SyncEvent, SyncHandle, SyncReport, SyncStatus,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::Node;
@@ -127,10 +129,111 @@ pub async fn serve(
     node: Node,
     listen: SocketAddr,
     peers: Vec<SocketAddr>,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
     on_event: impl Fn(&SyncEvent) + Send + 'static,
 ) -> Result<()> {
     let endpoint = node.bind_endpoint(listen)?;
+    run(endpoint, node, peers, shutdown, on_event).await
+}
+
+/// A link kept by an app beside its own node: a second node on the same home syncing in the
+/// background, with a handle for the sync bar ("Sync now", peer states). Stops when dropped.
+pub struct Link {
+    handle: SyncHandle,
+    addr: SocketAddr,
+    peers: Vec<SocketAddr>,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl std::fmt::Debug for Link {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Link")
+            .field("addr", &self.addr)
+            .field("peers", &self.peers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Link {
+    /// Opens the home again, binds `listen` and syncs with `peers` until the link is dropped.
+    /// Must be called inside a tokio runtime.
+    pub fn start(
+        home: &std::path::Path,
+        listen: SocketAddr,
+        peers: Vec<SocketAddr>,
+    ) -> Result<Link> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(NodeError::Network(
+                "sync needs the app's async runtime, which is not running".into(),
+            ));
+        }
+        let node = Node::open(home)?;
+        let endpoint = node.bind_endpoint(listen)?;
+        let addr = endpoint.local_addr().map_err(net_err)?;
+        let handle = endpoint.handle();
+        let (stop, shutdown) = tokio::sync::watch::channel(false);
+        let task_peers = peers.clone();
+        tokio::spawn(async move {
+            if let Err(e) = run(endpoint, node, task_peers, shutdown, |event| {
+                tracing::debug!(?event, "sync");
+            })
+            .await
+            {
+                tracing::error!(error = %e, "the sync link stopped");
+            }
+        });
+        Ok(Link {
+            handle,
+            addr,
+            peers,
+            stop,
+        })
+    }
+
+    /// Where this clinic listens for peers.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The peers this link dials.
+    pub fn peers(&self) -> &[SocketAddr] {
+        &self.peers
+    }
+
+    /// Every link's state, as it is now.
+    pub fn status(&self) -> SyncStatus {
+        self.handle.status()
+    }
+
+    /// Dials peers waiting out a backoff at once and runs a round with connected ones.
+    pub fn sync_now(&self) {
+        self.handle.sync_now();
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// The words the sync bar and `status` use for a link state.
+pub fn state_name(state: LinkState) -> &'static str {
+    match state {
+        LinkState::Connecting => "connecting",
+        LinkState::Syncing => "syncing",
+        LinkState::InSync => "in-sync",
+        LinkState::Offline => "offline",
+    }
+}
+
+async fn run(
+    endpoint: Endpoint,
+    node: Node,
+    peers: Vec<SocketAddr>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    on_event: impl Fn(&SyncEvent) + Send + 'static,
+) -> Result<()> {
     tracing::info!(addr = %endpoint.local_addr().map_err(net_err)?, peers = peers.len(), "serving");
     let handle = endpoint.handle();
     let allow = endpoint.allow_list().clone();
@@ -174,13 +277,7 @@ pub async fn serve(
                         .map(|p| PeerStatus {
                             addr: p.addr.to_string(),
                             clinic: p.clinic.map(|c| c.to_string()),
-                            state: match p.state {
-                                LinkState::Connecting => "connecting",
-                                LinkState::Syncing => "syncing",
-                                LinkState::InSync => "in-sync",
-                                LinkState::Offline => "offline",
-                            }
-                            .into(),
+                            state: state_name(p.state).into(),
                             last_sync: p.last_sync_ms.map(rfc3339),
                         })
                         .collect(),
