@@ -8,12 +8,13 @@ use std::str::FromStr;
 use carelog_chart::AccessLevel;
 use carelog_desktop_api::{
     AskAccess, Assign, AuditRow, BreakGlass, ChartScreen, ClinicPatient, CreateNetwork, Enroll,
-    Failure, FailureKind, GrantAccess, HomeInfo, KioskSignIn, Me, NewEntry, NewPatient,
-    NewRecordNote, OpenChart, PatientRef, PatientRow, PendingRequest, Reader, RefuseRequest,
-    RevokeAccess, SignIn, StaffMember, StatusBar,
+    ExportChart, Exported, Failure, FailureKind, GrantAccess, HomeInfo, ImportRecords, Imported,
+    KioskSignIn, Me, NewEntry, NewPatient, NewRecordNote, OpenChart, PatientRef, PatientRow,
+    PeerLink, PendingRequest, Reader, RefuseRequest, RevokeAccess, SignIn, StaffMember, StatusBar,
+    SyncNow,
 };
 use carelog_ledger::{ActorId, Role, TxId};
-use carelog_node::{NewNetwork, Node};
+use carelog_node::{Link, NewNetwork, Node};
 use tauri::State;
 
 use crate::desk::{self, Desk, failure};
@@ -124,22 +125,85 @@ fn build_demo(dir: &Path) -> Answer<()> {
 /// The status bar.
 #[tauri::command]
 pub async fn status(desk: State<'_, Desk>) -> Answer<StatusBar> {
-    desk.with_node(|node| {
-        // Blocks another process stored in this home (the CLI, a sync) join the replica here.
-        node.refresh().map_err(failure)?;
+    desk.with_link(status_bar)
+}
+
+fn status_bar(node: &mut Node, link: Result<&Link, &str>) -> Answer<StatusBar> {
+    // Blocks another process stored in this home (the CLI, the sync link) join the replica here.
+    node.refresh().map_err(failure)?;
+    let stats = node.stats().map_err(failure)?;
+    let clinic_name = |id: &carelog_ledger::ActorId| node.display_name(id);
+    let (online, peers, listening, sync_problem) = match link {
+        Ok(link) => {
+            let now = link.status();
+            let peers = now
+                .peers
+                .iter()
+                .map(|p| PeerLink {
+                    addr: p.addr.to_string(),
+                    clinic: p.clinic.as_ref().map(clinic_name),
+                    state: carelog_node::state_name(p.state).to_string(),
+                    last_sync: p.last_sync_ms.map(carelog_node::rfc3339),
+                })
+                .collect();
+            (now.online, peers, Some(link.local_addr().to_string()), None)
+        }
+        Err(why) => (false, Vec::new(), None, Some(why.to_string())),
+    };
+    Ok(StatusBar {
+        clinic: clinic_name(&node.clinic_id()),
+        online,
+        pending: stats.pending,
+        blocks: stats.blocks,
+        peers,
+        last_sync: node.last_sync().map_err(failure)?,
+        listening,
+        sync_problem,
+    })
+}
+
+/// "Sync now": wakes every link and waits (up to a few seconds) until each reachable peer is in
+/// sync again, then says what moved.
+#[tauri::command]
+pub async fn sync_now(desk: State<'_, Desk>) -> Answer<SyncNow> {
+    let before = desk.with_link(|node, link| {
+        let link = link.map_err(|why| {
+            Failure::new(FailureKind::Other, format!("sync is off: {why}"))
+        })?;
+        if link.peers().is_empty() && link.status().peers.is_empty() {
+            return Err(Failure::new(
+                FailureKind::Invalid,
+                "this clinic knows no peers yet: start it with --peer ADDR or join with an invite that names them",
+            ));
+        }
+        link.sync_now();
         let stats = node.stats().map_err(failure)?;
-        let state = node.ledger().state();
-        Ok(StatusBar {
-            clinic: state
-                .clinics
-                .get(&node.clinic_id())
-                .map(|c| c.name.clone())
-                .unwrap_or_default(),
-            online: false,
-            pending: stats.pending,
-            blocks: stats.blocks,
-            peers: node.peers().map_err(failure)?.len(),
-        })
+        Ok((stats.blocks, stats.pending))
+    })?;
+    // Give the round a moment; stop early once every link that is up says in-sync.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(4);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    while std::time::Instant::now() < deadline {
+        let settled = desk.with_link(|_, link| {
+            Ok(link.is_ok_and(|l| {
+                l.status().peers.iter().all(|p| {
+                    !matches!(
+                        p.state,
+                        carelog_node::LinkState::Syncing | carelog_node::LinkState::Connecting
+                    )
+                })
+            }))
+        })?;
+        if settled {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let status = desk.with_link(status_bar)?;
+    Ok(SyncNow {
+        received: status.blocks.saturating_sub(before.0),
+        sent: before.1.saturating_sub(status.pending),
+        status,
     })
 }
 
@@ -440,5 +504,75 @@ pub async fn revoke(desk: State<'_, Desk>, args: RevokeAccess) -> Answer<()> {
         node.revoke(session, id, reader)
             .map(|_| ())
             .map_err(failure)
+    })
+}
+
+fn format(text: &str) -> Answer<carelog_node::Format> {
+    carelog_node::Format::from_str(text).map_err(|_| {
+        invalid(format!(
+            "`{text}` is not an interchange format: choose hl7 or fhir"
+        ))
+    })
+}
+
+/// The chart in HL7 v2 or FHIR R4 at the level the user may see, saved under the app's data
+/// directory (`exports/`); the export is recorded as a read in the patient's audit.
+#[tauri::command]
+pub async fn export_chart(desk: State<'_, Desk>, args: ExportChart) -> Answer<Exported> {
+    let format = format(&args.format)?;
+    let (patient_id, text) = desk.with_session(|node, session| {
+        let id = patient(node, &args.patient_id)?;
+        let text = node.export(session, id, format).map_err(failure)?;
+        Ok((id, text))
+    })?;
+    let dir = desk::data_dir().join("exports");
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        Failure::new(
+            FailureKind::Other,
+            format!("could not create {}: {e}", dir.display()),
+        )
+    })?;
+    let extension = match format {
+        carelog_node::Format::Hl7 => "hl7",
+        carelog_node::Format::Fhir => "fhir.json",
+    };
+    let stamp = carelog_node::rfc3339(carelog_node::now_ms()).replace([':', '-'], "");
+    let short: String = patient_id.to_string().chars().take(12).collect();
+    let file = dir.join(format!("{short}-{stamp}.{extension}"));
+    std::fs::write(&file, &text).map_err(|e| {
+        Failure::new(
+            FailureKind::Other,
+            format!("could not save {}: {e}", file.display()),
+        )
+    })?;
+    Ok(Exported {
+        file: file.display().to_string(),
+        // HL7 separates segments with CR; the screen shows them as lines.
+        text: text.replace('\r', "\n"),
+    })
+}
+
+/// Imports an ORU^R01 message (or batch) or a FHIR R4 Bundle into the chart it names, as the
+/// signed-in user: everything or nothing, refused in words when the policy or the message says no.
+#[tauri::command]
+pub async fn import_records(desk: State<'_, Desk>, args: ImportRecords) -> Answer<Imported> {
+    let format = format(&args.format)?;
+    let text = match (args.path.as_deref().map(str::trim), args.text) {
+        (Some(path), _) if !path.is_empty() => {
+            let bytes =
+                std::fs::read(path).map_err(|e| invalid(format!("could not read {path}: {e}")))?;
+            String::from_utf8(bytes).map_err(|_| invalid(format!("{path} is not UTF-8 text")))?
+        }
+        (_, Some(text)) if !text.trim().is_empty() => text,
+        _ => return Err(invalid("choose a file or paste a message to import")),
+    };
+    // Pasting turns HL7's CR separators into line ends; the parser takes either.
+    desk.with_session(|node, session| {
+        let (patient, ids, warnings) = node.import(session, format, &text).map_err(failure)?;
+        Ok(Imported {
+            patient_id: patient.to_string(),
+            entries: ids.len(),
+            warnings,
+        })
     })
 }

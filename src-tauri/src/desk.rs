@@ -1,15 +1,36 @@
 //! The desk: the one open clinic node and the person signed in at this window.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use carelog_desktop_api::{Failure, FailureKind, HomeInfo};
-use carelog_node::{NewNetwork, Node, NodeError, Session};
+use carelog_node::{Link, NewNetwork, Node, NodeError, Session};
+
+/// Where this window's clinic listens for other clinics, and whom it dials besides the peers its
+/// invite named.
+#[derive(Clone, Debug)]
+pub struct LinkConfig {
+    /// The sync address (`--listen`); port 0 lets the system choose, which is enough to dial out.
+    pub listen: SocketAddr,
+    /// Extra peers (`--peer`).
+    pub peers: Vec<SocketAddr>,
+}
+
+impl Default for LinkConfig {
+    fn default() -> LinkConfig {
+        LinkConfig {
+            listen: ([0, 0, 0, 0], 0).into(),
+            peers: Vec::new(),
+        }
+    }
+}
 
 /// The app's state in Tauri: everything behind one lock, so commands run one at a time against
 /// the node, as the CLI's commands do.
 pub struct Desk {
     inner: Mutex<Inner>,
+    config: LinkConfig,
 }
 
 struct Inner {
@@ -18,6 +39,10 @@ struct Inner {
     /// Why an existing home did not open.
     problem: Option<String>,
     session: Option<Session>,
+    /// The background sync with other clinics, while a home is open.
+    link: Option<Link>,
+    /// Why sync is not running, in words.
+    link_problem: Option<String>,
 }
 
 /// Turns a node error into a sentence for the screen, keeping its kind.
@@ -60,7 +85,7 @@ fn signed_out() -> Failure {
 
 impl Desk {
     /// Opens the node at `home` if it holds one; otherwise the window offers to create one.
-    pub fn open(home: PathBuf) -> Desk {
+    pub fn open(home: PathBuf, config: LinkConfig) -> Desk {
         let (node, problem) = match Node::open(&home) {
             Ok(node) => (Some(node), None),
             Err(NodeError::NoHome(_)) => (None, None),
@@ -75,8 +100,66 @@ impl Desk {
                 node,
                 problem,
                 session: None,
+                link: None,
+                link_problem: None,
             }),
+            config,
         }
+    }
+
+    /// (Re)starts sync for the open home: the peers its invite named plus `--peer`s. Called once
+    /// the async runtime runs, and whenever another home is opened.
+    pub fn relink(&self) {
+        let mut inner = self.lock();
+        self.relink_locked(&mut inner);
+    }
+
+    fn relink_locked(&self, inner: &mut Inner) {
+        // The old link stops when dropped, before the new one binds the same address.
+        inner.link = None;
+        inner.link_problem = None;
+        let Some(node) = &inner.node else {
+            return;
+        };
+        let mut peers = self.config.peers.clone();
+        for text in node.peers().unwrap_or_default() {
+            match text.parse::<SocketAddr>() {
+                Ok(addr) if !peers.contains(&addr) => peers.push(addr),
+                Ok(_) => {}
+                Err(_) => tracing::warn!(peer = %text, "a stored peer address does not parse"),
+            }
+        }
+        match Link::start(&inner.home, self.config.listen, peers) {
+            Ok(link) => {
+                tracing::info!(addr = %link.local_addr(), peers = link.peers().len(), "sync is on");
+                inner.link = Some(link);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "sync is off");
+                inner.link_problem = Some(e.to_string());
+            }
+        }
+    }
+
+    /// Runs `f` with the open node and the sync link (if sync is on) or why it is off.
+    pub fn with_link<T>(
+        &self,
+        f: impl FnOnce(&mut Node, Result<&Link, &str>) -> Result<T, Failure>,
+    ) -> Result<T, Failure> {
+        let mut inner = self.lock();
+        let Inner {
+            node,
+            link,
+            link_problem,
+            ..
+        } = &mut *inner;
+        let node = node.as_mut().ok_or_else(not_open)?;
+        let link = link.as_ref().ok_or_else(|| {
+            link_problem
+                .as_deref()
+                .unwrap_or("sync has not started yet")
+        });
+        f(node, link)
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -103,6 +186,7 @@ impl Desk {
         inner.node = Some(node);
         inner.problem = None;
         inner.session = None;
+        self.relink_locked(&mut inner);
         Ok(info_of(&inner))
     }
 
@@ -114,6 +198,7 @@ impl Desk {
         inner.node = Some(node);
         inner.problem = None;
         inner.session = None;
+        self.relink_locked(&mut inner);
         Ok(info_of(&inner))
     }
 
@@ -187,7 +272,7 @@ mod tests {
     fn an_empty_home_waits_for_a_network_and_then_opens() {
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path().join("north");
-        let desk = Desk::open(home.clone());
+        let desk = Desk::open(home.clone(), LinkConfig::default());
         let info = desk.info();
         assert!(!info.open);
         assert_eq!(info.problem, None);

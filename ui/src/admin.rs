@@ -14,6 +14,7 @@ enum Tab {
     Staff,
     Patients,
     Audit,
+    Sync,
 }
 
 /// Tabs for the three jobs.
@@ -33,11 +34,13 @@ pub fn Admin(me: Me) -> impl IntoView {
             {tab_button("tab-patients", Tab::Patients, "Patients")}
             {tab_button("tab-staff", Tab::Staff, "Staff")}
             {tab_button("tab-audit", Tab::Audit, "Audit")}
+            {tab_button("tab-sync", Tab::Sync, "Peers and sync")}
         </nav>
         {move || match tab.get() {
             Tab::Staff => view! { <StaffTab/> }.into_any(),
             Tab::Patients => view! { <PatientsTab/> }.into_any(),
             Tab::Audit => view! { <AuditTab/> }.into_any(),
+            Tab::Sync => view! { <SyncTab/> }.into_any(),
         }}
     }
 }
@@ -335,6 +338,70 @@ fn AuditTab() -> impl IntoView {
                 Some(Err(e)) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
                 Some(Ok(list)) => view! { <AuditTable rows=list/> }.into_any(),
             }}
+        </section>
+    }
+}
+
+/// Every link to another clinic, from the sync bar's last reading (refreshed every few seconds).
+#[component]
+fn SyncTab() -> impl IntoView {
+    let ctx = Ctx::get();
+    let rows = move || {
+        let Some(status) = ctx.status.get() else {
+            return view! { <p class="hint">"Reading the links…"</p> }.into_any();
+        };
+        let listening = match (&status.sync_problem, &status.listening) {
+            (Some(why), _) => format!("Sync is off: {why}"),
+            (None, Some(addr)) => format!("This clinic listens for other clinics on {addr}."),
+            (None, None) => String::new(),
+        };
+        let outbox = match status.pending {
+            0 => "Every block sealed here has reached a peer.".to_string(),
+            1 => "1 block sealed here waits in the outbox for a peer.".to_string(),
+            n => format!("{n} blocks sealed here wait in the outbox for a peer."),
+        };
+        let table = if status.peers.is_empty() {
+            view! {
+                <p class="hint" id="no-peers">
+                    "No peers yet. Start the app with --peer ADDR, or join with an invite that names them."
+                </p>
+            }
+            .into_any()
+        } else {
+            view! {
+                <table id="peers-table">
+                    <caption class="sr-only">"Peer clinics"</caption>
+                    <thead><tr>
+                        <th scope="col">"Address"</th>
+                        <th scope="col">"Clinic"</th>
+                        <th scope="col">"Link"</th>
+                        <th scope="col">"Last in sync"</th>
+                    </tr></thead>
+                    <tbody>
+                        {status.peers.into_iter().map(|p| view! {
+                            <tr class="peer-row">
+                                <td>{p.addr}</td>
+                                <td>{p.clinic.unwrap_or_else(|| "not yet identified".into())}</td>
+                                <td class=format!("link {}", p.state)>{p.state.clone()}</td>
+                                <td>{p.last_sync.map(|t| crate::app::clock(&t)).unwrap_or_else(|| "never".into())}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            }
+            .into_any()
+        };
+        view! {
+            <p id="sync-listening">{listening}</p>
+            <p id="sync-outbox">{outbox}</p>
+            {table}
+        }
+        .into_any()
+    };
+    view! {
+        <section class="card" aria-labelledby="sync-heading">
+            <h2 id="sync-heading">"Peers and sync"</h2>
+            {rows}
         </section>
     }
 }

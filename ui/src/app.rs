@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use carelog_desktop_api::{HomeInfo, Me, StatusBar as Status, commands};
+use carelog_desktop_api::{HomeInfo, Me, StatusBar as Status, SyncNow, commands};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -20,6 +20,8 @@ pub struct Ctx {
     pub kiosk: RwSignal<bool>,
     /// Bumped after every change, so the status bar and lists refresh.
     pub changed: RwSignal<u32>,
+    /// The sync bar's last reading, shared with the admin's peers panel.
+    pub status: RwSignal<Option<Status>>,
 }
 
 impl Ctx {
@@ -51,6 +53,7 @@ pub fn App() -> impl IntoView {
         me: RwSignal::new(None),
         kiosk: RwSignal::new(false),
         changed: RwSignal::new(0),
+        status: RwSignal::new(None),
     };
     provide_context(ctx);
     spawn_local(async move {
@@ -85,15 +88,43 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// Clinic, sync state, pending blocks and who is signed in; on every screen.
+/// The time of day of an RFC 3339 timestamp (`2026-11-23T05:01:02Z` → `05:01:02`).
+pub fn clock(timestamp: &str) -> String {
+    timestamp
+        .get(11..19)
+        .map_or_else(|| timestamp.to_string(), str::to_string)
+}
+
+/// "2 of 3 peers in sync", "1 peer, offline", "no peers".
+fn peer_summary(s: &Status) -> String {
+    let total = s.peers.len();
+    let in_sync = s.in_sync();
+    match total {
+        0 => "no peers".to_string(),
+        1 if in_sync == 1 => "1 peer, in sync".to_string(),
+        1 => format!("1 peer, {}", s.peers[0].state),
+        n => format!("{in_sync} of {n} peers in sync"),
+    }
+}
+
+/// Clinic, sync state, peers, pending blocks, last sync, "Sync now" and who is signed in; on
+/// every screen.
 #[component]
 fn StatusBar() -> impl IntoView {
     let ctx = Ctx::get();
-    let status = RwSignal::new(None::<Status>);
+    let status = ctx.status;
     let load = move || {
         spawn_local(async move {
             if ctx.home.get_untracked().is_some_and(|h| h.open) {
-                status.set(call::<Status>(commands::STATUS).await.ok());
+                let now = call::<Status>(commands::STATUS).await.ok();
+                let before = status.get_untracked().map(|s| s.blocks);
+                let grew = matches!((&before, &now), (Some(b), Some(n)) if n.blocks > *b);
+                status.set(now);
+                if grew {
+                    // Blocks arrived (from a peer or another program on this home): lists and
+                    // the new-records notice refresh.
+                    ctx.touch();
+                }
             }
         });
     };
@@ -103,9 +134,30 @@ fn StatusBar() -> impl IntoView {
         ctx.me.track();
         load();
     });
-    if let Ok(handle) = set_interval_with_handle(load, Duration::from_secs(5)) {
+    if let Ok(handle) = set_interval_with_handle(load, Duration::from_secs(3)) {
         on_cleanup(move || handle.clear());
     }
+    let syncing = RwSignal::new(false);
+    let said = RwSignal::new(None::<String>);
+    let sync_now = move |_| {
+        syncing.set(true);
+        said.set(None);
+        spawn_local(async move {
+            let result = call::<SyncNow>(commands::SYNC_NOW).await;
+            syncing.set(false);
+            match result {
+                Ok(done) => {
+                    said.set(Some(format!(
+                        "synced: {} received, {} sent",
+                        done.received, done.sent
+                    )));
+                    status.set(Some(done.status));
+                    ctx.touch();
+                }
+                Err(e) => said.set(Some(e.message)),
+            }
+        });
+    };
     let clinic = move || {
         status
             .get()
@@ -114,17 +166,28 @@ fn StatusBar() -> impl IntoView {
             .filter(|c| !c.is_empty())
             .unwrap_or_else(|| "No clinic open".into())
     };
+    let online = move || status.get().is_some_and(|s| s.online);
+    let state_title = move || {
+        status
+            .get()
+            .map(|s| match (&s.sync_problem, &s.listening) {
+                (Some(why), _) => format!("Sync is off: {why}"),
+                (None, Some(addr)) => format!("Listening for other clinics on {addr}"),
+                (None, None) => String::new(),
+            })
+            .unwrap_or_default()
+    };
     let pending = move || {
         status.get().map_or("…".to_string(), |s| match s.pending {
             1 => "1 block pending".to_string(),
             n => format!("{n} blocks pending"),
         })
     };
-    let peers = move || {
-        status.get().map_or(String::new(), |s| match s.peers {
-            0 => "no peers".to_string(),
-            1 => "1 peer".to_string(),
-            n => format!("{n} peers"),
+    let peers = move || status.get().map_or(String::new(), |s| peer_summary(&s));
+    let last_sync = move || {
+        status.get().map_or(String::new(), |s| match s.last_sync {
+            Some(t) => format!("last sync {}", clock(&t)),
+            None => "never synced".to_string(),
         })
     };
     let who = move || {
@@ -135,14 +198,22 @@ fn StatusBar() -> impl IntoView {
             }
         })
     };
+    let open = move || ctx.home.get().is_some_and(|h| h.open);
     view! {
         <footer class="status-bar" role="status" aria-label="Clinic status">
             <strong id="status-clinic">{clinic}</strong>
-            <span id="sync-state" class="offline" title="Sync with other clinics arrives in a later version">
-                {move || if status.get().is_some_and(|s| s.online) { "online" } else { "offline" }}
+            <span id="sync-state" class=move || if online() { "online" } else { "offline" } title=state_title>
+                {move || if online() { "online" } else { "offline" }}
             </span>
+            <span id="peer-count">{peers}</span>
             <span id="pending-count">{pending}</span>
-            <span>{peers}</span>
+            <span id="last-sync">{last_sync}</span>
+            <Show when=open>
+                <button id="sync-now" aria-label="Sync now with other clinics" disabled=move || syncing.get() on:click=sync_now>
+                    {move || if syncing.get() { "Syncing…" } else { "Sync now" }}
+                </button>
+            </Show>
+            <span id="sync-said" aria-live="polite">{move || said.get()}</span>
             <span class="spacer"></span>
             {who}
         </footer>

@@ -188,6 +188,7 @@ pub fn ChartPanel(patient_id: String, role: String) -> impl IntoView {
                         <EntryForm patient_id=patient.get_value() default_kind=default_kind amend=amend saved=reload message=saved_message lab_only=lab_only/>
                     })}
                     <Timeline view=chart.view.clone() amend=amend writable=writable/>
+                    <crate::interchange::ExportCard patient_id=patient.get_value()/>
                 </section>
             }
             .into_any()

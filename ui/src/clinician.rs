@@ -53,7 +53,11 @@ pub fn Clinician(me: Me) -> impl IntoView {
             }
         });
     };
-    poll();
+    // Asked again whenever the ledger changes (the sync bar notices arriving blocks).
+    Effect::new(move |_| {
+        ctx.changed.track();
+        poll();
+    });
     if let Ok(handle) = set_interval_with_handle(poll, Duration::from_secs(15)) {
         on_cleanup(move || handle.clear());
     }
@@ -75,7 +79,7 @@ pub fn Clinician(me: Me) -> impl IntoView {
                         }).collect_view()}
                     </ul>
                     {(list.len() > 5).then(|| view! { <p class="hint">{format!("and {} more", list.len() - 5)}</p> })}
-                    <button type="button" class="secondary" on:click=move |_| notes.set(Vec::new())>"Dismiss"</button>
+                    <button id="dismiss-records" type="button" class="secondary" on:click=move |_| notes.set(Vec::new())>"Dismiss"</button>
                 </section>
             }
         })
@@ -149,7 +153,14 @@ pub fn Clinician(me: Me) -> impl IntoView {
         }
     };
     let role = me.role.clone();
+    // Bumped after an import, so the chart opens afresh with the new entries.
+    let chart_epoch = RwSignal::new(0u32);
+    let imported = Callback::new(move |patient: String| {
+        selected.set(Some(patient));
+        chart_epoch.update(|n| *n = n.wrapping_add(1));
+    });
     let chart = move || {
+        chart_epoch.track();
         match selected.get() {
         Some(id) => view! { <ChartPanel patient_id=id role=role.clone()/> }.into_any(),
         None => view! {
@@ -173,6 +184,7 @@ pub fn Clinician(me: Me) -> impl IntoView {
                         on:input=move |ev| other_id.set(event_target_value(&ev))/>
                     <button id="open-id-submit" type="submit" class="secondary">"Open"</button>
                 </form>
+                <crate::interchange::ImportCard imported=imported/>
             </aside>
             <div class="chart-area">{banner}{chart}</div>
         </div>

@@ -7,6 +7,7 @@ mod app;
 mod chart;
 mod clinician;
 mod entry_form;
+mod interchange;
 mod kiosk;
 mod sign_in;
 mod trend;

@@ -23,6 +23,12 @@ pub mod commands {
     pub const OPEN_DEMO: &str = "open_demo";
     /// `() -> StatusBar`
     pub const STATUS: &str = "status";
+    /// `ExportChart -> Exported` (saved under the app's data directory, audited as a read)
+    pub const EXPORT_CHART: &str = "export_chart";
+    /// `ImportRecords -> Imported`
+    pub const IMPORT_RECORDS: &str = "import_records";
+    /// `() -> SyncNow` (wakes every link, waits a few seconds for the round)
+    pub const SYNC_NOW: &str = "sync_now";
     /// `() -> Vec<StaffMember>` (this clinic's staff, for the sign-in list)
     pub const STAFF: &str = "staff";
     /// `SignIn -> Me`
@@ -132,14 +138,51 @@ pub struct HomeInfo {
 pub struct StatusBar {
     /// This clinic's name.
     pub clinic: String,
-    /// Whether a peer link is up (sync arrives later: always false for now).
+    /// Whether some peer link is up (syncing or in sync).
     pub online: bool,
     /// Locally sealed blocks no peer has acknowledged.
     pub pending: u64,
     /// Blocks in the replica.
     pub blocks: usize,
-    /// Known peer addresses.
-    pub peers: usize,
+    /// Every peer link: the ones this clinic dials and the ones that dialled in.
+    pub peers: Vec<PeerLink>,
+    /// When this clinic last exchanged blocks with a peer (RFC 3339).
+    pub last_sync: Option<String>,
+    /// Where this clinic listens for peers, while sync runs.
+    pub listening: Option<String>,
+    /// Why sync is off, in words, when it is.
+    pub sync_problem: Option<String>,
+}
+
+impl StatusBar {
+    /// Links in sync right now.
+    pub fn in_sync(&self) -> usize {
+        self.peers.iter().filter(|p| p.state == "in-sync").count()
+    }
+}
+
+/// One link to another clinic, for the sync bar and the admin's peers panel.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PeerLink {
+    /// The peer's address.
+    pub addr: String,
+    /// The peer clinic's name, once it proved who it is.
+    pub clinic: Option<String>,
+    /// connecting, syncing, in-sync or offline.
+    pub state: String,
+    /// When this link was last in sync (RFC 3339).
+    pub last_sync: Option<String>,
+}
+
+/// What "Sync now" did.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SyncNow {
+    /// The sync bar after the round.
+    pub status: StatusBar,
+    /// Blocks that arrived during the round.
+    pub received: usize,
+    /// Blocks that left the outbox during the round.
+    pub sent: u64,
 }
 
 /// A staff user.
@@ -225,6 +268,46 @@ pub struct NewRecordNote {
     pub clinic: String,
     /// When (RFC 3339).
     pub time: String,
+}
+
+/// A chart to export.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ExportChart {
+    /// Patient id.
+    pub patient_id: String,
+    /// `hl7` (v2.5 ORU^R01) or `fhir` (R4 Bundle).
+    pub format: String,
+}
+
+/// An export, saved to a file and shown for copying.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Exported {
+    /// Where the file was saved.
+    pub file: String,
+    /// The message itself (HL7 segments on separate lines).
+    pub text: String,
+}
+
+/// Results to import: a file on this computer or pasted text.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ImportRecords {
+    /// `hl7` or `fhir`.
+    pub format: String,
+    /// A file to read, when given.
+    pub path: Option<String>,
+    /// The message pasted in, when no file is given.
+    pub text: Option<String>,
+}
+
+/// What an import added.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Imported {
+    /// The patient the message named.
+    pub patient_id: String,
+    /// Entries added to the chart.
+    pub entries: usize,
+    /// What the importer noticed but did not refuse.
+    pub warnings: Vec<String>,
 }
 
 /// Which chart to open.

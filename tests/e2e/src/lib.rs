@@ -153,6 +153,14 @@ pub fn wait_for_port(port: u16, within: Duration) -> bool {
     false
 }
 
+/// The `carelog` CLI built for the tests.
+pub fn carelog() -> PathBuf {
+    need(
+        root().join("target/debug/carelog"),
+        "build it with `cargo build -p carelog-cli` (cargo xtask test does)",
+    )
+}
+
 /// Builds a fresh demo network under `dir` with the `carelog` CLI; returns the first clinic's home.
 pub fn demo_network(dir: &Path) -> PathBuf {
     let carelog = need(
@@ -219,6 +227,19 @@ impl Window {
     }
 
     /// Empties a field (as a person selecting all and deleting would) and types into it.
+    /// Puts `text` into a field at once, as a paste does (line ends and all).
+    pub async fn paste_into(&self, css: &str, text: &str) {
+        self.element(css).await;
+        self.client
+            .execute(
+                "const f = document.querySelector(arguments[0]); f.value = arguments[1]; \
+                 f.dispatchEvent(new Event('input', {bubbles: true}));",
+                vec![json!(css), json!(text)],
+            )
+            .await
+            .expect("the field takes the pasted text");
+    }
+
     pub async fn type_into(&self, css: &str, text: &str) {
         let field = self.element(css).await;
         self.client
@@ -328,6 +349,11 @@ pub struct App {
 impl App {
     /// Starts the debug build of the app on `home`, saving screenshots under target/e2e/`shots`.
     pub async fn launch(home: &Path, shots: &str) -> App {
+        App::launch_with(home, shots, &[]).await
+    }
+
+    /// Like [`App::launch`], with more arguments for the app (e.g. `--peer ADDR`).
+    pub async fn launch_with(home: &Path, shots: &str, extra: &[&str]) -> App {
         let app = need(
             root().join("target/debug/carelog-desktop"),
             "build the window and the app first: `cargo xtask test` does (trunk build in ui/, then cargo build -p carelog-desktop)",
@@ -385,7 +411,10 @@ impl App {
             "browserName": "wry",
             "tauri:options": {
                 "application": app,
-                "args": ["--home", home],
+                "args": std::iter::once("--home".to_string())
+                    .chain(std::iter::once(home.display().to_string()))
+                    .chain(extra.iter().map(|a| a.to_string()))
+                    .collect::<Vec<_>>(),
             }
         });
         let Value::Object(capabilities) = capabilities else {

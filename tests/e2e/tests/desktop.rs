@@ -100,6 +100,44 @@ async fn a_day_at_north_valley_clinic() {
         .await
         .expect("the page scrolls to the trends");
     w.screenshot("vitals-trend").await;
+
+    // A result from the lab analyzer arrives as HL7 v2 and is imported; the export of the chart
+    // in HL7 v2 then carries it, beside the vitals.
+    let oru = format!(
+        "MSH|^~\\&|Cobas|NORTH LAB|||202611230800||ORU^R01|T-1|P|2.5\n\
+         PID|||{patient}\n\
+         OBR|1||S-1|2345-7^Glucose^LN|||202611230755\n\
+         OBX|1|NM|2345-7^Glucose [Mass/volume] in Serum or Plasma^LN||126|mg/dL|70-99|H|||F\n"
+    );
+    w.paste_into("#import-text", &oru).await;
+    w.click("#import-submit").await;
+    w.text_with(
+        "#import-status",
+        "Imported 1 entry into the chart of patient",
+    )
+    .await;
+    // The chart opens afresh with the result in its timeline.
+    w.text_with("#chart", "Glucose").await;
+    w.click("#export-hl7").await;
+    w.text_with("#export-status", "Saved to").await;
+    let exported = w
+        .element("#export-text")
+        .await
+        .prop("value")
+        .await
+        .expect("the export text")
+        .unwrap_or_default();
+    assert!(exported.starts_with("MSH|"), "an HL7 message: {exported}");
+    assert!(exported.contains("ORU^R01"), "{exported}");
+    assert!(
+        exported.contains("2345-7^"),
+        "the imported glucose: {exported}"
+    );
+    assert!(
+        exported.contains("8480-6^"),
+        "the systolic readings: {exported}"
+    );
+    w.screenshot("import-and-export").await;
     w.sign_out().await;
 
     // A specialist without access is refused in words, and asks the patient.

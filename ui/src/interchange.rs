@@ -1,0 +1,113 @@
+//! HL7 v2 and FHIR R4 in the window: export the open chart (at the reader's level), import
+//! results a lab analyzer or another system sent.
+
+use carelog_desktop_api::{ExportChart, Exported, ImportRecords, Imported, commands};
+use leptos::prelude::*;
+
+use crate::app::{Ctx, result_line, submit};
+
+/// "Export HL7 v2" / "Export FHIR R4" for the chart on screen: saved to a file, shown for copying.
+#[component]
+pub fn ExportCard(patient_id: String) -> impl IntoView {
+    let ctx = Ctx::get();
+    let busy = RwSignal::new(false);
+    let message = RwSignal::new(None::<Result<String, String>>);
+    let shown = RwSignal::new(None::<String>);
+    let patient = StoredValue::new(patient_id);
+    let export = move |format: &'static str| {
+        let args = ExportChart {
+            patient_id: patient.get_value(),
+            format: format.into(),
+        };
+        submit(
+            ctx,
+            commands::EXPORT_CHART,
+            args,
+            busy,
+            message,
+            move |done: Exported| {
+                shown.set(Some(done.text));
+                Some(format!("Saved to {}", done.file))
+            },
+        );
+    };
+    view! {
+        <section class="card" aria-labelledby="export-heading">
+            <h2 id="export-heading">"Export"</h2>
+            <p class="hint">"The export holds what you may see of this chart, and is recorded in the patient's access log."</p>
+            <button id="export-hl7" type="button" class="secondary" disabled=move || busy.get()
+                on:click=move |_| export("hl7")>"Export HL7 v2"</button>
+            <button id="export-fhir" type="button" class="secondary" disabled=move || busy.get()
+                on:click=move |_| export("fhir")>"Export FHIR R4"</button>
+            {result_line("export-status", message)}
+            {move || shown.get().map(|text| view! {
+                <label for="export-text">"The message"</label>
+                <textarea id="export-text" class="message" readonly=true rows="10">{text}</textarea>
+            })}
+        </section>
+    }
+}
+
+/// Import lab results (HL7 ORU^R01) or a FHIR R4 Bundle from a file or pasted text.
+/// `imported` hears the patient id of each successful import (the desk opens that chart).
+#[component]
+pub fn ImportCard(imported: Callback<String>) -> impl IntoView {
+    let ctx = Ctx::get();
+    let format = RwSignal::new("hl7".to_string());
+    let path = RwSignal::new(String::new());
+    let text = RwSignal::new(String::new());
+    let busy = RwSignal::new(false);
+    let message = RwSignal::new(None::<Result<String, String>>);
+    let send = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let path = path.get_untracked();
+        let text = text.get_untracked();
+        let args = ImportRecords {
+            format: format.get_untracked(),
+            path: (!path.trim().is_empty()).then_some(path),
+            text: (!text.trim().is_empty()).then_some(text),
+        };
+        submit(
+            ctx,
+            commands::IMPORT_RECORDS,
+            args,
+            busy,
+            message,
+            move |done: Imported| {
+                imported.run(done.patient_id.clone());
+                let mut said = format!(
+                    "Imported {} entr{} into the chart of patient {}…",
+                    done.entries,
+                    if done.entries == 1 { "y" } else { "ies" },
+                    done.patient_id.chars().take(12).collect::<String>()
+                );
+                for warning in done.warnings {
+                    said.push_str(&format!(" Note: {warning}."));
+                }
+                Some(said)
+            },
+        );
+    };
+    view! {
+        <section class="card" aria-labelledby="import-heading">
+            <h2 id="import-heading">"Import results"</h2>
+            <form on:submit=send>
+                <label for="import-format">"Format"</label>
+                <select id="import-format" on:change=move |ev| format.set(event_target_value(&ev))>
+                    <option value="hl7" selected=true>"HL7 v2 ORU^R01 (lab analyzers, LIS)"</option>
+                    <option value="fhir">"FHIR R4 Bundle (JSON)"</option>
+                </select>
+                <label for="import-path">"File on this computer"</label>
+                <input id="import-path" autocomplete="off" spellcheck="false" placeholder="/path/to/results.hl7"
+                    prop:value=path on:input=move |ev| path.set(event_target_value(&ev))/>
+                <label for="import-text">"…or paste the message"</label>
+                <textarea id="import-text" class="message" rows="6" spellcheck="false"
+                    prop:value=text on:input=move |ev| text.set(event_target_value(&ev))></textarea>
+                <button id="import-submit" type="submit" disabled=move || busy.get()>
+                    {move || if busy.get() { "Importing…" } else { "Import" }}
+                </button>
+            </form>
+            {result_line("import-status", message)}
+        </section>
+    }
+}
