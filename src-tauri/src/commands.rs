@@ -471,7 +471,12 @@ pub async fn grant(desk: State<'_, Desk>, args: GrantAccess) -> Answer<()> {
     desk.with_session(|node, session| {
         let id = patient(node, &args.patient_id)?;
         let grantee = user(node, &args.grantee)?;
-        node.grant(session, id, grantee, level, None)
+        let expires = match args.days {
+            Some(0) => return Err(invalid("a grant must last at least one day")),
+            Some(days) => Some(carelog_node::now_ms() + i64::from(days) * 24 * 3_600_000),
+            None => None,
+        };
+        node.grant(session, id, grantee, level, expires)
             .map_err(failure)
     })
 }

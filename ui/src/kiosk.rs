@@ -79,7 +79,10 @@ pub fn Kiosk(me: Me) -> impl IntoView {
         list.into_iter()
             .map(|r| {
                 let level = RwSignal::new(r.level.clone());
-                let select_id = format!("grant-level-{}", &r.request_id[..12.min(r.request_id.len())]);
+                let days = RwSignal::new(String::new());
+                let short = &r.request_id[..12.min(r.request_id.len())];
+                let select_id = format!("grant-level-{short}");
+                let days_id = format!("grant-days-{short}");
                 let r_grant = r.clone();
                 let r_refuse = r.clone();
                 let grant = move |_| {
@@ -87,11 +90,17 @@ pub fn Kiosk(me: Me) -> impl IntoView {
                         patient_id: r_grant.patient_id.clone(),
                         grantee: r_grant.requester.clone(),
                         level: level.get_untracked(),
+                        days: days.get_untracked().parse().ok(),
                     };
                     let who = r_grant.requester_name.clone();
                     let lvl = level.get_untracked();
+                    let until = match args.days {
+                        Some(1) => " for one day".to_string(),
+                        Some(n) => format!(" for {n} days"),
+                        None => String::new(),
+                    };
                     submit(ctx, commands::GRANT, args, busy, message, move |()| {
-                        Some(format!("You allowed {who} to read your record at level \"{lvl}\"."))
+                        Some(format!("You allowed {who} to read your record at level \"{lvl}\"{until}."))
                     });
                 };
                 let refuse = move |_| {
@@ -114,6 +123,14 @@ pub fn Kiosk(me: Me) -> impl IntoView {
                             {["information", "sample", "full"].into_iter().map(|l| view! {
                                 <option value=l selected=l == r.level>{l}</option>
                             }).collect_view()}
+                        </select>
+                        <label for=days_id.clone()>"For how long"</label>
+                        <select id=days_id class="grant-days" on:change=move |ev| days.set(event_target_value(&ev))>
+                            <option value="" selected=true>"Until I take it back"</option>
+                            <option value="1">"One day"</option>
+                            <option value="7">"One week"</option>
+                            <option value="30">"30 days"</option>
+                            <option value="90">"90 days"</option>
                         </select>
                         <div>
                             <button type="button" class="grant" disabled=busy on:click=grant>"Allow"</button>
@@ -145,7 +162,7 @@ pub fn Kiosk(me: Me) -> impl IntoView {
                         <td>{r.name.clone()}</td>
                         <td>{r.basis.clone()}</td>
                         <td>{r.level.clone()}</td>
-                        <td>{r.expires.clone().unwrap_or_else(|| "—".into())}</td>
+                        <td class="expires">{r.expires.clone().map_or_else(|| "until you take it back".into(), |t| format!("until {}", t.replace('T', " ").get(..16).unwrap_or_default()))}</td>
                         <td><button type="button" class="revoke secondary" disabled=busy on:click=revoke
                             aria-label=format!("Take away access of {}", r.name)>"Take away"</button></td>
                     </tr>

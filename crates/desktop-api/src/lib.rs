@@ -497,6 +497,9 @@ pub struct GrantAccess {
     pub grantee: String,
     /// information, sample or full.
     pub level: String,
+    /// Days until the grant ends by itself; none means until the patient revokes it.
+    #[serde(default)]
+    pub days: Option<u32>,
 }
 
 /// Refusing a pending request.

@@ -165,9 +165,22 @@ async fn a_day_at_north_valley_clinic() {
     w.screenshot("kiosk-pending-request").await;
     w.choose(&format!("{request} select.grant-level"), "sample")
         .await;
+    w.choose(&format!("{request} select.grant-days"), "30 days")
+        .await;
     w.click(&format!("{request} button.grant")).await;
     w.text_with("#kiosk-status", "You allowed Dr Lukas Brandt")
         .await;
+    w.text_with("#kiosk-status", "for 30 days").await;
+    // The grant ends by itself in 30 days: the readers table says until when.
+    let in_30_days = (std::time::SystemTime::now() + Duration::from_secs(30 * 86_400))
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
+    w.text_with(
+        "#readers tr.reader[data-reader='Dr Lukas Brandt'] td.expires",
+        &format!("until {}", civil_date(in_30_days)),
+    )
+    .await;
     w.text_with(
         "#readers tr.reader[data-reader='Dr Lukas Brandt']",
         "sample",
@@ -202,4 +215,18 @@ async fn a_day_at_north_valley_clinic() {
     w.screenshot("specialist-sample-view").await;
 
     app.close().await;
+}
+
+/// `YYYY-MM-DD` (UTC) of a Unix time, by the days-from-civil algorithm.
+fn civil_date(unix_seconds: u64) -> String {
+    let days = (unix_seconds / 86_400) as i64 + 719_468;
+    let era = days.div_euclid(146_097);
+    let doe = days - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
 }
