@@ -90,7 +90,9 @@ pub struct Display {
 }
 
 impl Display {
-    /// Starts Xvfb on the first free display from :90 and waits for its socket.
+    /// Starts Xvfb on a free display from :90 and waits for its socket. Tests in one binary run
+    /// at once, so two may pick the same number: the one whose Xvfb does not own the lock file
+    /// (Xvfb writes its pid there) moves on to the next number.
     pub fn start() -> Display {
         let xvfb = which("Xvfb").expect("Xvfb is missing: install the xvfb package");
         for n in 90..190 {
@@ -107,16 +109,23 @@ impl Display {
                     .stdout(Stdio::null())
                     .stderr(Stdio::null()),
             );
+            let pid = server.child.id();
             let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline && !socket.exists() {
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = server.child.try_wait() {
+                    // Another test took this display first.
+                    break;
+                }
+                let owner = std::fs::read_to_string(&lock)
+                    .ok()
+                    .and_then(|text| text.trim().parse::<u32>().ok());
+                if socket.exists() && owner == Some(pid) {
+                    return Display {
+                        name,
+                        _server: server,
+                    };
+                }
                 std::thread::sleep(Duration::from_millis(50));
-            }
-            if socket.exists() {
-                server.check_running();
-                return Display {
-                    name,
-                    _server: server,
-                };
             }
         }
         panic!("no free X display between :90 and :189");
