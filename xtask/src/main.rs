@@ -22,7 +22,7 @@ fn main() -> ExitCode {
         "demo" => demo(rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n\n  run     build and start Carelog on a demo network of three clinics\n  test    formatting, lints and every test\n  bench   benchmarks against HealthyBlock's published figures (--quick for a short run)\n  demo    the headless demo story only"
+                "usage: cargo xtask <task>\n\n  run     build and start Carelog on a demo network of three clinics\n  test    formatting, lints and every test\n  bench   benchmarks against HealthyBlock's published figures (--quick for a short run,\n          --window for the desktop window's launch time and memory only)\n  demo    the headless demo story only"
             );
             return if task == "help" || task == "--help" {
                 ExitCode::SUCCESS
@@ -250,6 +250,10 @@ fn test(_args: &[String]) -> Result {
 
 fn bench(args: &[String]) -> Result {
     let quick = args.iter().any(|a| a == "--quick");
+    if args.iter().any(|a| a == "--window") {
+        // Only the desktop window's launch time and memory.
+        return desktop::bench_window(quick);
+    }
     step("building benchmarks (release)");
     cmd("cargo", &["build", "--release", "-p", "carelog-bench"])?;
     let mut bench_args = vec!["--out", "target/bench"];
@@ -265,5 +269,5 @@ fn bench(args: &[String]) -> Result {
     if !status.success() {
         return Err("the benchmark run failed".into());
     }
-    Ok(())
+    desktop::bench_window(quick)
 }
