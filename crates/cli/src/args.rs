@@ -380,4 +380,6 @@ pub enum LedgerCommand {
     Verify,
     /// Size and head of the replica.
     Stats,
+    /// Proof of clinics that sealed two blocks at one height (equivocation), each re-checked.
+    Evidence,
 }

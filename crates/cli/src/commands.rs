@@ -304,6 +304,37 @@ fn on_node(node: &mut Node, command: Command) -> Result<Output, Failure> {
                 ),
             ))
         }
+        Command::Ledger {
+            command: LedgerCommand::Evidence,
+        } => {
+            let evidence = node.evidence()?;
+            let human = if evidence.is_empty() {
+                "No clinic has been caught sealing two blocks at one height.".to_string()
+            } else {
+                evidence
+                    .iter()
+                    .map(|e| {
+                        format!(
+                            "{}: {} ({}) sealed {} and {} at height {}; recorded {}{}",
+                            e.kind,
+                            e.clinic,
+                            e.clinic_id,
+                            e.first,
+                            e.second,
+                            e.height,
+                            e.recorded,
+                            if e.proven {
+                                "; both seals check"
+                            } else {
+                                "; THE PROOF NO LONGER CHECKS"
+                            }
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            Ok(Output::new(json!({"evidence": evidence}), human))
+        }
         Command::Status { user } => {
             let s = node.stats()?;
             let peers = node.peers()?;

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use carelog_ledger::{Action, ActorId, Block, BlockHash, Check, LedgerError, Payload, authorize};
-use carelog_store::Origin;
+use carelog_store::{EvidenceRow, Origin};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{NodeError, Result};
@@ -22,6 +22,27 @@ pub struct Accepted {
     pub missing_links: bool,
     /// Why the rest was refused: the sender sent an invalid block.
     pub refused: Option<String>,
+}
+
+/// Proof that a clinic misbehaved, kept for the health authority.
+#[derive(Clone, Debug, Serialize)]
+pub struct Evidence {
+    /// What it proves: `equivocation` (two blocks at one height).
+    pub kind: String,
+    /// The clinic's id.
+    pub clinic_id: String,
+    /// The clinic's name.
+    pub clinic: String,
+    /// The height of the two blocks.
+    pub height: u64,
+    /// The block this replica held first.
+    pub first: String,
+    /// The conflicting block, refused.
+    pub second: String,
+    /// When it was recorded.
+    pub recorded: String,
+    /// Whether both blocks still check out against the clinic's enrolled key.
+    pub proven: bool,
 }
 
 /// A chart entry that arrived from another clinic, for the user's notice.
@@ -101,10 +122,35 @@ impl Node {
                 (n, Some(*f.error))
             }
         };
+        let mut evidence = None;
         match failure {
             Some(LedgerError::MissingLinks { .. }) => outcome.missing_links = true,
             Some(other) => {
                 tracing::warn!(error = %other, "refused a block from outside");
+                if let LedgerError::Equivocation {
+                    clinic,
+                    height,
+                    first,
+                    second,
+                } = &other
+                {
+                    // Both blocks carry the clinic's seal: together they prove it forked its
+                    // chain. Kept for the health authority (`carelog ledger evidence`).
+                    let first = self.ledger.block(first).map(Block::to_bytes);
+                    let second_block = fresh.iter().find(|b| b.hash() == *second);
+                    if let (Some(first), Some(second_block)) = (first, second_block) {
+                        evidence = Some((
+                            EvidenceRow {
+                                clinic: clinic.0,
+                                height: *height,
+                                first,
+                                second: second_block.to_bytes(),
+                                recorded_at: now_ms(),
+                            },
+                            second.0,
+                        ));
+                    }
+                }
                 outcome.refused = Some(other.to_string());
             }
             None => {}
@@ -113,6 +159,14 @@ impl Node {
         let accepted = &outcome.blocks;
         let loaded_seq = &mut self.loaded_seq;
         self.store.write(|w| {
+            if let Some((row, second)) = &evidence
+                && w.put_evidence(row, second)?
+            {
+                tracing::warn!(
+                    height = row.height,
+                    "recorded evidence of a clinic sealing two blocks at one height"
+                );
+            }
             for block in accepted {
                 put_block(w, block, Origin::Peer)?;
             }
@@ -121,6 +175,42 @@ impl Node {
             Ok::<_, NodeError>(())
         })?;
         Ok(outcome)
+    }
+
+    /// Every equivocation this replica saw, each re-checked: both blocks decode, name the same
+    /// clinic and height, differ, and carry that clinic's seal.
+    pub fn evidence(&self) -> Result<Vec<Evidence>> {
+        let state = self.ledger.state();
+        let rows = self.store.evidence()?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let clinic = ActorId(row.clinic);
+                let first = Block::from_bytes(&row.first).ok();
+                let second = Block::from_bytes(&row.second).ok();
+                let proven = match (&first, &second, state.clinics.get(&clinic)) {
+                    (Some(a), Some(b), Some(enrolled)) => {
+                        a.hash() != b.hash()
+                            && [a, b].iter().all(|x| {
+                                x.header.clinic == clinic
+                                    && x.header.height == row.height
+                                    && x.verify_seal(&enrolled.keys.signing).is_ok()
+                            })
+                    }
+                    _ => false,
+                };
+                Evidence {
+                    kind: "equivocation".into(),
+                    clinic_id: clinic.to_string(),
+                    clinic: self.display_name(&clinic),
+                    height: row.height,
+                    first: first.map(|b| b.hash().to_string()).unwrap_or_default(),
+                    second: second.map(|b| b.hash().to_string()).unwrap_or_default(),
+                    recorded: rfc3339(row.recorded_at),
+                    proven,
+                }
+            })
+            .collect())
     }
 
     /// A peer acknowledged holding blocks up to `height` of this clinic's chain: they leave the

@@ -695,3 +695,61 @@ fn concurrent_summary_edits_at_two_offline_clinics_merge_and_show_the_conflict()
         "{text}"
     );
 }
+
+#[test]
+fn a_clinic_that_seals_two_blocks_at_one_height_is_refused_and_the_proof_kept() {
+    let (mut north, mut south, _) = two_clinics();
+    // North's machine is cloned from a backup while the original keeps working: both seal the
+    // next height of North's chain with the same node key.
+    let sealed = north.node.backup("backup passphrase").unwrap();
+    let twin_root = north.root.parent().unwrap().join("north-twin");
+    let mut twin = Node::restore(&twin_root, &sealed, "backup passphrase").unwrap();
+    for (node, text) in [(&mut north.node, "original"), (&mut twin, "twin")] {
+        let doc = node.unlock(north.doctor, DOC_PASS).unwrap();
+        node.add_entry(
+            &doc,
+            north.patient,
+            "note",
+            &serde_json::json!({"title": "fork", "text": text}).to_string(),
+            None,
+        )
+        .unwrap();
+    }
+    let original: Vec<Block> = north.node.ledger().blocks_in_order().cloned().collect();
+    let forked: Vec<Block> = twin.ledger().blocks_in_order().cloned().collect();
+    let accepted = south.accept_blocks(original).unwrap();
+    assert!(accepted.refused.is_none());
+    let state = south.stats().unwrap().state_hash;
+    assert!(south.evidence().unwrap().is_empty());
+
+    let refused = south.accept_blocks(forked.clone()).unwrap();
+    let reason = refused.refused.expect("the twin's block is refused");
+    assert!(reason.contains("two different blocks"), "{reason}");
+    assert_eq!(south.stats().unwrap().state_hash, state, "nothing applied");
+    // The same fork again adds no second record.
+    south.accept_blocks(forked).unwrap();
+
+    let root = south.home().root().to_path_buf();
+    drop(south);
+    let south = Node::open(&root).unwrap();
+    south.verify().unwrap();
+    let evidence = south.evidence().unwrap();
+    assert_eq!(evidence.len(), 1, "{evidence:?}");
+    let e = &evidence[0];
+    assert_eq!(e.kind, "equivocation");
+    assert_eq!(e.clinic, "North");
+    assert_eq!(e.clinic_id, north.node.clinic_id().to_string());
+    assert_ne!(e.first, e.second);
+    assert!(e.proven, "both blocks carry North's seal");
+    assert_eq!(
+        e.first,
+        north
+            .node
+            .ledger()
+            .blocks_in_order()
+            .last()
+            .unwrap()
+            .hash()
+            .to_string()
+    );
+}

@@ -66,6 +66,21 @@ pub struct NewBlock<'a> {
     pub bytes: &'a [u8],
 }
 
+/// Two blocks one clinic sealed at one height, as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EvidenceRow {
+    /// The clinic.
+    pub clinic: [u8; 16],
+    /// The height.
+    pub height: u64,
+    /// The block this replica held first (canonical bytes).
+    pub first: Vec<u8>,
+    /// The conflicting block (canonical bytes).
+    pub second: Vec<u8>,
+    /// When it was recorded (Unix ms).
+    pub recorded_at: i64,
+}
+
 /// A stored block as read back.
 #[derive(Clone, Debug)]
 pub struct StoredBlock {
@@ -294,6 +309,37 @@ impl Store {
         Ok(())
     }
 
+    /// Every equivocation recorded, oldest first.
+    pub fn evidence(&self) -> Result<Vec<EvidenceRow>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT clinic, height, first, second, recorded_at FROM evidence ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+                r.get::<_, Vec<u8>>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (clinic, height, first, second, recorded_at) = row?;
+            let clinic = <[u8; 16]>::try_from(clinic.as_slice())
+                .map_err(|_| corrupt(&self.path, "an evidence row names no clinic"))?;
+            out.push(EvidenceRow {
+                clinic,
+                height: u64::try_from(height)
+                    .map_err(|_| corrupt(&self.path, "an evidence row has a negative height"))?,
+                first,
+                second,
+                recorded_at,
+            });
+        }
+        Ok(out)
+    }
+
     /// Known peer addresses.
     pub fn peers(&self) -> Result<Vec<String>, StoreError> {
         let mut stmt = self.conn.prepare("SELECT addr FROM peers ORDER BY addr")?;
@@ -386,6 +432,26 @@ impl Writer<'_> {
             params![key, value],
         )?;
         Ok(())
+    }
+
+    /// Records proof of an equivocation (once per conflicting block). Returns whether it is new.
+    pub fn put_evidence(
+        &self,
+        row: &EvidenceRow,
+        second_hash: &[u8; 32],
+    ) -> Result<bool, StoreError> {
+        Ok(self.tx.execute(
+            "INSERT INTO evidence (clinic, height, first, second, second_hash, recorded_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (second_hash) DO NOTHING",
+            params![
+                &row.clinic[..],
+                row.height as i64,
+                &row.first,
+                &row.second,
+                &second_hash[..],
+                row.recorded_at
+            ],
+        )? == 1)
     }
 
     /// Remembers a peer address.

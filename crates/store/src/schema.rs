@@ -4,8 +4,9 @@ use rusqlite_migration::{M, Migrations};
 
 /// Every migration so far. Append only: a released migration never changes.
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(
-        "CREATE TABLE blocks (
+    Migrations::new(vec![
+        M::up(
+            "CREATE TABLE blocks (
             seq INTEGER PRIMARY KEY AUTOINCREMENT,
             hash BLOB NOT NULL UNIQUE CHECK (length(hash) = 32),
             clinic BLOB NOT NULL CHECK (length(clinic) = 16),
@@ -26,5 +27,19 @@ pub fn migrations() -> Migrations<'static> {
         );
         CREATE TABLE settings (key TEXT PRIMARY KEY, value BLOB NOT NULL);
         CREATE TABLE peers (addr TEXT PRIMARY KEY);",
-    )])
+        ),
+        // Proof that a clinic sealed two different blocks at one height: both blocks, as
+        // received, each signed by that clinic. Kept outside the ledger, which refuses the second.
+        M::up(
+            "CREATE TABLE evidence (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            clinic BLOB NOT NULL CHECK (length(clinic) = 16),
+            height INTEGER NOT NULL CHECK (height >= 0),
+            first BLOB NOT NULL,
+            second BLOB NOT NULL,
+            second_hash BLOB NOT NULL UNIQUE CHECK (length(second_hash) = 32),
+            recorded_at INTEGER NOT NULL
+        );",
+        ),
+    ])
 }
