@@ -162,6 +162,10 @@ pub enum Command {
     Restore {
         /// The backup file.
         file: PathBuf,
+        /// This clinic has no peers: seal again at once. Otherwise the restored home seals
+        /// nothing until a sync has brought the blocks it sealed after the backup.
+        #[arg(long)]
+        no_peers: bool,
     },
     /// Three clinic homes with staff, patients and charts, told as a story.
     Demo {

@@ -71,15 +71,23 @@ pub fn run(home: &Path, command: Command) -> Result<Output, Failure> {
         }
         Command::Clinic { command } => clinic(home, command),
         Command::Demo { dir } => demo::run(&dir),
-        Command::Restore { file } => {
+        Command::Restore { file, no_peers } => {
             let sealed = read_file(&file)?;
             let pass = passphrase("the backup")?;
-            let node = Node::restore(home, &sealed, &pass)?;
+            let mut node = Node::restore(home, &sealed, &pass)?;
+            if no_peers {
+                node.skip_catch_up()?;
+            }
             let (blocks, txs) = node.verify()?;
+            let next = if no_peers {
+                "It seals again at once."
+            } else {
+                "Sync with a peer (`carelog sync --peer ADDR`) before charting: until then it seals nothing, so its chain cannot fork."
+            };
             Ok(Output::new(
-                json!({"ok": true, "blocks": blocks, "txs": txs}),
+                json!({"ok": true, "blocks": blocks, "txs": txs, "awaiting_catch_up": !no_peers}),
                 format!(
-                    "Restored into {}: {blocks} blocks, {txs} transactions, verified.",
+                    "Restored into {}: {blocks} blocks, {txs} transactions, verified. {next}",
                     home.display()
                 ),
             ))

@@ -999,12 +999,30 @@ fn backup_and_restore_give_a_home_that_verifies() {
         &["restore", file.to_str().unwrap()],
     );
     assert_eq!(done["ok"], true);
+    assert_eq!(done["awaiting_catch_up"], true);
     assert_eq!(
         ok(&restored, "", "", &["ledger", "stats"])["state_hash"],
         ok(h, "", "", &["ledger", "stats"])["state_hash"]
     );
-    let chart = ok(
+    // Until a sync, the restored home seals nothing, not even the audit of a read.
+    let said = refused(
         &restored,
+        DOC_PW,
+        &["chart", "show", "--as", &c.doctor, "--patient", &c.patient],
+    );
+    assert!(said.contains("restored from a backup"), "{said}");
+    assert!(said.contains("carelog sync --peer"), "{said}");
+    // A clinic with no peers says so when it restores, and works at once.
+    let alone = dir.path().join("restored-alone");
+    let done = ok(
+        &alone,
+        "backup passphrase",
+        "",
+        &["restore", file.to_str().unwrap(), "--no-peers"],
+    );
+    assert_eq!(done["awaiting_catch_up"], false);
+    let chart = ok(
+        &alone,
         DOC_PW,
         "",
         &["chart", "show", "--as", &c.doctor, "--patient", &c.patient],

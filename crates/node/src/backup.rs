@@ -95,8 +95,13 @@ impl Node {
             write(home::AUTHORITY_KEY, key)?;
         }
         write(home::DATABASE, &contents.database)?;
-        let node = Node::open(root)?;
+        let mut node = Node::open(root)?;
         node.verify()?;
+        // Peers may hold blocks this clinic sealed after the backup: sealing the same heights
+        // again would fork its chain (and peers would refuse everything after). Until a sync
+        // brings them, this home seals nothing; `skip_catch_up` is for a clinic with no peers.
+        node.store
+            .write(|w| w.set_setting(crate::replication::CATCH_UP, &[]))?;
         Ok(node)
     }
 }

@@ -21,6 +21,11 @@ pub enum NodeError {
         "this clinic has asked to join a network but is not enrolled yet; run `carelog clinic join INVITE`"
     )]
     NotJoined,
+    /// A restored home has not yet caught up with its peers on its own chain.
+    #[error(
+        "this home was restored from a backup and has not caught up with a peer yet: other clinics may hold blocks it sealed after the backup. Sync first (`carelog sync --peer ADDR`); a clinic with no peers restores with --no-peers"
+    )]
+    AwaitingCatchUp,
     /// A file of the home is damaged.
     #[error("the home is damaged: {0}")]
     Damaged(String),

@@ -400,6 +400,9 @@ impl Node {
         let node_keys = &self.node_keys;
         let loaded_seq = &mut self.loaded_seq;
         self.store.write(|w| {
+            if w.setting(replication::CATCH_UP)?.is_some() {
+                return Err(NodeError::AwaitingCatchUp);
+            }
             let newer = w.blocks_since(*loaded_seq)?;
             apply_stored(ledger, &newer)?;
             let block = ledger.seal(node_keys, txs, now_ms());

@@ -11,6 +11,40 @@ use crate::home::{now_ms, rfc3339};
 use crate::{Node, Session, apply_stored, put_block};
 
 const LAST_SYNC: &str = "last_sync_ms";
+/// Present while a restored home waits to learn its own chain's later blocks from a peer; holds
+/// the highest height of this clinic's chain a peer said it holds (8 bytes LE, or empty).
+pub(crate) const CATCH_UP: &str = "restored_awaiting_catch_up";
+
+/// After a peer's frontier (`peer_said` = the height of our chain it holds) or new blocks: a
+/// restored home that now holds its own chain as far as any peer does may seal again.
+fn catch_up_with(
+    w: &carelog_store::Writer<'_>,
+    own_head: Option<u64>,
+    peer_said: Option<Option<u64>>,
+) -> std::result::Result<(), carelog_store::StoreError> {
+    let Some(stored) = w.setting(CATCH_UP)? else {
+        return Ok(());
+    };
+    let known = <[u8; 8]>::try_from(stored.as_slice())
+        .ok()
+        .map(u64::from_le_bytes);
+    // A peer's word raises the target; new blocks only ever meet a target already set (with no
+    // word from a peer yet, there is nothing to compare against).
+    let target = match peer_said {
+        Some(said) => known.max(said),
+        None if known.is_none() => return Ok(()),
+        None => known,
+    };
+    if own_head >= target {
+        w.delete_setting(CATCH_UP)
+    } else {
+        match target {
+            Some(t) => w.set_setting(CATCH_UP, &t.to_le_bytes()),
+            None => Ok(()),
+        }
+    }
+}
+
 const BUNDLE_FORMAT: &str = "carelog-patient-bundle-1";
 
 /// What a batch of outside blocks did.
@@ -156,6 +190,7 @@ impl Node {
             None => {}
         }
         outcome.blocks = fresh.into_iter().take(went_in).collect();
+        let own_head = self.ledger.dag().head_of(&self.clinic).map(|(h, _)| h);
         let accepted = &outcome.blocks;
         let loaded_seq = &mut self.loaded_seq;
         self.store.write(|w| {
@@ -170,6 +205,7 @@ impl Node {
             for block in accepted {
                 put_block(w, block, Origin::Peer)?;
             }
+            catch_up_with(w, own_head, None)?;
             w.set_setting(LAST_SYNC, &now_ms().to_le_bytes())?;
             *loaded_seq = w.max_seq()?;
             Ok::<_, NodeError>(())
@@ -217,12 +253,27 @@ impl Node {
     /// outbox.
     pub fn mark_peer_holds(&mut self, height_of_ours: Option<u64>) -> Result<()> {
         let clinic = self.clinic;
+        let own_head = self.ledger.dag().head_of(&clinic).map(|(h, _)| h);
         self.store.write(|w| {
             if let Some(height) = height_of_ours {
                 w.mark_acked_up_to(&clinic.0, height, now_ms())?;
             }
+            catch_up_with(w, own_head, Some(height_of_ours))?;
             w.set_setting(LAST_SYNC, &now_ms().to_le_bytes())
         })?;
+        Ok(())
+    }
+
+    /// Whether this home was restored from a backup and has not yet caught up with a peer on
+    /// its own clinic's chain (until then it seals nothing; see [`Node::restore`]).
+    pub fn awaiting_catch_up(&self) -> Result<bool> {
+        Ok(self.store.setting(CATCH_UP)?.is_some())
+    }
+
+    /// Seals again without waiting to catch up: for a clinic with no peers, whose backup is the
+    /// only copy of its chain.
+    pub fn skip_catch_up(&mut self) -> Result<()> {
+        self.store.write(|w| w.delete_setting(CATCH_UP))?;
         Ok(())
     }
 

@@ -615,6 +615,8 @@ fn a_backup_restores_into_a_home_that_verifies_and_reads() {
         restored.stats().unwrap().state_hash,
         c.node.stats().unwrap().state_hash
     );
+    // A one-clinic network: no peer holds more of its chain than the backup.
+    restored.skip_catch_up().unwrap();
     let doc = restored.unlock(c.doctor, DOC_PASS).unwrap();
     assert!(
         restored
@@ -704,6 +706,8 @@ fn a_clinic_that_seals_two_blocks_at_one_height_is_refused_and_the_proof_kept() 
     let sealed = north.node.backup("backup passphrase").unwrap();
     let twin_root = north.root.parent().unwrap().join("north-twin");
     let mut twin = Node::restore(&twin_root, &sealed, "backup passphrase").unwrap();
+    // Told it has no peers to catch up from, the twin seals at once.
+    twin.skip_catch_up().unwrap();
     for (node, text) in [(&mut north.node, "original"), (&mut twin, "twin")] {
         let doc = node.unlock(north.doctor, DOC_PASS).unwrap();
         node.add_entry(
@@ -751,5 +755,80 @@ fn a_clinic_that_seals_two_blocks_at_one_height_is_refused_and_the_proof_kept() 
             .unwrap()
             .hash()
             .to_string()
+    );
+}
+
+#[test]
+fn a_restored_clinic_seals_nothing_until_it_has_caught_up_with_a_peer() {
+    let (mut north, mut south, _) = two_clinics();
+    let sealed = north.node.backup("backup passphrase").unwrap();
+    // After the backup North charts once more, and South receives it.
+    let doc = north.node.unlock(north.doctor, DOC_PASS).unwrap();
+    north
+        .node
+        .add_entry(
+            &doc,
+            north.patient,
+            "note",
+            r#"{"title":"after","text":"written after the backup"}"#,
+            None,
+        )
+        .unwrap();
+    let blocks: Vec<Block> = north.node.ledger().blocks_in_order().cloned().collect();
+    assert!(south.accept_blocks(blocks).unwrap().refused.is_none());
+    let (north_head, _) = north
+        .node
+        .ledger()
+        .dag()
+        .head_of(&north.node.clinic_id())
+        .unwrap();
+
+    // North's disk fails; the backup is restored on a new machine.
+    let new_root = north.root.parent().unwrap().join("north-restored");
+    drop(north.node);
+    let mut restored = Node::restore(&new_root, &sealed, "backup passphrase").unwrap();
+    assert!(restored.awaiting_catch_up().unwrap());
+    let doc = restored.unlock(north.doctor, DOC_PASS).unwrap();
+    let refused = restored
+        .add_entry(
+            &doc,
+            north.patient,
+            "note",
+            r#"{"title":"too early","text":"would fork the chain"}"#,
+            None,
+        )
+        .unwrap_err();
+    assert!(matches!(refused, NodeError::AwaitingCatchUp), "{refused}");
+    assert!(refused.to_string().contains("sync"), "{refused}");
+    let before = restored.stats().unwrap();
+
+    // A sync: South says it holds North's chain up to its head, then sends its blocks.
+    restored.mark_peer_holds(Some(north_head)).unwrap();
+    assert!(
+        restored.awaiting_catch_up().unwrap(),
+        "South holds a block of North's this home lacks"
+    );
+    let from_south: Vec<Block> = south.ledger().blocks_in_order().cloned().collect();
+    restored.accept_blocks(from_south).unwrap();
+    assert!(!restored.awaiting_catch_up().unwrap());
+    assert_eq!(restored.stats().unwrap().blocks, before.blocks + 1);
+
+    // Now it continues North's chain where the network has it: South takes the new block.
+    restored
+        .add_entry(
+            &doc,
+            north.patient,
+            "note",
+            r#"{"title":"after restore","text":"continues the chain"}"#,
+            None,
+        )
+        .unwrap();
+    let from_restored: Vec<Block> = restored.ledger().blocks_in_order().cloned().collect();
+    let accepted = south.accept_blocks(from_restored).unwrap();
+    assert!(accepted.refused.is_none(), "{:?}", accepted.refused);
+    assert!(south.evidence().unwrap().is_empty());
+    assert_eq!(
+        south.stats().unwrap().state_hash,
+        restored.stats().unwrap().state_hash
     );
 }

@@ -424,6 +424,22 @@ impl Writer<'_> {
         Ok(())
     }
 
+    /// A setting, read inside this transaction.
+    pub fn setting(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT value FROM settings WHERE key = ?1")?
+            .query_row(params![key], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Removes a setting (nothing happens if it is not there).
+    pub fn delete_setting(&self, key: &str) -> Result<(), StoreError> {
+        self.tx
+            .execute("DELETE FROM settings WHERE key = ?1", params![key])?;
+        Ok(())
+    }
+
     /// Sets a setting.
     pub fn set_setting(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
         self.tx.execute(
