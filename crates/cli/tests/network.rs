@@ -285,3 +285,58 @@ fn a_clinic_that_was_never_approved_is_refused_before_any_block_moves() {
     );
     assert_eq!(ok(&rogue, &["ledger", "stats"])["clinics"], 1);
 }
+
+#[test]
+fn a_clinic_restored_from_an_old_backup_catches_up_over_quic_and_never_forks() {
+    let net = network();
+    let north_addr = free_addr();
+    let _north = serve(&net.homes[0], north_addr, &[]);
+    let add_doctor = |home: &Path, admin: &str, name: &str| {
+        carelog(home)
+            .args([
+                "user", "add", "--as", admin, "--role", "doctor", "--name", name,
+            ])
+            .output()
+            .unwrap()
+    };
+    // South backs up, then enrolls one more doctor, which reaches North.
+    let backup = net.homes[1].parent().unwrap().join("south.backup");
+    ok(
+        &net.homes[1],
+        &["backup", "--out", backup.to_str().unwrap()],
+    );
+    assert!(
+        add_doctor(&net.homes[1], &net.admins[1], "Dr After Backup")
+            .status
+            .success()
+    );
+    ok(&net.homes[1], &["sync", "--peer", &north_addr.to_string()]);
+    assert_eq!(state_hash(&net.homes[1]), state_hash(&net.homes[0]));
+
+    // South's disk fails; the old backup is restored on a new machine.
+    let restored = net.homes[1].parent().unwrap().join("south-restored");
+    let done = ok(&restored, &["restore", backup.to_str().unwrap()]);
+    assert_eq!(done["awaiting_catch_up"], true);
+    let early = add_doctor(&restored, &net.admins[1], "Dr Too Early");
+    assert!(
+        !early.status.success(),
+        "sealing before the sync would fork"
+    );
+    assert!(String::from_utf8_lossy(&early.stderr).contains("restored from a backup"));
+
+    // One sync brings the block it sealed after the backup; then it continues its chain.
+    ok(&restored, &["sync", "--peer", &north_addr.to_string()]);
+    assert_eq!(state_hash(&restored), state_hash(&net.homes[0]));
+    assert!(
+        add_doctor(&restored, &net.admins[1], "Dr After Restore")
+            .status
+            .success()
+    );
+    let sent = ok(&restored, &["sync", "--peer", &north_addr.to_string()]);
+    assert_eq!(sent["state_hash"], Value::String(state_hash(&net.homes[0])));
+    assert_eq!(
+        ok(&net.homes[0], &["ledger", "evidence"])["evidence"],
+        Value::Array(vec![])
+    );
+    assert_eq!(ok(&restored, &["ledger", "verify"])["ok"], true);
+}
