@@ -1156,7 +1156,7 @@ fn hl7_and_fhir_export_and_import_through_the_cli() {
     let dir = tempfile::tempdir().unwrap();
     let oru = dir.path().join("result.hl7");
     let text = format!(
-        "MSH|^~\\&|ANALYZER|LAB|Carelog|North|20261122101500||ORU^R01|MSG0001|P|2.5\rPID|1||{}^^^North^PI||\rOBR|1|||24323-8^Comprehensive metabolic panel^LN|||20261122100000\rOBX|1|NM|2345-7^Glucose^LN||6.1|mmol/L|3.9-5.6|H|||F\rOBX|2|NM|2823-3^Potassium^LN||4.2|mmol/L|3.5-5.1|N|||F\r",
+        "MSH|^~\\&|ANALYZER|LAB|Carelog|North|20261122101500||ORU^R01|MSG0001|P|2.5\rPID|1||{}^^^North^PI||\rOBR|1|||24323-8^Comprehensive metabolic panel^LN|||20261122100000\rOBX|1|NM|2345-7^Glucose^LN||6.1|mmol/L|3.9-5.6|H|||F\rOBX|2|NM|2823-3^Potassium^LN||4.2|mmol/L|3.5-5.1|N|||F|||20261122100700\r",
         c.patient
     );
     std::fs::write(&oru, &text).unwrap();
@@ -1180,6 +1180,41 @@ fn hl7_and_fhir_export_and_import_through_the_cli() {
             .unwrap()
             .iter()
             .any(|e| e["data"]["loinc"] == "2345-7" && e["data"]["value"] == 6.1)
+    );
+    // Each result keeps the time it was observed (OBX-14, else the order's OBR-7), not the
+    // time it was imported.
+    let time_of = |loinc: &str| {
+        chart["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["data"]["loinc"] == loinc)
+            .map(|e| e["time"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    assert!(
+        time_of("2345-7").starts_with("2026-11-22T10:00:00"),
+        "{chart}"
+    );
+    assert!(
+        time_of("2823-3").starts_with("2026-11-22T10:07:00"),
+        "{chart}"
+    );
+    let exported = ok(
+        h,
+        DOC_PW,
+        "",
+        &["export", "hl7", "--as", &c.doctor, "--patient", &c.patient],
+    );
+    let message = exported["message"].as_str().unwrap();
+    let potassium = message
+        .split('\r')
+        .find(|seg| seg.starts_with("OBX|") && seg.contains("2823-3^"))
+        .expect("the potassium result is exported");
+    assert_eq!(
+        potassium.split('|').nth(14).map(|t| &t[..12.min(t.len())]),
+        Some("202611221007"),
+        "OBX-14 carries the observation time: {potassium}"
     );
     assert_ne!(ok(h, "", "", &["ledger", "stats"]), before);
 

@@ -89,7 +89,8 @@ impl Node {
                 entry_id: entry.id.to_string(),
                 kind: entry.kind,
                 author: self.display_name(&entry.author),
-                time_ms: entry.time_ms,
+                // The clinical time: when it was observed, if that was recorded apart.
+                time_ms: plain.observed_ms.unwrap_or(entry.time_ms),
                 data,
                 amends: entry.amends.map(|a| a.to_string()),
                 flagged: entry.flag.clone(),
@@ -226,6 +227,7 @@ impl Node {
             &key,
             key_id,
             amends,
+            None,
         );
         let id = tx.id();
         self.commit(vec![tx], &[])?;

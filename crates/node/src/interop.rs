@@ -98,7 +98,7 @@ impl Node {
                         return Err(NodeError::Invalid("the batch holds results for more than one patient; import them one message at a time".into()));
                     }
                     patient = Some(m.patient_id);
-                    entries.extend(m.results.into_iter().map(|(_, e)| e));
+                    entries.extend(m.results);
                     warnings.extend(m.warnings);
                 }
                 (patient.unwrap_or_default(), entries, warnings)
@@ -110,17 +110,13 @@ impl Node {
                 let patient = import.patient_id.ok_or_else(|| {
                     NodeError::Invalid("the bundle names no patient (Patient.id)".into())
                 })?;
-                (
-                    patient,
-                    import.entries.into_iter().map(|(_, e)| e).collect(),
-                    import.warnings,
-                )
+                (patient, import.entries, import.warnings)
             }
         };
         let patient = self.resolve_patient(&patient_text)?;
-        let entries: Vec<EntryData> = entries
+        let entries: Vec<(i64, EntryData)> = entries
             .into_iter()
-            .filter(|e| e.kind() != EntryKind::Demographics)
+            .filter(|(_, e)| e.kind() != EntryKind::Demographics)
             .collect();
         if entries.is_empty() {
             return Err(NodeError::Invalid(
@@ -129,7 +125,7 @@ impl Node {
         }
         let state = self.ledger.state();
         let now = now_ms();
-        for kind in entries.iter().map(EntryData::kind) {
+        for kind in entries.iter().map(|(_, e)| e.kind()) {
             authorize(
                 state,
                 session.user,
@@ -154,7 +150,7 @@ impl Node {
         })?;
         let mut summary: Option<Summary> = None;
         let mut txs = Vec::with_capacity(entries.len());
-        for data in &entries {
+        for (observed_ms, data) in &entries {
             let change = if matches!(
                 data.kind(),
                 EntryKind::Condition | EntryKind::Allergy | EntryKind::Medication
@@ -180,6 +176,8 @@ impl Node {
                 &key,
                 key_id,
                 None,
+                // The analyzer's or sender's time, kept apart from when it was recorded here.
+                Some(*observed_ms),
             ));
         }
         let ids = self.commit(txs, &[])?;

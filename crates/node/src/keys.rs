@@ -72,6 +72,9 @@ pub struct EntryPlaintext {
     pub summary_change: Option<Vec<u8>>,
     /// The summary item (problem, allergy, medication) the change is about.
     pub summary_item: Option<String>,
+    /// When the observation was made (Unix ms), when it differs from when it was recorded:
+    /// imported lab results keep the analyzer's time (OBX-14, effectiveDateTime).
+    pub observed_ms: Option<i64>,
 }
 
 /// What an entry's ciphertext is bound to: everything the transaction says about it in the clear.

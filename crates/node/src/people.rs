@@ -103,7 +103,9 @@ impl Node {
             },
         );
         let key_id = register.id();
-        let entry = self.entry_tx(admin, patient, &data, None, None, &data_key, key_id, None);
+        let entry = self.entry_tx(
+            admin, patient, &data, None, None, &data_key, key_id, None, None,
+        );
         self.commit(vec![register, entry], &[(patient, sealed)])?;
         tracing::info!(patient = %patient, "patient registered");
         Ok(patient)
@@ -171,6 +173,7 @@ impl Node {
         key: &DataKey,
         key_id: carelog_ledger::TxId,
         amends: Option<carelog_ledger::TxId>,
+        observed_ms: Option<i64>,
     ) -> carelog_ledger::SignedTx {
         let time_ms = now_ms();
         let kind = data.kind();
@@ -188,6 +191,7 @@ impl Node {
                 data: data.to_bytes(),
                 summary_change,
                 summary_item,
+                observed_ms,
             },
             &aad,
         );
