@@ -7,11 +7,11 @@ use std::str::FromStr;
 
 use carelog_chart::AccessLevel;
 use carelog_desktop_api::{
-    AskAccess, Assign, AuditRow, BreakGlass, ChartScreen, ClinicPatient, CreateNetwork, Enroll,
-    ExportChart, Exported, Failure, FailureKind, GrantAccess, HomeInfo, ImportRecords, Imported,
-    KioskSignIn, Me, NewEntry, NewPatient, NewRecordNote, OpenChart, PatientRef, PatientRow,
-    PeerLink, PendingRequest, Reader, RefuseRequest, RevokeAccess, SignIn, StaffMember, StatusBar,
-    SyncNow,
+    ApproveClinic, AskAccess, Assign, AuditRow, BreakGlass, ChartScreen, ClinicPatient,
+    CreateNetwork, Enroll, ExportChart, Exported, Failure, FailureKind, GrantAccess, HomeInfo,
+    ImportRecords, Imported, JoinNetwork, KioskSignIn, Me, NewEntry, NewPatient, NewRecordNote,
+    OpenChart, PatientRef, PatientRow, PeerLink, PendingRequest, Reader, RefuseRequest,
+    RequestJoin, RevokeAccess, SavedFile, SignIn, StaffMember, StatusBar, SyncNow,
 };
 use carelog_ledger::{ActorId, Role, TxId};
 use carelog_node::{Link, NewNetwork, Node};
@@ -587,5 +587,96 @@ pub async fn import_records(desk: State<'_, Desk>, args: ImportRecords) -> Answe
             entries: ids.len(),
             warnings,
         })
+    })
+}
+
+/// Asks to join a network: the signed request is saved under the app's data directory
+/// (`join-requests/`) for the person to take to the health authority.
+#[tauri::command]
+pub async fn request_join(desk: State<'_, Desk>, args: RequestJoin) -> Answer<HomeInfo> {
+    let safe: String = args
+        .clinic
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let file = desk::data_dir()
+        .join("join-requests")
+        .join(format!("{}.json", safe.trim_matches('-')));
+    desk.request_join(&args.clinic, &args.admin, &args.passphrase, &file)
+}
+
+/// Joins with the health authority's invite file.
+#[tauri::command]
+pub async fn join_network(desk: State<'_, Desk>, args: JoinNetwork) -> Answer<HomeInfo> {
+    let path = args.invite_path.trim();
+    if path.is_empty() {
+        return Err(invalid("choose the invite file the health authority sent"));
+    }
+    let bytes = std::fs::read(path).map_err(|e| invalid(format!("could not read {path}: {e}")))?;
+    desk.join(&bytes)
+}
+
+/// The health authority (an admin at the clinic that founded the network) enrolls a clinic from
+/// its request; the invite is saved under the app's data directory (`invites/`).
+#[tauri::command]
+pub async fn approve_clinic(desk: State<'_, Desk>, args: ApproveClinic) -> Answer<SavedFile> {
+    let path = args.request_path.trim();
+    if path.is_empty() {
+        return Err(invalid("choose the join request the clinic sent"));
+    }
+    let request =
+        std::fs::read(path).map_err(|e| invalid(format!("could not read {path}: {e}")))?;
+    let mut peers = Vec::new();
+    for peer in args
+        .peers
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|p| !p.is_empty())
+    {
+        peer.parse::<std::net::SocketAddr>().map_err(|_| {
+            invalid(format!(
+                "`{peer}` is not an address such as 192.168.1.20:7070"
+            ))
+        })?;
+        peers.push(peer.to_string());
+    }
+    let (clinic, invite) = desk.with_session(|node, session| {
+        let role = node
+            .ledger()
+            .state()
+            .users
+            .get(&session.user)
+            .map(|u| u.role);
+        if role != Some(Role::Admin) {
+            return Err(Failure::new(
+                FailureKind::Denied,
+                "only a clinic admin approves clinics",
+            ));
+        }
+        node.approve(&request, &peers).map_err(failure)
+    })?;
+    let file = desk::data_dir()
+        .join("invites")
+        .join(format!("{clinic}.json"));
+    let saved = file
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| std::fs::write(&file, invite));
+    saved.map_err(|e| {
+        Failure::new(
+            FailureKind::Other,
+            format!(
+                "the clinic is enrolled but its invite could not be saved to {}: {e}",
+                file.display()
+            ),
+        )
+    })?;
+    Ok(SavedFile {
+        file: file.display().to_string(),
     })
 }

@@ -43,6 +43,8 @@ struct Inner {
     link: Option<Link>,
     /// Why sync is not running, in words.
     link_problem: Option<String>,
+    /// Where the join request made in this window was saved.
+    join_request: Option<PathBuf>,
 }
 
 /// Turns a node error into a sentence for the screen, keeping its kind.
@@ -88,7 +90,7 @@ impl Desk {
     pub fn open(home: PathBuf, config: LinkConfig) -> Desk {
         let (node, problem) = match Node::open(&home) {
             Ok(node) => (Some(node), None),
-            Err(NodeError::NoHome(_)) => (None, None),
+            Err(NodeError::NoHome(_) | NodeError::NotJoined) => (None, None),
             Err(e) => (None, Some(e.to_string())),
         };
         if let Some(p) = &problem {
@@ -102,6 +104,7 @@ impl Desk {
                 session: None,
                 link: None,
                 link_problem: None,
+                join_request: None,
             }),
             config,
         }
@@ -190,6 +193,52 @@ impl Desk {
         Ok(info_of(&inner))
     }
 
+    /// Asks to join a network from an empty home: makes the clinic's and admin's keys and
+    /// writes the signed request to `out`, for the health authority.
+    pub fn request_join(
+        &self,
+        clinic: &str,
+        admin: &str,
+        passphrase: &str,
+        out: &Path,
+    ) -> Result<HomeInfo, Failure> {
+        let mut inner = self.lock();
+        if inner.node.is_some() {
+            return Err(Failure::new(
+                FailureKind::Invalid,
+                "this window already has a clinic open",
+            ));
+        }
+        if let Some(dir) = out.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                Failure::new(
+                    FailureKind::Other,
+                    format!("could not create {}: {e}", dir.display()),
+                )
+            })?;
+        }
+        Node::request_join(&inner.home, clinic, admin, passphrase, out).map_err(failure)?;
+        inner.join_request = Some(out.to_path_buf());
+        Ok(info_of(&inner))
+    }
+
+    /// Completes a join with the authority's invite; sync with the invite's peers starts at once.
+    pub fn join(&self, invite: &[u8]) -> Result<HomeInfo, Failure> {
+        let mut inner = self.lock();
+        if inner.node.is_some() {
+            return Err(Failure::new(
+                FailureKind::Invalid,
+                "this window already has a clinic open",
+            ));
+        }
+        let node = Node::join(&inner.home, invite).map_err(failure)?;
+        inner.node = Some(node);
+        inner.problem = None;
+        inner.session = None;
+        self.relink_locked(&mut inner);
+        Ok(info_of(&inner))
+    }
+
     /// Opens another home (the demo's first clinic), signing out.
     pub fn switch_to(&self, home: &Path) -> Result<HomeInfo, Failure> {
         let node = Node::open(home).map_err(failure)?;
@@ -253,12 +302,16 @@ fn info_of(inner: &Inner) -> HomeInfo {
                     .map(|n| n.name.clone())
                     .unwrap_or_default(),
                 problem: None,
+                awaiting_invite: false,
+                join_request: None,
             }
         }
         None => HomeInfo {
             home: inner.home.display().to_string(),
             open: false,
             problem: inner.problem.clone(),
+            awaiting_invite: matches!(Node::open(&inner.home), Err(NodeError::NotJoined)),
+            join_request: inner.join_request.as_ref().map(|p| p.display().to_string()),
             ..HomeInfo::default()
         },
     }

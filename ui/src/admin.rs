@@ -1,7 +1,8 @@
 //! The clinic admin's desk: enroll staff, register patients, assign physicians, browse audits.
 
 use carelog_desktop_api::{
-    Assign, AuditRow, ClinicPatient, Enroll, Me, NewPatient, PatientRef, StaffMember, commands,
+    ApproveClinic, Assign, AuditRow, ClinicPatient, Enroll, Me, NewPatient, PatientRef, SavedFile,
+    StaffMember, commands,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -15,6 +16,7 @@ enum Tab {
     Patients,
     Audit,
     Sync,
+    Clinics,
 }
 
 /// Tabs for the three jobs.
@@ -35,12 +37,14 @@ pub fn Admin(me: Me) -> impl IntoView {
             {tab_button("tab-staff", Tab::Staff, "Staff")}
             {tab_button("tab-audit", Tab::Audit, "Audit")}
             {tab_button("tab-sync", Tab::Sync, "Peers and sync")}
+            {tab_button("tab-clinics", Tab::Clinics, "Clinics")}
         </nav>
         {move || match tab.get() {
             Tab::Staff => view! { <StaffTab/> }.into_any(),
             Tab::Patients => view! { <PatientsTab/> }.into_any(),
             Tab::Audit => view! { <AuditTab/> }.into_any(),
             Tab::Sync => view! { <SyncTab/> }.into_any(),
+            Tab::Clinics => view! { <ClinicsTab/> }.into_any(),
         }}
     }
 }
@@ -402,6 +406,62 @@ fn SyncTab() -> impl IntoView {
         <section class="card" aria-labelledby="sync-heading">
             <h2 id="sync-heading">"Peers and sync"</h2>
             {rows}
+        </section>
+    }
+}
+
+/// The health authority's desk (at the clinic that founded the network): enroll a clinic from
+/// the join request it sent, and hand back the invite.
+#[component]
+fn ClinicsTab() -> impl IntoView {
+    let ctx = Ctx::get();
+    let request = RwSignal::new(String::new());
+    let peers = RwSignal::new(
+        ctx.status
+            .get_untracked()
+            .and_then(|s| s.listening)
+            // An address another machine can dial; "any interface" is not one.
+            .filter(|a| !a.starts_with("0.0.0.0") && !a.starts_with("[::]"))
+            .unwrap_or_default(),
+    );
+    let busy = RwSignal::new(false);
+    let message = RwSignal::new(None::<Result<String, String>>);
+    let approve = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let args = ApproveClinic {
+            request_path: request.get_untracked(),
+            peers: peers.get_untracked(),
+        };
+        submit(
+            ctx,
+            commands::APPROVE_CLINIC,
+            args,
+            busy,
+            message,
+            |saved: SavedFile| {
+                Some(format!(
+                    "The clinic is enrolled. Its invite is saved to {}: hand it to the clinic.",
+                    saved.file
+                ))
+            },
+        );
+    };
+    view! {
+        <section class="card" aria-labelledby="clinics-heading">
+            <h2 id="clinics-heading">"Enroll a clinic"</h2>
+            <p class="hint">"Only the clinic that founded the network holds the health authority's key."</p>
+            <form on:submit=approve>
+                <label for="approve-request">"The clinic's join request file"</label>
+                <input id="approve-request" required autocomplete="off" spellcheck="false"
+                    placeholder="/path/to/request.json" prop:value=request
+                    on:input=move |ev| request.set(event_target_value(&ev))/>
+                <label for="approve-peers">"Where it can sync from (addresses, optional)"</label>
+                <input id="approve-peers" autocomplete="off" spellcheck="false"
+                    placeholder="192.168.1.20:7070" prop:value=peers
+                    on:input=move |ev| peers.set(event_target_value(&ev))/>
+                <button id="approve-submit" type="submit" disabled=move || busy.get()>"Enroll the clinic"</button>
+            </form>
+            {result_line("approve-status", message)}
         </section>
     }
 }

@@ -1,13 +1,14 @@
-//! First run: no clinic home yet. Found a network here, or open the demo network.
+//! First run: no clinic home yet. Found a network here, join one with the health authority's
+//! invite, or open the demo network.
 
-use carelog_desktop_api::{CreateNetwork, HomeInfo, commands};
+use carelog_desktop_api::{CreateNetwork, HomeInfo, JoinNetwork, RequestJoin, commands};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::{call, call_with};
 use crate::app::Ctx;
 
-/// "Create a network" / "Open the demo network".
+/// "Create a network" / "Join with an invite" / "Open the demo network".
 #[component]
 pub fn Welcome() -> impl IntoView {
     let ctx = Ctx::get();
@@ -53,6 +54,7 @@ pub fn Welcome() -> impl IntoView {
         <p class="hint">"This computer holds no clinic yet (home: " <code>{home}</code> ")."</p>
         {move || problem().map(|p| view! { <p class="error" role="alert">{p}</p> })}
         <div class="row">
+            <Show when=move || !ctx.home.get().is_some_and(|h| h.awaiting_invite)>
             <form class="card" on:submit=create aria-labelledby="create-heading">
                 <h2 id="create-heading">"Create a network"</h2>
                 <p class="hint">"Found a new network of clinics, with this clinic and its first admin."</p>
@@ -70,6 +72,8 @@ pub fn Welcome() -> impl IntoView {
                     on:input=move |ev| passphrase.set(event_target_value(&ev))/>
                 <button id="create-network" type="submit" disabled=busy>"Create a network"</button>
             </form>
+            </Show>
+            <JoinCard/>
             <section class="card" aria-labelledby="demo-heading">
                 <h2 id="demo-heading">"Open the demo network"</h2>
                 <p class="hint">
@@ -83,5 +87,98 @@ pub fn Welcome() -> impl IntoView {
             </section>
         </div>
         {move || error.get().map(|e| view! { <p id="welcome-error" class="error" role="alert">{e}</p> })}
+    }
+}
+
+/// Joining an existing network: ask (a request file for the health authority), then open the
+/// invite it sends back. A home that already asked goes straight to the invite.
+#[component]
+fn JoinCard() -> impl IntoView {
+    let ctx = Ctx::get();
+    let clinic = RwSignal::new(String::new());
+    let admin = RwSignal::new(String::new());
+    let passphrase = RwSignal::new(String::new());
+    let invite = RwSignal::new(String::new());
+    let busy = RwSignal::new(false);
+    let said = RwSignal::new(None::<Result<String, String>>);
+    let asked = move || ctx.home.get().is_some_and(|h| h.awaiting_invite);
+    let ask = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let args = RequestJoin {
+            clinic: clinic.get_untracked(),
+            admin: admin.get_untracked(),
+            passphrase: passphrase.get_untracked(),
+        };
+        busy.set(true);
+        said.set(None);
+        spawn_local(async move {
+            let result = call_with::<_, HomeInfo>(commands::REQUEST_JOIN, &args).await;
+            busy.set(false);
+            match result {
+                // The card shows where the request went from the home's own record of it.
+                Ok(info) => ctx.home.set(Some(info)),
+                Err(e) => said.set(Some(Err(e.message))),
+            }
+        });
+    };
+    let join = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let args = JoinNetwork {
+            invite_path: invite.get_untracked(),
+        };
+        busy.set(true);
+        said.set(None);
+        spawn_local(async move {
+            let result = call_with::<_, HomeInfo>(commands::JOIN_NETWORK, &args).await;
+            busy.set(false);
+            match result {
+                Ok(info) => ctx.home.set(Some(info)),
+                Err(e) => said.set(Some(Err(e.message))),
+            }
+        });
+    };
+    view! {
+        <section class="card" aria-labelledby="join-heading">
+            <h2 id="join-heading">"Join with an invite"</h2>
+            <Show when=move || !asked()>
+                <p class="hint">"Ask the health authority to enroll this clinic in its network."</p>
+                <form on:submit=ask>
+                    <label for="join-clinic">"This clinic's name"</label>
+                    <input id="join-clinic" required prop:value=clinic
+                        on:input=move |ev| clinic.set(event_target_value(&ev))/>
+                    <label for="join-admin">"First admin's name"</label>
+                    <input id="join-admin" required prop:value=admin
+                        on:input=move |ev| admin.set(event_target_value(&ev))/>
+                    <label for="join-passphrase">"Admin passphrase"</label>
+                    <input id="join-passphrase" type="password" required prop:value=passphrase
+                        on:input=move |ev| passphrase.set(event_target_value(&ev))/>
+                    <button id="join-request" type="submit" class="secondary" disabled=busy>"Ask to join"</button>
+                </form>
+            </Show>
+            <Show when=asked>
+                {move || match ctx.home.get().and_then(|h| h.join_request) {
+                    Some(file) => view! {
+                        <p id="join-saved" class="ok" role="status">{format!(
+                            "Request saved to {file}. Take it to the health authority; open the invite they send back below."
+                        )}</p>
+                    }.into_any(),
+                    None => view! {
+                        <p id="join-saved" class="hint">"This clinic has asked to join a network; open the invite the health authority sent."</p>
+                    }.into_any(),
+                }}
+                <form on:submit=join>
+                    <label for="join-invite">"The invite file from the health authority"</label>
+                    <input id="join-invite" required autocomplete="off" spellcheck="false"
+                        placeholder="/path/to/invite.json" prop:value=invite
+                        on:input=move |ev| invite.set(event_target_value(&ev))/>
+                    <button id="join-submit" type="submit" disabled=busy>"Join the network"</button>
+                </form>
+            </Show>
+            {move || match said.get() {
+                Some(Ok(text)) => Some(view! { <p id="join-status" class="ok" role="status">{text}</p> }.into_any()),
+                Some(Err(text)) => Some(view! { <p id="join-status" class="error" role="alert">{text}</p> }.into_any()),
+                None => None,
+            }}
+        </section>
     }
 }

@@ -27,6 +27,12 @@ pub mod commands {
     pub const EXPORT_CHART: &str = "export_chart";
     /// `ImportRecords -> Imported`
     pub const IMPORT_RECORDS: &str = "import_records";
+    /// `RequestJoin -> HomeInfo` (writes the signed join request; `join_request` says where)
+    pub const REQUEST_JOIN: &str = "request_join";
+    /// `JoinNetwork -> HomeInfo`
+    pub const JOIN_NETWORK: &str = "join_network";
+    /// `ApproveClinic -> SavedFile` (the invite; admins of the home that founded the network)
+    pub const APPROVE_CLINIC: &str = "approve_clinic";
     /// `() -> SyncNow` (wakes every link, waits a few seconds for the round)
     pub const SYNC_NOW: &str = "sync_now";
     /// `() -> Vec<StaffMember>` (this clinic's staff, for the sign-in list)
@@ -131,6 +137,12 @@ pub struct HomeInfo {
     pub network: String,
     /// Why the home did not open, when it exists but failed.
     pub problem: Option<String>,
+    /// The home asked to join a network and waits for the health authority's invite.
+    #[serde(default)]
+    pub awaiting_invite: bool,
+    /// Where this window saved the join request, when it made one.
+    #[serde(default)]
+    pub join_request: Option<String>,
 }
 
 /// What the status bar shows on every screen.
@@ -240,6 +252,40 @@ pub struct CreateNetwork {
     pub admin: String,
     /// The first admin's passphrase.
     pub passphrase: String,
+}
+
+/// Asking to join a network from an empty home: this clinic and its first admin.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct RequestJoin {
+    /// This clinic's name.
+    pub clinic: String,
+    /// The first admin's name.
+    pub admin: String,
+    /// The first admin's passphrase.
+    pub passphrase: String,
+}
+
+/// A file the app wrote for the person to hand on (a join request, an invite).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SavedFile {
+    /// Where it was saved.
+    pub file: String,
+}
+
+/// Joining with the health authority's invite.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct JoinNetwork {
+    /// The invite file.
+    pub invite_path: String,
+}
+
+/// The health authority approves a clinic's join request.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct ApproveClinic {
+    /// The request file the clinic sent.
+    pub request_path: String,
+    /// Addresses (`host:port`) the new clinic can sync from, separated by spaces or commas.
+    pub peers: String,
 }
 
 /// A patient the signed-in user may open.
