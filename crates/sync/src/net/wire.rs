@@ -129,6 +129,9 @@ async fn write_bytes(
         Err(_) => Err(NetError::Timeout(
             "the peer stopped taking data (flow control stalled)".into(),
         )),
+        // A peer that refused our certificate closes the connection with a TLS alert, which
+        // can reach us first as a failed write: it is a refusal all the same.
+        Ok(Err(quinn::WriteError::ConnectionLost(e))) => Err(NetError::from_connection(e)),
         Ok(Err(e)) => Err(NetError::Connection(format!("writing to the peer: {e}"))),
         Ok(Ok(())) => Ok(()),
     }
