@@ -228,7 +228,14 @@ fn test(_args: &[String]) -> Result {
     step("tests");
     cmd(
         "cargo",
-        &["test", "--workspace", "--exclude", "carelog-e2e"],
+        // Every test binary runs even when one fails, so one run reports every failure.
+        &[
+            "test",
+            "--workspace",
+            "--exclude",
+            "carelog-e2e",
+            "--no-fail-fast",
+        ],
     )?;
     step("CLI acceptance smoke check");
     let script = root().join("../shared/acceptance/cli-smoke.sh");
