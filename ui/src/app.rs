@@ -148,9 +148,11 @@ fn StatusBar() -> impl IntoView {
             match result {
                 Ok(done) => {
                     said.set(Some(format!(
-                        "synced: {} received, {} sent",
+                        "synced: {} in, {} out",
                         done.received, done.sent
                     )));
+                    // The note fades after a while; the bar keeps the lasting facts.
+                    set_timeout(move || said.set(None), Duration::from_secs(8));
                     status.set(Some(done.status));
                     ctx.touch();
                 }

@@ -170,6 +170,56 @@ pub fn carelog() -> PathBuf {
     )
 }
 
+/// `carelog --home HOME --json ARGS` with `passphrase` for the acting user (and any new one);
+/// it must succeed. Returns its JSON answer.
+pub fn cli(home: &Path, passphrase: &str, args: &[&str]) -> Value {
+    let out = Command::new(carelog())
+        .arg("--home")
+        .arg(home)
+        .arg("--json")
+        .args(args)
+        .env("CARELOG_PASSPHRASE", passphrase)
+        .env("CARELOG_NEW_PASSPHRASE", passphrase)
+        .env_remove("CARELOG_HOME")
+        .output()
+        .expect("carelog runs");
+    assert!(
+        out.status.success(),
+        "carelog {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("carelog answers in JSON")
+}
+
+/// A loopback address free on both TCP and UDP right now (QUIC listens on UDP).
+pub fn free_udp_addr() -> String {
+    loop {
+        let port = free_port();
+        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return format!("127.0.0.1:{port}");
+        }
+    }
+}
+
+/// `carelog serve` for `home` on `addr`, stopped when dropped; its log goes to `log` if given.
+pub fn serve(home: &Path, addr: &str, log: Option<&Path>) -> Process {
+    let stderr = match log {
+        Some(path) => {
+            Stdio::from(std::fs::File::create(path).expect("the log file can be created"))
+        }
+        None => Stdio::null(),
+    };
+    Process::start(
+        "carelog serve",
+        Command::new(carelog())
+            .arg("--home")
+            .arg(home)
+            .args(["serve", "--listen", addr])
+            .stdout(Stdio::null())
+            .stderr(stderr),
+    )
+}
+
 /// Builds a fresh demo network under `dir` with the `carelog` CLI; returns the first clinic's home.
 pub fn demo_network(dir: &Path) -> PathBuf {
     let carelog = need(
@@ -211,12 +261,29 @@ impl Window {
         css: &str,
         within: Duration,
     ) -> fantoccini::elements::Element {
-        self.client
+        match self
+            .client
             .wait()
             .at_most(within)
             .for_element(Locator::Css(css))
             .await
-            .unwrap_or_else(|e| panic!("`{css}` did not appear: {e}"))
+        {
+            Ok(element) => element,
+            Err(e) => {
+                self.failure_shot().await;
+                panic!("`{css}` did not appear: {e}")
+            }
+        }
+    }
+
+    /// Saves what the window shows when a wait fails, as `failure.png` beside the screenshots.
+    async fn failure_shot(&self) {
+        if let Ok(png) = self.client.screenshot().await {
+            let path = self.shots.join("failure.png");
+            if std::fs::write(&path, png).is_ok() {
+                eprintln!("the window at the failure: {}", path.display());
+            }
+        }
     }
 
     pub async fn click(&self, css: &str) {
@@ -297,6 +364,7 @@ impl Window {
             }
             tokio::time::sleep(Duration::from_millis(150)).await;
         }
+        self.failure_shot().await;
         panic!("`{css}` never said `{needle}`; last it said `{last}`");
     }
 
@@ -315,6 +383,7 @@ impl Window {
             }
             tokio::time::sleep(Duration::from_millis(150)).await;
         }
+        self.failure_shot().await;
         panic!("expected {n} of `{css}`, saw {seen}");
     }
 

@@ -6,29 +6,13 @@
 //! Screenshots land in `target/e2e/join/` and `target/e2e/approve/`.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
-use carelog_e2e::{App, Process, carelog, free_port, root};
+use carelog_e2e::{App, cli, free_udp_addr, root, serve};
 use serde_json::Value;
 
-/// `carelog --home HOME --json ARGS`, which must succeed.
-fn cli(home: &Path, args: &[&str]) -> Value {
-    let out = Command::new(carelog())
-        .arg("--home")
-        .arg(home)
-        .arg("--json")
-        .args(args)
-        .env("CARELOG_PASSPHRASE", "lena-secret")
-        .env("CARELOG_NEW_PASSPHRASE", "lena-secret")
-        .env_remove("CARELOG_HOME")
-        .output()
-        .expect("carelog runs");
-    assert!(
-        out.status.success(),
-        "carelog {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("JSON output")
+/// The founder's CLI, as its admin.
+fn lakeside_cli(home: &Path, args: &[&str]) -> Value {
+    cli(home, "lena-secret", args)
 }
 
 fn fresh(dir: &str) -> std::path::PathBuf {
@@ -42,7 +26,7 @@ fn fresh(dir: &str) -> std::path::PathBuf {
 
 fn founder(dir: &Path) -> std::path::PathBuf {
     let home = dir.join("lakeside");
-    cli(
+    lakeside_cli(
         &home,
         &[
             "network",
@@ -62,21 +46,8 @@ fn founder(dir: &Path) -> std::path::PathBuf {
 async fn a_new_clinic_joins_with_an_invite_and_syncs() {
     let dir = fresh("join-test");
     let lakeside = founder(&dir);
-    let addr = loop {
-        let port = free_port();
-        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            break format!("127.0.0.1:{port}");
-        }
-    };
-    let _serving = Process::start(
-        "carelog serve (Lakeside)",
-        Command::new(carelog())
-            .arg("--home")
-            .arg(&lakeside)
-            .args(["serve", "--listen", &addr])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    );
+    let addr = free_udp_addr();
+    let _serving = serve(&lakeside, &addr, None);
     let mut app = App::launch(&dir.join("hillside"), "join").await;
     let w = &mut app.window;
 
@@ -99,7 +70,7 @@ async fn a_new_clinic_joins_with_an_invite_and_syncs() {
 
     // The health authority approves it, naming where Lakeside listens.
     let invite = dir.join("hillside-invite.json");
-    cli(
+    lakeside_cli(
         &lakeside,
         &[
             "clinic",
@@ -131,8 +102,9 @@ async fn a_new_clinic_joins_with_an_invite_and_syncs() {
         .await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
     loop {
-        let lakeside_hash = cli(&lakeside, &["ledger", "stats"])["state_hash"].clone();
-        let hillside_hash = cli(&dir.join("hillside"), &["ledger", "stats"])["state_hash"].clone();
+        let lakeside_hash = lakeside_cli(&lakeside, &["ledger", "stats"])["state_hash"].clone();
+        let hillside_hash =
+            lakeside_cli(&dir.join("hillside"), &["ledger", "stats"])["state_hash"].clone();
         if lakeside_hash == hillside_hash {
             break;
         }
@@ -150,7 +122,7 @@ async fn the_founding_admin_enrolls_a_clinic_from_its_request() {
     let dir = fresh("approve-test");
     let lakeside = founder(&dir);
     let request = dir.join("brookside-request.json");
-    cli(
+    lakeside_cli(
         &dir.join("brookside"),
         &[
             "clinic",
@@ -188,7 +160,7 @@ async fn the_founding_admin_enrolls_a_clinic_from_its_request() {
     w.screenshot("clinic-enrolled").await;
     app.close().await;
     // The invite works: Brookside joins with it.
-    let joined = cli(&dir.join("brookside"), &["clinic", "join", &invite]);
+    let joined = lakeside_cli(&dir.join("brookside"), &["clinic", "join", &invite]);
     assert!(
         joined["clinic_id"]
             .as_str()

@@ -6,27 +6,15 @@
 //!
 //! Screenshots land in `target/e2e/sync/`.
 
-use std::process::{Command, Stdio};
-
-use carelog_e2e::{App, Process, carelog, demo_network, free_port, root};
+use carelog_e2e::{App, cli, demo_network, free_udp_addr, root, serve};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_from_another_clinic_arrive_in_the_window() {
     let dir = root().join("target/e2e/sync-demo");
     let north = demo_network(&dir);
     let south = dir.join("clinic-2");
-    // A UDP port free now; QUIC listens on UDP, and TCP's free ports are a fine guess for it.
-    let south_addr = format!("127.0.0.1:{}", free_udp_port());
-    let log = std::fs::File::create(dir.join("south-serve.log")).expect("a log file");
-    let _south = Process::start(
-        "carelog serve (South Harbour)",
-        Command::new(carelog())
-            .arg("--home")
-            .arg(&south)
-            .args(["serve", "--listen", &south_addr])
-            .stdout(Stdio::null())
-            .stderr(log),
-    );
+    let south_addr = free_udp_addr();
+    let _south = serve(&south, &south_addr, Some(&dir.join("south-serve.log")));
     let mut app = App::launch_with(
         &north,
         "sync",
@@ -36,6 +24,7 @@ async fn records_from_another_clinic_arrive_in_the_window() {
     let w = &mut app.window;
 
     // The link comes up by itself.
+    w.screenshot("launched").await;
     w.element("#signin-user option").await;
     w.text_with("#sync-state", "online").await;
     w.text_with("#peer-count", "1 peer, in sync").await;
@@ -49,22 +38,7 @@ async fn records_from_another_clinic_arrive_in_the_window() {
     w.text_with("#new-records", "from other clinics").await;
     w.click("#dismiss-records").await;
     w.count("#new-records", 0).await;
-    let run = |args: &[&str]| {
-        let out = Command::new(carelog())
-            .arg("--home")
-            .arg(&south)
-            .arg("--json")
-            .args(args)
-            .env("CARELOG_PASSPHRASE", "demo-pass")
-            .output()
-            .expect("carelog runs");
-        assert!(
-            out.status.success(),
-            "carelog {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("JSON output")
-    };
+    let run = |args: &[&str]| cli(&south, "demo-pass", args);
     let listed = run(&["patients", "--as", "Dr Ines Duarte"]);
     let grace = listed["patients"][0]["patient_id"]
         .as_str()
@@ -102,14 +76,4 @@ async fn records_from_another_clinic_arrive_in_the_window() {
         .await;
     w.screenshot("peers-panel").await;
     app.close().await;
-}
-
-fn free_udp_port() -> u16 {
-    // Try TCP-free ports until one is also free on UDP.
-    loop {
-        let port = free_port();
-        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
 }
