@@ -42,7 +42,7 @@ pub use home::{Home, now_ms, parse_time, rfc3339};
 pub use interop::Format;
 pub use join::{Invite, JoinRequest};
 pub use network::{Link, LinkStatus, PeerStatus, serve, state_name, sync_once};
-pub use replication::{Accepted, Evidence, NewRecord};
+pub use replication::{Accepted, Evidence, NewRecord, PatientBundle};
 pub use shared::{GroupStats, SharedNode};
 
 /// What `network create` needs.
