@@ -4,6 +4,7 @@
 //! fresh Debian machine with only the Rust toolchain.
 
 mod desktop;
+mod fuzz;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -20,9 +21,10 @@ fn main() -> ExitCode {
         "test" => test(rest),
         "bench" => bench(rest),
         "demo" => demo(rest),
+        "fuzz" => fuzz::fuzz(rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n\n  run     build and start Carelog on a demo network of three clinics\n  test    formatting, lints and every test\n  bench   benchmarks against HealthyBlock's published figures (--quick for a short run,\n          --window for the desktop window's launch time and memory only)\n  demo    the headless demo story only"
+                "usage: cargo xtask <task>\n\n  run     build and start Carelog on a demo network of three clinics\n  test    formatting, lints and every test\n  bench   benchmarks against HealthyBlock's published figures (--quick for a short run,\n          --window for the desktop window's launch time and memory only)\n  demo    the headless demo story only\n  fuzz    each decoder of outside bytes under cargo-fuzz (--seconds N each, default 60; or one TARGET)"
             );
             return if task == "help" || task == "--help" {
                 ExitCode::SUCCESS
@@ -247,6 +249,7 @@ fn test(_args: &[String]) -> Result {
             script.display()
         );
     }
+    fuzz::smoke()?;
     bench_smoke()?;
     desktop::e2e()?;
     eprintln!(
