@@ -4,6 +4,7 @@
 //! fresh Debian machine with only the Rust toolchain.
 
 mod desktop;
+mod fuzz;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -20,9 +21,10 @@ fn main() -> ExitCode {
         "test" => test(rest),
         "bench" => bench(rest),
         "demo" => demo(rest),
+        "fuzz" => fuzz::fuzz(rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n\n  run     build and start Carelog on a demo network of three clinics\n  test    formatting, lints and every test\n  bench   benchmarks against HealthyBlock's published figures (--quick for a short run,\n          --window for the desktop window's launch time and memory only)\n  demo    the headless demo story only"
+                "usage: cargo xtask <task>\n\n  run     build and start Carelog on a demo network of three clinics\n  test    formatting, lints and every test\n  bench   benchmarks against HealthyBlock's published figures (--quick for a short run,\n          --window for the desktop window's launch time and memory only)\n  demo    the headless demo story only\n  fuzz    each decoder of outside bytes under cargo-fuzz (--seconds N each, default 60; or one TARGET)"
             );
             return if task == "help" || task == "--help" {
                 ExitCode::SUCCESS
@@ -247,6 +249,8 @@ fn test(_args: &[String]) -> Result {
             script.display()
         );
     }
+    fuzz::smoke()?;
+    bench_smoke()?;
     desktop::e2e()?;
     eprintln!(
         "\nall checks passed in {:.0} s",
@@ -263,18 +267,68 @@ fn bench(args: &[String]) -> Result {
     }
     step("building benchmarks (release)");
     cmd("cargo", &["build", "--release", "-p", "carelog-bench"])?;
-    let mut bench_args = vec!["--out", "target/bench"];
-    if quick {
-        bench_args.push("--quick");
+    let pouchdb = pouchdb_peer();
+    run_bench_program(
+        &root().join("target/release/carelog-bench"),
+        &root().join("target/bench"),
+        quick,
+        pouchdb.as_deref(),
+    )?;
+    desktop::bench_window(quick)
+}
+
+/// The benchmark program's quick run as a smoke check at the end of `xtask test`: it must run
+/// and write its report; no timing is checked. It runs from a debug build because a release
+/// build of it would add about ten minutes to a CI run from a clean target directory.
+fn bench_smoke() -> Result {
+    step("benchmark smoke check (quick, debug build, no timings checked)");
+    cmd("cargo", &["build", "-p", "carelog-bench"])?;
+    let out = root().join("target/bench/smoke");
+    let report = out.join("report.json");
+    let _ = std::fs::remove_file(&report);
+    run_bench_program(&root().join("target/debug/carelog-bench"), &out, true, None)?;
+    if !report.is_file() {
+        return Err(format!("the benchmark wrote no {}", report.display()));
     }
-    let bin = root().join("target/release/carelog-bench");
-    let status = Command::new(&bin)
-        .args(&bench_args)
-        .current_dir(root())
-        .status()
-        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+fn run_bench_program(bin: &Path, out: &Path, quick: bool, pouchdb: Option<&Path>) -> Result {
+    let mut command = Command::new(bin);
+    command.arg("--out").arg(out).current_dir(root());
+    if quick {
+        command.arg("--quick");
+    }
+    if let Some(dir) = pouchdb {
+        command.arg("--pouchdb").arg(dir);
+    }
+    let status = command.status().map_err(|e| e.to_string())?;
     if !status.success() {
         return Err("the benchmark run failed".into());
     }
-    desktop::bench_window(quick)
+    Ok(())
+}
+
+/// Installs the PouchDB peer (`npm ci` in crates/bench/pouchdb) for the comparison, or says why
+/// the comparison is skipped.
+fn pouchdb_peer() -> Option<PathBuf> {
+    let dir = root().join("crates/bench/pouchdb");
+    if !has("node") || !has("npm") {
+        eprintln!("    (PouchDB comparison skipped: Node.js and npm are not installed)");
+        return None;
+    }
+    step("installing the PouchDB peer (npm ci)");
+    let installed = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(&dir)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !installed {
+        eprintln!(
+            "    (PouchDB comparison skipped: `npm ci` failed in {})",
+            dir.display()
+        );
+        return None;
+    }
+    Some(dir)
 }

@@ -3,7 +3,7 @@
 use std::str::FromStr;
 
 use carelog_chart::{AccessLevel, ChartRecord, EntryData, EntryKind, Summary};
-use carelog_ledger::{Action, ActorId, EntryRef, PatientFile, Payload, TxId, authorize};
+use carelog_ledger::{Action, ActorId, EntryRef, PatientFile, Payload, SignedTx, TxId, authorize};
 use carelog_vault::DataKey;
 use serde::Serialize;
 
@@ -138,6 +138,22 @@ impl Node {
         data_json: &str,
         amends: Option<&str>,
     ) -> Result<TxId> {
+        let tx = self.entry_for(session, patient, kind, data_json, amends)?;
+        let id = tx.id();
+        self.commit(vec![tx], &[])?;
+        Ok(id)
+    }
+
+    /// Checks a new chart entry against the policy and seals it into a signed transaction, ready
+    /// to be committed in a block.
+    pub(crate) fn entry_for(
+        &self,
+        session: &Session,
+        patient: ActorId,
+        kind: &str,
+        data_json: &str,
+        amends: Option<&str>,
+    ) -> Result<SignedTx> {
         let kind = EntryKind::from_str(kind).map_err(|e| NodeError::Invalid(e.to_string()))?;
         if kind == EntryKind::Demographics {
             return Err(NodeError::Invalid(
@@ -218,7 +234,7 @@ impl Node {
             None
         };
         let (summary_change, summary_item) = summary.unzip();
-        let tx = self.entry_tx(
+        Ok(self.entry_tx(
             session,
             patient,
             &data,
@@ -228,10 +244,7 @@ impl Node {
             key_id,
             amends,
             None,
-        );
-        let id = tx.id();
-        self.commit(vec![tx], &[])?;
-        Ok(id)
+        ))
     }
 
     /// The chart as the session's user may see it, recorded on the ledger as a read.
@@ -241,6 +254,19 @@ impl Node {
         patient: ActorId,
         purpose: &str,
     ) -> Result<serde_json::Value> {
+        let (view, audit) = self.chart_view(session, patient, purpose)?;
+        self.commit(vec![audit], &[])?;
+        Ok(view)
+    }
+
+    /// The chart as the session's user may see it, and the signed read that must be committed
+    /// before the view is shown.
+    pub(crate) fn chart_view(
+        &self,
+        session: &Session,
+        patient: ActorId,
+        purpose: &str,
+    ) -> Result<(serde_json::Value, SignedTx)> {
         let state = self.ledger.state();
         let file = state
             .patient(&patient)
@@ -269,8 +295,7 @@ impl Node {
                 purpose: purpose.to_string(),
             },
         );
-        self.commit(vec![audit], &[])?;
-        Ok(view)
+        Ok((view, audit))
     }
 
     /// Patients the session's user may open, with level.

@@ -26,6 +26,7 @@ mod keys;
 mod network;
 mod people;
 mod replication;
+mod shared;
 
 use std::path::Path;
 
@@ -41,7 +42,8 @@ pub use home::{Home, now_ms, parse_time, rfc3339};
 pub use interop::Format;
 pub use join::{Invite, JoinRequest};
 pub use network::{Link, LinkStatus, PeerStatus, serve, state_name, sync_once};
-pub use replication::{Accepted, Evidence, NewRecord};
+pub use replication::{Accepted, Evidence, NewRecord, PatientBundle};
+pub use shared::{GroupStats, SharedNode};
 
 /// What `network create` needs.
 pub struct NewNetwork<'a> {

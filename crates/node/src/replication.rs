@@ -124,6 +124,58 @@ impl Bundle {
     }
 }
 
+/// A patient bundle read from outside bytes and checked for shape (format, ids, hex, each block's
+/// own checks). Its signature and its fit with this network's record are checked on import, which
+/// needs the replica ([`Node::import_bundle`]).
+#[derive(Debug)]
+pub struct PatientBundle {
+    /// The network the bundle says it belongs to (its genesis hash, hex).
+    pub network_id: String,
+    /// The patient whose record it carries.
+    pub patient: ActorId,
+    /// The blocks, parents first.
+    pub blocks: Vec<Block>,
+    /// The patient's key store, sealed under their PIN.
+    pub sealed_keys: Vec<u8>,
+    /// The patient's signature over `signed`.
+    signature: [u8; 64],
+    /// The bytes the signature covers.
+    signed: Vec<u8>,
+}
+
+impl PatientBundle {
+    /// Reads a bundle file; never panics, whatever the bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<PatientBundle> {
+        let bad = |why: String| NodeError::Invalid(format!("not a valid patient bundle: {why}"));
+        let bundle: Bundle = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
+        if bundle.format != BUNDLE_FORMAT {
+            return Err(bad(format!("unknown format `{}`", bundle.format)));
+        }
+        let patient: ActorId = bundle
+            .patient_id
+            .parse()
+            .map_err(|e: carelog_ledger::IdParseError| bad(e.to_string()))?;
+        let mut blocks = Vec::with_capacity(bundle.blocks.len());
+        for (i, text) in bundle.blocks.iter().enumerate() {
+            let raw = hex::decode(text).map_err(|_| bad(format!("block {i} is not hex")))?;
+            blocks.push(Block::from_bytes(&raw)?);
+        }
+        let mut signature = [0u8; 64];
+        hex::decode_to_slice(&bundle.signature, &mut signature)
+            .map_err(|_| bad("the signature is not hex".into()))?;
+        let sealed_keys =
+            hex::decode(&bundle.sealed_keys).map_err(|_| bad("the key store is not hex".into()))?;
+        Ok(PatientBundle {
+            signed: bundle.signed_bytes(),
+            network_id: bundle.network_id,
+            patient,
+            blocks,
+            sealed_keys,
+            signature,
+        })
+    }
+}
+
 impl Node {
     /// Applies blocks that another process on this home stored (e.g. a CLI command beside a
     /// running `serve`). Returns them, to be announced to peers.
@@ -387,21 +439,16 @@ impl Node {
     /// Returns the patient and how many blocks were new here.
     pub fn import_bundle(&mut self, bytes: &[u8]) -> Result<(ActorId, usize)> {
         let bad = |why: String| NodeError::Invalid(format!("not a valid patient bundle: {why}"));
-        let bundle: Bundle = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
-        if bundle.format != BUNDLE_FORMAT {
-            return Err(bad(format!("unknown format `{}`", bundle.format)));
-        }
-        if bundle.network_id != self.ledger.network_id().to_string() {
+        let PatientBundle {
+            network_id,
+            patient,
+            blocks,
+            sealed_keys: sealed,
+            signature,
+            signed,
+        } = PatientBundle::from_bytes(bytes)?;
+        if network_id != self.ledger.network_id().to_string() {
             return Err(bad("it belongs to another network".into()));
-        }
-        let patient: ActorId = bundle
-            .patient_id
-            .parse()
-            .map_err(|e: carelog_ledger::IdParseError| bad(e.to_string()))?;
-        let mut blocks = Vec::with_capacity(bundle.blocks.len());
-        for (i, text) in bundle.blocks.iter().enumerate() {
-            let raw = hex::decode(text).map_err(|_| bad(format!("block {i} is not hex")))?;
-            blocks.push(Block::from_bytes(&raw)?);
         }
         // The patient's key is in the bundle's own registration block; the signature is checked
         // against it before anything is stored.
@@ -422,13 +469,8 @@ impl Node {
                     .map(|u| u.keys.signing)
             })
             .ok_or_else(|| bad("it does not hold the patient's registration".into()))?;
-        let mut signature = [0u8; 64];
-        hex::decode_to_slice(&bundle.signature, &mut signature)
-            .map_err(|_| bad("the signature is not hex".into()))?;
-        carelog_vault::verify_signature(&key, &bundle.signed_bytes(), &signature)
+        carelog_vault::verify_signature(&key, &signed, &signature)
             .map_err(|_| bad("the patient's signature does not verify".into()))?;
-        let sealed =
-            hex::decode(&bundle.sealed_keys).map_err(|_| bad("the key store is not hex".into()))?;
         let accepted = self.accept_blocks(blocks)?;
         if let Some(reason) = accepted.refused {
             return Err(bad(reason));
