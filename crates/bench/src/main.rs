@@ -5,6 +5,8 @@
 //! - the concurrency sweep: 50 to 1,000 clinician sessions at once against one node, with one
 //!   block per write and with group commit;
 //! - resync of 50 to 1,000 records after a clinic reconnects, over loopback QUIC;
+//! - a ledger of a million transactions: cold start to a chart on screen, full verify, database
+//!   size and memory (`--scale N` for another size);
 //! - optionally, PouchDB replicating the same number of chart documents (`--pouchdb DIR`).
 //!
 //! Run through `cargo xtask bench [--quick]`; writes `report.json` and `latency.svg` into
@@ -16,6 +18,7 @@ mod plot;
 mod pouchdb;
 mod report;
 mod resync;
+mod scale;
 mod single;
 mod sweep;
 
@@ -31,6 +34,8 @@ struct Settings {
     out: PathBuf,
     /// The folder of the PouchDB peer, with its `node_modules` installed.
     pouchdb: Option<PathBuf>,
+    /// Transactions in the large ledger (0: skip it).
+    scale: u64,
 }
 
 impl Settings {
@@ -39,18 +44,28 @@ impl Settings {
             quick: false,
             out: PathBuf::from("target/bench"),
             pouchdb: None,
+            scale: 1_000_000,
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
             match arg.as_str() {
-                "--quick" => settings.quick = true,
+                "--quick" => {
+                    settings.quick = true;
+                    settings.scale = settings.scale.min(10_000);
+                }
+                "--scale" => {
+                    settings.scale = args
+                        .next()
+                        .and_then(|n| n.replace('_', "").parse().ok())
+                        .ok_or("--scale needs a number of transactions (0 to skip)")?;
+                }
                 "--out" => settings.out = args.next().ok_or("--out needs a folder")?.into(),
                 "--pouchdb" => {
                     settings.pouchdb = Some(args.next().ok_or("--pouchdb needs a folder")?.into());
                 }
                 other => {
                     return Err(format!(
-                        "unknown argument `{other}`; use --quick, --out DIR or --pouchdb DIR"
+                        "unknown argument `{other}`; use --quick, --out DIR, --scale N or --pouchdb DIR"
                     )
                     .into());
                 }
@@ -96,10 +111,27 @@ impl Settings {
 }
 
 fn main() {
-    if let Err(e) = run() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("--scale-probe") if args.len() == 4 => {
+            scale::probe(args[1].as_ref(), &args[2], &args[3])
+        }
+        Some("--scale-verify") if args.len() == 2 => scale::verify(args[1].as_ref()),
+        Some("--scale-only") if args.len() == 2 => scale_only(&args[1]),
+        _ => run(),
+    };
+    if let Err(e) = result {
         eprintln!("carelog-bench: {e}");
         std::process::exit(1);
     }
+}
+
+/// `--scale-only N`: only the large ledger, its table printed (nothing written but the home).
+fn scale_only(n: &str) -> Result<(), Error> {
+    let n: u64 = n.replace('_', "").parse()?;
+    let s = scale::measure(&PathBuf::from("target/bench/scale"), n)?;
+    print!("{}", report::scale_table(&s));
+    Ok(())
 }
 
 fn run() -> Result<(), Error> {
@@ -129,6 +161,11 @@ fn run() -> Result<(), Error> {
         None => None,
     };
 
+    let scale = match settings.scale {
+        0 => None,
+        n => Some(scale::measure(&settings.out.join("scale"), n)?),
+    };
+
     let report = report::Report {
         quick: settings.quick,
         plan: &plan,
@@ -136,6 +173,7 @@ fn run() -> Result<(), Error> {
         levels: &levels,
         resyncs: &resyncs,
         pouchdb: pouch.as_ref(),
+        scale: scale.as_ref(),
         seconds: started.elapsed().as_secs_f64(),
     };
     print!("{}", report.tables());

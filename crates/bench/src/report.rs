@@ -12,6 +12,7 @@ use crate::measure::cores;
 use crate::plot::{Chart, Series};
 use crate::pouchdb::Comparison;
 use crate::resync::Resync;
+use crate::scale::Scale;
 use crate::single::Single;
 use crate::sweep::{Level, Mode, Plan};
 
@@ -29,6 +30,8 @@ pub struct Report<'a> {
     pub resyncs: &'a [Resync],
     /// PouchDB beside Carelog, when it ran.
     pub pouchdb: Option<&'a Comparison>,
+    /// The large ledger, when it ran.
+    pub scale: Option<&'a Scale>,
     /// The whole run.
     pub seconds: f64,
 }
@@ -269,6 +272,9 @@ impl Report<'_> {
         if let Some(p) = self.pouchdb {
             t.push_str(&p.table());
         }
+        if let Some(s) = self.scale {
+            t.push_str(&scale_table(s));
+        }
         let _ = writeln!(t, "\n{}", hb::SOURCE);
         t
     }
@@ -379,6 +385,7 @@ impl Report<'_> {
             "group_commit": group_commit,
             "resync": resync,
             "pouchdb": self.pouchdb.map(Comparison::json),
+            "scale": self.scale.map(Scale::json),
         })
     }
 
@@ -417,3 +424,63 @@ impl Report<'_> {
 
 /// Where the chart's x axis has ticks: HealthyBlock's loads.
 const X_TICKS: [f64; 5] = [50.0, 100.0, 200.0, 500.0, 1_000.0];
+
+/// The large ledger's rows: targets are Carelog's own; HealthyBlock published only its memory.
+pub fn scale_table(s: &Scale) -> String {
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "\nA ledger of {} transactions in {} blocks ({} clinics, {} doctors, {} patients; built \
+         in {:.0} s); each figure from a fresh process",
+        s.transactions,
+        s.blocks,
+        s.clinics,
+        s.clinics * s.doctors,
+        s.patients,
+        s.build_s
+    );
+    let _ = writeln!(t, "{:<44} | {:>10} | {:>10} | {:>7}", "", "ours", "target", "HB");
+    let f = |v: &Value, k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+    let rows = [
+        (
+            "cold start to a chart on screen".to_string(),
+            format!("{:.0} ms", s.usable_ms()),
+            "< 2,000 ms",
+            "—".to_string(),
+        ),
+        (
+            format!(
+                "  open {:.0} ms, sign in {:.0} ms, show {:.0} ms ({} entries)",
+                f(&s.probe, "open_ms"),
+                f(&s.probe, "unlock_ms"),
+                f(&s.probe, "chart_ms"),
+                s.probe["entries"]
+            ),
+            String::new(),
+            "",
+            String::new(),
+        ),
+        (
+            "full ledger verify (open included)".into(),
+            format!("{:.1} s", s.verify_s()),
+            "< 60 s",
+            "—".into(),
+        ),
+        (
+            "peak resident memory".into(),
+            format!("{:.0} MB", s.peak_mb()),
+            "< 300 MB",
+            format!("{:.0} MB", hb::MEMORY_MB[1].1),
+        ),
+        (
+            "database on disk".into(),
+            format!("{:.0} MB", s.database_mb),
+            "",
+            "—".into(),
+        ),
+    ];
+    for (what, ours, target, theirs) in rows {
+        let _ = writeln!(t, "{what:<44} | {ours:>10} | {target:>10} | {theirs:>7}");
+    }
+    t
+}

@@ -1,11 +1,13 @@
 //! Blocks: a clinic's signed batch of transactions, linked to its own chain and to other clinics' heads.
 
+use std::sync::Arc;
+
 use carelog_vault::ActorKeys;
 use serde::{Deserialize, Serialize};
 
 use crate::LedgerError;
 use crate::encoding;
-use crate::ids::{ActorId, BlockHash, Hash, NetworkId};
+use crate::ids::{ActorId, BlockHash, Hash, NetworkId, TxId};
 use crate::tx::{Signature, SignedTx};
 
 /// The most transactions one block may carry.
@@ -45,13 +47,41 @@ pub struct Block {
 
 /// Digest binding a block header to its transactions (ids and signatures).
 pub fn txs_digest(txs: &[SignedTx]) -> Hash {
+    let ids: Vec<TxId> = txs.iter().map(SignedTx::id).collect();
+    digest_of(txs, &ids)
+}
+
+/// [`txs_digest`] with the transaction ids already computed.
+fn digest_of(txs: &[SignedTx], ids: &[TxId]) -> Hash {
     let mut hasher = blake3::Hasher::new_derive_key("carelog block txs v1");
     hasher.update(&(txs.len() as u64).to_le_bytes());
-    for tx in txs {
-        hasher.update(&tx.id().0);
+    for (tx, id) in txs.iter().zip(ids) {
+        hasher.update(&id.0);
         hasher.update(&tx.signature.0);
     }
     Hash(*hasher.finalize().as_bytes())
+}
+
+impl Checked {
+    /// Checks a shared block's shape again from its contents (for `ledger verify`).
+    pub fn recheck(block: Arc<Block>) -> Result<Checked, LedgerError> {
+        let hash = block.hash();
+        let ids: Arc<[TxId]> = block.txs.iter().map(SignedTx::id).collect();
+        block.check_shape_with(&hash, &ids, None)?;
+        Ok(Checked { block, hash, ids })
+    }
+}
+
+/// A block whose shape is checked, with its hash and transaction ids computed once: hashing a
+/// transaction means encoding it, and a block is looked at several times on its way in.
+#[derive(Clone, Debug)]
+pub struct Checked {
+    /// The block.
+    pub block: Arc<Block>,
+    /// Its hash.
+    pub hash: BlockHash,
+    /// The id of each transaction, in order.
+    pub ids: Arc<[TxId]>,
 }
 
 impl BlockHeader {
@@ -101,14 +131,46 @@ impl Block {
 
     /// Decodes a block from outside bytes, checking its shape (limits, transaction digest).
     pub fn from_bytes(bytes: &[u8]) -> Result<Block, LedgerError> {
+        Block::decode_checked(bytes).map(|c| Arc::unwrap_or_clone(c.block))
+    }
+
+    /// Decodes a block from outside bytes and checks its shape, keeping its hash and ids.
+    pub fn decode_checked(bytes: &[u8]) -> Result<Checked, LedgerError> {
         let block: Block = encoding::from_bytes("block", bytes)?;
-        block.check_shape()?;
-        Ok(block)
+        // Decoded from `bytes`, so its encoding is exactly as long as they are.
+        block.checked_with_len(bytes.len())
     }
 
     /// Checks what needs no ledger state: limits and that the header covers these transactions.
     pub fn check_shape(&self) -> Result<(), LedgerError> {
+        let ids: Vec<TxId> = self.txs.iter().map(SignedTx::id).collect();
+        self.check_shape_with(&self.hash(), &ids, None)
+    }
+
+    /// Checks the shape and keeps the hash and transaction ids for what follows.
+    pub fn checked(self) -> Result<Checked, LedgerError> {
+        self.checked_with_len(usize::MAX)
+    }
+
+    fn checked_with_len(self, encoded_len: usize) -> Result<Checked, LedgerError> {
         let hash = self.hash();
+        let ids: Arc<[TxId]> = self.txs.iter().map(SignedTx::id).collect();
+        let known = (encoded_len != usize::MAX).then_some(encoded_len);
+        self.check_shape_with(&hash, &ids, known)?;
+        Ok(Checked {
+            block: Arc::new(self),
+            hash,
+            ids,
+        })
+    }
+
+    pub(crate) fn check_shape_with(
+        &self,
+        hash: &BlockHash,
+        ids: &[TxId],
+        encoded_len: Option<usize>,
+    ) -> Result<(), LedgerError> {
+        let hash = *hash;
         if self.txs.is_empty() {
             return Err(LedgerError::InvalidBlock {
                 block: hash,
@@ -122,7 +184,9 @@ impl Block {
             });
         }
         // A block no peer could decode must never be sealed or stored.
-        let encoded = postcard::experimental::serialized_size(self).unwrap_or(usize::MAX);
+        let encoded = encoded_len.unwrap_or_else(|| {
+            postcard::experimental::serialized_size(self).unwrap_or(usize::MAX)
+        });
         if encoded > encoding::MAX_ENCODED_LEN {
             return Err(LedgerError::InvalidBlock {
                 block: hash,
@@ -132,7 +196,7 @@ impl Block {
                 ),
             });
         }
-        if txs_digest(&self.txs) != self.header.txs_digest {
+        if digest_of(&self.txs, ids) != self.header.txs_digest {
             return Err(LedgerError::InvalidBlock {
                 block: hash,
                 reason: "its transactions do not match its header".into(),

@@ -1,14 +1,14 @@
 //! A replica: the genesis, every accepted block, their order and the derived state.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Mutex, mpsc};
 
-use carelog_vault::{ActorKeys, PublicKeys};
+use carelog_vault::{ActorKeys, PublicKeys, Verifier};
 
 use crate::LedgerError;
-use crate::block::Block;
+use crate::block::{Block, Checked};
 use crate::error::BlockFailure;
-use crate::ids::{ActorId, BlockHash, Hash, NetworkId};
+use crate::ids::{ActorId, BlockHash, Hash, NetworkId, TxId};
 use crate::order::Dag;
 use crate::policy::{self, Action, Denied};
 use crate::state::{Position, State};
@@ -54,7 +54,8 @@ pub struct Founding<'a> {
 pub struct Ledger {
     network: NetworkId,
     dag: Dag,
-    blocks: HashMap<BlockHash, Arc<Block>>,
+    /// Every block with its transaction ids (computed once; a replay needs them all).
+    blocks: HashMap<BlockHash, Checked>,
     by_height: HashMap<(ActorId, u64), BlockHash>,
     state: State,
     /// While loading many blocks, apply in arrival order and replay once at the end.
@@ -144,7 +145,7 @@ impl Ledger {
             state: State::default(),
             deferred_replay: None,
         };
-        ledger.add(genesis);
+        ledger.add(genesis.checked()?);
         ledger.state.set_network_id(network);
         Ok(ledger)
     }
@@ -156,7 +157,7 @@ impl Ledger {
 
     /// The genesis block.
     pub fn genesis(&self) -> &Block {
-        &self.blocks[&self.network]
+        &self.blocks[&self.network].block
     }
 
     /// The derived state.
@@ -176,7 +177,7 @@ impl Ledger {
 
     /// A known block.
     pub fn block(&self, hash: &BlockHash) -> Option<&Block> {
-        self.blocks.get(hash).map(|b| b.as_ref())
+        self.blocks.get(hash).map(|c| c.block.as_ref())
     }
 
     /// Whether a block is known.
@@ -186,7 +187,7 @@ impl Ledger {
 
     /// Blocks in total order, genesis first.
     pub fn blocks_in_order(&self) -> impl Iterator<Item = &Block> + '_ {
-        self.dag.order().iter().map(|h| self.blocks[h].as_ref())
+        self.dag.order().iter().map(|h| self.blocks[h].block.as_ref())
     }
 
     /// The number of blocks, genesis included.
@@ -209,8 +210,22 @@ impl Ledger {
     /// Checks a block against this replica without inserting it.
     pub fn validate(&self, block: &Block, check: Check) -> Result<(), LedgerError> {
         let hash = block.hash();
+        let ids: Vec<TxId> = block.txs.iter().map(SignedTx::id).collect();
+        block.check_shape_with(&hash, &ids, None)?;
+        self.validate_checked(block, hash, &ids, check, None)
+    }
+
+    /// [`Ledger::validate`] of a block whose shape is checked. With `defer`, signatures are not
+    /// checked here but listed there, each with the key the check must use.
+    fn validate_checked(
+        &self,
+        block: &Block,
+        hash: BlockHash,
+        ids: &[TxId],
+        check: Check,
+        mut defer: Option<&mut Vec<SigJob>>,
+    ) -> Result<(), LedgerError> {
         let header = &block.header;
-        block.check_shape()?;
         if header.network != self.network {
             return Err(LedgerError::WrongNetwork(hash));
         }
@@ -222,7 +237,12 @@ impl Ledger {
                 block: hash,
                 clinic: header.clinic,
             })?;
-        if check == Check::Full {
+        if let Some(jobs) = defer.as_deref_mut() {
+            jobs.push(SigJob {
+                key: clinic.keys.signing,
+                tx: None,
+            });
+        } else if check == Check::Full {
             block.verify_seal(&clinic.keys.signing)?;
         }
         if let Some(first) = self.by_height.get(&(header.clinic, header.height))
@@ -268,7 +288,7 @@ impl Ledger {
                 }
             }
         }
-        self.validate_txs(hash, block, check)
+        self.validate_txs(hash, block, ids, check, defer)
     }
 
     /// Signatures and role checks of each transaction, allowing for actors and patients that
@@ -277,13 +297,15 @@ impl Ledger {
         &self,
         hash: BlockHash,
         block: &Block,
+        ids: &[TxId],
         check: Check,
+        mut defer: Option<&mut Vec<SigJob>>,
     ) -> Result<(), LedgerError> {
         let mut introduced: HashMap<ActorId, [u8; 32]> = HashMap::new();
         let mut new_patients: HashSet<ActorId> = HashSet::new();
-        for stx in &block.txs {
+        let mut verifiers: HashMap<[u8; 32], Verifier> = HashMap::new();
+        for (index, (stx, &id)) in block.txs.iter().zip(ids).enumerate() {
             let tx = &stx.tx;
-            let id = stx.id();
             let refuse = |reason: Denied| LedgerError::Refused {
                 block: hash,
                 tx: id,
@@ -306,8 +328,20 @@ impl Ledger {
                 .signing_key(&tx.author)
                 .or_else(|| introduced.get(&tx.author).copied())
                 .ok_or_else(|| refuse(Denied::UnknownActor(tx.author)))?;
-            if check == Check::Full {
-                stx.verify(&key)?;
+            if let Some(jobs) = defer.as_deref_mut() {
+                jobs.push(SigJob {
+                    key,
+                    tx: Some(index),
+                });
+            } else if check == Check::Full {
+                let verifier = match verifiers.get(&key) {
+                    Some(v) => v,
+                    None => {
+                        let v = Verifier::new(&key).map_err(|_| LedgerError::BadTxSignature(id))?;
+                        verifiers.entry(key).or_insert(v)
+                    }
+                };
+                stx.verify_as(&id, verifier)?;
             }
             let decision = policy::authorize(
                 &self.state,
@@ -348,24 +382,32 @@ impl Ledger {
         if self.blocks.contains_key(&block.hash()) {
             return Ok(Inserted::Known);
         }
-        self.validate(&block, check)?;
+        self.insert_checked(block.checked()?, check)
+    }
+
+    /// Validates and inserts a block whose shape is already checked.
+    pub fn insert_checked(&mut self, block: Checked, check: Check) -> Result<Inserted, LedgerError> {
+        if self.blocks.contains_key(&block.hash) {
+            return Ok(Inserted::Known);
+        }
+        self.validate_checked(&block.block, block.hash, &block.ids, check, None)?;
         Ok(self.add(block))
     }
 
-    fn add(&mut self, block: Block) -> Inserted {
-        let hash = block.hash();
-        let block = Arc::new(block);
-        self.by_height
-            .insert((block.header.clinic, block.header.height), hash);
-        self.blocks.insert(hash, block.clone());
-        if self.dag.insert(hash, &block.header) {
-            self.apply_block(hash, &block);
+    fn add(&mut self, checked: Checked) -> Inserted {
+        let hash = checked.hash;
+        let header = &checked.block.header;
+        self.by_height.insert((header.clinic, header.height), hash);
+        let appended = self.dag.insert(hash, header);
+        self.blocks.insert(hash, checked.clone());
+        if appended {
+            self.apply_block(&checked);
             Inserted::Appended
         } else if let Some(pending) = &mut self.deferred_replay {
             // Roles and enrollments never change, so applying in arrival order is enough to
             // validate the blocks that follow; the order-dependent state is rebuilt at the end.
             *pending = true;
-            self.apply_block(hash, &block);
+            self.apply_block(&checked);
             Inserted::Reordered
         } else {
             self.replay();
@@ -380,16 +422,35 @@ impl Ledger {
         blocks: impl IntoIterator<Item = Block>,
         check: Check,
     ) -> Result<usize, BlockFailure> {
+        self.insert_batch_checked(
+            blocks.into_iter().map(|b| {
+                let hash = b.hash();
+                b.checked().map_err(|e| BlockFailure::new(hash, e))
+            }),
+            check,
+        )
+    }
+
+    /// [`Ledger::insert_batch`] of blocks whose shape is checked (or the first that was not).
+    pub fn insert_batch_checked(
+        &mut self,
+        blocks: impl IntoIterator<Item = Result<Checked, BlockFailure>>,
+        check: Check,
+    ) -> Result<usize, BlockFailure> {
         self.deferred_replay = Some(false);
         let mut added = 0;
         let mut failure = None;
         for block in blocks {
-            let hash = block.hash();
-            match self.insert(block, check) {
+            let outcome = block.and_then(|b| {
+                let hash = b.hash;
+                self.insert_checked(b, check)
+                    .map_err(|e| BlockFailure::new(hash, e))
+            });
+            match outcome {
                 Ok(Inserted::Known) => {}
                 Ok(_) => added += 1,
-                Err(e) => {
-                    failure = Some(BlockFailure::new(hash, e));
+                Err(f) => {
+                    failure = Some(f);
                     break;
                 }
             }
@@ -403,15 +464,17 @@ impl Ledger {
         }
     }
 
-    fn apply_block(&mut self, hash: BlockHash, block: &Block) {
-        let Some(node) = self.dag.node(&hash) else {
+    fn apply_block(&mut self, checked: &Checked) {
+        let Some(node) = self.dag.node(&checked.hash) else {
             return;
         };
-        for (index, stx) in block.txs.iter().enumerate() {
+        let block = &checked.block;
+        for (index, (stx, id)) in block.txs.iter().zip(checked.ids.iter()).enumerate() {
             self.state.apply(
                 stx,
+                *id,
                 Position {
-                    block: hash,
+                    block: checked.hash,
                     index: index as u32,
                     frontier: &node.frontier,
                     at: (block.header.clinic, block.header.height),
@@ -425,8 +488,8 @@ impl Ledger {
         self.state = State::default();
         let order = self.dag.order().to_vec();
         for hash in order {
-            let block = self.blocks[&hash].clone();
-            self.apply_block(hash, &block);
+            let checked = self.blocks[&hash].clone();
+            self.apply_block(&checked);
         }
         self.state.set_network_id(self.network);
     }
@@ -460,13 +523,105 @@ impl Ledger {
 
     /// Re-checks every block and transaction from genesis, as a new replica would.
     /// Returns (blocks, transactions) or the first block that fails, with why.
+    ///
+    /// One thread re-applies the blocks in order on a fresh replica (links, roles, policy),
+    /// noting for every seal and transaction the key its signature must verify under; the other
+    /// cores check those signatures meanwhile. The first failure in the order is reported.
     pub fn verify(&self) -> Result<(usize, u64), BlockFailure> {
         let mut fresh =
             Ledger::new(self.genesis().clone()).map_err(|e| BlockFailure::new(self.network, e))?;
-        let rest = self.dag.order()[1..]
-            .iter()
-            .map(|h| self.blocks[h].as_ref().clone());
-        fresh.insert_batch(rest, Check::Full)?;
+        let order = &self.dag.order()[1..];
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 8));
+        let first_bad: Mutex<Option<(usize, BlockFailure)>> = Mutex::new(None);
+        let note = |at: usize, failure: BlockFailure| {
+            let mut first = first_bad.lock().unwrap_or_else(|p| p.into_inner());
+            if first.as_ref().is_none_or(|(i, _)| at < *i) {
+                *first = Some((at, failure));
+            }
+        };
+        let (send, receive) = mpsc::sync_channel::<(usize, Checked, Vec<SigJob>)>(64);
+        let receive = Mutex::new(receive);
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| {
+                    loop {
+                        let next = receive.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                        let Ok((at, checked, jobs)) = next else { break };
+                        if let Err(e) = check_signatures(&checked, &jobs) {
+                            note(at, BlockFailure::new(checked.hash, e));
+                        }
+                    }
+                });
+            }
+            fresh.deferred_replay = Some(false);
+            for (at, hash) in order.iter().enumerate() {
+                let block = self.blocks[hash].block.clone();
+                let outcome = Checked::recheck(block).and_then(|checked| {
+                    let mut jobs = Vec::with_capacity(checked.ids.len() + 1);
+                    fresh.insert_deferred(checked.clone(), &mut jobs)?;
+                    Ok((checked, jobs))
+                });
+                match outcome {
+                    Ok((checked, jobs)) => {
+                        if send.send((at, checked, jobs)).is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        note(at, BlockFailure::new(*hash, e));
+                        break;
+                    }
+                }
+            }
+            drop(send);
+        });
+        if let Some((_, failure)) = first_bad.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            return Err(failure);
+        }
+        if fresh.deferred_replay.take() == Some(true) {
+            fresh.replay();
+        }
         Ok((fresh.block_count(), fresh.tx_count()))
     }
+
+    /// Inserts a block checking everything but signatures, which are listed in `jobs`.
+    fn insert_deferred(&mut self, block: Checked, jobs: &mut Vec<SigJob>) -> Result<(), LedgerError> {
+        if self.blocks.contains_key(&block.hash) {
+            return Ok(());
+        }
+        self.validate_checked(&block.block, block.hash, &block.ids, Check::Stored, Some(jobs))?;
+        self.add(block);
+        Ok(())
+    }
+}
+
+/// A signature a block's check needs: the seal (`tx: None`) or a transaction's, and the key.
+#[derive(Clone, Copy, Debug)]
+struct SigJob {
+    key: [u8; 32],
+    tx: Option<usize>,
+}
+
+fn check_signatures(checked: &Checked, jobs: &[SigJob]) -> Result<(), LedgerError> {
+    let mut verifiers: HashMap<[u8; 32], Verifier> = HashMap::new();
+    for job in jobs {
+        let verifier = match verifiers.get(&job.key) {
+            Some(v) => v,
+            None => {
+                let bad = match job.tx {
+                    None => LedgerError::BadBlockSignature(checked.hash),
+                    Some(i) => LedgerError::BadTxSignature(checked.ids[i]),
+                };
+                let v = Verifier::new(&job.key).map_err(|_| bad)?;
+                verifiers.entry(job.key).or_insert(v)
+            }
+        };
+        match job.tx {
+            None => verifier
+                .verify(&checked.hash.0, &checked.block.signature.0)
+                .map_err(|_| LedgerError::BadBlockSignature(checked.hash))?,
+            Some(i) => checked.block.txs[i].verify_as(&checked.ids[i], verifier)?,
+        }
+    }
+    Ok(())
 }

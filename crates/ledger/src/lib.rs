@@ -37,7 +37,7 @@ mod records;
 mod state;
 mod tx;
 
-pub use block::{Block, BlockHeader, MAX_PARENTS, MAX_TXS_PER_BLOCK, txs_digest};
+pub use block::{Block, BlockHeader, Checked, MAX_PARENTS, MAX_TXS_PER_BLOCK, txs_digest};
 pub use encoding::{MAX_ENCODED_LEN, from_bytes, to_bytes};
 pub use error::{BlockFailure, LedgerError};
 pub use ids::{ActorId, BlockHash, Hash, IdParseError, NetworkId, TxId};

@@ -87,13 +87,12 @@ impl State {
         self.patients.get(id)
     }
 
-    /// Applies one signed transaction at its place in the total order.
+    /// Applies one signed transaction (whose id is `id`) at its place in the total order.
     ///
     /// Role checks were made when the block was accepted. Here the policy is asked again against
     /// the ordered state: a transaction it refuses is kept in history but has no effect, except a
     /// chart entry, which is kept and flagged (clinical data is never dropped).
-    pub fn apply(&mut self, stx: &SignedTx, position: Position<'_>) {
-        let id = stx.id();
+    pub fn apply(&mut self, stx: &SignedTx, id: TxId, position: Position<'_>) {
         let tx = &stx.tx;
         self.hasher
             .get_or_insert_with(|| blake3::Hasher::new_derive_key("carelog state v1"))

@@ -303,7 +303,19 @@ impl SignedTx {
 
     /// Checks the signature against the author's public signing key.
     pub fn verify(&self, author_signing_key: &[u8; 32]) -> Result<(), LedgerError> {
-        carelog_vault::verify_signature(author_signing_key, &self.id().0, &self.signature.0)
-            .map_err(|_| LedgerError::BadTxSignature(self.id()))
+        let verifier = carelog_vault::Verifier::new(author_signing_key)
+            .map_err(|_| LedgerError::BadTxSignature(self.id()))?;
+        self.verify_as(&self.id(), &verifier)
+    }
+
+    /// Checks the signature, the id already computed and the author's key already decoded.
+    pub fn verify_as(
+        &self,
+        id: &TxId,
+        author: &carelog_vault::Verifier,
+    ) -> Result<(), LedgerError> {
+        author
+            .verify(&id.0, &self.signature.0)
+            .map_err(|_| LedgerError::BadTxSignature(*id))
     }
 }

@@ -27,10 +27,14 @@ mod network;
 mod people;
 mod replication;
 mod shared;
+pub mod synthetic;
 
 use std::path::Path;
+use std::sync::Arc;
 
-use carelog_ledger::{ActorId, Block, Check, Founding, Hash, Ledger, Role, SignedTx, TxId};
+use carelog_ledger::{
+    ActorId, Block, BlockFailure, Check, Checked, Founding, Hash, Ledger, Role, SignedTx, TxId,
+};
 use carelog_store::{NewBlock, Origin, Store, StoreError};
 use carelog_vault::{ActorKeys, KdfParams};
 
@@ -195,27 +199,25 @@ impl Node {
         };
         let node_keys = home.read_key(home::NODE_KEY)?;
         let clinic = ActorId::from_signing_key(&node_keys.public().signing);
-        let stored = store.blocks()?;
-        let loaded_seq = stored.last().map_or(0, |b| b.seq);
-        let blocks = stored
-            .iter()
-            .map(decode_stored)
-            .collect::<Result<Vec<_>>>()?;
-        let mut blocks = blocks.into_iter();
-        let Some(genesis) = blocks.next() else {
-            return Err(NodeError::NotJoined);
+        let mut pages = StoredPages {
+            store: &store,
+            after: 0,
+            page: std::collections::VecDeque::new(),
+            error: None,
         };
-        let genesis_hash = genesis.hash();
-        let mut ledger = Ledger::new(genesis).map_err(|e| NodeError::DamagedBlock {
-            block: genesis_hash.to_string(),
-            reason: e.to_string(),
-        })?;
-        ledger
-            .insert_batch(blocks, Check::Stored)
-            .map_err(|f| NodeError::DamagedBlock {
-                block: f.block.to_string(),
-                reason: f.error.to_string(),
-            })?;
+        let genesis = match pages.next() {
+            None => return Err(pages.error.take().unwrap_or(NodeError::NotJoined)),
+            Some(Err(f)) => return Err(block_damage(f)),
+            Some(Ok(genesis)) => genesis,
+        };
+        let mut ledger = Ledger::new(Arc::unwrap_or_clone(genesis.block))
+            .map_err(|e| block_damage(BlockFailure::new(genesis.hash, e)))?;
+        let inserted = ledger.insert_batch_checked(&mut pages, Check::Stored);
+        if let Some(e) = pages.error.take() {
+            return Err(e);
+        }
+        inserted.map_err(block_damage)?;
+        let loaded_seq = pages.after;
         if !ledger.state().clinics.contains_key(&clinic) {
             return Err(NodeError::NotJoined);
         }
@@ -431,6 +433,91 @@ impl Node {
         }
         .sign(&session.keys)
     }
+}
+
+fn block_damage(f: BlockFailure) -> NodeError {
+    NodeError::DamagedBlock {
+        block: f.block.to_string(),
+        reason: f.error.to_string(),
+    }
+}
+
+/// Every stored block, a page at a time, each decoded and checked against its hash (a page's
+/// blocks on all cores at once), so a large replica opens without holding all its bytes twice.
+struct StoredPages<'a> {
+    store: &'a Store,
+    after: i64,
+    page: std::collections::VecDeque<std::result::Result<Checked, BlockFailure>>,
+    /// A database error ends the pages; the caller reports it.
+    error: Option<NodeError>,
+}
+
+impl StoredPages<'_> {
+    const PAGE: usize = 256;
+
+    fn fill(&mut self) -> Result<()> {
+        let rows = self.store.blocks_page(self.after, Self::PAGE)?;
+        let Some(last) = rows.last() else {
+            return Ok(());
+        };
+        self.after = last.seq;
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 8));
+        let chunk = rows.len().div_ceil(workers);
+        let decoded: Vec<Vec<_>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = rows
+                .chunks(chunk)
+                .map(|part| {
+                    let first = Hash(part[0].hash);
+                    let work = scope.spawn(move || part.iter().map(check_stored).collect());
+                    (first, work)
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|(first, work)| {
+                    // Decoders return errors rather than panic; were one to panic anyway, the
+                    // open fails on that block instead of going on without it.
+                    work.join().unwrap_or_else(|_| {
+                        vec![Err(BlockFailure::new(
+                            first,
+                            carelog_ledger::LedgerError::InvalidBlock {
+                                block: first,
+                                reason: "it could not be decoded".into(),
+                            },
+                        ))]
+                    })
+                })
+                .collect()
+        });
+        self.page.extend(decoded.into_iter().flatten());
+        Ok(())
+    }
+}
+
+impl Iterator for StoredPages<'_> {
+    type Item = std::result::Result<Checked, BlockFailure>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.page.is_empty() && self.error.is_none() {
+            if let Err(e) = self.fill() {
+                self.error = Some(e);
+            }
+        }
+        self.page.pop_front()
+    }
+}
+
+/// Decodes a stored block, checks its shape and that it is the block its row says it is.
+fn check_stored(row: &carelog_store::StoredBlock) -> std::result::Result<Checked, BlockFailure> {
+    let fail = |e| BlockFailure::new(Hash(row.hash), e);
+    let checked = Block::decode_checked(&row.bytes).map_err(fail)?;
+    if checked.hash.0 != row.hash {
+        return Err(fail(carelog_ledger::LedgerError::InvalidBlock {
+            block: Hash(row.hash),
+            reason: "its contents do not match its hash".into(),
+        }));
+    }
+    Ok(checked)
 }
 
 fn damaged(row: &carelog_store::StoredBlock, reason: String) -> NodeError {

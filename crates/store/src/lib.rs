@@ -96,15 +96,16 @@ pub struct StoredBlock {
 
 const BLOCKS_SINCE: &str = "SELECT b.seq, b.hash, b.bytes, o.block_hash IS NOT NULL
      FROM blocks b LEFT JOIN outbox o ON o.block_hash = b.hash
-     WHERE b.seq > ?1 ORDER BY b.seq";
+     WHERE b.seq > ?1 ORDER BY b.seq LIMIT ?2";
 
 fn read_blocks(
     conn: &Connection,
     path: &Path,
     after_seq: i64,
+    limit: i64,
 ) -> Result<Vec<StoredBlock>, StoreError> {
     let mut stmt = conn.prepare_cached(BLOCKS_SINCE)?;
-    let rows = stmt.query_map([after_seq], |r| {
+    let rows = stmt.query_map([after_seq, limit], |r| {
         Ok((
             r.get::<_, i64>(0)?,
             r.get::<_, Vec<u8>>(1)?,
@@ -214,12 +215,18 @@ impl Store {
 
     /// Every block, in the order this node stored them (parents before children).
     pub fn blocks(&self) -> Result<Vec<StoredBlock>, StoreError> {
-        read_blocks(&self.conn, &self.path, 0)
+        read_blocks(&self.conn, &self.path, 0, -1)
     }
 
     /// Blocks stored after `seq` (by this process or another one on the same home).
     pub fn blocks_since(&self, seq: i64) -> Result<Vec<StoredBlock>, StoreError> {
-        read_blocks(&self.conn, &self.path, seq)
+        read_blocks(&self.conn, &self.path, seq, -1)
+    }
+
+    /// At most `limit` blocks stored after `seq`, oldest first: for reading a large replica a
+    /// page at a time instead of all at once.
+    pub fn blocks_page(&self, seq: i64, limit: usize) -> Result<Vec<StoredBlock>, StoreError> {
+        read_blocks(&self.conn, &self.path, seq, limit.try_into().unwrap_or(i64::MAX))
     }
 
     /// Whether a block is stored.
@@ -351,7 +358,7 @@ impl Store {
 impl Writer<'_> {
     /// Blocks stored after `seq`, read inside this transaction (so under the write lock).
     pub fn blocks_since(&self, seq: i64) -> Result<Vec<StoredBlock>, StoreError> {
-        read_blocks(&self.tx, Path::new("(this home)"), seq)
+        read_blocks(&self.tx, Path::new("(this home)"), seq, -1)
     }
 
     /// Stores a block; a local one also enters the outbox. Storing a known block is a no-op.

@@ -107,10 +107,29 @@ pub fn verify_signature(
     message: &[u8],
     signature: &[u8; 64],
 ) -> Result<(), VaultError> {
-    let key = VerifyingKey::from_bytes(signing_public).map_err(|_| VaultError::InvalidKey)?;
-    let signature = ed25519_dalek::Signature::from_bytes(signature);
-    key.verify_strict(message, &signature)
-        .map_err(|_| VaultError::InvalidKey)
+    Verifier::new(signing_public)?.verify(message, signature)
+}
+
+/// A public signing key decoded once, for checking many signatures by the same signer (decoding
+/// a key costs about a fifth of a check). Checks exactly as [`verify_signature`] does.
+#[derive(Clone, Debug)]
+pub struct Verifier(VerifyingKey);
+
+impl Verifier {
+    /// Decodes a public signing key.
+    pub fn new(signing_public: &[u8; 32]) -> Result<Verifier, VaultError> {
+        VerifyingKey::from_bytes(signing_public)
+            .map(Verifier)
+            .map_err(|_| VaultError::InvalidKey)
+    }
+
+    /// Checks an Ed25519 signature (strict: no malleable signatures, no small-order keys).
+    pub fn verify(&self, message: &[u8], signature: &[u8; 64]) -> Result<(), VaultError> {
+        let signature = ed25519_dalek::Signature::from_bytes(signature);
+        self.0
+            .verify_strict(message, &signature)
+            .map_err(|_| VaultError::InvalidKey)
+    }
 }
 
 #[cfg(test)]

@@ -36,5 +36,5 @@ mod keystore;
 
 pub use envelope::{DataKey, WrappedKey, open, seal, unwrap_key, wrap_key};
 pub use error::VaultError;
-pub use keys::{ActorKeys, PublicKeys, verify_signature};
+pub use keys::{ActorKeys, PublicKeys, Verifier, verify_signature};
 pub use keystore::{KdfParams, open_keys, open_with_passphrase, seal_keys, seal_with_passphrase};
