@@ -167,9 +167,24 @@ impl Store {
     }
 
     fn open_with(path: &Path, flags: OpenFlags) -> Result<Store, StoreError> {
+        let creating = flags.contains(OpenFlags::SQLITE_OPEN_CREATE);
         let mut conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)
             .map_err(|e| corrupt(path, e))?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        // Before anything writes to the file: an existing Carelog database always has its schema
+        // version set (`create` migrates at once). SQLite takes an empty file (one truncated to
+        // nothing) for a new database; opening it as one would hide the damage.
+        if !creating {
+            let version: i64 = conn
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .map_err(|e| corrupt(path, e))?;
+            if version == 0 {
+                return Err(corrupt(
+                    path,
+                    "the file holds no Carelog schema (it is empty or was never a Carelog database)",
+                ));
+            }
+        }
         // WAL with FULL sync: a write acknowledged to a clinician survives power loss.
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(|e| corrupt(path, e))?;

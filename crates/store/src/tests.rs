@@ -107,6 +107,41 @@ fn a_file_that_is_not_a_database_is_a_clear_error() {
     assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
 }
 
+/// A database with some blocks, as the bytes of its file after a clean close.
+fn filled_database(path: &Path) -> Vec<u8> {
+    let mut store = Store::create(path).unwrap();
+    for n in 0..200u8 {
+        let bytes = vec![n; 900];
+        put(&mut store, &([n; 32], bytes, n as u64), Origin::Peer);
+    }
+    drop(store);
+    std::fs::read(path).unwrap()
+}
+
+#[test]
+fn an_empty_or_truncated_file_is_damage_and_is_left_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let whole = filled_database(&path);
+    assert!(whole.len() > 64 * 1024, "the test needs several pages");
+    for keep in [0, 100, 4096, whole.len() / 2] {
+        std::fs::write(&path, &whole[..keep]).unwrap();
+        let err = Store::open(&path)
+            .and_then(|s| s.blocks().map(|_| ()))
+            .err()
+            .unwrap_or_else(|| panic!("a file cut to {keep} bytes must not open"));
+        assert!(
+            matches!(err, StoreError::Corrupt { .. }),
+            "cut to {keep}: {err}"
+        );
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            &whole[..keep],
+            "opening must not write to a damaged file"
+        );
+    }
+}
+
 #[test]
 fn settings_keys_and_peers_round_trip() {
     let dir = tempfile::tempdir().unwrap();
