@@ -128,6 +128,22 @@ fn read_blocks(
     Ok(out)
 }
 
+/// The bytes of the first block stored in a database that may be damaged: read with no check,
+/// opened read-only so nothing is written to the file. `None` if SQLite cannot read it.
+///
+/// For recovering a home's genesis block; the caller checks the bytes against the network id.
+pub fn salvage_first_block(path: &Path) -> Option<Vec<u8>> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .ok()?;
+    conn.query_row("SELECT bytes FROM blocks ORDER BY seq LIMIT 1", [], |r| {
+        r.get(0)
+    })
+    .ok()
+}
+
 /// The clinic node's database.
 pub struct Store {
     conn: Connection,
