@@ -277,3 +277,49 @@ fn key_stores_and_the_genesis_block_are_kept_beside_the_database() {
     );
     assert_eq!(node.home().mirrored_actors().unwrap().len(), 4);
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_home_that_keeps_no_genesis_recovers_with_the_network_id() {
+    let (north, south, _) = two_clinics();
+    let network = north.node.network_id();
+    let blocks = north.node.stats().unwrap().blocks;
+    let (south_addr, stop) = serve_in_background(south);
+    drop(north.node);
+    // A block fails its hash check, but SQLite still reads the file; and the home was made
+    // before the genesis block was kept beside the database.
+    let db = north.root.join(home::DATABASE);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute(
+        "UPDATE blocks SET bytes = zeroblob(length(bytes)) WHERE seq = (SELECT max(seq) FROM blocks)",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    std::fs::remove_file(north.root.join(home::GENESIS)).unwrap();
+    let err = Node::open(&north.root).err().unwrap();
+    assert!(matches!(err, NodeError::DamagedBlock { .. }), "{err}");
+    assert!(err.to_string().contains("carelog recover --peer"), "{err}");
+    assert!(err.to_string().contains(&db.display().to_string()), "{err}");
+
+    let err = Node::recover(&north.root, &[south_addr], None, LIMIT)
+        .await
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("--network"), "{err}");
+    // The genesis block is salvaged from the damaged file and checked against the id.
+    let (node, recovered) = Node::recover(&north.root, &[south_addr], Some(network), LIMIT)
+        .await
+        .unwrap();
+    assert_eq!(recovered.network_id, network);
+    assert_eq!(node.stats().unwrap().blocks, blocks);
+    // The database with whatever -wal and -shm files SQLite left beside it.
+    assert!(!recovered.set_aside.is_empty());
+    assert!(
+        recovered
+            .set_aside
+            .iter()
+            .all(|p| p.to_string_lossy().contains("carelog.sqlite3.damaged-"))
+    );
+    assert!(north.root.join(home::GENESIS).exists());
+    stop.send(true).unwrap();
+}
