@@ -133,9 +133,18 @@ fn read_blocks(
 ///
 /// For recovering a home's genesis block; the caller checks the bytes against the network id.
 pub fn salvage_first_block(path: &Path) -> Option<Vec<u8>> {
+    // `immutable`: no locks, and no -wal or -shm file is made beside the damaged one. The genesis
+    // block was committed (and checkpointed) long before any damage.
+    let escaped = path
+        .to_str()?
+        .replace('%', "%25")
+        .replace('?', "%3f")
+        .replace('#', "%23");
     let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        format!("file:{escaped}?immutable=1"),
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .ok()?;
     conn.query_row("SELECT bytes FROM blocks ORDER BY seq LIMIT 1", [], |r| {

@@ -160,3 +160,25 @@ fn settings_keys_and_peers_round_trip() {
     assert_eq!(store.local_actors().unwrap(), vec![[7; 16]]);
     assert_eq!(store.peers().unwrap(), vec!["127.0.0.1:4000".to_string()]);
 }
+
+#[test]
+fn the_first_block_of_a_damaged_database_is_read_without_touching_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    filled_database(&path);
+    let listing = || {
+        let mut names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = listing();
+    assert_eq!(salvage_first_block(&path), Some(vec![0u8; 900]));
+    assert_eq!(listing(), before, "no -wal or -shm file is made");
+    std::fs::write(&path, b"not a database").unwrap();
+    assert_eq!(salvage_first_block(&path), None);
+    assert_eq!(salvage_first_block(&dir.path().join("missing")), None);
+    assert_eq!(listing(), before);
+}
