@@ -237,7 +237,8 @@ fn a_deleted_database_comes_back_from_a_peer_and_the_clinic_charts_again() {
     chart(&c.south, &c.patient, "never synced");
 
     std::fs::remove_file(database(&c.south)).unwrap();
-    refused(&c.south, &["ledger", "stats"]);
+    let err = refused(&c.south, &["ledger", "stats"]);
+    assert!(err.contains("carelog recover --peer"), "{err}");
     let recovered = ok(&c.south, &["recover", "--peer", &north_addr.to_string()]);
     assert_eq!(recovered["ok"], true);
     assert_eq!(recovered["blocks"], synced["blocks"]);

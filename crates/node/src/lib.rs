@@ -206,6 +206,14 @@ impl Node {
                 reason: other.to_string(),
             },
         };
+        if !path.exists() && root.join(home::NODE_KEY).exists() {
+            // Not a new home: the clinic's key is here, its database is gone.
+            return Err(NodeError::DatabaseDamaged {
+                path,
+                reason: "the file is missing, though the home still holds this clinic's node key"
+                    .into(),
+            });
+        }
         let store = Store::open(&path).map_err(damaged_file)?;
         let node_keys = home.read_key(home::NODE_KEY)?;
         let clinic = ActorId::from_signing_key(&node_keys.public().signing);

@@ -86,7 +86,9 @@ async fn a_clinic_whose_database_is_deleted_gets_every_synced_block_back_from_a_
             north.root.join(home::DATABASE).display()
         ));
     }
-    assert!(matches!(Node::open(&north.root), Err(NodeError::NoHome(_))));
+    let err = Node::open(&north.root).err().unwrap();
+    assert!(matches!(err, NodeError::DatabaseDamaged { .. }), "{err}");
+    assert!(err.to_string().contains("carelog recover --peer"), "{err}");
 
     let (mut node, recovered) = Node::recover(&north.root, &[south_addr], None, LIMIT)
         .await
@@ -154,6 +156,20 @@ async fn a_truncated_database_is_a_clear_error_and_recovery_sets_it_aside() {
     let message = err.to_string();
     assert!(message.contains(&db.display().to_string()), "{message}");
     assert!(message.contains("carelog recover --peer"), "{message}");
+
+    // A file that is empty, or not SQLite at all, is the same clear error.
+    for damage in [&b""[..], &b"SQLite format 2\0 and then noise"[..]] {
+        std::fs::write(&db, damage).unwrap();
+        let err = Node::open(&north.root).err().unwrap();
+        assert!(matches!(err, NodeError::DatabaseDamaged { .. }), "{err}");
+        assert!(err.to_string().contains("carelog recover --peer"), "{err}");
+        assert_eq!(
+            std::fs::read(&db).unwrap(),
+            damage,
+            "opening changes nothing"
+        );
+    }
+    std::fs::write(&db, cut).unwrap();
 
     let (node, recovered) = Node::recover(&north.root, &[south_addr], None, LIMIT)
         .await
