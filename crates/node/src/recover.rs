@@ -40,7 +40,7 @@ use carelog_store::{Origin, Store};
 use carelog_sync::net::{self, AllowList, Endpoint};
 
 use crate::error::{NodeError, Result, io_err};
-use crate::home::{self, Home, now_ms};
+use crate::home::{self, Home};
 use crate::{Node, put_block};
 
 /// What a recovery brought back, and what it could not.
@@ -66,7 +66,11 @@ pub struct Recovered {
 }
 
 impl Node {
-    /// Rebuilds this home's replica from peers, with no backup: see the [module docs](self).
+    /// Rebuilds this home's replica from peers, with no backup: a fresh replica from the kept
+    /// genesis block, every block fetched over QUIC and checked fully, the peer's key and this
+    /// clinic's node key required to be enrolled in what was fetched, the key stores put back,
+    /// and only then the damaged files set aside (`carelog.sqlite3.damaged-<unix seconds>`).
+    /// Why admitting the peer's key before the fetch is sound is told in THREAT_MODEL.md.
     ///
     /// `network` is the network id, needed when the home keeps no genesis block (homes made
     /// before it was kept); it must match the kept one if both are there. Needs a running tokio
@@ -252,10 +256,9 @@ async fn fetch(
             // Blocks fetched now are not news to the clinic's own users.
             w.set_setting(&format!("seen:{actor}"), &seq.to_le_bytes())?;
         }
-        for peer in peers {
-            w.add_peer(&peer.to_string())?;
-        }
-        w.set_setting("recovered_at_ms", &now_ms().to_le_bytes())
+        peers
+            .iter()
+            .try_for_each(|peer| w.add_peer(&peer.to_string()))
     })?;
     Ok((peer_clinics, restored, waiting))
 }
