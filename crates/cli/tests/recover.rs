@@ -370,6 +370,12 @@ fn a_peer_of_another_network_is_refused_and_the_damaged_file_stays() {
     std::thread::sleep(Duration::from_millis(500));
     let db = database(&c.south);
     std::fs::write(&db, b"damage").unwrap();
+    let err = refused(&c.south, &["status"]);
+    assert!(
+        err.contains("is damaged or not a Carelog database"),
+        "{err}"
+    );
+    assert!(err.contains("carelog recover --peer"), "{err}");
     let err = refused(&c.south, &["recover", "--peer", &addr.to_string()]);
     assert!(err.contains("recovering from"), "{err}");
     assert_eq!(std::fs::read(&db).unwrap(), b"damage");
