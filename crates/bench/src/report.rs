@@ -439,7 +439,11 @@ pub fn scale_table(s: &Scale) -> String {
         s.patients,
         s.build_s
     );
-    let _ = writeln!(t, "{:<44} | {:>10} | {:>10} | {:>7}", "", "ours", "target", "HB");
+    let _ = writeln!(
+        t,
+        "{:<44} | {:>10} | {:>10} | {:>7}",
+        "", "ours", "target", "HB"
+    );
     let f = |v: &Value, k: &str| v[k].as_f64().unwrap_or(f64::NAN);
     let rows = [
         (

@@ -117,7 +117,11 @@ pub fn measure(dir: &Path, transactions: u64) -> Result<Scale, Error> {
     let build_s = started.elapsed().as_secs_f64();
     let database_mb = std::fs::read_dir(&home)?
         .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().starts_with("carelog.sqlite3"))
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("carelog.sqlite3")
+        })
         .filter_map(|e| e.metadata().ok())
         .map(|m| m.len() as f64 / 1_048_576.0)
         .sum();

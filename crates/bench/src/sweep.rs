@@ -257,13 +257,17 @@ fn prepare(plan: &Plan) -> Result<Clinic, Error> {
     })
 }
 
-/// A fresh copy of the clinic's home (the template is closed, so its database is whole).
+/// A fresh copy of the clinic's home (the template is closed, so its database is whole), with
+/// its directory of mirrored key stores (otherwise the first open would write them again).
 fn copy_home(from: &Path, to: &Path) -> Result<(), Error> {
     std::fs::create_dir_all(to)?;
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;
-        if entry.file_type()?.is_file() {
+        let kind = entry.file_type()?;
+        if kind.is_file() {
             std::fs::copy(entry.path(), to.join(entry.file_name()))?;
+        } else if kind.is_dir() {
+            copy_home(&entry.path(), &to.join(entry.file_name()))?;
         }
     }
     Ok(())

@@ -167,6 +167,16 @@ pub enum Command {
         #[arg(long)]
         no_peers: bool,
     },
+    /// Rebuild this clinic's replica from peers when its database is lost or damaged: sets the
+    /// damaged file aside, fetches and checks every block, puts the users' key stores back.
+    Recover {
+        /// A peer to fetch from (repeat for several; each must answer).
+        #[arg(long = "peer", required = true)]
+        peers: Vec<std::net::SocketAddr>,
+        /// The network id, for homes that keep no genesis.block (made before it was kept).
+        #[arg(long)]
+        network: Option<String>,
+    },
     /// Three clinic homes with staff, patients and charts, told as a story.
     Demo {
         /// Where to create the three homes.

@@ -92,6 +92,7 @@ pub fn run(home: &Path, command: Command) -> Result<Output, Failure> {
                 ),
             ))
         }
+        Command::Recover { peers, network } => crate::network::recover(home, &peers, network),
         Command::Serve { listen, peers } => crate::network::serve(Node::open(home)?, listen, peers),
         Command::Sync { peer } => crate::network::sync(Node::open(home)?, peer),
         command => {
@@ -470,6 +471,7 @@ fn on_node(node: &mut Node, command: Command) -> Result<Output, Failure> {
         | Command::Clinic { .. }
         | Command::Demo { .. }
         | Command::Restore { .. }
+        | Command::Recover { .. }
         | Command::Serve { .. }
         | Command::Sync { .. } => Err("this command does not run on an open home".into()),
     }

@@ -76,6 +76,83 @@ pub fn sync(node: Node, peer: SocketAddr) -> Result<Output, Failure> {
     ))
 }
 
+/// Rebuilds a lost or damaged replica from peers, and says what came back and what could not.
+pub fn recover(
+    home: &std::path::Path,
+    peers: &[SocketAddr],
+    network: Option<String>,
+) -> Result<Output, Failure> {
+    let network = network
+        .map(|text| {
+            text.parse::<carelog_ledger::Hash>()
+                .map_err(|e| format!("--network: {e}"))
+        })
+        .transpose()?;
+    let (node, recovered) = runtime()?.block_on(Node::recover(home, peers, network, SYNC_LIMIT))?;
+    let names = |ids: &[carelog_ledger::ActorId]| -> Vec<String> {
+        ids.iter().map(|id| node.describe(id)).collect()
+    };
+    let ids = |ids: &[carelog_ledger::ActorId]| -> Vec<String> {
+        ids.iter().map(|id| id.to_string()).collect()
+    };
+    let own = match recovered.own_height {
+        Some(h) => format!(
+            "This clinic's own chain now ends at height {h}: any block it sealed after that which no peer received is lost, and it seals from there."
+        ),
+        None => {
+            "No peer held a block this clinic sealed; it seals from the start of its chain.".into()
+        }
+    };
+    let mut human = format!(
+        "Recovered {} from {}: {} blocks, {} transactions of network {}, every one checked.\n{own}",
+        home.display(),
+        recovered
+            .peers
+            .iter()
+            .map(|(addr, clinic)| format!("{} ({addr})", node.display_name(clinic)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        recovered.blocks,
+        recovered.txs,
+        recovered.network_id,
+    );
+    if recovered.keys_restored.is_empty() {
+        human.push_str("\nNo user's key store was kept beside the database: users of this clinic cannot sign in here.");
+    } else {
+        human.push_str(&format!(
+            "\nKeys back for {} users and patients: {}.",
+            recovered.keys_restored.len(),
+            names(&recovered.keys_restored).join(", ")
+        ));
+    }
+    if !recovered.keys_waiting.is_empty() {
+        human.push_str(&format!(
+            "\nKey stores put back whose enrollment no peer had yet (they sign in once a sync brings it): {}.",
+            ids(&recovered.keys_waiting).join(", ")
+        ));
+    }
+    for path in &recovered.set_aside {
+        human.push_str(&format!(
+            "\nThe damaged file is kept at {}.",
+            path.display()
+        ));
+    }
+    Ok(Output::new(
+        json!({
+            "ok": true,
+            "network_id": recovered.network_id.to_string(),
+            "blocks": recovered.blocks,
+            "txs": recovered.txs,
+            "own_height": recovered.own_height,
+            "peers": recovered.peers.iter().map(|(addr, clinic)| json!({"addr": addr.to_string(), "clinic": clinic.to_string()})).collect::<Vec<_>>(),
+            "keys_restored": ids(&recovered.keys_restored),
+            "keys_waiting": ids(&recovered.keys_waiting),
+            "set_aside": recovered.set_aside.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+        }),
+        human,
+    ))
+}
+
 /// After joining: sync from the invite's peers; an unreachable peer is reported, not fatal.
 pub fn sync_after_join(node: Node) -> Result<(Node, Vec<String>), Failure> {
     let peers: Vec<SocketAddr> = node

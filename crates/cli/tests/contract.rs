@@ -547,8 +547,22 @@ fn files_on_disk_hold_no_patient_name_or_chart_text() {
         "",
         &["chart", "show", "--as", &c.doctor, "--patient", &c.patient],
     );
-    for entry in std::fs::read_dir(h).unwrap() {
-        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+    // Every file of the home, the mirrored key stores in keys/ included.
+    let mut files = Vec::new();
+    let mut dirs = vec![h.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.iter().any(|f| f.ends_with("genesis.block")));
+    for file in files {
+        let bytes = std::fs::read(&file).unwrap();
         for needle in [secret, "Quetzalcoatl", "Pat Example"] {
             assert!(
                 !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),

@@ -184,9 +184,8 @@ impl Block {
             });
         }
         // A block no peer could decode must never be sealed or stored.
-        let encoded = encoded_len.unwrap_or_else(|| {
-            postcard::experimental::serialized_size(self).unwrap_or(usize::MAX)
-        });
+        let encoded = encoded_len
+            .unwrap_or_else(|| postcard::experimental::serialized_size(self).unwrap_or(usize::MAX));
         if encoded > encoding::MAX_ENCODED_LEN {
             return Err(LedgerError::InvalidBlock {
                 block: hash,

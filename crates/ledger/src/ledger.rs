@@ -187,7 +187,10 @@ impl Ledger {
 
     /// Blocks in total order, genesis first.
     pub fn blocks_in_order(&self) -> impl Iterator<Item = &Block> + '_ {
-        self.dag.order().iter().map(|h| self.blocks[h].block.as_ref())
+        self.dag
+            .order()
+            .iter()
+            .map(|h| self.blocks[h].block.as_ref())
     }
 
     /// The number of blocks, genesis included.
@@ -386,7 +389,11 @@ impl Ledger {
     }
 
     /// Validates and inserts a block whose shape is already checked.
-    pub fn insert_checked(&mut self, block: Checked, check: Check) -> Result<Inserted, LedgerError> {
+    pub fn insert_checked(
+        &mut self,
+        block: Checked,
+        check: Check,
+    ) -> Result<Inserted, LedgerError> {
         if self.blocks.contains_key(&block.hash) {
             return Ok(Inserted::Known);
         }
@@ -585,11 +592,21 @@ impl Ledger {
     }
 
     /// Inserts a block checking everything but signatures, which are listed in `jobs`.
-    fn insert_deferred(&mut self, block: Checked, jobs: &mut Vec<SigJob>) -> Result<(), LedgerError> {
+    fn insert_deferred(
+        &mut self,
+        block: Checked,
+        jobs: &mut Vec<SigJob>,
+    ) -> Result<(), LedgerError> {
         if self.blocks.contains_key(&block.hash) {
             return Ok(());
         }
-        self.validate_checked(&block.block, block.hash, &block.ids, Check::Stored, Some(jobs))?;
+        self.validate_checked(
+            &block.block,
+            block.hash,
+            &block.ids,
+            Check::Stored,
+            Some(jobs),
+        )?;
         self.add(block);
         Ok(())
     }

@@ -5,6 +5,9 @@ use std::path::PathBuf;
 use carelog_ledger::{Denied, LedgerError};
 use carelog_store::StoreError;
 
+/// What to do about a damaged database: every block it held can come back from peers.
+const RECOVER_HINT: &str = "To rebuild this clinic's replica from a peer, run `carelog recover --peer ADDR`: it sets the damaged file aside (it deletes nothing) and fetches every block again";
+
 /// Why a node command or query did not happen. A refused command changes nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
@@ -30,11 +33,24 @@ pub enum NodeError {
     #[error("the home is damaged: {0}")]
     Damaged(String),
     /// The stored ledger does not verify.
-    #[error("the stored ledger is damaged at block {block}: {reason}")]
+    #[error(
+        "the ledger stored in {} is damaged at block {block}: {reason}. {RECOVER_HINT}",
+        path.display()
+    )]
     DamagedBlock {
+        /// The database file.
+        path: PathBuf,
         /// The first bad block (its stored hash).
         block: String,
         /// What is wrong with it.
+        reason: String,
+    },
+    /// The database file is damaged, truncated or not a Carelog database.
+    #[error("{} is damaged or not a Carelog database ({reason}). {RECOVER_HINT}", path.display())]
+    DatabaseDamaged {
+        /// The database file.
+        path: PathBuf,
+        /// What SQLite or the check said.
         reason: String,
     },
     /// No such user, or the name is ambiguous.

@@ -4,10 +4,18 @@
 //! authority key are kept in files readable only by the node's account, like a server's host
 //! keys: the node must seal blocks without a person present. Users' and patients' keys live in
 //! the database, sealed under their passphrases.
+//!
+//! What only this home holds and no peer can give back is also kept outside the database, so a
+//! destroyed database loses nothing that `carelog recover` cannot fetch again from peers:
+//! - `keys/<actor hex>.sealed`: each user's key store, the same sealed bytes as its database row
+//!   (Argon2id under the user's passphrase; as safe as the row);
+//! - `genesis.block`: the network's genesis block, the root that a recovery checks every fetched
+//!   block against (a peer cannot pass off a network of its own that enrolls this clinic's key).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use carelog_ledger::{ActorId, Block};
 use carelog_vault::ActorKeys;
 use zeroize::Zeroizing;
 
@@ -19,6 +27,11 @@ pub const DATABASE: &str = "carelog.sqlite3";
 pub const NODE_KEY: &str = "node.key";
 /// The health authority's key file (only on the founding home).
 pub const AUTHORITY_KEY: &str = "authority.key";
+/// The directory of mirrored user key stores.
+pub const KEYS_DIR: &str = "keys";
+/// The network's genesis block (canonical bytes).
+pub const GENESIS: &str = "genesis.block";
+const SEALED_SUFFIX: &str = ".sealed";
 
 /// Paths of a home directory.
 #[derive(Clone, Debug)]
@@ -71,6 +84,115 @@ impl Home {
         file.write_all(text.as_bytes()).map_err(io_err(&path))?;
         file.sync_all().map_err(io_err(&path))?;
         Ok(())
+    }
+
+    /// Writes a file atomically: a temporary file (mode 0600) written and synced, then renamed
+    /// over `path`, and the directory synced, so a crash leaves the old file or the new one.
+    pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let temp = dir.join(format!(".{name}.tmp-{}", hex::encode(random::<6>())));
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let written = (|| {
+            let mut file = options.open(&temp)?;
+            file.write_all(bytes)?;
+            file.sync_all()?;
+            std::fs::rename(&temp, path)
+        })();
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&temp);
+            return Err(io_err(path)(e));
+        }
+        // The rename is durable once the directory entry is (not possible on every platform).
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+
+    /// The file mirroring an actor's sealed key store.
+    pub fn sealed_keys_file(&self, actor: &ActorId) -> PathBuf {
+        self.root
+            .join(KEYS_DIR)
+            .join(format!("{}{SEALED_SUFFIX}", hex::encode(actor.0)))
+    }
+
+    /// Keeps a copy of an actor's sealed key store beside the database (the same bytes as its
+    /// row in the database's key store table).
+    pub fn mirror_sealed_keys(&self, actor: &ActorId, sealed: &[u8]) -> Result<()> {
+        let dir = self.root.join(KEYS_DIR);
+        std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(io_err(&dir))?;
+        }
+        Home::write_atomic(&self.sealed_keys_file(actor), sealed)
+    }
+
+    /// The actors whose key stores are mirrored, from the file names (`<32 hex>.sealed`; other
+    /// files are skipped), in order.
+    pub fn mirrored_actors(&self) -> Result<Vec<ActorId>> {
+        let dir = self.root.join(KEYS_DIR);
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_err(&dir)(e)),
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let name = entry.map_err(io_err(&dir))?.file_name();
+            let name = name.to_string_lossy();
+            let Some(stem) = name.strip_suffix(SEALED_SUFFIX) else {
+                continue;
+            };
+            let mut id = [0u8; 16];
+            if hex::decode_to_slice(stem, &mut id).is_ok() {
+                out.push(ActorId(id));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Every mirrored key store: the actor and the sealed bytes.
+    pub fn mirrored_keys(&self) -> Result<Vec<(ActorId, Vec<u8>)>> {
+        self.mirrored_actors()?
+            .into_iter()
+            .map(|actor| {
+                let path = self.sealed_keys_file(&actor);
+                let bytes = std::fs::read(&path).map_err(io_err(&path))?;
+                Ok((actor, bytes))
+            })
+            .collect()
+    }
+
+    /// Keeps the network's genesis block beside the database.
+    pub fn keep_genesis(&self, genesis: &Block) -> Result<()> {
+        Home::write_atomic(&self.root.join(GENESIS), &genesis.to_bytes())
+    }
+
+    /// The kept genesis block, if this home keeps one.
+    pub fn kept_genesis(&self) -> Result<Option<Block>> {
+        let path = self.root.join(GENESIS);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_err(&path)(e)),
+        };
+        Block::from_bytes(&bytes).map(Some).map_err(|e| {
+            NodeError::Damaged(format!("{} is not a genesis block: {e}", path.display()))
+        })
     }
 
     /// Reads a key file.

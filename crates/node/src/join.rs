@@ -120,8 +120,9 @@ impl Node {
         let json = serde_json::to_vec_pretty(&request).expect("requests always encode");
         home.prepare_new()?;
         home.write_key(home::NODE_KEY, &node_keys)?;
-        let mut store = Store::create(&home.database())?;
         let admin_id = ActorId::from_signing_key(&admin.public().signing);
+        home.mirror_sealed_keys(&admin_id, &sealed_admin)?;
+        let mut store = Store::create(&home.database())?;
         store.write(|w| {
             w.put_sealed_keys(&admin_id.0, &sealed_admin)?;
             w.set_setting(REQUEST_SETTING, &json)
@@ -248,6 +249,7 @@ impl Node {
             return Err(bad("it does not enroll this clinic".into()));
         }
         let ordered: Vec<Block> = ledger.blocks_in_order().cloned().collect();
+        home.keep_genesis(ledger.genesis())?;
         store.write(|w| {
             for block in &ordered {
                 put_block(w, block, Origin::Peer)?;

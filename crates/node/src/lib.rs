@@ -25,6 +25,7 @@ mod join;
 mod keys;
 mod network;
 mod people;
+mod recover;
 mod replication;
 mod shared;
 pub mod synthetic;
@@ -46,6 +47,7 @@ pub use home::{Home, now_ms, parse_time, rfc3339};
 pub use interop::Format;
 pub use join::{Invite, JoinRequest};
 pub use network::{Link, LinkStatus, PeerStatus, serve, state_name, sync_once};
+pub use recover::Recovered;
 pub use replication::{Accepted, Evidence, NewRecord, PatientBundle};
 pub use shared::{GroupStats, SharedNode};
 
@@ -163,8 +165,10 @@ impl Node {
         let ledger = Ledger::new(genesis.clone())?;
         home.write_key(home::NODE_KEY, &node_keys)?;
         home.write_key(home::AUTHORITY_KEY, &authority)?;
-        let mut store = Store::create(&home.database())?;
+        home.keep_genesis(&genesis)?;
         let admin_id = ActorId::from_signing_key(&admin.public().signing);
+        home.mirror_sealed_keys(&admin_id, &sealed_admin)?;
+        let mut store = Store::create(&home.database())?;
         store.write(|w| {
             w.put_sealed_keys(&admin_id.0, &sealed_admin)?;
             put_block(w, &genesis, Origin::Peer)
@@ -191,12 +195,30 @@ impl Node {
     }
 
     /// Opens a home, re-reading and checking every stored block.
+    ///
+    /// A database that is damaged, truncated, not a Carelog database, or whose blocks fail
+    /// their checks is refused with [`NodeError::DatabaseDamaged`] or
+    /// [`NodeError::DamagedBlock`], both naming the file and `carelog recover`.
     pub fn open(root: &Path) -> Result<Node> {
         let home = Home::new(root);
-        let store = match Store::open(&home.database()) {
-            Err(StoreError::Missing(_)) => return Err(NodeError::NoHome(root.to_path_buf())),
-            other => other?,
+        let path = home.database();
+        let damaged_file = |e: StoreError| match e {
+            StoreError::Missing(_) => NodeError::NoHome(root.to_path_buf()),
+            StoreError::Corrupt { path, reason } => NodeError::DatabaseDamaged { path, reason },
+            other => NodeError::DatabaseDamaged {
+                path: path.clone(),
+                reason: other.to_string(),
+            },
         };
+        if !path.exists() && root.join(home::NODE_KEY).exists() {
+            // Not a new home: the clinic's key is here, its database is gone.
+            return Err(NodeError::DatabaseDamaged {
+                path,
+                reason: "the file is missing, though the home still holds this clinic's node key"
+                    .into(),
+            });
+        }
+        let store = Store::open(&path).map_err(damaged_file)?;
         let node_keys = home.read_key(home::NODE_KEY)?;
         let clinic = ActorId::from_signing_key(&node_keys.public().signing);
         let mut pages = StoredPages {
@@ -206,29 +228,58 @@ impl Node {
             error: None,
         };
         let genesis = match pages.next() {
-            None => return Err(pages.error.take().unwrap_or(NodeError::NotJoined)),
-            Some(Err(f)) => return Err(block_damage(f)),
+            None => {
+                return Err(pages
+                    .error
+                    .take()
+                    .map_or(NodeError::NotJoined, damaged_file));
+            }
+            Some(Err(f)) => return Err(block_damage(&path, f)),
             Some(Ok(genesis)) => genesis,
         };
         let mut ledger = Ledger::new(Arc::unwrap_or_clone(genesis.block))
-            .map_err(|e| block_damage(BlockFailure::new(genesis.hash, e)))?;
+            .map_err(|e| block_damage(&path, BlockFailure::new(genesis.hash, e)))?;
         let inserted = ledger.insert_batch_checked(&mut pages, Check::Stored);
         if let Some(e) = pages.error.take() {
-            return Err(e);
+            return Err(damaged_file(e));
         }
-        inserted.map_err(block_damage)?;
+        inserted.map_err(|f| block_damage(&path, f))?;
         let loaded_seq = pages.after;
         if !ledger.state().clinics.contains_key(&clinic) {
             return Err(NodeError::NotJoined);
         }
-        Ok(Node {
+        let node = Node {
             home,
             store,
             ledger,
             node_keys,
             clinic,
             loaded_seq,
-        })
+        };
+        if let Err(e) = node.keep_outside_the_database() {
+            tracing::warn!(error = %e, "could not keep the genesis block and key stores beside the database");
+        }
+        Ok(node)
+    }
+
+    /// Makes sure the genesis block and every key store of the database are also kept as files
+    /// of the home (homes made before they were kept get them on their next open).
+    fn keep_outside_the_database(&self) -> Result<()> {
+        if self.home.kept_genesis().ok().flatten().map(|g| g.hash()) != Some(self.network_id()) {
+            self.home.keep_genesis(self.ledger.genesis())?;
+        }
+        // Every later change to a key store writes its file too: only missing files are made.
+        let mirrored: std::collections::BTreeSet<ActorId> =
+            self.home.mirrored_actors()?.into_iter().collect();
+        for actor in self.store.local_actors()? {
+            let actor = ActorId(actor);
+            if !mirrored.contains(&actor)
+                && let Some(sealed) = self.store.sealed_keys(&actor.0)?
+            {
+                self.home.mirror_sealed_keys(&actor, &sealed)?;
+            }
+        }
+        Ok(())
     }
 
     /// This clinic's id.
@@ -388,6 +439,7 @@ impl Node {
     /// Re-checks every stored block and transaction from genesis.
     pub fn verify(&self) -> Result<(usize, u64)> {
         self.ledger.verify().map_err(|f| NodeError::DamagedBlock {
+            path: self.home.database(),
             block: f.block.to_string(),
             reason: f.error.to_string(),
         })
@@ -403,15 +455,20 @@ impl Node {
         let ledger = &mut self.ledger;
         let node_keys = &self.node_keys;
         let loaded_seq = &mut self.loaded_seq;
+        let home = &self.home;
+        let path = home.database();
         self.store.write(|w| {
             if w.setting(replication::CATCH_UP)?.is_some() {
                 return Err(NodeError::AwaitingCatchUp);
             }
             let newer = w.blocks_since(*loaded_seq)?;
-            apply_stored(ledger, &newer)?;
+            apply_stored(&path, ledger, &newer)?;
             let block = ledger.seal(node_keys, txs, now_ms());
             ledger.validate(&block, Check::Full)?;
             for (actor, sealed) in new_keys {
+                // The file first: if it cannot be written the transaction rolls back, and a file
+                // left by a rolled-back transaction only holds keys no block refers to.
+                home.mirror_sealed_keys(actor, sealed)?;
                 w.put_sealed_keys(&actor.0, sealed)?;
             }
             put_block(w, &block, Origin::Local)?;
@@ -435,8 +492,9 @@ impl Node {
     }
 }
 
-fn block_damage(f: BlockFailure) -> NodeError {
+fn block_damage(path: &Path, f: BlockFailure) -> NodeError {
     NodeError::DamagedBlock {
+        path: path.to_path_buf(),
         block: f.block.to_string(),
         reason: f.error.to_string(),
     }
@@ -449,13 +507,13 @@ struct StoredPages<'a> {
     after: i64,
     page: std::collections::VecDeque<std::result::Result<Checked, BlockFailure>>,
     /// A database error ends the pages; the caller reports it.
-    error: Option<NodeError>,
+    error: Option<StoreError>,
 }
 
 impl StoredPages<'_> {
     const PAGE: usize = 256;
 
-    fn fill(&mut self) -> Result<()> {
+    fn fill(&mut self) -> std::result::Result<(), StoreError> {
         let rows = self.store.blocks_page(self.after, Self::PAGE)?;
         let Some(last) = rows.last() else {
             return Ok(());
@@ -520,30 +578,39 @@ fn check_stored(row: &carelog_store::StoredBlock) -> std::result::Result<Checked
     Ok(checked)
 }
 
-fn damaged(row: &carelog_store::StoredBlock, reason: String) -> NodeError {
+fn damaged(path: &Path, row: &carelog_store::StoredBlock, reason: String) -> NodeError {
     NodeError::DamagedBlock {
+        path: path.to_path_buf(),
         block: hex::encode(row.hash),
         reason,
     }
 }
 
 /// Decodes a stored block and checks it is the block its row says it is.
-fn decode_stored(row: &carelog_store::StoredBlock) -> Result<Block> {
-    let block = Block::from_bytes(&row.bytes).map_err(|e| damaged(row, e.to_string()))?;
+fn decode_stored(path: &Path, row: &carelog_store::StoredBlock) -> Result<Block> {
+    let block = Block::from_bytes(&row.bytes).map_err(|e| damaged(path, row, e.to_string()))?;
     if block.hash().0 != row.hash {
-        return Err(damaged(row, "its contents do not match its hash".into()));
+        return Err(damaged(
+            path,
+            row,
+            "its contents do not match its hash".into(),
+        ));
     }
     Ok(block)
 }
 
 /// Applies blocks read back from this home's database (written by another process).
-fn apply_stored(ledger: &mut Ledger, rows: &[carelog_store::StoredBlock]) -> Result<Vec<Block>> {
+fn apply_stored(
+    path: &Path,
+    ledger: &mut Ledger,
+    rows: &[carelog_store::StoredBlock],
+) -> Result<Vec<Block>> {
     let mut added = Vec::new();
     for row in rows {
-        let block = decode_stored(row)?;
+        let block = decode_stored(path, row)?;
         if ledger
             .insert(block.clone(), Check::Stored)
-            .map_err(|e| damaged(row, e.to_string()))?
+            .map_err(|e| damaged(path, row, e.to_string()))?
             != carelog_ledger::Inserted::Known
         {
             added.push(block);

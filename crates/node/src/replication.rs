@@ -184,7 +184,7 @@ impl Node {
         let Some(last) = rows.last().map(|r| r.seq) else {
             return Ok(Vec::new());
         };
-        let added = apply_stored(&mut self.ledger, &rows)?;
+        let added = apply_stored(&self.home.database(), &mut self.ledger, &rows)?;
         self.loaded_seq = last;
         Ok(added)
     }
@@ -491,6 +491,7 @@ impl Node {
             ));
         }
         if self.store.sealed_keys(&patient.0)?.is_none() {
+            self.home.mirror_sealed_keys(&patient, &sealed)?;
             self.store
                 .write(|w| w.put_sealed_keys(&patient.0, &sealed))?;
         }

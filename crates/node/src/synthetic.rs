@@ -465,9 +465,9 @@ mod tests {
         let entries = chart["entries"].as_array().unwrap();
         assert!(entries.len() > 10, "the probe patient has a chart");
         assert!(
-            entries
-                .iter()
-                .any(|e| e["kind"] == "vitals" && e["author"] == "Dr 1 1" && e["data"]["systolic"].is_number()),
+            entries.iter().any(|e| e["kind"] == "vitals"
+                && e["author"] == "Dr 1 1"
+                && e["data"]["systolic"].is_number()),
             "its entries open with the doctor's keys"
         );
     }

@@ -5,21 +5,21 @@ use carelog_ledger::Role;
 
 use super::*;
 
-const PASS: &str = "admin secret";
-const DOC_PASS: &str = "doctor secret";
-const PIN: &str = "pin-2468";
+pub(crate) const PASS: &str = "admin secret";
+pub(crate) const DOC_PASS: &str = "doctor secret";
+pub(crate) const PIN: &str = "pin-2468";
 
-struct Clinic {
-    _dir: tempfile::TempDir,
-    root: std::path::PathBuf,
-    node: Node,
-    admin: ActorId,
-    doctor: ActorId,
-    other_doctor: ActorId,
-    patient: ActorId,
+pub(crate) struct Clinic {
+    pub(crate) _dir: tempfile::TempDir,
+    pub(crate) root: std::path::PathBuf,
+    pub(crate) node: Node,
+    pub(crate) admin: ActorId,
+    pub(crate) doctor: ActorId,
+    pub(crate) other_doctor: ActorId,
+    pub(crate) patient: ActorId,
 }
 
-fn clinic() -> Clinic {
+pub(crate) fn clinic() -> Clinic {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("north");
     let (mut node, created) = Node::create_network(
@@ -60,7 +60,7 @@ fn clinic() -> Clinic {
     }
 }
 
-fn entries(view: &serde_json::Value) -> &Vec<serde_json::Value> {
+pub(crate) fn entries(view: &serde_json::Value) -> &Vec<serde_json::Value> {
     view["entries"]
         .as_array()
         .expect("a chart view lists entries")
@@ -265,8 +265,22 @@ fn the_database_holds_no_plaintext_names_or_notes() {
         .unwrap();
     c.node.chart(&doc, c.patient, "test").unwrap();
     drop(c.node);
-    for entry in std::fs::read_dir(&c.root).unwrap() {
-        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+    // Every file of the home, the mirrored key stores in keys/ included.
+    let mut files = Vec::new();
+    let mut dirs = vec![c.root.clone()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.iter().any(|f| f.ends_with(home::GENESIS)));
+    for file in files {
+        let bytes = std::fs::read(&file).unwrap();
         for needle in [
             secret.as_bytes(),
             b"Zelda Quimby".as_slice(),
@@ -385,7 +399,7 @@ fn a_damaged_block_is_named_when_the_home_opens() {
 }
 
 /// North founds the network and approves South, which joins from the invite.
-fn two_clinics() -> (Clinic, Node, ActorId) {
+pub(crate) fn two_clinics() -> (Clinic, Node, ActorId) {
     let north = clinic();
     let south_root = north.root.parent().unwrap().join("south");
     let request = north.root.parent().unwrap().join("south-request.json");

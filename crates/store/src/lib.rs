@@ -129,6 +129,31 @@ fn read_blocks(
     Ok(out)
 }
 
+/// The bytes of the first block stored in a database that may be damaged: read with no check,
+/// opened read-only so nothing is written to the file. `None` if SQLite cannot read it.
+///
+/// For recovering a home's genesis block; the caller checks the bytes against the network id.
+pub fn salvage_first_block(path: &Path) -> Option<Vec<u8>> {
+    // `immutable`: no locks, and no -wal or -shm file is made beside the damaged one. The genesis
+    // block was committed (and checkpointed) long before any damage.
+    let escaped = path
+        .to_str()?
+        .replace('%', "%25")
+        .replace('?', "%3f")
+        .replace('#', "%23");
+    let conn = Connection::open_with_flags(
+        format!("file:{escaped}?immutable=1"),
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .ok()?;
+    conn.query_row("SELECT bytes FROM blocks ORDER BY seq LIMIT 1", [], |r| {
+        r.get(0)
+    })
+    .ok()
+}
+
 /// The clinic node's database.
 pub struct Store {
     conn: Connection,
@@ -168,9 +193,24 @@ impl Store {
     }
 
     fn open_with(path: &Path, flags: OpenFlags) -> Result<Store, StoreError> {
+        let creating = flags.contains(OpenFlags::SQLITE_OPEN_CREATE);
         let mut conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)
             .map_err(|e| corrupt(path, e))?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        // Before anything writes to the file: an existing Carelog database always has its schema
+        // version set (`create` migrates at once). SQLite takes an empty file (one truncated to
+        // nothing) for a new database; opening it as one would hide the damage.
+        if !creating {
+            let version: i64 = conn
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .map_err(|e| corrupt(path, e))?;
+            if version == 0 {
+                return Err(corrupt(
+                    path,
+                    "the file holds no Carelog schema (it is empty or was never a Carelog database)",
+                ));
+            }
+        }
         // WAL with FULL sync: a write acknowledged to a clinician survives power loss.
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(|e| corrupt(path, e))?;
@@ -226,7 +266,12 @@ impl Store {
     /// At most `limit` blocks stored after `seq`, oldest first: for reading a large replica a
     /// page at a time instead of all at once.
     pub fn blocks_page(&self, seq: i64, limit: usize) -> Result<Vec<StoredBlock>, StoreError> {
-        read_blocks(&self.conn, &self.path, seq, limit.try_into().unwrap_or(i64::MAX))
+        read_blocks(
+            &self.conn,
+            &self.path,
+            seq,
+            limit.try_into().unwrap_or(i64::MAX),
+        )
     }
 
     /// Whether a block is stored.

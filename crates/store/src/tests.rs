@@ -107,6 +107,41 @@ fn a_file_that_is_not_a_database_is_a_clear_error() {
     assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
 }
 
+/// A database with some blocks, as the bytes of its file after a clean close.
+fn filled_database(path: &Path) -> Vec<u8> {
+    let mut store = Store::create(path).unwrap();
+    for n in 0..200u8 {
+        let bytes = vec![n; 900];
+        put(&mut store, &([n; 32], bytes, n as u64), Origin::Peer);
+    }
+    drop(store);
+    std::fs::read(path).unwrap()
+}
+
+#[test]
+fn an_empty_or_truncated_file_is_damage_and_is_left_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let whole = filled_database(&path);
+    assert!(whole.len() > 64 * 1024, "the test needs several pages");
+    for keep in [0, 100, 4096, whole.len() / 2] {
+        std::fs::write(&path, &whole[..keep]).unwrap();
+        let err = Store::open(&path)
+            .and_then(|s| s.blocks().map(|_| ()))
+            .err()
+            .unwrap_or_else(|| panic!("a file cut to {keep} bytes must not open"));
+        assert!(
+            matches!(err, StoreError::Corrupt { .. }),
+            "cut to {keep}: {err}"
+        );
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            &whole[..keep],
+            "opening must not write to a damaged file"
+        );
+    }
+}
+
 #[test]
 fn settings_keys_and_peers_round_trip() {
     let dir = tempfile::tempdir().unwrap();
@@ -124,4 +159,26 @@ fn settings_keys_and_peers_round_trip() {
     assert_eq!(store.sealed_keys(&[7; 16]).unwrap().unwrap(), b"sealed");
     assert_eq!(store.local_actors().unwrap(), vec![[7; 16]]);
     assert_eq!(store.peers().unwrap(), vec!["127.0.0.1:4000".to_string()]);
+}
+
+#[test]
+fn the_first_block_of_a_damaged_database_is_read_without_touching_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    filled_database(&path);
+    let listing = || {
+        let mut names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = listing();
+    assert_eq!(salvage_first_block(&path), Some(vec![0u8; 900]));
+    assert_eq!(listing(), before, "no -wal or -shm file is made");
+    std::fs::write(&path, b"not a database").unwrap();
+    assert_eq!(salvage_first_block(&path), None);
+    assert_eq!(salvage_first_block(&dir.path().join("missing")), None);
+    assert_eq!(listing(), before);
 }

@@ -1,0 +1,384 @@
+//! `carelog recover`: a clinic whose database is deleted or truncated rebuilds its replica from
+//! a peer over real QUIC on loopback, and a peer of another network is refused.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const PW: &str = "recover pw";
+
+fn carelog(home: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_carelog"));
+    cmd.arg("--home")
+        .arg(home)
+        .arg("--json")
+        .env("CARELOG_PASSPHRASE", PW)
+        .env("CARELOG_NEW_PASSPHRASE", PW)
+        .env_remove("CARELOG_HOME");
+    cmd
+}
+
+fn run(home: &Path, args: &[&str]) -> Output {
+    carelog(home).args(args).output().unwrap()
+}
+
+fn ok(home: &Path, args: &[&str]) -> Value {
+    let out = run(home, args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A refusal: non-zero exit, one line on stderr, nothing on stdout.
+fn refused(home: &Path, args: &[&str]) -> String {
+    let out = run(home, args);
+    assert!(!out.status.success(), "{args:?} should have been refused");
+    assert!(out.stdout.is_empty(), "a refusal prints nothing on stdout");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.trim().lines().count(), 1, "one line on stderr: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+fn free_addr() -> SocketAddr {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Serves a home and waits until its port answers a sync.
+fn serve(home: &Path, probe: &Path) -> (Server, SocketAddr) {
+    let addr = free_addr();
+    let server = Server(
+        carelog(home)
+            .args(["serve", "--listen", &addr.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !run(probe, &["sync", "--peer", &addr.to_string()])
+        .status
+        .success()
+    {
+        assert!(Instant::now() < deadline, "the peer never answered");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    (server, addr)
+}
+
+struct Clinics {
+    _dir: tempfile::TempDir,
+    north: PathBuf,
+    south: PathBuf,
+    network_id: String,
+    doctor: String,
+    patient: String,
+}
+
+/// North founds the network; South joins, enrolls a doctor and a patient and charts.
+fn clinics() -> Clinics {
+    let dir = tempfile::tempdir().unwrap();
+    let north = dir.path().join("north");
+    let south = dir.path().join("south");
+    let network_id = ok(
+        &north,
+        &[
+            "network",
+            "create",
+            "--network",
+            "D",
+            "--clinic",
+            "North",
+            "--admin",
+            "Nora",
+        ],
+    )["network_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let request = dir.path().join("south.request");
+    let invite = dir.path().join("south.invite");
+    ok(
+        &south,
+        &[
+            "clinic",
+            "request",
+            "--clinic",
+            "South",
+            "--admin",
+            "Sam",
+            "--out",
+            request.to_str().unwrap(),
+        ],
+    );
+    ok(
+        &north,
+        &[
+            "clinic",
+            "approve",
+            request.to_str().unwrap(),
+            "--out",
+            invite.to_str().unwrap(),
+        ],
+    );
+    ok(&south, &["clinic", "join", invite.to_str().unwrap()]);
+    let doctor = ok(
+        &south,
+        &[
+            "user", "add", "--as", "Sam", "--role", "doctor", "--name", "Dr South",
+        ],
+    )["user_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let patient = ok(
+        &south,
+        &[
+            "patient",
+            "register",
+            "--as",
+            "Sam",
+            "--name",
+            "Pat Ient",
+            "--birth-date",
+            "1970-01-01",
+            "--sex",
+            "other",
+        ],
+    )["patient_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ok(
+        &south,
+        &[
+            "assign",
+            "--as",
+            "Sam",
+            "--patient",
+            &patient,
+            "--doctor",
+            &doctor,
+            "--custodian",
+        ],
+    );
+    chart(&south, &patient, "synced visit");
+    Clinics {
+        _dir: dir,
+        north,
+        south,
+        network_id,
+        doctor,
+        patient,
+    }
+}
+
+fn chart(home: &Path, patient: &str, title: &str) {
+    ok(
+        home,
+        &[
+            "chart",
+            "add",
+            "--as",
+            "Dr South",
+            "--patient",
+            patient,
+            "--kind",
+            "note",
+            "--data",
+            &format!(r#"{{"title":"{title}","text":"{title}"}}"#),
+        ],
+    );
+}
+
+fn database(home: &Path) -> PathBuf {
+    home.join("carelog.sqlite3")
+}
+
+fn names_containing(dir: &Path, part: &str) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().contains(part))
+        .collect()
+}
+
+#[test]
+fn a_deleted_database_comes_back_from_a_peer_and_the_clinic_charts_again() {
+    let c = clinics();
+    let (_north, north_addr) = serve(&c.north, &c.south);
+    let synced = ok(&c.south, &["ledger", "stats"]);
+    chart(&c.south, &c.patient, "never synced");
+
+    std::fs::remove_file(database(&c.south)).unwrap();
+    let err = refused(&c.south, &["ledger", "stats"]);
+    assert!(err.contains("carelog recover --peer"), "{err}");
+    let recovered = ok(&c.south, &["recover", "--peer", &north_addr.to_string()]);
+    assert_eq!(recovered["ok"], true);
+    assert_eq!(recovered["blocks"], synced["blocks"]);
+    assert_eq!(recovered["txs"], synced["txs"]);
+    assert!(recovered["own_height"].as_u64().is_some());
+    let restored: Vec<&str> = recovered["keys_restored"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(restored.contains(&c.doctor.as_str()), "{recovered}");
+    assert!(restored.contains(&c.patient.as_str()), "{recovered}");
+    assert_eq!(
+        ok(&c.south, &["ledger", "stats"])["state_hash"],
+        synced["state_hash"]
+    );
+    assert_eq!(ok(&c.south, &["ledger", "verify"])["ok"], true);
+    let status = ok(&c.south, &["status"]);
+    assert!(
+        status["peers"]
+            .to_string()
+            .contains(&north_addr.to_string()),
+        "{status}"
+    );
+
+    // Dr South signs in with the same passphrase, reads the chart and writes again.
+    let shown = ok(
+        &c.south,
+        &["chart", "show", "--as", "Dr South", "--patient", &c.patient],
+    );
+    assert!(shown.to_string().contains("synced visit"));
+    assert!(!shown.to_string().contains("never synced"));
+    chart(&c.south, &c.patient, "after recovery");
+
+    // North takes the new block: no fork, both hold the same.
+    let sync = ok(&c.south, &["sync", "--peer", &north_addr.to_string()]);
+    assert!(sync["sent"].as_u64().unwrap() >= 1, "{sync}");
+    assert_eq!(
+        ok(&c.north, &["ledger", "evidence"])["evidence"],
+        serde_json::json!([])
+    );
+    assert_eq!(
+        ok(&c.north, &["ledger", "stats"])["state_hash"],
+        ok(&c.south, &["ledger", "stats"])["state_hash"]
+    );
+}
+
+#[test]
+fn a_truncated_database_names_recover_and_is_set_aside() {
+    let c = clinics();
+    let (_north, north_addr) = serve(&c.north, &c.south);
+    let synced = ok(&c.south, &["ledger", "stats"]);
+    let db = database(&c.south);
+    let whole = std::fs::read(&db).unwrap();
+    let cut = whole[..whole.len() / 2].to_vec();
+    std::fs::write(&db, &cut).unwrap();
+
+    let err = refused(&c.south, &["ledger", "stats"]);
+    assert!(err.contains(&db.display().to_string()), "{err}");
+    assert!(err.contains("carelog recover --peer"), "{err}");
+
+    // A home made before genesis.block was kept: recover needs the network id.
+    std::fs::remove_file(c.south.join("genesis.block")).unwrap();
+    let peer = north_addr.to_string();
+    let err = refused(&c.south, &["recover", "--peer", &peer]);
+    assert!(err.contains("--network"), "{err}");
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        cut,
+        "a refusal changes nothing"
+    );
+    let id = c.network_id.clone();
+    // SQLite reads nothing from a truncated file, so the genesis block cannot be salvaged from
+    // it: a copy from any clinic's home will do, checked against --network.
+    let err = refused(&c.south, &["recover", "--peer", &peer, "--network", &id]);
+    assert!(err.contains("copy genesis.block"), "{err}");
+    std::fs::copy(c.north.join("genesis.block"), c.south.join("genesis.block")).unwrap();
+    let wrong = "ab".repeat(32);
+    let err = refused(&c.south, &["recover", "--peer", &peer, "--network", &wrong]);
+    assert!(err.contains("--network"), "{err}");
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        cut,
+        "a refusal changes nothing"
+    );
+    let recovered = ok(&c.south, &["recover", "--peer", &peer, "--network", &id]);
+    assert_eq!(recovered["network_id"], id.as_str());
+    assert_eq!(
+        ok(&c.south, &["ledger", "stats"])["state_hash"],
+        synced["state_hash"]
+    );
+    let aside = recovered["set_aside"][0].as_str().unwrap();
+    assert!(aside.contains("carelog.sqlite3.damaged-"), "{aside}");
+    assert_eq!(
+        std::fs::read(aside).unwrap(),
+        cut,
+        "the damaged file is kept"
+    );
+    assert!(c.south.join("genesis.block").exists());
+}
+
+#[test]
+fn a_peer_of_another_network_is_refused_and_the_damaged_file_stays() {
+    let c = clinics();
+    let elsewhere = c.north.parent().unwrap().join("elsewhere");
+    ok(
+        &elsewhere,
+        &[
+            "network",
+            "create",
+            "--network",
+            "E",
+            "--clinic",
+            "Rogue",
+            "--admin",
+            "Rex",
+        ],
+    );
+    let addr = free_addr();
+    let _rogue = Server(
+        carelog(&elsewhere)
+            .args(["serve", "--listen", &addr.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let db = database(&c.south);
+    std::fs::write(&db, b"damage").unwrap();
+    let err = refused(&c.south, &["status"]);
+    assert!(
+        err.contains("is damaged or not a Carelog database"),
+        "{err}"
+    );
+    assert!(err.contains("carelog recover --peer"), "{err}");
+    let err = refused(&c.south, &["recover", "--peer", &addr.to_string()]);
+    assert!(err.contains("recovering from"), "{err}");
+    assert_eq!(std::fs::read(&db).unwrap(), b"damage");
+    assert!(names_containing(&c.south, "damaged-").is_empty());
+    assert!(names_containing(&c.south, "recovering").is_empty());
+}
