@@ -24,7 +24,7 @@ fn main() -> ExitCode {
         "fuzz" => fuzz::fuzz(rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n\n  run     build and start Carelog on a demo network of three clinics\n  test    formatting, lints and every test\n  bench   benchmarks against HealthyBlock's published figures (--quick for a short run,\n          --window for the desktop window's launch time and memory only)\n  demo    the headless demo story only\n  fuzz    each decoder of outside bytes under cargo-fuzz (--seconds N each, default 60; or one TARGET)"
+                "usage: cargo xtask <task>\n\n  run     build and start Carelog on a demo network of three clinics\n  test    formatting, lints and every test\n  bench   benchmarks against HealthyBlock's published figures (--quick for a short run,\n          --scale N for the large ledger's size, --window for the desktop window's launch time and memory only)\n  demo    the headless demo story only\n  fuzz    each decoder of outside bytes under cargo-fuzz (--seconds N each, default 60; or one TARGET)"
             );
             return if task == "help" || task == "--help" {
                 ExitCode::SUCCESS
@@ -268,11 +268,18 @@ fn bench(args: &[String]) -> Result {
     step("building benchmarks (release)");
     cmd("cargo", &["build", "--release", "-p", "carelog-bench"])?;
     let pouchdb = pouchdb_peer();
+    // `--scale N`: the large ledger's size (default a million transactions; 0 skips it).
+    let scale = args
+        .iter()
+        .position(|a| a == "--scale")
+        .map(|i| args.get(i + 1).cloned().ok_or("--scale needs a number"))
+        .transpose()?;
     run_bench_program(
         &root().join("target/release/carelog-bench"),
         &root().join("target/bench"),
         quick,
         pouchdb.as_deref(),
+        scale.as_deref(),
     )?;
     desktop::bench_window(quick)
 }
@@ -286,18 +293,33 @@ fn bench_smoke() -> Result {
     let out = root().join("target/bench/smoke");
     let report = out.join("report.json");
     let _ = std::fs::remove_file(&report);
-    run_bench_program(&root().join("target/debug/carelog-bench"), &out, true, None)?;
+    run_bench_program(
+        &root().join("target/debug/carelog-bench"),
+        &out,
+        true,
+        None,
+        None,
+    )?;
     if !report.is_file() {
         return Err(format!("the benchmark wrote no {}", report.display()));
     }
     Ok(())
 }
 
-fn run_bench_program(bin: &Path, out: &Path, quick: bool, pouchdb: Option<&Path>) -> Result {
+fn run_bench_program(
+    bin: &Path,
+    out: &Path,
+    quick: bool,
+    pouchdb: Option<&Path>,
+    scale: Option<&str>,
+) -> Result {
     let mut command = Command::new(bin);
     command.arg("--out").arg(out).current_dir(root());
     if quick {
         command.arg("--quick");
+    }
+    if let Some(n) = scale {
+        command.arg("--scale").arg(n);
     }
     if let Some(dir) = pouchdb {
         command.arg("--pouchdb").arg(dir);

@@ -454,13 +454,12 @@ pub fn scale_table(s: &Scale) -> String {
         ),
         (
             format!(
-                "  open {:.0} ms, sign in {:.0} ms, show {:.0} ms ({} entries)",
+                "  open {:.0} + sign in {:.0} + show {:.0} ms",
                 f(&s.probe, "open_ms"),
                 f(&s.probe, "unlock_ms"),
                 f(&s.probe, "chart_ms"),
-                s.probe["entries"]
             ),
-            String::new(),
+            format!("{} entries", s.probe["entries"]),
             "",
             String::new(),
         ),
