@@ -118,6 +118,7 @@ fn main() {
         }
         Some("--scale-verify") if args.len() == 2 => scale::verify(args[1].as_ref()),
         Some("--scale-only") if args.len() == 2 => scale_only(&args[1]),
+        Some("--resync-only") if args.len() == 2 => resync_only(&args[1]),
         _ => run(),
     };
     if let Err(e) = result {
@@ -131,6 +132,23 @@ fn scale_only(n: &str) -> Result<(), Error> {
     let n: u64 = n.replace('_', "").parse()?;
     let s = scale::measure(&PathBuf::from("target/bench/scale"), n)?;
     print!("{}", report::scale_table(&s));
+    Ok(())
+}
+
+/// `--resync-only N`: only one resync of N records, its time printed.
+fn resync_only(n: &str) -> Result<(), Error> {
+    let n: usize = n.replace('_', "").parse()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let r = resync::measure(&rt, n)?;
+    println!(
+        "resync of {} records: {:.1} ms, {} blocks",
+        r.records,
+        r.ms(),
+        r.blocks
+    );
     Ok(())
 }
 

@@ -215,18 +215,18 @@ impl Ledger {
         let hash = block.hash();
         let ids: Vec<TxId> = block.txs.iter().map(SignedTx::id).collect();
         block.check_shape_with(&hash, &ids, None)?;
-        self.validate_checked(block, hash, &ids, check, None)
+        self.validate_checked(block, hash, &ids, check, Sigs::Inline)
     }
 
-    /// [`Ledger::validate`] of a block whose shape is checked. With `defer`, signatures are not
-    /// checked here but listed there, each with the key the check must use.
+    /// [`Ledger::validate`] of a block whose shape is checked; `sigs` says how its signatures
+    /// are checked when `check` is [`Check::Full`].
     fn validate_checked(
         &self,
         block: &Block,
         hash: BlockHash,
         ids: &[TxId],
         check: Check,
-        mut defer: Option<&mut Vec<SigJob>>,
+        mut sigs: Sigs<'_>,
     ) -> Result<(), LedgerError> {
         let header = &block.header;
         if header.network != self.network {
@@ -240,12 +240,12 @@ impl Ledger {
                 block: hash,
                 clinic: header.clinic,
             })?;
-        if let Some(jobs) = defer.as_deref_mut() {
+        if let Sigs::Defer(jobs) = &mut sigs {
             jobs.push(SigJob {
                 key: clinic.keys.signing,
                 tx: None,
             });
-        } else if check == Check::Full {
+        } else if check == Check::Full && !sigs.good(0, &clinic.keys.signing) {
             block.verify_seal(&clinic.keys.signing)?;
         }
         if let Some(first) = self.by_height.get(&(header.clinic, header.height))
@@ -291,7 +291,7 @@ impl Ledger {
                 }
             }
         }
-        self.validate_txs(hash, block, ids, check, defer)
+        self.validate_txs(hash, block, ids, check, sigs)
     }
 
     /// Signatures and role checks of each transaction, allowing for actors and patients that
@@ -302,7 +302,7 @@ impl Ledger {
         block: &Block,
         ids: &[TxId],
         check: Check,
-        mut defer: Option<&mut Vec<SigJob>>,
+        mut sigs: Sigs<'_>,
     ) -> Result<(), LedgerError> {
         let mut introduced: HashMap<ActorId, [u8; 32]> = HashMap::new();
         let mut new_patients: HashSet<ActorId> = HashSet::new();
@@ -331,12 +331,12 @@ impl Ledger {
                 .signing_key(&tx.author)
                 .or_else(|| introduced.get(&tx.author).copied())
                 .ok_or_else(|| refuse(Denied::UnknownActor(tx.author)))?;
-            if let Some(jobs) = defer.as_deref_mut() {
+            if let Sigs::Defer(jobs) = &mut sigs {
                 jobs.push(SigJob {
                     key,
                     tx: Some(index),
                 });
-            } else if check == Check::Full {
+            } else if check == Check::Full && !sigs.good(index + 1, &key) {
                 let verifier = match verifiers.get(&key) {
                     Some(v) => v,
                     None => {
@@ -397,7 +397,7 @@ impl Ledger {
         if self.blocks.contains_key(&block.hash) {
             return Ok(Inserted::Known);
         }
-        self.validate_checked(&block.block, block.hash, &block.ids, check, None)?;
+        self.validate_checked(&block.block, block.hash, &block.ids, check, Sigs::Inline)?;
         Ok(self.add(block))
     }
 
@@ -439,18 +439,38 @@ impl Ledger {
     }
 
     /// [`Ledger::insert_batch`] of blocks whose shape is checked (or the first that was not).
+    ///
+    /// With [`Check::Full`], the batch's signatures are first checked on every core against
+    /// the keys the ledger and the batch's own enrolments name; each block is then checked in
+    /// order as usual, skipping only a signature already found good under the very key that
+    /// check would use (any other is checked there and then).
     pub fn insert_batch_checked(
         &mut self,
         blocks: impl IntoIterator<Item = Result<Checked, BlockFailure>>,
         check: Check,
     ) -> Result<usize, BlockFailure> {
+        let mut blocks = blocks.into_iter().peekable();
+        let batch: Vec<Result<Checked, BlockFailure>>;
+        let mut good: Vec<Good> = Vec::new();
+        let blocks: &mut dyn Iterator<Item = Result<Checked, BlockFailure>> =
+            if check == Check::Full {
+                batch = blocks.collect();
+                let ready: Vec<&Checked> = batch.iter().map_while(|b| b.as_ref().ok()).collect();
+                if ready.len() > 1 {
+                    good = self.precheck(&ready);
+                }
+                &mut batch.into_iter()
+            } else {
+                &mut blocks
+            };
         self.deferred_replay = Some(false);
         let mut added = 0;
         let mut failure = None;
-        for block in blocks {
+        for (at, block) in blocks.enumerate() {
             let outcome = block.and_then(|b| {
                 let hash = b.hash;
-                self.insert_checked(b, check)
+                let sigs = good.get(at).map_or(Sigs::Inline, |g| Sigs::Good(g));
+                self.insert_with(b, check, sigs)
                     .map_err(|e| BlockFailure::new(hash, e))
             });
             match outcome {
@@ -469,6 +489,72 @@ impl Ledger {
             Some(f) => Err(f),
             None => Ok(added),
         }
+    }
+
+    fn insert_with(
+        &mut self,
+        block: Checked,
+        check: Check,
+        sigs: Sigs<'_>,
+    ) -> Result<Inserted, LedgerError> {
+        if self.blocks.contains_key(&block.hash) {
+            return Ok(Inserted::Known);
+        }
+        self.validate_checked(&block.block, block.hash, &block.ids, check, sigs)?;
+        Ok(self.add(block))
+    }
+
+    /// Checks the signatures of a batch on every core, each against the key this replica or an
+    /// earlier enrolment in the batch names for its signer. Returns, per block, the key each
+    /// signature was found good under (slot 0: the seal; slot i + 1: transaction i).
+    fn precheck(&self, blocks: &[&Checked]) -> Vec<Good> {
+        let mut introduced: HashMap<ActorId, [u8; 32]> = HashMap::new();
+        let mut jobs: Vec<Vec<Option<[u8; 32]>>> = Vec::with_capacity(blocks.len());
+        for checked in blocks {
+            let key_of = |actor: &ActorId, introduced: &HashMap<ActorId, [u8; 32]>| {
+                self.state
+                    .signing_key(actor)
+                    .or_else(|| introduced.get(actor).copied())
+            };
+            let mut keys = vec![key_of(&checked.block.header.clinic, &introduced)];
+            for stx in &checked.block.txs {
+                keys.push(key_of(&stx.tx.author, &introduced));
+                let new = match &stx.tx.payload {
+                    Payload::EnrollClinic { clinic, keys, .. } => Some((*clinic, keys.signing)),
+                    Payload::EnrollUser { user, keys, .. } => Some((*user, keys.signing)),
+                    Payload::RegisterPatient { patient, keys, .. } => {
+                        Some((*patient, keys.signing))
+                    }
+                    _ => None,
+                };
+                if let Some((actor, key)) = new {
+                    introduced.entry(actor).or_insert(key);
+                }
+            }
+            jobs.push(keys);
+        }
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 8));
+        let chunk = blocks.len().div_ceil(workers).max(1);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = blocks
+                .chunks(chunk)
+                .zip(jobs.chunks(chunk))
+                .map(|(blocks, keys)| {
+                    scope.spawn(move || {
+                        blocks
+                            .iter()
+                            .zip(keys)
+                            .map(|(checked, keys)| good_signatures(checked, keys))
+                            .collect::<Vec<Good>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                // A check that could not finish proves nothing: those blocks are checked inline.
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
+        })
     }
 
     fn apply_block(&mut self, checked: &Checked) {
@@ -605,11 +691,54 @@ impl Ledger {
             block.hash,
             &block.ids,
             Check::Stored,
-            Some(jobs),
+            Sigs::Defer(jobs),
         )?;
         self.add(block);
         Ok(())
     }
+}
+
+/// Per block: the key each signature was found good under (slot 0: the seal; i + 1: tx i).
+type Good = Vec<Option<[u8; 32]>>;
+
+/// How a block's signatures are checked under [`Check::Full`].
+enum Sigs<'a> {
+    /// Each one there and then.
+    Inline,
+    /// Not at all: listed, with the key each must verify under, for checking elsewhere.
+    Defer(&'a mut Vec<SigJob>),
+    /// Those found good ahead under the same key are not checked again; the rest inline.
+    Good(&'a [Option<[u8; 32]>]),
+}
+
+impl Sigs<'_> {
+    fn good(&self, slot: usize, key: &[u8; 32]) -> bool {
+        matches!(self, Sigs::Good(g) if g.get(slot) == Some(&Some(*key)))
+    }
+}
+
+/// Checks a block's signatures against candidate keys (slot 0: the seal; i + 1: tx i).
+fn good_signatures(checked: &Checked, keys: &[Option<[u8; 32]>]) -> Good {
+    let mut verifiers: HashMap<[u8; 32], Option<Verifier>> = HashMap::new();
+    keys.iter()
+        .enumerate()
+        .map(|(slot, key)| {
+            let key = (*key)?;
+            let verifier = verifiers
+                .entry(key)
+                .or_insert_with(|| Verifier::new(&key).ok())
+                .as_ref()?;
+            let ok = match slot {
+                0 => verifier
+                    .verify(&checked.hash.0, &checked.block.signature.0)
+                    .is_ok(),
+                i => checked.block.txs[i - 1]
+                    .verify_as(&checked.ids[i - 1], verifier)
+                    .is_ok(),
+            };
+            ok.then_some(key)
+        })
+        .collect()
 }
 
 /// A signature a block's check needs: the seal (`tx: None`) or a transaction's, and the key.

@@ -970,3 +970,87 @@ fn a_block_too_large_for_any_peer_is_refused_before_it_is_stored() {
         Err(LedgerError::InvalidBlock { .. })
     ));
 }
+
+/// A peer's batch: clinic B's admin enrols a doctor, the new doctor asks for access (signed by a
+/// key the batch itself introduces), then two more requests. With `forge`, the third block
+/// carries a transaction whose signature was altered (`tx`) or a bad seal (`seal`).
+fn peer_batch(w: &World, forge: Option<&str>) -> (Ledger, Vec<Block>) {
+    let mut sender = w.base.clone();
+    let newcomer = keys(33);
+    let request = |author: &ActorKeys, time| {
+        tx(
+            author,
+            &w.clinics[1],
+            time,
+            Payload::RequestAccess {
+                patient: id(&w.patient),
+                level: AccessLevel::Sample,
+                reason: "referral".into(),
+            },
+        )
+    };
+    let enrol = tx(
+        &w.admins[1],
+        &w.clinics[1],
+        T0 + 20,
+        Payload::EnrollUser {
+            user: id(&newcomer),
+            clinic: id(&w.clinics[1]),
+            name: "Dr New".into(),
+            role: Role::Doctor,
+            specialty: None,
+            keys: newcomer.public(),
+        },
+    );
+    let mut blocks = Vec::new();
+    for (i, t) in [
+        enrol,
+        request(&newcomer, T0 + 21),
+        request(&w.doctors[1], T0 + 22),
+        request(&newcomer, T0 + 23),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut t = t;
+        if i == 2 && forge == Some("tx") {
+            t.signature.0[7] ^= 1;
+        }
+        let mut block = sender.seal(&w.clinics[1], vec![t], T0 + 20 + i as i64);
+        if i == 2 && forge == Some("seal") {
+            block.signature.0[3] ^= 1;
+        }
+        sender.insert(block.clone(), Check::Stored).unwrap();
+        blocks.push(block);
+    }
+    (sender, blocks)
+}
+
+#[test]
+fn a_batch_from_a_peer_is_checked_signature_by_signature() {
+    let w = World::new();
+    let (sender, blocks) = peer_batch(&w, None);
+    let mut receiver = w.base.clone();
+    assert_eq!(receiver.insert_batch(blocks, Check::Full).unwrap(), 4);
+    assert_eq!(receiver.state_hash(), sender.state_hash());
+
+    for (forge, bad_seal) in [("tx", false), ("seal", true)] {
+        let (_, blocks) = peer_batch(&w, Some(forge));
+        let mut receiver = w.base.clone();
+        let failure = receiver
+            .insert_batch(blocks.clone(), Check::Full)
+            .unwrap_err();
+        assert_eq!(
+            failure.block,
+            blocks[2].hash(),
+            "{forge}: the forged block is named"
+        );
+        match *failure.error {
+            LedgerError::BadBlockSignature(_) => assert!(bad_seal, "{forge}"),
+            LedgerError::BadTxSignature(_) => assert!(!bad_seal, "{forge}"),
+            ref other => panic!("{forge}: {other}"),
+        }
+        assert!(receiver.contains(&blocks[0].hash()) && receiver.contains(&blocks[1].hash()));
+        assert!(!receiver.contains(&blocks[2].hash()) && !receiver.contains(&blocks[3].hash()));
+    }
+}
