@@ -556,10 +556,11 @@ impl Iterator for StoredPages<'_> {
     type Item = std::result::Result<Checked, BlockFailure>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.page.is_empty() && self.error.is_none() {
-            if let Err(e) = self.fill() {
-                self.error = Some(e);
-            }
+        if self.page.is_empty()
+            && self.error.is_none()
+            && let Err(e) = self.fill()
+        {
+            self.error = Some(e);
         }
         self.page.pop_front()
     }
