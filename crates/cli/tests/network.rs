@@ -1,24 +1,21 @@
 //! Three `carelog serve` processes on loopback: gossip, a stopped clinic that writes offline and
 //! catches up on restart, and a clinic of another network refused before any block moves.
 
-use std::net::{SocketAddr, UdpSocket};
+mod common;
+
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use common::{Server, free_addr};
+
 const PW: &str = "network pw";
 
 fn carelog(home: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_carelog"));
-    cmd.arg("--home")
-        .arg(home)
-        .arg("--json")
-        .env("CARELOG_PASSPHRASE", PW)
-        .env("CARELOG_NEW_PASSPHRASE", PW)
-        .env_remove("CARELOG_HOME");
-    cmd
+    common::carelog(home, PW)
 }
 
 fn ok(home: &Path, args: &[&str]) -> Value {
@@ -29,31 +26,6 @@ fn ok(home: &Path, args: &[&str]) -> Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn free_addr() -> SocketAddr {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // SIGTERM first: the node closes its connections politely.
-        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn serve(home: &Path, listen: SocketAddr, peers: &[SocketAddr]) -> Server {

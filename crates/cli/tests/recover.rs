@@ -1,24 +1,21 @@
 //! `carelog recover`: a clinic whose database is deleted or truncated rebuilds its replica from
 //! a peer over real QUIC on loopback, and a peer of another network is refused.
 
-use std::net::{SocketAddr, UdpSocket};
+mod common;
+
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use common::{Server, free_addr};
+
 const PW: &str = "recover pw";
 
 fn carelog(home: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_carelog"));
-    cmd.arg("--home")
-        .arg(home)
-        .arg("--json")
-        .env("CARELOG_PASSPHRASE", PW)
-        .env("CARELOG_NEW_PASSPHRASE", PW)
-        .env_remove("CARELOG_HOME");
-    cmd
+    common::carelog(home, PW)
 }
 
 fn run(home: &Path, args: &[&str]) -> Output {
@@ -44,30 +41,6 @@ fn refused(home: &Path, args: &[&str]) -> String {
     assert_eq!(err.trim().lines().count(), 1, "one line on stderr: {err}");
     assert!(!err.contains("panicked"), "{err}");
     err
-}
-
-fn free_addr() -> SocketAddr {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// Serves a home and waits until its port answers a sync.
