@@ -17,6 +17,7 @@
 mod schema;
 
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 
@@ -156,7 +157,9 @@ pub fn salvage_first_block(path: &Path) -> Option<Vec<u8>> {
 
 /// The clinic node's database.
 pub struct Store {
-    conn: Connection,
+    /// Behind a lock so that a node can be read from several threads at once (each read takes
+    /// the connection in turn; SQLite itself is opened without its own mutex).
+    conn: Mutex<Connection>,
     path: PathBuf,
 }
 
@@ -226,7 +229,7 @@ impl Store {
             .to_latest(&mut conn)
             .map_err(|e| corrupt(path, e))?;
         Ok(Store {
-            conn,
+            conn: Mutex::new(conn),
             path: path.to_path_buf(),
         })
     }
@@ -234,6 +237,12 @@ impl Store {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while the connection was held cannot leave a transaction open: `write` takes
+        // it by `&mut self`, and an unfinished rusqlite transaction rolls back when dropped.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Runs writes in one transaction: all of them land, or none.
@@ -245,6 +254,8 @@ impl Store {
         // and a CLI command) never both seal this clinic's next block.
         let tx = self
             .conn
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(StoreError::from)?;
         let writer = Writer { tx };
@@ -255,19 +266,19 @@ impl Store {
 
     /// Every block, in the order this node stored them (parents before children).
     pub fn blocks(&self) -> Result<Vec<StoredBlock>, StoreError> {
-        read_blocks(&self.conn, &self.path, 0, -1)
+        read_blocks(&self.conn(), &self.path, 0, -1)
     }
 
     /// Blocks stored after `seq` (by this process or another one on the same home).
     pub fn blocks_since(&self, seq: i64) -> Result<Vec<StoredBlock>, StoreError> {
-        read_blocks(&self.conn, &self.path, seq, -1)
+        read_blocks(&self.conn(), &self.path, seq, -1)
     }
 
     /// At most `limit` blocks stored after `seq`, oldest first: for reading a large replica a
     /// page at a time instead of all at once.
     pub fn blocks_page(&self, seq: i64, limit: usize) -> Result<Vec<StoredBlock>, StoreError> {
         read_blocks(
-            &self.conn,
+            &self.conn(),
             &self.path,
             seq,
             limit.try_into().unwrap_or(i64::MAX),
@@ -276,15 +287,15 @@ impl Store {
 
     /// Whether a block is stored.
     pub fn has_block(&self, hash: &[u8; 32]) -> Result<bool, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT 1 FROM blocks WHERE hash = ?1")?;
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT 1 FROM blocks WHERE hash = ?1")?;
         Ok(stmt.exists(params![&hash[..]])?)
     }
 
     /// Number of locally sealed blocks no peer has acknowledged yet.
     pub fn pending_count(&self) -> Result<u64, StoreError> {
-        Ok(self.conn.query_row(
+        let conn = self.conn();
+        Ok(conn.query_row(
             "SELECT count(*) FROM outbox WHERE acked_at IS NULL",
             [],
             |r| r.get::<_, i64>(0),
@@ -293,7 +304,8 @@ impl Store {
 
     /// Hashes of unacknowledged local blocks, oldest first.
     pub fn pending(&self) -> Result<Vec<[u8; 32]>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
             "SELECT o.block_hash FROM outbox o JOIN blocks b ON b.hash = o.block_hash
              WHERE o.acked_at IS NULL ORDER BY b.seq",
         )?;
@@ -307,8 +319,8 @@ impl Store {
 
     /// A sealed key store by actor id.
     pub fn sealed_keys(&self, actor: &[u8; 16]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .conn
+        let conn = self.conn();
+        Ok(conn
             .query_row(
                 "SELECT sealed FROM keystore WHERE actor = ?1",
                 params![&actor[..]],
@@ -319,9 +331,8 @@ impl Store {
 
     /// Actor ids with a key store on this node.
     pub fn local_actors(&self) -> Result<Vec<[u8; 16]>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT actor FROM keystore ORDER BY actor")?;
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT actor FROM keystore ORDER BY actor")?;
         let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
         rows.map(|row| {
             row?.try_into()
@@ -332,8 +343,8 @@ impl Store {
 
     /// A setting.
     pub fn setting(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .conn
+        let conn = self.conn();
+        Ok(conn
             .query_row(
                 "SELECT value FROM settings WHERE key = ?1",
                 params![key],
@@ -344,7 +355,8 @@ impl Store {
 
     /// Sets a setting outside any larger transaction (bookkeeping such as failed sign-ins).
     pub fn put_setting(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        self.conn.execute(
+        let conn = self.conn();
+        conn.execute(
             "INSERT INTO settings (key, value) VALUES (?1, ?2)
              ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             params![key, value],
@@ -354,16 +366,18 @@ impl Store {
 
     /// Writes a consistent copy of the whole database to a new file (for backups).
     pub fn snapshot_to(&self, path: &Path) -> Result<(), StoreError> {
+        let conn = self.conn();
         let target = path
             .to_str()
             .ok_or_else(|| corrupt(path, "the backup path is not valid UTF-8"))?;
-        self.conn.execute("VACUUM INTO ?1", params![target])?;
+        conn.execute("VACUUM INTO ?1", params![target])?;
         Ok(())
     }
 
     /// Every equivocation recorded, oldest first.
     pub fn evidence(&self) -> Result<Vec<EvidenceRow>, StoreError> {
-        let mut stmt = self.conn.prepare(
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
             "SELECT clinic, height, first, second, recorded_at FROM evidence ORDER BY id",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -394,7 +408,8 @@ impl Store {
 
     /// Known peer addresses.
     pub fn peers(&self) -> Result<Vec<String>, StoreError> {
-        let mut stmt = self.conn.prepare("SELECT addr FROM peers ORDER BY addr")?;
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT addr FROM peers ORDER BY addr")?;
         let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
