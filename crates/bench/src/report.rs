@@ -470,10 +470,16 @@ pub fn scale_table(s: &Scale) -> String {
             "—".into(),
         ),
         (
-            "peak resident memory".into(),
-            format!("{:.0} MB", s.peak_mb()),
+            "peak memory: open, sign in, show".into(),
+            format!("{:.0} MB", f(&s.probe, "peak_rss_mb")),
             "< 300 MB",
             format!("{:.0} MB", hb::MEMORY_MB[1].1),
+        ),
+        (
+            "peak memory: full verify".into(),
+            format!("{:.0} MB", f(&s.verify, "peak_rss_mb")),
+            "",
+            "—".into(),
         ),
         (
             "database on disk".into(),

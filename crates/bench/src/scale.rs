@@ -53,12 +53,6 @@ impl Scale {
         self.verify["verify_ms"].as_f64().unwrap_or(f64::NAN) / 1000.0
     }
 
-    /// The larger peak resident set of the two processes, MB.
-    pub fn peak_mb(&self) -> f64 {
-        let peak = |v: &Value| v["peak_rss_mb"].as_f64().unwrap_or(f64::NAN);
-        peak(&self.probe).max(peak(&self.verify))
-    }
-
     /// For `report.json`.
     pub fn json(&self) -> Value {
         json!({

@@ -67,8 +67,13 @@ impl Checked {
     pub fn recheck(block: Arc<Block>) -> Result<Checked, LedgerError> {
         let hash = block.hash();
         let ids: Arc<[TxId]> = block.txs.iter().map(SignedTx::id).collect();
-        block.check_shape_with(&hash, &ids, None)?;
-        Ok(Checked { block, hash, ids })
+        let encoded_len = block.check_shape_with(&hash, &ids, None)?;
+        Ok(Checked {
+            block,
+            hash,
+            ids,
+            encoded_len,
+        })
     }
 }
 
@@ -82,6 +87,8 @@ pub struct Checked {
     pub hash: BlockHash,
     /// The id of each transaction, in order.
     pub ids: Arc<[TxId]>,
+    /// The length of its canonical encoding.
+    pub encoded_len: usize,
 }
 
 impl BlockHeader {
@@ -144,7 +151,7 @@ impl Block {
     /// Checks what needs no ledger state: limits and that the header covers these transactions.
     pub fn check_shape(&self) -> Result<(), LedgerError> {
         let ids: Vec<TxId> = self.txs.iter().map(SignedTx::id).collect();
-        self.check_shape_with(&self.hash(), &ids, None)
+        self.check_shape_with(&self.hash(), &ids, None).map(|_| ())
     }
 
     /// Checks the shape and keeps the hash and transaction ids for what follows.
@@ -156,11 +163,12 @@ impl Block {
         let hash = self.hash();
         let ids: Arc<[TxId]> = self.txs.iter().map(SignedTx::id).collect();
         let known = (encoded_len != usize::MAX).then_some(encoded_len);
-        self.check_shape_with(&hash, &ids, known)?;
+        let encoded_len = self.check_shape_with(&hash, &ids, known)?;
         Ok(Checked {
             block: Arc::new(self),
             hash,
             ids,
+            encoded_len,
         })
     }
 
@@ -169,7 +177,7 @@ impl Block {
         hash: &BlockHash,
         ids: &[TxId],
         encoded_len: Option<usize>,
-    ) -> Result<(), LedgerError> {
+    ) -> Result<usize, LedgerError> {
         let hash = *hash;
         if self.txs.is_empty() {
             return Err(LedgerError::InvalidBlock {
@@ -201,7 +209,7 @@ impl Block {
                 reason: "its transactions do not match its header".into(),
             });
         }
-        Ok(())
+        Ok(encoded)
     }
 
     /// Checks the sealer's signature.

@@ -74,6 +74,12 @@ pub enum LedgerError {
     /// A genesis block that is not well formed.
     #[error("invalid genesis block: {0}")]
     InvalidGenesis(String),
+    /// A known block whose contents could not be read back from this node's database.
+    #[error(
+        "block {0} could not be read back from this node's database; open the node again, or \
+         run `carelog ledger verify`"
+    )]
+    Unreadable(BlockHash),
 }
 
 impl LedgerError {
@@ -84,9 +90,9 @@ impl LedgerError {
             | LedgerError::UnknownClinic { block, .. }
             | LedgerError::MissingLinks { block, .. }
             | LedgerError::Refused { block, .. } => Some(*block),
-            LedgerError::BadBlockSignature(block) | LedgerError::WrongNetwork(block) => {
-                Some(*block)
-            }
+            LedgerError::BadBlockSignature(block)
+            | LedgerError::WrongNetwork(block)
+            | LedgerError::Unreadable(block) => Some(*block),
             LedgerError::Equivocation { second, .. } => Some(*second),
             LedgerError::Malformed { .. }
             | LedgerError::BadTxSignature(_)

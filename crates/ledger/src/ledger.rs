@@ -1,7 +1,7 @@
 //! A replica: the genesis, every accepted block, their order and the derived state.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Mutex, mpsc};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, mpsc};
 
 use carelog_vault::{ActorKeys, PublicKeys, Verifier};
 
@@ -49,13 +49,118 @@ pub struct Founding<'a> {
     pub admin_keys: PublicKeys,
 }
 
+/// Where a replica reads back the contents of blocks it does not keep in memory: the node's
+/// own database, which stores every block before or as the replica takes it in.
+pub trait BlockBodies: Send + Sync + std::fmt::Debug {
+    /// The stored block with this hash, its shape checked (see [`Block::decode_checked`]);
+    /// `None` if it cannot be read.
+    fn load(&self, hash: &BlockHash) -> Option<Checked>;
+}
+
+/// How much block content (encoded bytes) a replica with a [`BlockBodies`] source keeps in
+/// memory, the newest and those read lately: a clinic's everyday charts stay in memory, a
+/// network's whole history does not.
+pub const RESIDENT_BYTES: usize = 16 << 20;
+
+/// The blocks' contents with their transaction ids: all in memory, or with a source only the
+/// newest and those read lately, the rest read back when needed.
+struct Bodies {
+    resident: Mutex<Resident>,
+    source: Option<Arc<dyn BlockBodies>>,
+    /// Encoded bytes kept in memory when there is a source.
+    budget: usize,
+}
+
+#[derive(Clone, Default)]
+struct Resident {
+    map: HashMap<BlockHash, Checked>,
+    /// Oldest first, for eviction.
+    queue: VecDeque<BlockHash>,
+    /// Encoded bytes of the blocks in `map`.
+    bytes: usize,
+    /// While set, nothing is evicted (a batch whose blocks are not yet stored).
+    hold: bool,
+}
+
+impl Clone for Bodies {
+    fn clone(&self) -> Bodies {
+        Bodies {
+            resident: Mutex::new(self.lock().clone()),
+            source: self.source.clone(),
+            budget: self.budget,
+        }
+    }
+}
+
+impl std::fmt::Debug for Bodies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bodies")
+            .field("resident", &self.lock().map.len())
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+impl Bodies {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Resident> {
+        self.resident.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn keep(&self, checked: Checked) {
+        let mut resident = self.lock();
+        let (hash, len) = (checked.hash, checked.encoded_len);
+        if resident.map.insert(hash, checked).is_none() {
+            resident.queue.push_back(hash);
+            resident.bytes += len;
+        }
+        self.trim(&mut resident);
+    }
+
+    fn trim(&self, resident: &mut Resident) {
+        if self.source.is_none() || resident.hold {
+            return;
+        }
+        while resident.bytes > self.budget && resident.queue.len() > 1 {
+            if let Some(old) = resident.queue.pop_front()
+                && let Some(gone) = resident.map.remove(&old)
+            {
+                resident.bytes -= gone.encoded_len;
+            }
+        }
+    }
+
+    fn hold(&self, hold: bool) {
+        let mut resident = self.lock();
+        resident.hold = hold;
+        self.trim(&mut resident);
+    }
+
+    /// A block's contents, read back from the source if not in memory (and then kept a while).
+    fn get(&self, hash: &BlockHash) -> Option<Checked> {
+        if let Some(checked) = self.lock().map.get(hash) {
+            return Some(checked.clone());
+        }
+        let checked = self
+            .source
+            .as_ref()?
+            .load(hash)
+            .filter(|c| c.hash == *hash)?;
+        self.keep(checked.clone());
+        Some(checked)
+    }
+}
+
 /// A full replica of the ledger.
 #[derive(Clone, Debug)]
 pub struct Ledger {
     network: NetworkId,
+    genesis: Arc<Block>,
     dag: Dag,
-    /// Every block with its transaction ids (computed once; a replay needs them all).
-    blocks: HashMap<BlockHash, Checked>,
+    /// Every block's contents with its transaction ids (computed once; a replay needs them).
+    bodies: Bodies,
+    /// A block whose contents could not be read back when the state was rebuilt: the state is
+    /// incomplete, so the replica takes nothing more in until the node is opened again.
+    unreadable: Option<BlockHash>,
     by_height: HashMap<(ActorId, u64), BlockHash>,
     state: State,
     /// While loading many blocks, apply in arrival order and replay once at the end.
@@ -137,15 +242,22 @@ impl Ledger {
             stx.verify(&authority.signing)?;
         }
         let network = genesis.hash();
+        let genesis = genesis.checked()?;
         let mut ledger = Ledger {
             network,
+            genesis: genesis.block.clone(),
             dag: Dag::default(),
-            blocks: HashMap::new(),
+            bodies: Bodies {
+                resident: Mutex::new(Resident::default()),
+                source: None,
+                budget: RESIDENT_BYTES,
+            },
+            unreadable: None,
             by_height: HashMap::new(),
             state: State::default(),
             deferred_replay: None,
         };
-        ledger.add(genesis.checked()?);
+        ledger.add(genesis);
         ledger.state.set_network_id(network);
         Ok(ledger)
     }
@@ -157,7 +269,16 @@ impl Ledger {
 
     /// The genesis block.
     pub fn genesis(&self) -> &Block {
-        &self.blocks[&self.network].block
+        &self.genesis
+    }
+
+    /// Reads the contents of older blocks back from `source`, keeping about `budget` encoded
+    /// bytes of them in memory ([`RESIDENT_BYTES`] for a node) instead of all of them (a large
+    /// replica's blocks are most of its size).
+    pub fn read_bodies_from(&mut self, source: Arc<dyn BlockBodies>, budget: usize) {
+        self.bodies.source = Some(source);
+        self.bodies.budget = budget;
+        self.bodies.hold(false);
     }
 
     /// The derived state.
@@ -175,27 +296,31 @@ impl Ledger {
         &self.dag
     }
 
-    /// A known block.
-    pub fn block(&self, hash: &BlockHash) -> Option<&Block> {
-        self.blocks.get(hash).map(|c| c.block.as_ref())
+    /// A known block (read back from the source if it is not in memory; `None` if unknown or
+    /// unreadable).
+    pub fn block(&self, hash: &BlockHash) -> Option<Arc<Block>> {
+        if *hash == self.network {
+            return Some(self.genesis.clone());
+        }
+        if !self.contains(hash) {
+            return None;
+        }
+        self.bodies.get(hash).map(|c| c.block)
     }
 
     /// Whether a block is known.
     pub fn contains(&self, hash: &BlockHash) -> bool {
-        self.blocks.contains_key(hash)
+        self.dag.node(hash).is_some()
     }
 
-    /// Blocks in total order, genesis first.
-    pub fn blocks_in_order(&self) -> impl Iterator<Item = &Block> + '_ {
-        self.dag
-            .order()
-            .iter()
-            .map(|h| self.blocks[h].block.as_ref())
+    /// Blocks in total order, genesis first (any that cannot be read back are left out).
+    pub fn blocks_in_order(&self) -> impl Iterator<Item = Arc<Block>> + '_ {
+        self.dag.order().iter().filter_map(|h| self.block(h))
     }
 
     /// The number of blocks, genesis included.
     pub fn block_count(&self) -> usize {
-        self.blocks.len()
+        self.dag.order().len()
     }
 
     /// The number of transactions.
@@ -203,8 +328,13 @@ impl Ledger {
         self.state.tx_count
     }
 
+    /// The hash of a clinic's block at a height.
+    pub fn hash_at(&self, clinic: &ActorId, height: u64) -> Option<BlockHash> {
+        self.by_height.get(&(*clinic, height)).copied()
+    }
+
     /// The block of a clinic at a height.
-    pub fn block_at(&self, clinic: &ActorId, height: u64) -> Option<&Block> {
+    pub fn block_at(&self, clinic: &ActorId, height: u64) -> Option<Arc<Block>> {
         self.by_height
             .get(&(*clinic, height))
             .and_then(|h| self.block(h))
@@ -228,6 +358,9 @@ impl Ledger {
         check: Check,
         mut sigs: Sigs<'_>,
     ) -> Result<(), LedgerError> {
+        if let Some(unreadable) = self.unreadable {
+            return Err(LedgerError::Unreadable(unreadable));
+        }
         let header = &block.header;
         if header.network != self.network {
             return Err(LedgerError::WrongNetwork(hash));
@@ -266,7 +399,7 @@ impl Ledger {
             .prev
             .iter()
             .chain(&header.parents)
-            .filter(|l| !self.blocks.contains_key(l))
+            .filter(|l| !self.contains(l))
             .copied()
             .collect();
         if !missing.is_empty() {
@@ -382,7 +515,7 @@ impl Ledger {
 
     /// Validates and inserts a block.
     pub fn insert(&mut self, block: Block, check: Check) -> Result<Inserted, LedgerError> {
-        if self.blocks.contains_key(&block.hash()) {
+        if self.contains(&block.hash()) {
             return Ok(Inserted::Known);
         }
         self.insert_checked(block.checked()?, check)
@@ -394,7 +527,7 @@ impl Ledger {
         block: Checked,
         check: Check,
     ) -> Result<Inserted, LedgerError> {
-        if self.blocks.contains_key(&block.hash) {
+        if self.contains(&block.hash) {
             return Ok(Inserted::Known);
         }
         self.validate_checked(&block.block, block.hash, &block.ids, check, Sigs::Inline)?;
@@ -406,7 +539,7 @@ impl Ledger {
         let header = &checked.block.header;
         self.by_height.insert((header.clinic, header.height), hash);
         let appended = self.dag.insert(hash, header);
-        self.blocks.insert(hash, checked.clone());
+        self.bodies.keep(checked.clone());
         if appended {
             self.apply_block(&checked);
             Inserted::Appended
@@ -464,6 +597,8 @@ impl Ledger {
                 &mut blocks
             };
         self.deferred_replay = Some(false);
+        // A peer's blocks are stored only after the batch: keep them all in memory till then.
+        self.bodies.hold(check == Check::Full);
         let mut added = 0;
         let mut failure = None;
         for (at, block) in blocks.enumerate() {
@@ -485,6 +620,7 @@ impl Ledger {
         if self.deferred_replay.take() == Some(true) {
             self.replay();
         }
+        self.bodies.hold(false);
         match failure {
             Some(f) => Err(f),
             None => Ok(added),
@@ -497,7 +633,7 @@ impl Ledger {
         check: Check,
         sigs: Sigs<'_>,
     ) -> Result<Inserted, LedgerError> {
-        if self.blocks.contains_key(&block.hash) {
+        if self.contains(&block.hash) {
             return Ok(Inserted::Known);
         }
         self.validate_checked(&block.block, block.hash, &block.ids, check, sigs)?;
@@ -576,12 +712,30 @@ impl Ledger {
         }
     }
 
+    /// Block contents in memory, and dropping one (for tests of reading back).
+    #[cfg(test)]
+    pub(crate) fn resident(&self) -> (usize, usize) {
+        let resident = self.bodies.lock();
+        (resident.map.len(), resident.bytes)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn drop_resident(&self, hash: &BlockHash) {
+        let mut resident = self.bodies.lock();
+        if let Some(gone) = resident.map.remove(hash) {
+            resident.bytes -= gone.encoded_len;
+        }
+    }
+
     /// Rebuilds the state from scratch in the current order.
-    fn replay(&mut self) {
+    pub(crate) fn replay(&mut self) {
         self.state = State::default();
         let order = self.dag.order().to_vec();
         for hash in order {
-            let checked = self.blocks[&hash].clone();
+            let Some(checked) = self.bodies.get(&hash) else {
+                self.unreadable = Some(hash);
+                break;
+            };
             self.apply_block(&checked);
         }
         self.state.set_network_id(self.network);
@@ -623,6 +777,8 @@ impl Ledger {
     pub fn verify(&self) -> Result<(usize, u64), BlockFailure> {
         let mut fresh =
             Ledger::new(self.genesis().clone()).map_err(|e| BlockFailure::new(self.network, e))?;
+        fresh.bodies.source = self.bodies.source.clone();
+        fresh.bodies.budget = self.bodies.budget;
         let order = &self.dag.order()[1..];
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 8));
         let first_bad: Mutex<Option<(usize, BlockFailure)>> = Mutex::new(None);
@@ -648,12 +804,15 @@ impl Ledger {
             }
             fresh.deferred_replay = Some(false);
             for (at, hash) in order.iter().enumerate() {
-                let block = self.blocks[hash].block.clone();
-                let outcome = Checked::recheck(block).and_then(|checked| {
-                    let mut jobs = Vec::with_capacity(checked.ids.len() + 1);
-                    fresh.insert_deferred(checked.clone(), &mut jobs)?;
-                    Ok((checked, jobs))
-                });
+                let outcome = self
+                    .block(hash)
+                    .ok_or(LedgerError::Unreadable(*hash))
+                    .and_then(Checked::recheck)
+                    .and_then(|checked| {
+                        let mut jobs = Vec::with_capacity(checked.ids.len() + 1);
+                        fresh.insert_deferred(checked.clone(), &mut jobs)?;
+                        Ok((checked, jobs))
+                    });
                 match outcome {
                     Ok((checked, jobs)) => {
                         if send.send((at, checked, jobs)).is_err() {
@@ -683,7 +842,7 @@ impl Ledger {
         block: Checked,
         jobs: &mut Vec<SigJob>,
     ) -> Result<(), LedgerError> {
-        if self.blocks.contains_key(&block.hash) {
+        if self.contains(&block.hash) {
             return Ok(());
         }
         self.validate_checked(

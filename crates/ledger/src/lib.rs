@@ -41,7 +41,7 @@ pub use block::{Block, BlockHeader, Checked, MAX_PARENTS, MAX_TXS_PER_BLOCK, txs
 pub use encoding::{MAX_ENCODED_LEN, from_bytes, to_bytes};
 pub use error::{BlockFailure, LedgerError};
 pub use ids::{ActorId, BlockHash, Hash, IdParseError, NetworkId, TxId};
-pub use ledger::{Check, Founding, Inserted, Ledger};
+pub use ledger::{BlockBodies, Check, Founding, Inserted, Ledger, RESIDENT_BYTES};
 pub use order::{Dag, DagNode, Frontier};
 pub use policy::{Action, Basis, Denied, Permit, authorize};
 pub use records::{

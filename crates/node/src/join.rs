@@ -248,7 +248,10 @@ impl Node {
         if !ledger.state().clinics.contains_key(&clinic) {
             return Err(bad("it does not enroll this clinic".into()));
         }
-        let ordered: Vec<Block> = ledger.blocks_in_order().cloned().collect();
+        let ordered: Vec<Block> = ledger
+            .blocks_in_order()
+            .map(std::sync::Arc::unwrap_or_clone)
+            .collect();
         home.keep_genesis(ledger.genesis())?;
         store.write(|w| {
             for block in &ordered {
@@ -256,6 +259,7 @@ impl Node {
             }
             invite.peers.iter().try_for_each(|p| w.add_peer(p))
         })?;
+        crate::read_bodies_from_store(&mut ledger, &store)?;
         let loaded_seq = store.blocks()?.last().map_or(0, |b| b.seq);
         Ok(Node {
             home,

@@ -162,7 +162,7 @@ impl Node {
             },
             now_ms(),
         );
-        let ledger = Ledger::new(genesis.clone())?;
+        let mut ledger = Ledger::new(genesis.clone())?;
         home.write_key(home::NODE_KEY, &node_keys)?;
         home.write_key(home::AUTHORITY_KEY, &authority)?;
         home.keep_genesis(&genesis)?;
@@ -173,6 +173,7 @@ impl Node {
             w.put_sealed_keys(&admin_id.0, &sealed_admin)?;
             put_block(w, &genesis, Origin::Peer)
         })?;
+        read_bodies_from_store(&mut ledger, &store)?;
         let clinic = ActorId::from_signing_key(&node_keys.public().signing);
         let created = Created {
             network_id: ledger.network_id(),
@@ -239,6 +240,7 @@ impl Node {
         };
         let mut ledger = Ledger::new(Arc::unwrap_or_clone(genesis.block))
             .map_err(|e| block_damage(&path, BlockFailure::new(genesis.hash, e)))?;
+        read_bodies_from_store(&mut ledger, &store)?;
         let inserted = ledger.insert_batch_checked(&mut pages, Check::Stored);
         if let Some(e) = pages.error.take() {
             return Err(damaged_file(e));
@@ -564,6 +566,34 @@ impl Iterator for StoredPages<'_> {
         }
         self.page.pop_front()
     }
+}
+
+/// Reads blocks back from the home's database, so the replica keeps only recent ones in memory.
+#[derive(Debug)]
+struct StoredBodies(carelog_store::BlockReader);
+
+impl carelog_ledger::BlockBodies for StoredBodies {
+    fn load(&self, hash: &Hash) -> Option<Checked> {
+        match self.0.block(&hash.0) {
+            Ok(Some(bytes)) => Block::decode_checked(&bytes)
+                .ok()
+                .filter(|checked| checked.hash == *hash),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(block = %hash, error = %e, "a stored block could not be read back");
+                None
+            }
+        }
+    }
+}
+
+/// Lets the replica read older blocks back from the store instead of holding them all.
+pub(crate) fn read_bodies_from_store(ledger: &mut Ledger, store: &Store) -> Result<()> {
+    ledger.read_bodies_from(
+        Arc::new(StoredBodies(store.block_reader()?)),
+        carelog_ledger::RESIDENT_BYTES,
+    );
+    Ok(())
 }
 
 /// Decodes a stored block, checks its shape and that it is the block its row says it is.

@@ -222,7 +222,7 @@ impl Node {
                 {
                     // Both blocks carry the clinic's seal: together they prove it forked its
                     // chain. Kept for the health authority (`carelog ledger evidence`).
-                    let first = self.ledger.block(first).map(Block::to_bytes);
+                    let first = self.ledger.block(first).map(|b| b.to_bytes());
                     let second_block = fresh.iter().find(|b| b.hash() == *second);
                     if let (Some(first), Some(second_block)) = (first, second_block) {
                         evidence = Some((
@@ -395,10 +395,17 @@ impl Node {
         let wanted = self.causal_closure(patient);
         let blocks = self
             .ledger
-            .blocks_in_order()
-            .filter(|b| wanted.contains(&b.hash()))
-            .map(|b| hex::encode(b.to_bytes()))
-            .collect();
+            .dag()
+            .order()
+            .iter()
+            .filter(|h| wanted.contains(h))
+            .map(|h| {
+                self.ledger
+                    .block(h)
+                    .map(|b| hex::encode(b.to_bytes()))
+                    .ok_or_else(|| NodeError::Ledger(LedgerError::Unreadable(*h)))
+            })
+            .collect::<Result<_>>()?;
         let mut bundle = Bundle {
             format: BUNDLE_FORMAT.into(),
             network_id: self.ledger.network_id().to_string(),
@@ -421,7 +428,7 @@ impl Node {
                     .iter()
                     .any(|t| t.tx.payload.patient() == Some(patient))
             })
-            .map(Block::hash)
+            .map(|b| b.hash())
             .collect();
         let mut seen = HashSet::new();
         while let Some(hash) = stack.pop() {

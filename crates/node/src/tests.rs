@@ -467,7 +467,12 @@ fn blocks_from_a_peer_are_validated_stored_and_leave_the_outbox_when_acknowledge
         )
         .unwrap();
     assert!(north.node.stats().unwrap().pending > 0);
-    let blocks: Vec<Block> = north.node.ledger().blocks_in_order().cloned().collect();
+    let blocks: Vec<Block> = north
+        .node
+        .ledger()
+        .blocks_in_order()
+        .map(std::sync::Arc::unwrap_or_clone)
+        .collect();
     let accepted = south.accept_blocks(blocks).unwrap();
     assert!(!accepted.blocks.is_empty() && accepted.refused.is_none());
     assert_eq!(
@@ -507,7 +512,12 @@ fn a_forged_block_from_a_peer_is_refused_and_nothing_is_stored() {
             None,
         )
         .unwrap();
-    let mut blocks: Vec<Block> = north.node.ledger().blocks_in_order().cloned().collect();
+    let mut blocks: Vec<Block> = north
+        .node
+        .ledger()
+        .blocks_in_order()
+        .map(std::sync::Arc::unwrap_or_clone)
+        .collect();
     let last = blocks.last_mut().unwrap();
     last.signature.0[3] ^= 1;
     let before = south.stats().unwrap();
@@ -646,8 +656,16 @@ fn a_backup_restores_into_a_home_that_verifies_and_reads() {
 }
 
 fn exchange(a: &mut Node, b: &mut Node) {
-    let from_a: Vec<Block> = a.ledger().blocks_in_order().cloned().collect();
-    let from_b: Vec<Block> = b.ledger().blocks_in_order().cloned().collect();
+    let from_a: Vec<Block> = a
+        .ledger()
+        .blocks_in_order()
+        .map(std::sync::Arc::unwrap_or_clone)
+        .collect();
+    let from_b: Vec<Block> = b
+        .ledger()
+        .blocks_in_order()
+        .map(std::sync::Arc::unwrap_or_clone)
+        .collect();
     assert!(b.accept_blocks(from_a).unwrap().refused.is_none());
     assert!(a.accept_blocks(from_b).unwrap().refused.is_none());
 }
@@ -733,8 +751,17 @@ fn a_clinic_that_seals_two_blocks_at_one_height_is_refused_and_the_proof_kept() 
         )
         .unwrap();
     }
-    let original: Vec<Block> = north.node.ledger().blocks_in_order().cloned().collect();
-    let forked: Vec<Block> = twin.ledger().blocks_in_order().cloned().collect();
+    let original: Vec<Block> = north
+        .node
+        .ledger()
+        .blocks_in_order()
+        .map(std::sync::Arc::unwrap_or_clone)
+        .collect();
+    let forked: Vec<Block> = twin
+        .ledger()
+        .blocks_in_order()
+        .map(std::sync::Arc::unwrap_or_clone)
+        .collect();
     let accepted = south.accept_blocks(original).unwrap();
     assert!(accepted.refused.is_none());
     let state = south.stats().unwrap().state_hash;
@@ -788,7 +815,12 @@ fn a_restored_clinic_seals_nothing_until_it_has_caught_up_with_a_peer() {
             None,
         )
         .unwrap();
-    let blocks: Vec<Block> = north.node.ledger().blocks_in_order().cloned().collect();
+    let blocks: Vec<Block> = north
+        .node
+        .ledger()
+        .blocks_in_order()
+        .map(std::sync::Arc::unwrap_or_clone)
+        .collect();
     assert!(south.accept_blocks(blocks).unwrap().refused.is_none());
     let (north_head, _) = north
         .node
@@ -822,7 +854,11 @@ fn a_restored_clinic_seals_nothing_until_it_has_caught_up_with_a_peer() {
         restored.awaiting_catch_up().unwrap(),
         "South holds a block of North's this home lacks"
     );
-    let from_south: Vec<Block> = south.ledger().blocks_in_order().cloned().collect();
+    let from_south: Vec<Block> = south
+        .ledger()
+        .blocks_in_order()
+        .map(std::sync::Arc::unwrap_or_clone)
+        .collect();
     restored.accept_blocks(from_south).unwrap();
     assert!(!restored.awaiting_catch_up().unwrap());
     assert_eq!(restored.stats().unwrap().blocks, before.blocks + 1);
@@ -837,7 +873,11 @@ fn a_restored_clinic_seals_nothing_until_it_has_caught_up_with_a_peer() {
             None,
         )
         .unwrap();
-    let from_restored: Vec<Block> = restored.ledger().blocks_in_order().cloned().collect();
+    let from_restored: Vec<Block> = restored
+        .ledger()
+        .blocks_in_order()
+        .map(std::sync::Arc::unwrap_or_clone)
+        .collect();
     let accepted = south.accept_blocks(from_restored).unwrap();
     assert!(accepted.refused.is_none(), "{:?}", accepted.refused);
     assert!(south.evidence().unwrap().is_empty());

@@ -163,6 +163,32 @@ pub struct Store {
     path: PathBuf,
 }
 
+/// A second, read-only connection to a node's database, for reading blocks back (from any
+/// thread) while the node's own connection writes.
+pub struct BlockReader {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for BlockReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockReader")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl BlockReader {
+    /// A stored block's bytes by hash.
+    pub fn block(&self, hash: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let mut stmt = conn.prepare_cached("SELECT bytes FROM blocks WHERE hash = ?1")?;
+        Ok(stmt
+            .query_row(params![&hash[..]], |r| r.get(0))
+            .optional()?)
+    }
+}
+
 /// Writes inside one SQLite transaction (see [`Store::write`]).
 pub struct Writer<'a> {
     tx: Transaction<'a>,
@@ -237,6 +263,20 @@ impl Store {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// A read-only connection for reading blocks back beside this one.
+    pub fn block_reader(&self) -> Result<BlockReader, StoreError> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| corrupt(&self.path, e))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        Ok(BlockReader {
+            conn: Mutex::new(conn),
+            path: self.path.clone(),
+        })
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {

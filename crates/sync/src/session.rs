@@ -13,6 +13,7 @@
 //! causally closed set of blocks.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 
 use carelog_ledger::{ActorId, Block, BlockHash, Frontier, Ledger, MAX_ENCODED_LEN, NetworkId};
 
@@ -398,7 +399,7 @@ impl PeerSession {
             let head = ledger.dag().head_of(&tip.clinic);
             let ours = match head {
                 Some((height, hash)) if height == tip.height => Some(hash),
-                _ => ledger.block_at(&tip.clinic, tip.height).map(Block::hash),
+                _ => ledger.hash_at(&tip.clinic, tip.height),
             };
             if let Some(ours) = ours
                 && ours != tip.hash
@@ -510,7 +511,7 @@ impl PeerSession {
                 .block_at(chain, height)
                 .map(|block| (block.header.time_ms, block))
         };
-        let mut candidates: BTreeMap<ActorId, (i64, &Block)> = dag
+        let mut candidates: BTreeMap<ActorId, (i64, Arc<Block>)> = dag
             .heads()
             .keys()
             .filter_map(|chain| next_of(chain, &cursor).map(|c| (*chain, c)))
@@ -529,7 +530,7 @@ impl PeerSession {
                     })
                 })
                 .min_by_key(|(chain, (time, _))| (*time, **chain))
-                .map(|(_, (_, block))| *block);
+                .map(|(_, (_, block))| block.clone());
             let Some(block) = ready else {
                 debug_assert!(
                     candidates.is_empty(),

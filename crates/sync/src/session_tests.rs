@@ -90,7 +90,10 @@ fn concurrent_history(world: &World, rounds: u64) -> Vec<Ledger> {
         }
         if n % 3 == 1 {
             // Clinic 1 learns everything of clinic 0 (parents first by construction order).
-            let from_0: Vec<Block> = replicas[0].blocks_in_order().cloned().collect();
+            let from_0: Vec<Block> = replicas[0]
+                .blocks_in_order()
+                .map(std::sync::Arc::unwrap_or_clone)
+                .collect();
             replicas[1].insert_batch(from_0, Check::Full).unwrap();
         }
     }
@@ -100,14 +103,17 @@ fn concurrent_history(world: &World, rounds: u64) -> Vec<Ledger> {
 fn union(ledgers: &[Ledger]) -> Ledger {
     let mut all = ledgers[0].clone();
     for other in &ledgers[1..] {
-        let blocks: Vec<Block> = other.blocks_in_order().cloned().collect();
+        let blocks: Vec<Block> = other
+            .blocks_in_order()
+            .map(std::sync::Arc::unwrap_or_clone)
+            .collect();
         all.insert_batch(blocks, Check::Full).unwrap();
     }
     all
 }
 
 fn block_hashes(ledger: &Ledger) -> BTreeSet<BlockHash> {
-    ledger.blocks_in_order().map(Block::hash).collect()
+    ledger.blocks_in_order().map(|b| b.hash()).collect()
 }
 
 fn sent_batches(outputs: &[Output]) -> Vec<Vec<Block>> {

@@ -152,7 +152,11 @@ impl<'w> Sim<'w> {
         let nodes = (0..world.clinics.len())
             .map(|_| Node {
                 ledger: world.base.clone(),
-                stored: world.base.blocks_in_order().cloned().collect(),
+                stored: world
+                    .base
+                    .blocks_in_order()
+                    .map(std::sync::Arc::unwrap_or_clone)
+                    .collect(),
                 up: true,
                 connections: BTreeMap::new(),
                 hash_at_crash: None,
