@@ -51,7 +51,8 @@ pub fn progress(level: &Level) {
     }
 }
 
-fn mb(kib: u64) -> f64 {
+/// KiB as MB.
+pub fn mb(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 

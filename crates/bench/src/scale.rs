@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 
 use crate::Error;
 use crate::measure::Usage;
+use crate::report::mb;
 
 const PASSPHRASE: &str = "scale bench passphrase";
 
@@ -161,10 +162,6 @@ pub fn measure(dir: &Path, transactions: u64) -> Result<Scale, Error> {
 
 fn ms_since(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1000.0
-}
-
-fn mb(kib: u64) -> f64 {
-    kib as f64 / 1024.0
 }
 
 /// `--scale-probe HOME DOCTOR PATIENT`: in a fresh process, open the home, sign the doctor in

@@ -582,7 +582,7 @@ impl Ledger {
         blocks: impl IntoIterator<Item = Result<Checked, BlockFailure>>,
         check: Check,
     ) -> Result<usize, BlockFailure> {
-        let mut blocks = blocks.into_iter().peekable();
+        let mut blocks = blocks.into_iter();
         let batch: Vec<Result<Checked, BlockFailure>>;
         let mut good: Vec<Good> = Vec::new();
         let blocks: &mut dyn Iterator<Item = Result<Checked, BlockFailure>> =

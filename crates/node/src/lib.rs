@@ -609,27 +609,6 @@ fn check_stored(row: &carelog_store::StoredBlock) -> std::result::Result<Checked
     Ok(checked)
 }
 
-fn damaged(path: &Path, row: &carelog_store::StoredBlock, reason: String) -> NodeError {
-    NodeError::DamagedBlock {
-        path: path.to_path_buf(),
-        block: hex::encode(row.hash),
-        reason,
-    }
-}
-
-/// Decodes a stored block and checks it is the block its row says it is.
-fn decode_stored(path: &Path, row: &carelog_store::StoredBlock) -> Result<Block> {
-    let block = Block::from_bytes(&row.bytes).map_err(|e| damaged(path, row, e.to_string()))?;
-    if block.hash().0 != row.hash {
-        return Err(damaged(
-            path,
-            row,
-            "its contents do not match its hash".into(),
-        ));
-    }
-    Ok(block)
-}
-
 /// Applies blocks read back from this home's database (written by another process).
 fn apply_stored(
     path: &Path,
@@ -638,13 +617,14 @@ fn apply_stored(
 ) -> Result<Vec<Block>> {
     let mut added = Vec::new();
     for row in rows {
-        let block = decode_stored(path, row)?;
+        let checked = check_stored(row).map_err(|f| block_damage(path, f))?;
+        let (hash, block) = (checked.hash, checked.block.clone());
         if ledger
-            .insert(block.clone(), Check::Stored)
-            .map_err(|e| damaged(path, row, e.to_string()))?
+            .insert_checked(checked, Check::Stored)
+            .map_err(|e| block_damage(path, BlockFailure::new(hash, e)))?
             != carelog_ledger::Inserted::Known
         {
-            added.push(block);
+            added.push(Arc::unwrap_or_clone(block));
         }
     }
     Ok(added)
