@@ -164,13 +164,10 @@ pub fn prepare_tests() -> Result {
     build_ui()
 }
 
-/// `cargo xtask test`, last: the app and the CLI, then the window driven end to end.
+/// `cargo xtask test`, last: the window driven end to end. The app and the CLI are built
+/// before, with the rest of the workspace.
 pub fn e2e() -> Result {
     step("end-to-end tests of the window (Xvfb + tauri-driver)");
-    cmd(
-        "cargo",
-        &["build", "-p", "carelog-desktop", "-p", "carelog-cli"],
-    )?;
     cmd("cargo", &["test", "-p", "carelog-e2e"])?;
     eprintln!("    screenshots: {}", root().join("target/e2e").display());
     Ok(())

@@ -228,17 +228,10 @@ fn test(_args: &[String]) -> Result {
         ],
     )?;
     step("tests");
-    cmd(
-        "cargo",
-        // Every test binary runs even when one fails, so one run reports every failure.
-        &[
-            "test",
-            "--workspace",
-            "--exclude",
-            "carelog-e2e",
-            "--no-fail-fast",
-        ],
-    )?;
+    // Every test binary runs even when one fails, so one run reports every failure.
+    cmd("cargo", &with_host(&["test", "--no-fail-fast"]))?;
+    step("building the programs (carelog, the window, the benchmark)");
+    cmd("cargo", &with_host(&["build", "--bins"]))?;
     step("CLI acceptance smoke check");
     let script = root().join("../shared/acceptance/cli-smoke.sh");
     if script.exists() {
@@ -257,6 +250,17 @@ fn test(_args: &[String]) -> Result {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// The packages `xtask test` builds for this machine, as one selection. Cargo works out the
+/// features of dependencies per selection, so building `-p` one package after a workspace build
+/// compiles many dependencies a second time, into a second set of files; every host build of
+/// `xtask test` uses this selection instead, and the end-to-end crate (which only drives the
+/// window) is built on its own last.
+fn with_host<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let mut all = args.to_vec();
+    all.extend(["--workspace", "--exclude", "carelog-e2e"]);
+    all
 }
 
 fn bench(args: &[String]) -> Result {
@@ -289,7 +293,6 @@ fn bench(args: &[String]) -> Result {
 /// build of it would add about ten minutes to a CI run from a clean target directory.
 fn bench_smoke() -> Result {
     step("benchmark smoke check (quick, debug build, no timings checked)");
-    cmd("cargo", &["build", "-p", "carelog-bench"])?;
     let out = root().join("target/bench/smoke");
     let report = out.join("report.json");
     let _ = std::fs::remove_file(&report);
