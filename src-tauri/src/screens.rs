@@ -108,15 +108,19 @@ pub fn with_names(node: &Node, detail: &str) -> String {
 /// Patients registered at this clinic with their doctors (names of patients stay sealed).
 pub fn clinic_patients(node: &Node) -> Vec<ClinicPatient> {
     let state = node.ledger().state();
-    state
+    let mut files: Vec<_> = state
         .patients
         .iter()
         .filter(|(_, f)| f.clinic == node.clinic_id())
+        .collect();
+    files.sort_unstable_by_key(|(id, _)| **id);
+    files
+        .into_iter()
         .map(|(id, f)| ClinicPatient {
             patient_id: id.to_string(),
             custodian: f.custodian().map(|c| node.display_name(&c)),
             attention: f.attention.keys().map(|d| node.display_name(d)).collect(),
-            entries: f.entries.len(),
+            entries: f.entries().len(),
         })
         .collect()
 }

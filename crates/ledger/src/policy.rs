@@ -7,6 +7,7 @@
 use carelog_chart::{AccessLevel, EntryKind};
 
 use crate::ids::ActorId;
+use crate::records::PatientFile;
 use crate::state::{BREAK_GLASS_MS, State};
 use crate::tx::{Payload, Role};
 
@@ -154,8 +155,9 @@ pub fn authorize(
     now_ms: i64,
 ) -> Result<Permit, Denied> {
     let is_authority = state.authority() == Some(actor);
-    let role = state.users.get(&actor).map(|u| u.role);
-    let home_clinic = state.users.get(&actor).map(|u| u.clinic);
+    let user = state.users.get(&actor);
+    let role = user.map(|u| u.role);
+    let home_clinic = user.map(|u| u.clinic);
     if !is_authority && role.is_none() {
         return Err(Denied::UnknownActor(actor));
     }
@@ -210,7 +212,7 @@ pub fn authorize(
     let file = state
         .patient(&patient_id)
         .ok_or(Denied::UnknownPatient(patient_id))?;
-    let read = chart_access(state, actor, patient_id, now_ms);
+    let read = chart_access(file, actor, patient_id, now_ms);
 
     match action {
         Action::AssignPhysician(doctor) => {
@@ -332,14 +334,11 @@ pub fn authorize(
 
 /// The chart access an actor holds on a patient's record right now.
 fn chart_access(
-    state: &State,
+    file: &PatientFile,
     actor: ActorId,
     patient: ActorId,
     now_ms: i64,
 ) -> Result<Permit, Denied> {
-    let file = state
-        .patient(&patient)
-        .ok_or(Denied::UnknownPatient(patient))?;
     let full = |basis| {
         Ok(Permit {
             level: AccessLevel::Full,

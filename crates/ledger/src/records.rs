@@ -184,6 +184,10 @@ pub struct AuditEvent {
 }
 
 /// Everything the ledger knows about one patient's record.
+///
+/// A large network holds hundreds of thousands of entries, so a file is kept compact: the audit
+/// line of a chart write is worked out from the entry when asked for instead of being stored
+/// beside it, and the lists grow by a quarter at a time rather than doubling.
 #[derive(Clone, Debug)]
 pub struct PatientFile {
     /// The registering clinic.
@@ -199,14 +203,42 @@ pub struct PatientFile {
     /// Data keys, oldest first; the last is current.
     pub keys: Vec<DataKeyEpoch>,
     /// Chart entries in order.
-    pub entries: Vec<EntryRef>,
+    entries: Vec<EntryRef>,
     /// Break-glass openings: reader → time.
     pub break_glass: Vec<(ActorId, i64)>,
-    /// The audit trail.
-    pub audit: Vec<AuditEvent>,
+    /// The audit trail in order, each line pointing into `entries` or `events`.
+    trail: Vec<TrailLine>,
+    /// Audit events other than chart writes.
+    events: Vec<AuditEvent>,
+}
+
+/// One line of the audit trail: a chart write (index into the entries) or another event (index
+/// into the events).
+#[derive(Clone, Copy, Debug)]
+enum TrailLine {
+    Entry(u32),
+    Event(u32),
 }
 
 impl PatientFile {
+    /// A newly registered patient's file.
+    pub(crate) fn new(clinic: ActorId, key: DataKeyEpoch, registered: AuditEvent) -> PatientFile {
+        let mut file = PatientFile {
+            clinic,
+            attention: BTreeMap::new(),
+            grants: BTreeMap::new(),
+            requests: Vec::new(),
+            revocations: Vec::new(),
+            keys: vec![key],
+            entries: Vec::new(),
+            break_glass: Vec::new(),
+            trail: Vec::new(),
+            events: Vec::new(),
+        };
+        file.record_event(registered);
+        file
+    }
+
     /// The custodian (family doctor), if assigned.
     pub fn custodian(&self) -> Option<ActorId> {
         self.attention
@@ -224,4 +256,70 @@ impl PatientFile {
     pub fn key(&self, id: &TxId) -> Option<&DataKeyEpoch> {
         self.keys.iter().find(|k| k.id == *id)
     }
+
+    /// The chart entries, in the ledger's order.
+    pub fn entries(&self) -> &[EntryRef] {
+        &self.entries
+    }
+
+    /// The audit trail, oldest first.
+    pub fn audit(&self) -> impl Iterator<Item = AuditEvent> + '_ {
+        self.trail.iter().filter_map(|line| match *line {
+            TrailLine::Entry(i) => self.entries.get(i as usize).map(EntryRef::audit_event),
+            TrailLine::Event(i) => self.events.get(i as usize).cloned(),
+        })
+    }
+
+    /// The number of lines in the audit trail.
+    pub fn audit_len(&self) -> usize {
+        self.trail.len()
+    }
+
+    pub(crate) fn record_entry(&mut self, entry: EntryRef) {
+        let line = TrailLine::Entry(index(self.entries.len()));
+        push_compact(&mut self.entries, entry);
+        push_compact(&mut self.trail, line);
+    }
+
+    pub(crate) fn record_event(&mut self, event: AuditEvent) {
+        let line = TrailLine::Event(index(self.events.len()));
+        push_compact(&mut self.events, event);
+        push_compact(&mut self.trail, line);
+    }
+}
+
+impl EntryRef {
+    /// The entry's line in the patient's audit trail.
+    pub fn audit_event(&self) -> AuditEvent {
+        AuditEvent {
+            time_ms: self.time_ms,
+            actor: self.author,
+            action: if self.amends.is_some() {
+                AuditAction::Amend
+            } else {
+                AuditAction::Write
+            },
+            level: None,
+            tx: self.id,
+            detail: Some(match &self.flag {
+                Some(flag) => format!("{} ({flag})", self.kind),
+                None => self.kind.to_string(),
+            }),
+        }
+    }
+}
+
+/// A position in one patient's lists. Four billion lines of one patient would need terabytes
+/// of memory long before the index ran out.
+fn index(len: usize) -> u32 {
+    u32::try_from(len).expect("fewer than 2^32 lines in one patient's file")
+}
+
+/// Pushes, growing the list by a quarter (at least four) when it is full: a doubling list is
+/// on average a quarter empty, which across a large network's files is tens of megabytes.
+fn push_compact<T>(list: &mut Vec<T>, item: T) {
+    if list.len() == list.capacity() {
+        list.reserve_exact((list.len() / 4).max(4));
+    }
+    list.push(item);
 }

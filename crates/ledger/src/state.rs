@@ -1,6 +1,6 @@
 //! Derived state: what the ordered transactions say about the network, its people and their records.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use carelog_chart::AccessLevel;
 
@@ -36,10 +36,11 @@ pub struct State {
     pub network: Option<Network>,
     /// Enrolled clinics.
     pub clinics: BTreeMap<ActorId, Clinic>,
-    /// Staff users and patients.
-    pub users: BTreeMap<ActorId, User>,
+    /// Staff users and patients (tens of thousands on a large network; looked up several times
+    /// for every transaction, so hashed rather than sorted).
+    pub users: HashMap<ActorId, User>,
     /// Patients' records.
-    pub patients: BTreeMap<ActorId, PatientFile>,
+    pub patients: HashMap<ActorId, PatientFile>,
     /// Transactions applied (void ones included: they are part of history).
     pub tx_count: u64,
     /// Transactions the policy made void at their place in the order.
@@ -220,21 +221,13 @@ impl State {
                         keys: *keys,
                     },
                 );
-                let file = PatientFile {
-                    clinic: tx.clinic,
-                    attention: BTreeMap::new(),
-                    grants: BTreeMap::new(),
-                    requests: Vec::new(),
-                    revocations: Vec::new(),
-                    keys: vec![DataKeyEpoch {
-                        id,
-                        epoch: 0,
-                        wraps: new_key_wraps(key_wraps),
-                    }],
-                    entries: Vec::new(),
-                    break_glass: Vec::new(),
-                    audit: vec![audit(AuditAction::Register, None, None)],
+                let key = DataKeyEpoch {
+                    id,
+                    epoch: 0,
+                    wraps: new_key_wraps(key_wraps),
                 };
+                let file =
+                    PatientFile::new(tx.clinic, key, audit(AuditAction::Register, None, None));
                 self.patients.insert(*patient, file);
             }
             Payload::AssignPhysician {
@@ -254,7 +247,7 @@ impl State {
                 file.attention.insert(*doctor, *custodian);
                 add_wraps(file, key_wraps);
                 let role = if *custodian { "custodian" } else { "attending" };
-                file.audit.push(audit(
+                file.record_event(audit(
                     AuditAction::Assign,
                     Some(AccessLevel::Full),
                     Some(format!("{doctor} as {role}")),
@@ -276,7 +269,7 @@ impl State {
                     time_ms: tx.time_ms,
                     status: RequestStatus::Pending,
                 });
-                file.audit.push(audit(
+                file.record_event(audit(
                     AuditAction::Request,
                     Some(*level),
                     Some(reason.clone()),
@@ -307,7 +300,7 @@ impl State {
                     }
                 }
                 add_wraps(file, key_wraps);
-                file.audit.push(audit(
+                file.record_event(audit(
                     AuditAction::Grant,
                     Some(*level),
                     Some(format!("to {grantee}")),
@@ -319,9 +312,8 @@ impl State {
                 };
                 if let Some(r) = file.requests.iter_mut().find(|r| r.id == *request) {
                     r.status = RequestStatus::Refused;
-                    let detail = Some(format!("request of {}", r.requester));
-                    file.audit
-                        .push(audit(AuditAction::Refuse, Some(r.level), detail));
+                    let (level, detail) = (r.level, format!("request of {}", r.requester));
+                    file.record_event(audit(AuditAction::Refuse, Some(level), Some(detail)));
                 }
             }
             Payload::RevokeAccess {
@@ -342,7 +334,7 @@ impl State {
                     epoch,
                     wraps: new_key_wraps(key_wraps),
                 });
-                file.audit.push(audit(
+                file.record_event(audit(
                     AuditAction::Revoke,
                     None,
                     Some(format!("from {reader}")),
@@ -355,7 +347,7 @@ impl State {
                 purpose,
             } => {
                 if let Some(file) = self.patients.get_mut(patient) {
-                    file.audit.push(audit(
+                    file.record_event(audit(
                         AuditAction::Read,
                         Some(*level),
                         Some(purpose.clone()),
@@ -365,7 +357,7 @@ impl State {
             Payload::BreakGlass { patient, reason } => {
                 if let Some(file) = self.patients.get_mut(patient) {
                     file.break_glass.push((tx.author, tx.time_ms));
-                    file.audit.push(audit(
+                    file.record_event(audit(
                         AuditAction::BreakGlass,
                         Some(AccessLevel::Full),
                         Some(reason.clone()),
@@ -396,7 +388,7 @@ impl State {
         let Some(file) = self.patients.get_mut(patient) else {
             return;
         };
-        file.entries.push(EntryRef {
+        file.record_entry(EntryRef {
             id,
             block: position.block,
             index: position.index,
@@ -405,23 +397,7 @@ impl State {
             time_ms: tx.time_ms,
             key: *key,
             amends: *amends,
-            flag: flag.clone(),
-        });
-        let action = if amends.is_some() {
-            AuditAction::Amend
-        } else {
-            AuditAction::Write
-        };
-        file.audit.push(AuditEvent {
-            time_ms: tx.time_ms,
-            actor: tx.author,
-            action,
-            level: None,
-            tx: id,
-            detail: Some(match flag {
-                Some(flag) => format!("{kind} ({flag})"),
-                None => kind.to_string(),
-            }),
+            flag,
         });
     }
 

@@ -88,10 +88,13 @@ impl Node {
         let state = self.ledger.state();
         let now = now_ms();
         let mut out = Vec::new();
-        for (id, file) in &state.patients {
-            if patient.is_some_and(|p| p != *id) {
-                continue;
-            }
+        let mut files: Vec<_> = match patient {
+            Some(p) => state.patients.get_key_value(&p).into_iter().collect(),
+            None => state.patients.iter().collect(),
+        };
+        // In id order, so the list reads the same on every call.
+        files.sort_unstable_by_key(|(id, _)| **id);
+        for (id, file) in files {
             if authorize(state, session.user, &Action::Refuse, Some(*id), now).is_err() {
                 continue;
             }
@@ -284,15 +287,14 @@ impl Node {
             .patient(&patient)
             .ok_or(Denied::UnknownPatient(patient))?;
         Ok(file
-            .audit
-            .iter()
+            .audit()
             .map(|e| AuditLine {
                 time: rfc3339(e.time_ms),
                 actor: e.actor.to_string(),
                 actor_name: self.display_name(&e.actor),
                 action: e.action.as_str(),
                 level: e.level,
-                detail: e.detail.clone(),
+                detail: e.detail,
             })
             .collect())
     }

@@ -50,9 +50,9 @@ impl Node {
     ) -> Result<(Vec<Opened>, usize)> {
         let holders = self.holders(session);
         let opened_keys = keys::open_all(file, &patient, &holders);
-        let mut out = Vec::with_capacity(file.entries.len());
+        let mut out = Vec::with_capacity(file.entries().len());
         let mut sealed_away = 0;
-        for entry in &file.entries {
+        for entry in file.entries() {
             let Some((_, key)) = opened_keys.iter().find(|(id, _)| *id == entry.key) else {
                 sealed_away += 1;
                 continue;
@@ -177,7 +177,7 @@ impl Node {
             Some(text) => {
                 let id = TxId::from_str(text).map_err(|e| NodeError::Invalid(e.to_string()))?;
                 let original = file
-                    .entries
+                    .entries()
                     .iter()
                     .find(|e| e.id == id)
                     .ok_or_else(|| NodeError::UnknownEntry(text.to_string()))?;
@@ -303,7 +303,10 @@ impl Node {
         let state = self.ledger.state();
         let now = now_ms();
         let mut out = Vec::new();
-        for (id, file) in &state.patients {
+        // In id order, so the list reads the same on every call.
+        let mut files: Vec<_> = state.patients.iter().collect();
+        files.sort_unstable_by_key(|(id, _)| **id);
+        for (id, file) in files {
             let Ok(permit) = authorize(state, session.user, &Action::Read, Some(*id), now) else {
                 continue;
             };
@@ -330,7 +333,7 @@ impl Node {
             return None;
         }
         let entry = file
-            .entries
+            .entries()
             .iter()
             .rev()
             .find(|e| e.kind == EntryKind::Demographics)?;
