@@ -22,6 +22,11 @@ pub enum Check {
     /// Links and roles but not signatures: for blocks read back from this node's own store,
     /// whose bytes are checked against their hash. `ledger verify` re-checks signatures.
     Stored,
+    /// Links and that every signer is known, for reopening a node's own store in the order it
+    /// took the blocks in: each was checked in full when it came in, and replaying it still asks
+    /// the policy about every transaction (one it refuses has no effect). `ledger verify`
+    /// re-checks everything.
+    Reopen,
 }
 
 /// What an insert did.
@@ -479,13 +484,17 @@ impl Ledger {
                 };
                 stx.verify_as(&id, verifier)?;
             }
-            let decision = policy::authorize(
-                &self.state,
-                tx.author,
-                &Action::for_payload(&tx.payload),
-                tx.payload.patient(),
-                tx.time_ms,
-            );
+            let decision = match check {
+                Check::Reopen => Ok(()),
+                Check::Full | Check::Stored => policy::authorize(
+                    &self.state,
+                    tx.author,
+                    &Action::for_payload(&tx.payload),
+                    tx.payload.patient(),
+                    tx.time_ms,
+                )
+                .map(|_| ()),
+            };
             if let Err(denied) = decision {
                 let introduced_here = match &denied {
                     Denied::UnknownPatient(p) => new_patients.contains(p),
@@ -538,7 +547,11 @@ impl Ledger {
         let hash = checked.hash;
         let header = &checked.block.header;
         self.by_height.insert((header.clinic, header.height), hash);
-        let appended = self.dag.insert(hash, header);
+        let appended = if self.deferred_replay.is_some() {
+            self.dag.insert_unordered(hash, header)
+        } else {
+            self.dag.insert(hash, header)
+        };
         self.bodies.keep(checked.clone());
         if appended {
             self.apply_block(&checked);
@@ -729,6 +742,7 @@ impl Ledger {
 
     /// Rebuilds the state from scratch in the current order.
     pub(crate) fn replay(&mut self) {
+        self.dag.settle();
         self.state = State::default();
         let order = self.dag.order().to_vec();
         for hash in order {

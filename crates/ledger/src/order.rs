@@ -34,6 +34,8 @@ pub struct Dag {
     nodes: HashMap<BlockHash, DagNode>,
     heads: BTreeMap<ActorId, (u64, BlockHash)>,
     order: Vec<BlockHash>,
+    /// Blocks were added by [`Dag::insert_unordered`] that the order does not yet place.
+    unsettled: bool,
 }
 
 impl Dag {
@@ -80,6 +82,40 @@ impl Dag {
     /// Adds a block whose links are all known. Returns true when it extends the order at its end
     /// (it descends from every known block), false when the order was recomputed.
     pub fn insert(&mut self, hash: BlockHash, header: &BlockHeader) -> bool {
+        self.settle();
+        let extends_all = self.add_node(hash, header);
+        if extends_all {
+            self.order.push(hash);
+        } else {
+            self.order = self.compute_order();
+        }
+        extends_all
+    }
+
+    /// [`Dag::insert`] for many blocks in a row: a block that does not extend the order at its
+    /// end leaves the order to be worked out once, by [`Dag::settle`], instead of once per block.
+    /// Returns true when the block was placed at the end of a settled order.
+    pub(crate) fn insert_unordered(&mut self, hash: BlockHash, header: &BlockHeader) -> bool {
+        let extends_all = self.add_node(hash, header);
+        if extends_all && !self.unsettled {
+            self.order.push(hash);
+            true
+        } else {
+            self.unsettled = true;
+            false
+        }
+    }
+
+    /// Works out the order after [`Dag::insert_unordered`] left it unsettled.
+    pub(crate) fn settle(&mut self) {
+        if self.unsettled {
+            self.order = self.compute_order();
+            self.unsettled = false;
+        }
+    }
+
+    /// Adds the node and moves its chain's head; returns whether it descends from every head.
+    fn add_node(&mut self, hash: BlockHash, header: &BlockHeader) -> bool {
         let mut links = Vec::with_capacity(header.parents.len() + 1);
         links.extend(header.prev);
         links.extend(header.parents.iter().copied());
@@ -114,11 +150,6 @@ impl Dag {
                 frontier,
             },
         );
-        if extends_all {
-            self.order.push(hash);
-        } else {
-            self.order = self.compute_order();
-        }
         extends_all
     }
 

@@ -292,6 +292,57 @@ fn unknown_authors_and_wrong_roles_are_refused() {
 }
 
 #[test]
+fn a_reopened_block_that_breaks_a_role_is_void_and_fails_verify() {
+    let mut w = World::new();
+    let stranger = keys(99);
+    // A doctor may not enroll staff: a store holding such a block was tampered with.
+    let enroll = tx(
+        &w.doctors[0],
+        &w.clinics[0],
+        T0 + 20,
+        Payload::EnrollUser {
+            user: id(&stranger),
+            clinic: id(&w.clinics[0]),
+            name: "Mallory".into(),
+            role: Role::Admin,
+            specialty: None,
+            keys: stranger.public(),
+        },
+    );
+    let enroll_id = enroll.id();
+    let block = w.base.seal(&w.clinics[0], vec![enroll], T0 + 20);
+    assert!(matches!(
+        w.base.clone().insert(block.clone(), Check::Stored),
+        Err(LedgerError::Refused {
+            reason: Denied::WrongRole { .. },
+            ..
+        })
+    ));
+    // Reopening takes it in (roles were checked when blocks came in), but replaying it asks
+    // the policy, which gives it no effect, and a full verify names it.
+    let hash = block.hash();
+    assert_eq!(
+        w.base.insert(block, Check::Reopen).unwrap(),
+        Inserted::Appended
+    );
+    let state = w.base.state();
+    assert!(
+        !state.users.contains_key(&id(&stranger)),
+        "no admin was made"
+    );
+    assert!(
+        state
+            .void
+            .iter()
+            .any(|(tx, why)| *tx == enroll_id && why.contains("admins")),
+        "{:?}",
+        state.void
+    );
+    let failure = w.base.verify().unwrap_err();
+    assert_eq!(failure.block, hash);
+}
+
+#[test]
 fn broken_chain_links_are_refused() {
     let mut w = World::new();
     let good = w.base.seal(
@@ -509,7 +560,7 @@ fn a_write_concurrent_with_its_authors_revocation_is_kept_and_flagged() {
     w.base.insert(c_block, Check::Full).unwrap();
     let file = w.base.state().patient(&patient).unwrap();
     let entry = file
-        .entries
+        .entries()
         .iter()
         .find(|e| e.author == reader)
         .expect("the write is kept");
@@ -942,8 +993,7 @@ fn break_glass_and_grants_expire() {
     );
     let file = state.patient(&patient).unwrap();
     assert!(
-        file.audit
-            .iter()
+        file.audit()
             .any(|e| e.action == AuditAction::BreakGlass && e.actor == doctor),
         "the patient sees it"
     );

@@ -241,12 +241,38 @@ impl Node {
         let mut ledger = Ledger::new(Arc::unwrap_or_clone(genesis.block))
             .map_err(|e| block_damage(&path, BlockFailure::new(genesis.hash, e)))?;
         read_bodies_from_store(&mut ledger, &store)?;
-        let inserted = ledger.insert_batch_checked(&mut pages, Check::Stored);
-        if let Some(e) = pages.error.take() {
+        // The next pages are read and decoded on other threads while this one applies the last.
+        let (inserted, (error, loaded_seq)) = std::thread::scope(|scope| {
+            let (send, receive) = std::sync::mpsc::sync_channel::<Vec<_>>(1);
+            let reader = scope.spawn(move || {
+                loop {
+                    let batch: Vec<_> = pages.by_ref().take(StoredPages::PAGE).collect();
+                    // An empty batch is the end; a closed channel, a batch that failed.
+                    if batch.is_empty() || send.send(batch).is_err() {
+                        break;
+                    }
+                }
+                (pages.error.take(), pages.after)
+            });
+            let inserted =
+                ledger.insert_batch_checked(receive.into_iter().flatten(), Check::Reopen);
+            // The thread only reads and decodes: it cannot panic short of a bug; if it did, the
+            // blocks it had not yet handed over are missing, which is reported as damage.
+            let read = reader.join().unwrap_or_else(|_| {
+                (
+                    Some(StoreError::Corrupt {
+                        path: path.clone(),
+                        reason: "its blocks could not be read".into(),
+                    }),
+                    0,
+                )
+            });
+            (inserted, read)
+        });
+        if let Some(e) = error {
             return Err(damaged_file(e));
         }
         inserted.map_err(|f| block_damage(&path, f))?;
-        let loaded_seq = pages.after;
         if !ledger.state().clinics.contains_key(&clinic) {
             return Err(NodeError::NotJoined);
         }
@@ -513,7 +539,7 @@ struct StoredPages<'a> {
 }
 
 impl StoredPages<'_> {
-    const PAGE: usize = 256;
+    const PAGE: usize = 64;
 
     fn fill(&mut self) -> std::result::Result<(), StoreError> {
         let rows = self.store.blocks_page(self.after, Self::PAGE)?;

@@ -51,6 +51,8 @@ pub struct Generated {
     pub blocks: usize,
     /// Transactions.
     pub transactions: u64,
+    /// The state hash of the ledger as built.
+    pub state_hash: carelog_ledger::Hash,
 }
 
 /// A clinic of the synthetic network.
@@ -245,6 +247,7 @@ pub fn build(
         patient: b.patients[0].id,
         blocks: b.node.ledger.block_count(),
         transactions: b.node.ledger.tx_count(),
+        state_hash: b.node.ledger.state_hash(),
     })
 }
 
@@ -443,7 +446,8 @@ mod tests {
             clinics: 4,
             doctors_per_clinic: 3,
             patients: 40,
-            block_size: 100,
+            // Small blocks, so opening reads several pages of them.
+            block_size: 12,
             passphrase: "synthetic pass",
         };
         let made = build(dir.path(), &spec, &mut |done, total| {
@@ -455,7 +459,9 @@ mod tests {
         assert_eq!(made.transactions, 3_000);
 
         let mut node = Node::open(dir.path()).unwrap();
+        assert!(made.blocks > 3 * 64, "{} blocks", made.blocks);
         assert_eq!(node.ledger().tx_count(), 3_000);
+        assert_eq!(node.ledger().state_hash(), made.state_hash);
         assert_eq!(node.ledger().state().clinics.len(), 4);
         assert_eq!(node.ledger().state().patients.len(), 40);
         assert_eq!(node.verify().unwrap(), (made.blocks, 3_000));
