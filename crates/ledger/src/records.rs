@@ -6,7 +6,7 @@ use carelog_chart::{AccessLevel, EntryKind};
 use carelog_vault::PublicKeys;
 use serde::Serialize;
 
-use crate::ids::{ActorId, BlockHash, NetworkId, TxId};
+use crate::ids::{ActorId, NetworkId, TxId};
 use crate::tx::Role;
 
 /// The network's identity and authority.
@@ -100,12 +100,16 @@ pub struct DataKeyEpoch {
 }
 
 /// Where a chart entry's sealed payload lives, and what is known of it in the clear.
+///
+/// A large network's state holds hundreds of thousands of these, so the block and the data key
+/// are kept as small numbers: [`State::entry_block`](crate::State::entry_block) and
+/// [`PatientFile::entry_key`] give them back.
 #[derive(Clone, Debug)]
 pub struct EntryRef {
     /// The entry id (its transaction id).
     pub id: TxId,
-    /// The block that carries it.
-    pub block: BlockHash,
+    /// The block that carries it: an index into the state's table of blocks with entries.
+    pub(crate) block: u32,
     /// Its index in that block.
     pub index: u32,
     /// Its kind.
@@ -114,13 +118,17 @@ pub struct EntryRef {
     pub author: ActorId,
     /// When.
     pub time_ms: i64,
-    /// The data key it is sealed with.
-    pub key: TxId,
-    /// The entry it corrects.
-    pub amends: Option<TxId>,
+    /// The data key it is sealed with: an index into the file's key epochs ([`NO_KEY`] if it
+    /// names none of them).
+    pub(crate) key: u32,
+    /// The entry it corrects (boxed: few entries are corrections).
+    pub amends: Option<Box<TxId>>,
     /// Why it is flagged (e.g. written concurrently with a revocation).
-    pub flag: Option<String>,
+    pub flag: Option<Box<str>>,
 }
+
+/// [`EntryRef`]'s key index when the entry names a key its patient's file does not hold.
+pub(crate) const NO_KEY: u32 = u32::MAX;
 
 /// What happened to a record, as the patient's audit shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -255,6 +263,20 @@ impl PatientFile {
     /// A data key epoch by id.
     pub fn key(&self, id: &TxId) -> Option<&DataKeyEpoch> {
         self.keys.iter().find(|k| k.id == *id)
+    }
+
+    /// The data key epoch an entry of this file is sealed with (`None` if it names none).
+    pub fn entry_key(&self, entry: &EntryRef) -> Option<&DataKeyEpoch> {
+        self.keys.get(entry.key as usize)
+    }
+
+    /// The index of a key epoch, as an [`EntryRef`] keeps it.
+    pub(crate) fn key_index(&self, id: &TxId) -> u32 {
+        self.keys
+            .iter()
+            .position(|k| k.id == *id)
+            .and_then(|i| u32::try_from(i).ok())
+            .unwrap_or(NO_KEY)
     }
 
     /// The chart entries, in the ledger's order.

@@ -45,6 +45,8 @@ pub struct State {
     pub tx_count: u64,
     /// Transactions the policy made void at their place in the order.
     pub void: Vec<(TxId, String)>,
+    /// The blocks that carry chart entries, in order: an entry keeps its block's index here.
+    entry_blocks: Vec<BlockHash>,
     hasher: Option<blake3::Hasher>,
 }
 
@@ -86,6 +88,11 @@ impl State {
     /// A patient's file.
     pub fn patient(&self, id: &ActorId) -> Option<&PatientFile> {
         self.patients.get(id)
+    }
+
+    /// The block that carries a chart entry.
+    pub fn entry_block(&self, entry: &EntryRef) -> Option<BlockHash> {
+        self.entry_blocks.get(entry.block as usize).copied()
     }
 
     /// Applies one signed transaction (whose id is `id`) at its place in the total order.
@@ -388,16 +395,23 @@ impl State {
         let Some(file) = self.patients.get_mut(patient) else {
             return;
         };
+        // A block's transactions apply one after another, so its entries share the last slot.
+        if self.entry_blocks.last() != Some(&position.block) {
+            self.entry_blocks.push(position.block);
+        }
+        let block = u32::try_from(self.entry_blocks.len() - 1)
+            .expect("fewer than 2^32 blocks carry chart entries");
+        let key = file.key_index(key);
         file.record_entry(EntryRef {
             id,
-            block: position.block,
+            block,
             index: position.index,
             kind: *kind,
             author: tx.author,
             time_ms: tx.time_ms,
-            key: *key,
-            amends: *amends,
-            flag,
+            key,
+            amends: amends.map(Box::new),
+            flag: flag.map(String::into_boxed_str),
         });
     }
 

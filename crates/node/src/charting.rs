@@ -53,23 +53,34 @@ impl Node {
         let mut out = Vec::with_capacity(file.entries().len());
         let mut sealed_away = 0;
         for entry in file.entries() {
-            let Some((_, key)) = opened_keys.iter().find(|(id, _)| *id == entry.key) else {
+            let opened = file
+                .entry_key(entry)
+                .and_then(|epoch| opened_keys.iter().find(|(id, _)| *id == epoch.id));
+            let Some((key_id, key)) = opened else {
                 sealed_away += 1;
                 continue;
             };
-            out.push(self.open_entry(patient, entry, key)?);
+            out.push(self.open_entry(patient, entry, key_id, key)?);
         }
         Ok((out, sealed_away))
     }
 
-    fn open_entry(&self, patient: ActorId, entry: &EntryRef, key: &DataKey) -> Result<Opened> {
+    /// Opens an entry sealed with the data key `key_id` (opened: `key`).
+    fn open_entry(
+        &self,
+        patient: ActorId,
+        entry: &EntryRef,
+        key_id: &TxId,
+        key: &DataKey,
+    ) -> Result<Opened> {
         let damaged = || {
             NodeError::Damaged(format!(
                 "chart entry {} is missing from its block",
                 entry.id
             ))
         };
-        let block = self.ledger.block(&entry.block).ok_or_else(damaged)?;
+        let hash = self.ledger.state().entry_block(entry).ok_or_else(damaged)?;
+        let block = self.ledger.block(&hash).ok_or_else(damaged)?;
         let stx = block.txs.get(entry.index as usize).ok_or_else(damaged)?;
         let Payload::ChartEntry { sealed, .. } = &stx.tx.payload else {
             return Err(damaged());
@@ -77,10 +88,10 @@ impl Node {
         let aad = keys::entry_aad(
             &patient,
             entry.kind,
-            &entry.key,
+            key_id,
             &entry.author,
             entry.time_ms,
-            entry.amends.as_ref(),
+            entry.amends.as_deref(),
         );
         let plain = keys::open_entry(key, sealed, &aad)?;
         let data = EntryData::from_bytes(&plain.data)?;
@@ -92,8 +103,8 @@ impl Node {
                 // The clinical time: when it was observed, if that was recorded apart.
                 time_ms: plain.observed_ms.unwrap_or(entry.time_ms),
                 data,
-                amends: entry.amends.map(|a| a.to_string()),
-                flagged: entry.flag.clone(),
+                amends: entry.amends.as_ref().map(|a| a.to_string()),
+                flagged: entry.flag.as_deref().map(str::to_string),
             },
             summary_change: plain.summary_change,
             summary_item: plain.summary_item,
@@ -337,8 +348,9 @@ impl Node {
             .iter()
             .rev()
             .find(|e| e.kind == EntryKind::Demographics)?;
-        let key = keys::open_epoch(file, &patient, &entry.key, &self.holders(session))?;
-        let opened = self.open_entry(patient, entry, &key).ok()?;
+        let key_id = file.entry_key(entry)?.id;
+        let key = keys::open_epoch(file, &patient, &key_id, &self.holders(session))?;
+        let opened = self.open_entry(patient, entry, &key_id, &key).ok()?;
         let EntryData::Demographics(d) = opened.record.data else {
             return None;
         };
