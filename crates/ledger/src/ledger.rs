@@ -682,28 +682,12 @@ impl Ledger {
             }
             jobs.push(keys);
         }
-        let workers = std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 8));
-        let chunk = blocks.len().div_ceil(workers).max(1);
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = blocks
-                .chunks(chunk)
-                .zip(jobs.chunks(chunk))
-                .map(|(blocks, keys)| {
-                    scope.spawn(move || {
-                        blocks
-                            .iter()
-                            .zip(keys)
-                            .map(|(checked, keys)| good_signatures(checked, keys))
-                            .collect::<Vec<Good>>()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                // A check that could not finish proves nothing: those blocks are checked inline.
-                .flat_map(|h| h.join().unwrap_or_default())
-                .collect()
-        })
+        let work: Vec<_> = blocks.iter().zip(&jobs).collect();
+        // A check that could not finish proves nothing: those blocks are checked inline.
+        crate::cores::map(work, |(checked, keys)| good_signatures(checked, keys))
+            .into_iter()
+            .map(Option::unwrap_or_default)
+            .collect()
     }
 
     fn apply_block(&mut self, checked: &Checked) {
@@ -794,7 +778,7 @@ impl Ledger {
         fresh.bodies.source = self.bodies.source.clone();
         fresh.bodies.budget = self.bodies.budget;
         let order = &self.dag.order()[1..];
-        let workers = std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 8));
+        let workers = crate::cores::workers();
         let first_bad: Mutex<Option<(usize, BlockFailure)>> = Mutex::new(None);
         let note = |at: usize, failure: BlockFailure| {
             let mut first = first_bad.lock().unwrap_or_else(|p| p.into_inner());

@@ -27,6 +27,7 @@
 //! ```
 
 mod block;
+pub mod cores;
 mod encoding;
 mod error;
 mod ids;

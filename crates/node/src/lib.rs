@@ -547,35 +547,20 @@ impl StoredPages<'_> {
             return Ok(());
         };
         self.after = last.seq;
-        let workers = std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 8));
-        let chunk = rows.len().div_ceil(workers);
-        let decoded: Vec<Vec<_>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = rows
-                .chunks(chunk)
-                .map(|part| {
-                    let first = Hash(part[0].hash);
-                    let work = scope.spawn(move || part.iter().map(check_stored).collect());
-                    (first, work)
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|(first, work)| {
-                    // Decoders return errors rather than panic; were one to panic anyway, the
-                    // open fails on that block instead of going on without it.
-                    work.join().unwrap_or_else(|_| {
-                        vec![Err(BlockFailure::new(
-                            first,
-                            carelog_ledger::LedgerError::InvalidBlock {
-                                block: first,
-                                reason: "it could not be decoded".into(),
-                            },
-                        ))]
-                    })
-                })
-                .collect()
+        let decoded = carelog_ledger::cores::map(rows.iter().collect(), check_stored);
+        // Decoders return errors rather than panic; were one to panic anyway, the open fails on
+        // that block instead of going on without it.
+        let decoded = decoded.into_iter().zip(&rows).map(|(done, row)| {
+            done.unwrap_or_else(|| {
+                let block = Hash(row.hash);
+                let reason = "it could not be decoded".into();
+                Err(BlockFailure::new(
+                    block,
+                    carelog_ledger::LedgerError::InvalidBlock { block, reason },
+                ))
+            })
         });
-        self.page.extend(decoded.into_iter().flatten());
+        self.page.extend(decoded);
         Ok(())
     }
 }

@@ -244,31 +244,12 @@ fn write_groups(node: &Mutex<Node>, stats: &Mutex<GroupStats>, queue: &mpsc::Rec
 /// Builds every job's transaction against the node, on every core: opening and rendering the
 /// charts that reads show is most of a group's work, and it only reads the node.
 fn prepare_all(node: &Node, jobs: Vec<Job>) -> Vec<Option<(SignedTx, Finish)>> {
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 8));
-    if workers == 1 || jobs.len() < 2 {
-        return jobs.into_iter().map(|job| job(node)).collect();
-    }
-    let per_thread = jobs.len().div_ceil(workers);
-    let mut jobs = jobs.into_iter();
-    let chunks: Vec<Vec<Job>> = std::iter::from_fn(|| {
-        let chunk: Vec<Job> = jobs.by_ref().take(per_thread).collect();
-        (!chunk.is_empty()).then_some(chunk)
-    })
-    .collect();
-    std::thread::scope(|scope| {
-        let running: Vec<_> = chunks
-            .into_iter()
-            .map(|chunk| {
-                scope.spawn(move || chunk.into_iter().map(|job| job(node)).collect::<Vec<_>>())
-            })
-            .collect();
-        running
-            .into_iter()
-            // A job that panicked dropped its caller's reply: that caller hears the writer
-            // stopped, and nothing of its chunk is committed or acknowledged.
-            .flat_map(|r| r.join().unwrap_or_default())
-            .collect::<Vec<Option<(SignedTx, Finish)>>>()
-    })
+    // A job that panicked dropped its caller's reply: that caller hears the writer stopped, and
+    // nothing of it is committed or acknowledged.
+    carelog_ledger::cores::map(jobs, |job| job(node))
+        .into_iter()
+        .map(Option::flatten)
+        .collect()
 }
 
 #[cfg(test)]
