@@ -479,7 +479,6 @@ impl Node {
     /// Under the database's write lock it first applies blocks that another process on this home
     /// stored meanwhile, so this clinic's chain never forks.
     fn commit(&mut self, txs: Vec<SignedTx>, new_keys: &[(ActorId, Vec<u8>)]) -> Result<Vec<TxId>> {
-        let ids = txs.iter().map(SignedTx::id).collect();
         let ledger = &mut self.ledger;
         let node_keys = &self.node_keys;
         let loaded_seq = &mut self.loaded_seq;
@@ -491,21 +490,22 @@ impl Node {
             }
             let newer = w.blocks_since(*loaded_seq)?;
             apply_stored(&path, ledger, &newer)?;
-            let block = ledger.seal(node_keys, txs, now_ms());
-            ledger.validate(&block, Check::Full)?;
+            // Hashed, and its transactions' ids worked out, once for the checks and the answer.
+            let block = ledger.seal(node_keys, txs, now_ms()).checked()?;
             for (actor, sealed) in new_keys {
                 // The file first: if it cannot be written the transaction rolls back, and a file
                 // left by a rolled-back transaction only holds keys no block refers to.
                 home.mirror_sealed_keys(actor, sealed)?;
                 w.put_sealed_keys(&actor.0, sealed)?;
             }
-            put_block(w, &block, Origin::Local)?;
+            put_block(w, &block.block, Origin::Local)?;
             *loaded_seq = w.max_seq()?;
-            // Cannot fail: validated above against this very state.
-            ledger.insert(block, Check::Stored)?;
-            Ok::<_, NodeError>(())
-        })?;
-        Ok(ids)
+            let ids = block.ids.to_vec();
+            // Checked in full (seal, signatures, links, roles) before the database transaction
+            // commits: a block the ledger refuses rolls back with it.
+            ledger.insert_checked(block, Check::Full)?;
+            Ok::<_, NodeError>(ids)
+        })
     }
 
     /// A transaction by a session's user made at this clinic, signed.
