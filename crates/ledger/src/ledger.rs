@@ -1,6 +1,7 @@
 //! A replica: the genesis, every accepted block, their order and the derived state.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::ops::Range;
 use std::sync::{Arc, Mutex, mpsc};
 
 use carelog_vault::{ActorKeys, PublicKeys, Verifier};
@@ -539,7 +540,12 @@ impl Ledger {
         if self.contains(&block.hash) {
             return Ok(Inserted::Known);
         }
-        self.validate_checked(&block.block, block.hash, &block.ids, check, Sigs::Inline)?;
+        // A large block's signatures (a group commit's, say) are checked on every core first.
+        let good = (check == Check::Full && block.ids.len() >= PRECHECK_FROM)
+            .then(|| self.precheck(&[&block]).pop())
+            .flatten();
+        let sigs = good.as_deref().map_or(Sigs::Inline, Sigs::Good);
+        self.validate_checked(&block.block, block.hash, &block.ids, check, sigs)?;
         Ok(self.add(block))
     }
 
@@ -602,7 +608,8 @@ impl Ledger {
             if check == Check::Full {
                 batch = blocks.collect();
                 let ready: Vec<&Checked> = batch.iter().map_while(|b| b.as_ref().ok()).collect();
-                if ready.len() > 1 {
+                let signatures: usize = ready.iter().map(|c| c.ids.len() + 1).sum();
+                if signatures > PRECHECK_FROM {
                     good = self.precheck(&ready);
                 }
                 &mut batch.into_iter()
@@ -682,12 +689,30 @@ impl Ledger {
             }
             jobs.push(keys);
         }
-        let work: Vec<_> = blocks.iter().zip(&jobs).collect();
-        // A check that could not finish proves nothing: those blocks are checked inline.
-        crate::cores::map(work, |(checked, keys)| good_signatures(checked, keys))
-            .into_iter()
-            .map(Option::unwrap_or_default)
-            .collect()
+        // Runs of one block's signatures, each no longer than a core's share: a batch of small
+        // blocks and one large block spread over the cores alike.
+        let total: usize = jobs.iter().map(Vec::len).sum();
+        let share = total.div_ceil(crate::cores::workers()).max(1);
+        let runs: Vec<(usize, Range<usize>)> = jobs
+            .iter()
+            .enumerate()
+            .flat_map(|(b, keys)| {
+                (0..keys.len())
+                    .step_by(share)
+                    .map(move |start| (b, start..(start + share).min(keys.len())))
+            })
+            .collect();
+        let found = crate::cores::map(runs.clone(), |(b, slots)| {
+            good_signatures(blocks[b], &jobs[b], slots)
+        });
+        let mut good: Vec<Good> = jobs.iter().map(|keys| vec![None; keys.len()]).collect();
+        for ((b, slots), found) in runs.into_iter().zip(found) {
+            // A check that could not finish proves nothing: those signatures are checked inline.
+            if let Some(found) = found {
+                good[b][slots].copy_from_slice(&found);
+            }
+        }
+        good
     }
 
     fn apply_block(&mut self, checked: &Checked) {
@@ -858,6 +883,9 @@ impl Ledger {
 /// Per block: the key each signature was found good under (slot 0: the seal; i + 1: tx i).
 type Good = Vec<Option<[u8; 32]>>;
 
+/// From how many signatures checking them on every core first pays for starting the threads.
+const PRECHECK_FROM: usize = 8;
+
 /// How a block's signatures are checked under [`Check::Full`].
 enum Sigs<'a> {
     /// Each one there and then.
@@ -874,13 +902,17 @@ impl Sigs<'_> {
     }
 }
 
-/// Checks a block's signatures against candidate keys (slot 0: the seal; i + 1: tx i).
-fn good_signatures(checked: &Checked, keys: &[Option<[u8; 32]>]) -> Good {
+/// Checks some of a block's signatures against candidate keys (slot 0: the seal; i + 1: tx i),
+/// returning, for each slot of `slots`, the key it was found good under.
+fn good_signatures(
+    checked: &Checked,
+    keys: &[Option<[u8; 32]>],
+    slots: Range<usize>,
+) -> Vec<Option<[u8; 32]>> {
     let mut verifiers: HashMap<[u8; 32], Option<Verifier>> = HashMap::new();
-    keys.iter()
-        .enumerate()
-        .map(|(slot, key)| {
-            let key = (*key)?;
+    slots
+        .map(|slot| {
+            let key = (*keys.get(slot)?)?;
             let verifier = verifiers
                 .entry(key)
                 .or_insert_with(|| Verifier::new(&key).ok())
@@ -889,9 +921,10 @@ fn good_signatures(checked: &Checked, keys: &[Option<[u8; 32]>]) -> Good {
                 0 => verifier
                     .verify(&checked.hash.0, &checked.block.signature.0)
                     .is_ok(),
-                i => checked.block.txs[i - 1]
-                    .verify_as(&checked.ids[i - 1], verifier)
-                    .is_ok(),
+                i => match (checked.block.txs.get(i - 1), checked.ids.get(i - 1)) {
+                    (Some(stx), Some(id)) => stx.verify_as(id, verifier).is_ok(),
+                    _ => false,
+                },
             };
             ok.then_some(key)
         })

@@ -1105,6 +1105,59 @@ fn a_batch_from_a_peer_is_checked_signature_by_signature() {
     }
 }
 
+#[test]
+fn a_large_block_is_checked_on_every_core_and_one_forged_signature_is_found() {
+    let w = World::new();
+    let block = |forge: Option<&str>| {
+        let mut txs: Vec<SignedTx> = (0..40)
+            .map(|i| {
+                tx(
+                    &w.doctors[0],
+                    &w.clinics[0],
+                    T0 + 20 + i,
+                    Payload::RequestAccess {
+                        patient: w.pid(),
+                        level: AccessLevel::Sample,
+                        reason: format!("request {i}"),
+                    },
+                )
+            })
+            .collect();
+        if forge == Some("tx") {
+            txs[27].signature.0[9] ^= 1;
+        }
+        let mut block = w.base.seal(&w.clinics[0], txs, T0 + 60);
+        if forge == Some("seal") {
+            block.signature.0[5] ^= 1;
+        }
+        block
+    };
+    let mut good = w.base.clone();
+    assert_eq!(
+        good.insert(block(None), Check::Full).unwrap(),
+        Inserted::Appended
+    );
+    assert_eq!(good.tx_count(), w.base.tx_count() + 40);
+
+    let forged = block(Some("tx"));
+    let forged_id = forged.txs[27].id();
+    let mut receiver = w.base.clone();
+    assert!(matches!(
+        receiver.insert(forged.clone(), Check::Full),
+        Err(LedgerError::BadTxSignature(id)) if id == forged_id
+    ));
+    assert!(!receiver.contains(&forged.hash()));
+    assert!(matches!(
+        receiver.insert(block(Some("seal")), Check::Full),
+        Err(LedgerError::BadBlockSignature(_))
+    ));
+    assert_eq!(
+        receiver.state_hash(),
+        w.base.state_hash(),
+        "nothing was taken in"
+    );
+}
+
 /// Blocks kept by hash, standing in for a node's database; `lose` makes one unreadable.
 #[derive(Debug, Default)]
 struct Shelf {
