@@ -541,9 +541,10 @@ impl Ledger {
             return Ok(Inserted::Known);
         }
         // A large block's signatures (a group commit's, say) are checked on every core first.
-        let good = (check == Check::Full && block.ids.len() >= PRECHECK_FROM)
-            .then(|| self.precheck(&[&block]).pop())
-            .flatten();
+        let good = match check {
+            Check::Full => self.precheck(&[&block]).pop(),
+            Check::Stored | Check::Reopen => None,
+        };
         let sigs = good.as_deref().map_or(Sigs::Inline, Sigs::Good);
         self.validate_checked(&block.block, block.hash, &block.ids, check, sigs)?;
         Ok(self.add(block))
@@ -608,10 +609,7 @@ impl Ledger {
             if check == Check::Full {
                 batch = blocks.collect();
                 let ready: Vec<&Checked> = batch.iter().map_while(|b| b.as_ref().ok()).collect();
-                let signatures: usize = ready.iter().map(|c| c.ids.len() + 1).sum();
-                if signatures > PRECHECK_FROM {
-                    good = self.precheck(&ready);
-                }
+                good = self.precheck(&ready);
                 &mut batch.into_iter()
             } else {
                 &mut blocks
@@ -662,8 +660,13 @@ impl Ledger {
 
     /// Checks the signatures of a batch on every core, each against the key this replica or an
     /// earlier enrolment in the batch names for its signer. Returns, per block, the key each
-    /// signature was found good under (slot 0: the seal; slot i + 1: transaction i).
+    /// signature was found good under (slot 0: the seal; slot i + 1: transaction i); nothing
+    /// for a batch too small to be worth the threads (its signatures are checked inline).
     fn precheck(&self, blocks: &[&Checked]) -> Vec<Good> {
+        let signatures: usize = blocks.iter().map(|c| c.ids.len() + 1).sum();
+        if signatures <= PRECHECK_FROM {
+            return Vec::new();
+        }
         let mut introduced: HashMap<ActorId, [u8; 32]> = HashMap::new();
         let mut jobs: Vec<Vec<Option<[u8; 32]>>> = Vec::with_capacity(blocks.len());
         for checked in blocks {
@@ -691,8 +694,7 @@ impl Ledger {
         }
         // Runs of one block's signatures, each no longer than a core's share: a batch of small
         // blocks and one large block spread over the cores alike.
-        let total: usize = jobs.iter().map(Vec::len).sum();
-        let share = total.div_ceil(crate::cores::workers()).max(1);
+        let share = signatures.div_ceil(crate::cores::workers()).max(1);
         let runs: Vec<(usize, Range<usize>)> = jobs
             .iter()
             .enumerate()
@@ -883,7 +885,7 @@ impl Ledger {
 /// Per block: the key each signature was found good under (slot 0: the seal; i + 1: tx i).
 type Good = Vec<Option<[u8; 32]>>;
 
-/// From how many signatures checking them on every core first pays for starting the threads.
+/// Up to how many signatures checking them inline beats starting threads to check them first.
 const PRECHECK_FROM: usize = 8;
 
 /// How a block's signatures are checked under [`Check::Full`].

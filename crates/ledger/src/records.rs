@@ -292,11 +292,6 @@ impl PatientFile {
         })
     }
 
-    /// The number of lines in the audit trail.
-    pub fn audit_len(&self) -> usize {
-        self.trail.len()
-    }
-
     pub(crate) fn record_entry(&mut self, entry: EntryRef) {
         let line = TrailLine::Entry(index(self.entries.len()));
         push_compact(&mut self.entries, entry);
