@@ -27,6 +27,18 @@ struct World {
 
 const T0: i64 = 1_700_000_000_000;
 
+/// Enrols `user` at `clinic` under a name and role.
+fn enroll_user(user: &ActorKeys, clinic: &ActorKeys, name: &str, role: Role) -> Payload {
+    Payload::EnrollUser {
+        user: id(user),
+        clinic: id(clinic),
+        name: name.into(),
+        role,
+        specialty: None,
+        keys: user.public(),
+    }
+}
+
 fn tx(author: &ActorKeys, clinic: &ActorKeys, time_ms: i64, payload: Payload) -> SignedTx {
     Tx {
         author: id(author),
@@ -72,14 +84,7 @@ impl World {
                 &authority,
                 &clinics[0],
                 T0 + 1,
-                Payload::EnrollUser {
-                    user: id(&admins[i]),
-                    clinic: id(&clinics[i]),
-                    name: format!("Admin {i}"),
-                    role: Role::Admin,
-                    specialty: None,
-                    keys: admins[i].public(),
-                },
+                enroll_user(&admins[i], &clinics[i], &format!("Admin {i}"), Role::Admin),
             ));
         }
         let block = base.seal(&clinics[0], enroll, T0 + 1);
@@ -97,14 +102,12 @@ impl World {
                 &world.admins[i],
                 &world.clinics[i],
                 T0 + 2,
-                Payload::EnrollUser {
-                    user: id(&world.doctors[i]),
-                    clinic: id(&world.clinics[i]),
-                    name: format!("Doctor {i}"),
-                    role: Role::Doctor,
-                    specialty: None,
-                    keys: world.doctors[i].public(),
-                },
+                enroll_user(
+                    &world.doctors[i],
+                    &world.clinics[i],
+                    &format!("Doctor {i}"),
+                    Role::Doctor,
+                ),
             );
             world.seal(None, i, vec![t]);
         }
@@ -252,14 +255,7 @@ fn unknown_authors_and_wrong_roles_are_refused() {
             &w.doctors[0],
             &w.clinics[0],
             T0 + 20,
-            Payload::EnrollUser {
-                user: id(&stranger),
-                clinic: id(&w.clinics[0]),
-                name: "Mallory".into(),
-                role: Role::Admin,
-                specialty: None,
-                keys: stranger.public(),
-            },
+            enroll_user(&stranger, &w.clinics[0], "Mallory", Role::Admin),
         )],
         T0 + 20,
     );
@@ -300,14 +296,7 @@ fn a_reopened_block_that_breaks_a_role_is_void_and_fails_verify() {
         &w.doctors[0],
         &w.clinics[0],
         T0 + 20,
-        Payload::EnrollUser {
-            user: id(&stranger),
-            clinic: id(&w.clinics[0]),
-            name: "Mallory".into(),
-            role: Role::Admin,
-            specialty: None,
-            keys: stranger.public(),
-        },
+        enroll_user(&stranger, &w.clinics[0], "Mallory", Role::Admin),
     );
     let enroll_id = enroll.id();
     let block = w.base.seal(&w.clinics[0], vec![enroll], T0 + 20);
@@ -675,14 +664,7 @@ fn the_policy_table() {
             &w.admins[clinic],
             &w.clinics[0],
             T0 + 20,
-            Payload::EnrollUser {
-                user: id(k),
-                clinic: id(&w.clinics[clinic]),
-                name: name.into(),
-                role,
-                specialty: None,
-                keys: k.public(),
-            },
+            enroll_user(k, &w.clinics[clinic], name, role),
         ));
     }
     setup.push(tx(
@@ -719,14 +701,7 @@ fn the_policy_table() {
         &w.admins[1],
         &w.clinics[1],
         T0 + 23,
-        Payload::EnrollUser {
-            user: id(&lab_b),
-            clinic: id(&w.clinics[1]),
-            name: "Lab B".into(),
-            role: Role::Lab,
-            specialty: None,
-            keys: lab_b.public(),
-        },
+        enroll_user(&lab_b, &w.clinics[1], "Lab B", Role::Lab),
     );
     w.seal(None, 1, vec![lab_b_enroll]);
     let state = w.base.state();
@@ -1043,14 +1018,7 @@ fn peer_batch(w: &World, forge: Option<&str>) -> (Ledger, Vec<Block>) {
         &w.admins[1],
         &w.clinics[1],
         T0 + 20,
-        Payload::EnrollUser {
-            user: id(&newcomer),
-            clinic: id(&w.clinics[1]),
-            name: "Dr New".into(),
-            role: Role::Doctor,
-            specialty: None,
-            keys: newcomer.public(),
-        },
+        enroll_user(&newcomer, &w.clinics[1], "Dr New", Role::Doctor),
     );
     let mut blocks = Vec::new();
     for (i, t) in [

@@ -467,12 +467,7 @@ fn blocks_from_a_peer_are_validated_stored_and_leave_the_outbox_when_acknowledge
         )
         .unwrap();
     assert!(north.node.stats().unwrap().pending > 0);
-    let blocks: Vec<Block> = north
-        .node
-        .ledger()
-        .blocks_in_order()
-        .map(std::sync::Arc::unwrap_or_clone)
-        .collect();
+    let blocks = blocks_of(&north.node);
     let accepted = south.accept_blocks(blocks).unwrap();
     assert!(!accepted.blocks.is_empty() && accepted.refused.is_none());
     assert_eq!(
@@ -512,12 +507,7 @@ fn a_forged_block_from_a_peer_is_refused_and_nothing_is_stored() {
             None,
         )
         .unwrap();
-    let mut blocks: Vec<Block> = north
-        .node
-        .ledger()
-        .blocks_in_order()
-        .map(std::sync::Arc::unwrap_or_clone)
-        .collect();
+    let mut blocks = blocks_of(&north.node);
     let last = blocks.last_mut().unwrap();
     last.signature.0[3] ^= 1;
     let before = south.stats().unwrap();
@@ -655,17 +645,17 @@ fn a_backup_restores_into_a_home_that_verifies_and_reads() {
     );
 }
 
+/// Every block a node holds, in order, as a peer would be sent them.
+fn blocks_of(node: &Node) -> Vec<Block> {
+    node.ledger()
+        .blocks_in_order()
+        .map(std::sync::Arc::unwrap_or_clone)
+        .collect()
+}
+
 fn exchange(a: &mut Node, b: &mut Node) {
-    let from_a: Vec<Block> = a
-        .ledger()
-        .blocks_in_order()
-        .map(std::sync::Arc::unwrap_or_clone)
-        .collect();
-    let from_b: Vec<Block> = b
-        .ledger()
-        .blocks_in_order()
-        .map(std::sync::Arc::unwrap_or_clone)
-        .collect();
+    let from_a = blocks_of(a);
+    let from_b = blocks_of(b);
     assert!(b.accept_blocks(from_a).unwrap().refused.is_none());
     assert!(a.accept_blocks(from_b).unwrap().refused.is_none());
 }
@@ -751,17 +741,8 @@ fn a_clinic_that_seals_two_blocks_at_one_height_is_refused_and_the_proof_kept() 
         )
         .unwrap();
     }
-    let original: Vec<Block> = north
-        .node
-        .ledger()
-        .blocks_in_order()
-        .map(std::sync::Arc::unwrap_or_clone)
-        .collect();
-    let forked: Vec<Block> = twin
-        .ledger()
-        .blocks_in_order()
-        .map(std::sync::Arc::unwrap_or_clone)
-        .collect();
+    let original = blocks_of(&north.node);
+    let forked = blocks_of(&twin);
     let accepted = south.accept_blocks(original).unwrap();
     assert!(accepted.refused.is_none());
     let state = south.stats().unwrap().state_hash;
@@ -815,12 +796,7 @@ fn a_restored_clinic_seals_nothing_until_it_has_caught_up_with_a_peer() {
             None,
         )
         .unwrap();
-    let blocks: Vec<Block> = north
-        .node
-        .ledger()
-        .blocks_in_order()
-        .map(std::sync::Arc::unwrap_or_clone)
-        .collect();
+    let blocks = blocks_of(&north.node);
     assert!(south.accept_blocks(blocks).unwrap().refused.is_none());
     let (north_head, _) = north
         .node
@@ -854,11 +830,7 @@ fn a_restored_clinic_seals_nothing_until_it_has_caught_up_with_a_peer() {
         restored.awaiting_catch_up().unwrap(),
         "South holds a block of North's this home lacks"
     );
-    let from_south: Vec<Block> = south
-        .ledger()
-        .blocks_in_order()
-        .map(std::sync::Arc::unwrap_or_clone)
-        .collect();
+    let from_south = blocks_of(&south);
     restored.accept_blocks(from_south).unwrap();
     assert!(!restored.awaiting_catch_up().unwrap());
     assert_eq!(restored.stats().unwrap().blocks, before.blocks + 1);
@@ -873,11 +845,7 @@ fn a_restored_clinic_seals_nothing_until_it_has_caught_up_with_a_peer() {
             None,
         )
         .unwrap();
-    let from_restored: Vec<Block> = restored
-        .ledger()
-        .blocks_in_order()
-        .map(std::sync::Arc::unwrap_or_clone)
-        .collect();
+    let from_restored = blocks_of(&restored);
     let accepted = south.accept_blocks(from_restored).unwrap();
     assert!(accepted.refused.is_none(), "{:?}", accepted.refused);
     assert!(south.evidence().unwrap().is_empty());
