@@ -80,6 +80,10 @@ pub enum LedgerError {
          run `carelog ledger verify`"
     )]
     Unreadable(BlockHash),
+    /// The state a replica holds is not what replaying its blocks gives (a saved state that
+    /// was read back is wrong).
+    #[error("the state this replica holds differs from a replay of its blocks")]
+    StateDiffers,
 }
 
 impl LedgerError {
@@ -95,6 +99,7 @@ impl LedgerError {
             | LedgerError::Unreadable(block) => Some(*block),
             LedgerError::Equivocation { second, .. } => Some(*second),
             LedgerError::Malformed { .. }
+            | LedgerError::StateDiffers
             | LedgerError::BadTxSignature(_)
             | LedgerError::InvalidGenesis(_) => None,
         }

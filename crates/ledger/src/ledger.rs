@@ -751,6 +751,44 @@ impl Ledger {
         }
     }
 
+    /// Whether a block could not be read back when the state was last rebuilt.
+    pub(crate) fn is_incomplete(&self) -> bool {
+        self.unreadable.is_some()
+    }
+
+    /// Adds saved blocks (in order, genesis left out) to the DAG, without their contents.
+    pub(crate) fn restore_blocks(
+        &mut self,
+        blocks: &[crate::saved::SavedBlock],
+    ) -> Result<(), LedgerError> {
+        for block in blocks {
+            let known = self.dag.contains(&block.hash)
+                || self.by_height.contains_key(&(block.clinic, block.height));
+            if known || !block.links.iter().all(|l| self.dag.contains(l)) {
+                return Err(LedgerError::Malformed {
+                    what: "saved state",
+                    reason: format!("block {} is out of place", block.hash),
+                });
+            }
+            self.by_height
+                .insert((block.clinic, block.height), block.hash);
+            self.dag.insert_saved(
+                block.hash,
+                (block.clinic, block.height),
+                block.time_ms,
+                block.links.clone(),
+            );
+        }
+        self.dag.settle();
+        Ok(())
+    }
+
+    /// Puts a saved state in place of the replayed one.
+    pub(crate) fn replace_state(&mut self, mut state: State) {
+        state.set_network_id(self.network);
+        self.state = state;
+    }
+
     /// Rebuilds the state from scratch in the current order.
     pub(crate) fn replay(&mut self) {
         self.dag.settle();
@@ -857,6 +895,10 @@ impl Ledger {
         }
         if fresh.deferred_replay.take() == Some(true) {
             fresh.replay();
+        }
+        // The state in use may have been read back rather than replayed: it must be the same.
+        if !fresh.same_state(self) {
+            return Err(BlockFailure::new(self.network, LedgerError::StateDiffers));
         }
         Ok((fresh.block_count(), fresh.tx_count()))
     }

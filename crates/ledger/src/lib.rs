@@ -35,6 +35,7 @@ mod ledger;
 mod order;
 mod policy;
 mod records;
+mod saved;
 mod state;
 mod tx;
 
@@ -49,6 +50,7 @@ pub use records::{
     AccessRequest, AuditAction, AuditEvent, Clinic, DataKeyEpoch, EntryRef, Grant, Network,
     PatientFile, RequestStatus, User,
 };
+pub use saved::SavedPart;
 pub use state::{BREAK_GLASS_MS, Position, State};
 pub use tx::{KeyWrap, Payload, Role, Signature, SignedTx, Tx};
 

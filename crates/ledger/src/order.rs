@@ -114,11 +114,37 @@ impl Dag {
         }
     }
 
+    /// [`Dag::insert_unordered`] of a block known by what the order needs of it (links: its
+    /// own chain's previous block first, then the other heads it names).
+    pub(crate) fn insert_saved(
+        &mut self,
+        hash: BlockHash,
+        (clinic, height): (ActorId, u64),
+        time_ms: i64,
+        links: Vec<BlockHash>,
+    ) {
+        if !self.add_links(hash, (clinic, height), time_ms, links) || self.unsettled {
+            self.unsettled = true;
+        } else {
+            self.order.push(hash);
+        }
+    }
+
     /// Adds the node and moves its chain's head; returns whether it descends from every head.
     fn add_node(&mut self, hash: BlockHash, header: &BlockHeader) -> bool {
         let mut links = Vec::with_capacity(header.parents.len() + 1);
         links.extend(header.prev);
         links.extend(header.parents.iter().copied());
+        self.add_links(hash, (header.clinic, header.height), header.time_ms, links)
+    }
+
+    fn add_links(
+        &mut self,
+        hash: BlockHash,
+        (clinic, height): (ActorId, u64),
+        time_ms: i64,
+        links: Vec<BlockHash>,
+    ) -> bool {
         let mut frontier = Frontier::new();
         for link in &links {
             if let Some(parent) = self.nodes.get(link) {
@@ -128,24 +154,21 @@ impl Dag {
                 }
             }
         }
-        frontier.insert(header.clinic, header.height);
+        frontier.insert(clinic, height);
         let extends_all = self
             .heads
             .iter()
             .all(|(chain, (height, _))| Self::precedes((*chain, *height), &frontier));
-        let replace_head = self
-            .heads
-            .get(&header.clinic)
-            .is_none_or(|(h, _)| header.height > *h);
+        let replace_head = self.heads.get(&clinic).is_none_or(|(h, _)| height > *h);
         if replace_head {
-            self.heads.insert(header.clinic, (header.height, hash));
+            self.heads.insert(clinic, (height, hash));
         }
         self.nodes.insert(
             hash,
             DagNode {
-                clinic: header.clinic,
-                height: header.height,
-                time_ms: header.time_ms,
+                clinic,
+                height,
+                time_ms,
                 links,
                 frontier,
             },

@@ -4,13 +4,13 @@ use std::collections::BTreeMap;
 
 use carelog_chart::{AccessLevel, EntryKind};
 use carelog_vault::PublicKeys;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::ids::{ActorId, NetworkId, TxId};
 use crate::tx::Role;
 
 /// The network's identity and authority.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Network {
     /// The genesis hash.
     pub id: NetworkId,
@@ -23,7 +23,7 @@ pub struct Network {
 }
 
 /// An enrolled clinic.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Clinic {
     /// Its name.
     pub name: String,
@@ -32,7 +32,7 @@ pub struct Clinic {
 }
 
 /// An enrolled staff user or a registered patient.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct User {
     /// Display name (empty for patients: their names are sealed).
     pub name: String,
@@ -47,7 +47,7 @@ pub struct User {
 }
 
 /// A grant of access to one reader.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Grant {
     /// The level granted.
     pub level: AccessLevel,
@@ -60,7 +60,7 @@ pub struct Grant {
 }
 
 /// Where a request stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RequestStatus {
     /// Waiting for the patient or custodian.
@@ -72,7 +72,7 @@ pub enum RequestStatus {
 }
 
 /// A request for access.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AccessRequest {
     /// The request transaction.
     pub id: TxId,
@@ -89,7 +89,7 @@ pub struct AccessRequest {
 }
 
 /// One data key epoch of a patient and the readers it is wrapped for.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DataKeyEpoch {
     /// The transaction that introduced the key.
     pub id: TxId,
@@ -104,7 +104,7 @@ pub struct DataKeyEpoch {
 /// A large network's state holds hundreds of thousands of these, so the block and the data key
 /// are kept as small numbers: [`State::entry_block`](crate::State::entry_block) and
 /// [`PatientFile::entry_key`] give them back.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct EntryRef {
     /// The entry id (its transaction id).
     pub id: TxId,
@@ -131,7 +131,7 @@ pub struct EntryRef {
 pub(crate) const NO_KEY: u32 = u32::MAX;
 
 /// What happened to a record, as the patient's audit shows it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AuditAction {
     /// Registration.
@@ -175,7 +175,7 @@ impl AuditAction {
 }
 
 /// One line of a patient's audit trail.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AuditEvent {
     /// When (the actor's clock).
     pub time_ms: i64,
@@ -196,7 +196,7 @@ pub struct AuditEvent {
 /// A large network holds hundreds of thousands of entries, so a file is kept compact: the audit
 /// line of a chart write is worked out from the entry when asked for instead of being stored
 /// beside it, and the lists grow by a quarter at a time rather than doubling.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PatientFile {
     /// The registering clinic.
     pub clinic: ActorId,
@@ -222,7 +222,7 @@ pub struct PatientFile {
 
 /// One line of the audit trail: a chart write (index into the entries) or another event (index
 /// into the events).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 enum TrailLine {
     Entry(u32),
     Event(u32),
@@ -282,6 +282,11 @@ impl PatientFile {
     /// The chart entries, in the ledger's order.
     pub fn entries(&self) -> &[EntryRef] {
         &self.entries
+    }
+
+    /// Entries, audit lines and other events held: a measure of the file's size.
+    pub(crate) fn line_count(&self) -> usize {
+        self.entries.len() + self.trail.len() + self.events.len()
     }
 
     /// The audit trail, oldest first.

@@ -47,16 +47,48 @@ pub struct State {
     pub void: Vec<(TxId, String)>,
     /// The blocks that carry chart entries, in order: an entry keeps its block's index here.
     entry_blocks: Vec<BlockHash>,
-    hasher: Option<blake3::Hasher>,
+    /// The running digest of the ordered transaction ids (none before the first).
+    digest: Option<Hash>,
 }
 
 impl State {
     /// The digest of the ordered transaction ids: equal on converged replicas.
     pub fn state_hash(&self) -> Hash {
-        match &self.hasher {
-            Some(h) => Hash(*h.clone().finalize().as_bytes()),
-            None => Hash::default(),
+        self.digest.unwrap_or_default()
+    }
+
+    /// A state made of the parts a saved state keeps.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn from_parts(
+        network: Option<Network>,
+        clinics: BTreeMap<ActorId, Clinic>,
+        users: HashMap<ActorId, User>,
+        patients: HashMap<ActorId, PatientFile>,
+        tx_count: u64,
+        void: Vec<(TxId, String)>,
+        entry_blocks: Vec<BlockHash>,
+        digest: Option<Hash>,
+    ) -> State {
+        State {
+            network,
+            clinics,
+            users,
+            patients,
+            tx_count,
+            void,
+            entry_blocks,
+            digest,
         }
+    }
+
+    /// The blocks that carry chart entries, as entries refer to them.
+    pub(crate) fn entry_blocks(&self) -> &[BlockHash] {
+        &self.entry_blocks
+    }
+
+    /// See [`State::state_hash`].
+    pub(crate) fn digest(&self) -> Option<Hash> {
+        self.digest
     }
 
     /// The health authority's id, once genesis is applied.
@@ -102,9 +134,11 @@ impl State {
     /// chart entry, which is kept and flagged (clinical data is never dropped).
     pub fn apply(&mut self, stx: &SignedTx, id: TxId, position: Position<'_>) {
         let tx = &stx.tx;
-        self.hasher
-            .get_or_insert_with(|| blake3::Hasher::new_derive_key("carelog state v1"))
-            .update(&id.0);
+        // Chained, so that it is a 32-byte value a saved state can keep.
+        let key = self
+            .digest
+            .map_or_else(|| blake3::derive_key("carelog state v2", &[]), |d| d.0);
+        self.digest = Some(Hash(*blake3::keyed_hash(&key, &id.0).as_bytes()));
         self.tx_count += 1;
 
         if let Payload::Genesis {
