@@ -268,6 +268,7 @@ impl Node {
             node_keys,
             clinic,
             loaded_seq,
+            saved_txs: 0,
         })
     }
 }

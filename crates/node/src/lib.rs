@@ -27,6 +27,7 @@ mod network;
 mod people;
 mod recover;
 mod replication;
+mod saved;
 mod shared;
 pub mod synthetic;
 
@@ -105,6 +106,18 @@ pub struct Node {
     clinic: ActorId,
     /// The newest stored block this replica has applied (blocks may arrive from other processes).
     loaded_seq: i64,
+    /// Transactions the saved state covers (see [`Node::save_state`]).
+    saved_txs: u64,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if self.ledger.tx_count().saturating_sub(self.saved_txs) >= saved::SAVE_EVERY
+            && let Err(e) = self.save_state()
+        {
+            tracing::warn!(error = %e, "could not save the ledger's state for the next open");
+        }
+    }
 }
 
 /// How long a user must wait after `failures` wrong passphrases in a row, if at all.
@@ -190,6 +203,7 @@ impl Node {
                 node_keys,
                 clinic,
                 loaded_seq,
+                saved_txs: 0,
             },
             created,
         ))
@@ -238,8 +252,23 @@ impl Node {
             Some(Err(f)) => return Err(block_damage(&path, f)),
             Some(Ok(genesis)) => genesis,
         };
-        let mut ledger = Ledger::new(Arc::unwrap_or_clone(genesis.block))
-            .map_err(|e| block_damage(&path, BlockFailure::new(genesis.hash, e)))?;
+        // A saved state spares replaying the blocks it covers; only later ones are read.
+        let (mut ledger, saved_txs) = match saved::restore(&store, &node_keys, &genesis.block) {
+            Some((ledger, through_seq, txs)) => {
+                pages = StoredPages {
+                    store: &store,
+                    after: through_seq,
+                    page: std::collections::VecDeque::new(),
+                    error: None,
+                };
+                (ledger, txs)
+            }
+            None => {
+                let ledger = Ledger::new(Arc::unwrap_or_clone(genesis.block))
+                    .map_err(|e| block_damage(&path, BlockFailure::new(genesis.hash, e)))?;
+                (ledger, 0)
+            }
+        };
         read_bodies_from_store(&mut ledger, &store)?;
         // The next pages are read and decoded on other threads while this one applies the last.
         let (inserted, (error, loaded_seq)) = std::thread::scope(|scope| {
@@ -283,11 +312,37 @@ impl Node {
             node_keys,
             clinic,
             loaded_seq,
+            saved_txs,
         };
         if let Err(e) = node.keep_outside_the_database() {
             tracing::warn!(error = %e, "could not keep the genesis block and key stores beside the database");
         }
         Ok(node)
+    }
+
+    /// Saves the ledger's derived state in the database, so that the next open reads it back
+    /// instead of replaying every block. A node does this by itself when it closes with many
+    /// transactions applied since the last save. Returns false, saving nothing, when the
+    /// replica does not hold exactly the blocks stored (another process on the home has stored
+    /// more since) or its state is incomplete.
+    pub fn save_state(&mut self) -> Result<bool> {
+        let saved = saved::save(&mut self.store, &self.node_keys, &self.ledger)?;
+        if saved {
+            self.saved_txs = self.ledger.tx_count();
+        }
+        Ok(saved)
+    }
+
+    /// Transactions the home's saved state covers, as this node knows it (see
+    /// [`Node::save_state`]): 0 if it opened by replaying every block and has not saved since.
+    pub fn saved_state_txs(&self) -> u64 {
+        self.saved_txs
+    }
+
+    /// Drops a closed home's saved state: its next open replays every block.
+    pub fn forget_saved_state(root: &Path) -> Result<()> {
+        Store::open(&Home::new(root).database())?.forget_saved_state()?;
+        Ok(())
     }
 
     /// Makes sure the genesis block and every key store of the database are also kept as files
@@ -466,10 +521,22 @@ impl Node {
 
     /// Re-checks every stored block and transaction from genesis.
     pub fn verify(&self) -> Result<(usize, u64)> {
-        self.ledger.verify().map_err(|f| NodeError::DamagedBlock {
-            path: self.home.database(),
-            block: f.block.to_string(),
-            reason: f.error.to_string(),
+        self.ledger.verify().map_err(|f| {
+            if matches!(*f.error, carelog_ledger::LedgerError::StateDiffers) {
+                // The blocks are sound; the state read back from the saved state is not.
+                if let Err(e) = self.store.forget_saved_state() {
+                    tracing::warn!(error = %e, "could not drop the saved state");
+                }
+                return NodeError::Damaged(format!(
+                    "the state saved in {} differs from a replay of its blocks, which verify; it                      has been dropped, and the next open replays every block",
+                    self.home.database().display()
+                ));
+            }
+            NodeError::DamagedBlock {
+                path: self.home.database(),
+                block: f.block.to_string(),
+                reason: f.error.to_string(),
+            }
         })
     }
 

@@ -126,6 +126,7 @@ impl Node {
             node_keys,
             clinic,
             loaded_seq: 0,
+            saved_txs: 0,
         };
         let fetched = fetch(node, &genesis, peers, limit).await;
         let (peer_clinics, keys_restored, keys_waiting) = match fetched {

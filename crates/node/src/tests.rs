@@ -854,3 +854,143 @@ fn a_restored_clinic_seals_nothing_until_it_has_caught_up_with_a_peer() {
         restored.stats().unwrap().state_hash
     );
 }
+
+/// Runs SQL on a closed home's database (as damage or another tool would).
+fn alter_database(root: &std::path::Path, sql: &str) {
+    let db = rusqlite::Connection::open(root.join("carelog.sqlite3")).unwrap();
+    db.execute_batch(sql).unwrap();
+}
+
+#[test]
+fn a_saved_state_opens_the_same_node_and_later_blocks_apply_on_top() {
+    let mut c = clinic();
+    let doc = c.node.unlock(c.doctor, DOC_PASS).unwrap();
+    let vitals = r#"{"systolic":128,"diastolic":82,"heart_rate":71}"#;
+    c.node
+        .add_entry(&doc, c.patient, "vitals", vitals, None)
+        .unwrap();
+    assert!(c.node.save_state().unwrap());
+    let saved = c.node.ledger.tx_count();
+    // Written after the save: the next open reads it from the blocks.
+    c.node
+        .add_entry(
+            &doc,
+            c.patient,
+            "note",
+            r#"{"title":"Later","text":"After the save"}"#,
+            None,
+        )
+        .unwrap();
+    let state = c.node.stats().unwrap().state_hash;
+    drop(c.node);
+
+    let mut node = Node::open(&c.root).unwrap();
+    assert_eq!(node.saved_txs, saved, "opened from the saved state");
+    assert_eq!(node.stats().unwrap().state_hash, state);
+    let doc = node.unlock(c.doctor, DOC_PASS).unwrap();
+    let view = node.chart(&doc, c.patient, "follow-up").unwrap();
+    // Registration's demographics, the vitals from the saved state, the note from a block.
+    assert_eq!(entries(&view).len(), 3, "{view}");
+    assert!(view.to_string().contains("After the save"));
+    let state = node.stats().unwrap().state_hash;
+    node.verify().unwrap();
+    drop(node);
+
+    // A part altered, cut or missing is not used: the node replays its blocks instead.
+    let damage = [
+        "UPDATE saved_state SET bytes = zeroblob(length(bytes)) WHERE part = 1",
+        "UPDATE saved_state SET bytes = substr(bytes, 1, 3) WHERE part = 3",
+        "DELETE FROM saved_state WHERE part = 2",
+        "UPDATE saved_state SET seal = zeroblob(32) WHERE part = 0",
+    ];
+    for sql in damage {
+        let mut node = Node::open(&c.root).unwrap();
+        assert!(node.save_state().unwrap());
+        drop(node);
+        alter_database(&c.root, sql);
+        let node = Node::open(&c.root).unwrap();
+        assert_eq!(node.saved_txs, 0, "after `{sql}` the blocks are replayed");
+        assert_eq!(node.stats().unwrap().state_hash, state, "after `{sql}`");
+    }
+}
+
+#[test]
+fn a_large_home_saves_its_state_when_it_closes_and_opens_from_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("home");
+    let made = synthetic::build(
+        &root,
+        &synthetic::Spec {
+            transactions: saved::SAVE_EVERY + 2_000,
+            clinics: 4,
+            doctors_per_clinic: 2,
+            patients: 200,
+            block_size: 256,
+            passphrase: PASS,
+        },
+        &mut |_, _| {},
+    )
+    .unwrap();
+    let restored = Node::open(&root).unwrap();
+    assert_eq!(
+        restored.saved_txs, made.transactions,
+        "the builder's node saved on closing"
+    );
+    assert_eq!(restored.stats().unwrap().state_hash, made.state_hash);
+    assert_eq!(restored.ledger.dag().order(), {
+        alter_database(&root, "DELETE FROM saved_state");
+        let replayed = Node::open(&root).unwrap();
+        assert_eq!(replayed.saved_txs, 0);
+        assert_eq!(replayed.stats().unwrap().state_hash, made.state_hash);
+        replayed.ledger.dag().order().to_vec()
+    });
+    let mut restored = restored;
+    let doctor = restored.unlock(made.doctor, PASS).unwrap();
+    let view = restored.chart(&doctor, made.patient, "check").unwrap();
+    assert!(!entries(&view).is_empty(), "{view}");
+}
+
+#[test]
+fn verify_drops_a_saved_state_that_differs_from_the_blocks() {
+    let mut c = clinic();
+    let doc = c.node.unlock(c.doctor, DOC_PASS).unwrap();
+    assert!(c.node.save_state().unwrap());
+    let part = |root: &std::path::Path, n: i64| -> Vec<u8> {
+        let db = rusqlite::Connection::open(root.join("carelog.sqlite3")).unwrap();
+        db.query_row("SELECT bytes FROM saved_state WHERE part = ?1", [n], |r| {
+            r.get(0)
+        })
+        .unwrap()
+    };
+    let last: i64 = 3;
+    let before_the_read = part(&c.root, last);
+    c.node.chart(&doc, c.patient, "visit").unwrap();
+    assert!(c.node.save_state().unwrap());
+    // A patient's page from before the audited read, under a good seal: only a replay tells.
+    let key = saved::seal_key(&c.node.node_keys);
+    let seal = saved::seal(&key, last, &before_the_read);
+    drop(c.node);
+    let db = rusqlite::Connection::open(c.root.join("carelog.sqlite3")).unwrap();
+    db.execute(
+        "UPDATE saved_state SET bytes = ?1, seal = ?2 WHERE part = ?3",
+        rusqlite::params![before_the_read, &seal[..], last],
+    )
+    .unwrap();
+    drop(db);
+
+    let node = Node::open(&c.root).unwrap();
+    assert!(
+        node.saved_state_txs() > 0,
+        "the altered state was read back"
+    );
+    let err = node.verify().unwrap_err().to_string();
+    assert!(err.contains("differs from a replay"), "{err}");
+    drop(node);
+    let node = Node::open(&c.root).unwrap();
+    assert_eq!(
+        node.saved_state_txs(),
+        0,
+        "dropped: the blocks are replayed"
+    );
+    node.verify().unwrap();
+}

@@ -130,6 +130,27 @@ fn read_blocks(
     Ok(out)
 }
 
+fn block_hashes(conn: &Connection, path: &Path, through: i64) -> Result<Vec<[u8; 32]>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT hash FROM blocks WHERE seq <= ?1 ORDER BY seq")?;
+    let rows = stmt.query_map([through], |r| r.get::<_, Vec<u8>>(0))?;
+    rows.map(|row| {
+        row?.try_into()
+            .map_err(|_| corrupt(path, "a block row has a hash of the wrong length"))
+    })
+    .collect()
+}
+
+/// One part of a saved state as stored.
+#[derive(Clone, Debug)]
+pub struct SavedStatePart {
+    /// Its number, from 0.
+    pub part: i64,
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+    /// The seal the node put over it.
+    pub seal: [u8; 32],
+}
+
 /// The bytes of the first block stored in a database that may be damaged: read with no check,
 /// opened read-only so nothing is written to the file. `None` if SQLite cannot read it.
 ///
@@ -404,6 +425,52 @@ impl Store {
         Ok(())
     }
 
+    /// Hashes of the blocks stored up to `seq`, in the order they were stored.
+    pub fn block_hashes_through(&self, seq: i64) -> Result<Vec<[u8; 32]>, StoreError> {
+        block_hashes(&self.conn(), &self.path, seq)
+    }
+
+    /// At most `limit` parts of the saved state after part `after` (-1 for the first): (part,
+    /// bytes, seal).
+    pub fn saved_state_page(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<SavedStatePart>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT part, bytes, seal FROM saved_state WHERE part > ?1 ORDER BY part LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(
+            params![after, i64::try_from(limit).unwrap_or(i64::MAX)],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                ))
+            },
+        )?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (part, bytes, seal) = row?;
+            let seal: [u8; 32] = seal.try_into().map_err(|_| {
+                corrupt(
+                    &self.path,
+                    "a saved state row has a seal of the wrong length",
+                )
+            })?;
+            out.push(SavedStatePart { part, bytes, seal });
+        }
+        Ok(out)
+    }
+
+    /// Drops the saved state outside any larger transaction.
+    pub fn forget_saved_state(&self) -> Result<(), StoreError> {
+        self.conn().execute("DELETE FROM saved_state", [])?;
+        Ok(())
+    }
+
     /// Writes a consistent copy of the whole database to a new file (for backups).
     pub fn snapshot_to(&self, path: &Path) -> Result<(), StoreError> {
         let conn = self.conn();
@@ -485,6 +552,32 @@ impl Writer<'_> {
                 .execute(params![&block.hash[..], now_ms])?;
         }
         Ok(added)
+    }
+
+    /// Hashes of the blocks stored up to `seq`, read inside this transaction.
+    pub fn block_hashes_through(&self, seq: i64) -> Result<Vec<[u8; 32]>, StoreError> {
+        block_hashes(&self.tx, Path::new("(this home)"), seq)
+    }
+
+    /// Replaces the saved state with these parts, numbered from 0.
+    pub fn replace_saved_state(
+        &self,
+        parts: impl IntoIterator<Item = (Vec<u8>, [u8; 32])>,
+    ) -> Result<(), StoreError> {
+        self.clear_saved_state()?;
+        let mut insert = self
+            .tx
+            .prepare_cached("INSERT INTO saved_state (part, bytes, seal) VALUES (?1, ?2, ?3)")?;
+        for (part, (bytes, seal)) in parts.into_iter().enumerate() {
+            insert.execute(params![part as i64, bytes, &seal[..]])?;
+        }
+        Ok(())
+    }
+
+    /// Drops the saved state (the next open replays every block).
+    pub fn clear_saved_state(&self) -> Result<(), StoreError> {
+        self.tx.execute("DELETE FROM saved_state", [])?;
+        Ok(())
     }
 
     /// The newest arrival position (0 when empty).

@@ -41,5 +41,14 @@ pub fn migrations() -> Migrations<'static> {
             recorded_at INTEGER NOT NULL
         );",
         ),
+        // The ledger's derived state, saved so that opening a large home need not replay every
+        // transaction: numbered parts, each with the node's seal over it.
+        M::up(
+            "CREATE TABLE saved_state (
+            part INTEGER PRIMARY KEY CHECK (part >= 0),
+            bytes BLOB NOT NULL,
+            seal BLOB NOT NULL CHECK (length(seal) = 32)
+        );",
+        ),
     ])
 }
