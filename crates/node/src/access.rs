@@ -150,17 +150,12 @@ impl Node {
         let reader_key = state
             .encryption_key(&grantee)
             .ok_or_else(|| NodeError::UnknownUser(format!("no user {grantee}")))?;
-        let key_wraps = keys::open_all(
-            file,
-            &patient,
-            &[
-                (session.user, &session.keys),
-                (self.clinic, &self.node_keys),
-            ],
-        )
-        .iter()
-        .map(|(id, key)| keys::wrap_for(key, *id, &patient, grantee, &reader_key))
-        .collect();
+        let key_wraps = session
+            .opened
+            .open_all(file, &patient, &self.holders(session))
+            .iter()
+            .map(|(id, key)| keys::wrap_for(key, *id, &patient, grantee, &reader_key))
+            .collect();
         let tx = self.sign(
             session,
             Payload::GrantAccess {

@@ -34,7 +34,10 @@ struct Opened {
 
 impl Node {
     /// The keys this node can use for a session: the user's own, then this clinic's.
-    fn holders<'a>(&'a self, session: &'a Session) -> [(ActorId, &'a carelog_vault::ActorKeys); 2] {
+    pub(crate) fn holders<'a>(
+        &'a self,
+        session: &'a Session,
+    ) -> [(ActorId, &'a carelog_vault::ActorKeys); 2] {
         [
             (session.user, &session.keys),
             (self.clinic, &self.node_keys),
@@ -49,7 +52,7 @@ impl Node {
         file: &PatientFile,
     ) -> Result<(Vec<Opened>, usize)> {
         let holders = self.holders(session);
-        let opened_keys = keys::open_all(file, &patient, &holders);
+        let opened_keys = session.opened.open_all(file, &patient, &holders);
         let mut out = Vec::with_capacity(file.entries().len());
         let mut sealed_away = 0;
         for entry in file.entries() {
@@ -205,8 +208,10 @@ impl Node {
             .current_key()
             .ok_or_else(|| NodeError::NoKey("the record has no data key".into()))?;
         let key_id = current.id;
-        let key =
-            keys::open_epoch(file, &patient, &key_id, &self.holders(session)).ok_or_else(|| {
+        let key = session
+            .opened
+            .open_epoch(file, &patient, &key_id, &self.holders(session))
+            .ok_or_else(|| {
                 NodeError::NoKey(
                     "the current key is not wrapped for this user or this clinic".into(),
                 )
@@ -349,7 +354,9 @@ impl Node {
             .rev()
             .find(|e| e.kind == EntryKind::Demographics)?;
         let key_id = file.entry_key(entry)?.id;
-        let key = keys::open_epoch(file, &patient, &key_id, &self.holders(session))?;
+        let key = session
+            .opened
+            .open_epoch(file, &patient, &key_id, &self.holders(session))?;
         let opened = self.open_entry(patient, entry, &key_id, &key).ok()?;
         let EntryData::Demographics(d) = opened.record.data else {
             return None;

@@ -9,7 +9,6 @@ use carelog_ledger::{Action, ActorId, Payload, TxId, authorize};
 
 use crate::error::{NodeError, Result};
 use crate::home::{self, now_ms};
-use crate::keys;
 use crate::{Node, Session};
 
 /// An interchange format.
@@ -141,13 +140,15 @@ impl Node {
             .current_key()
             .ok_or_else(|| NodeError::NoKey("the record has no data key".into()))?
             .id;
-        let holders = [
-            (session.user, &session.keys),
-            (self.clinic, &self.node_keys),
-        ];
-        let key = keys::open_epoch(file, &patient, &key_id, &holders).ok_or_else(|| {
-            NodeError::NoKey("the current key is not wrapped for this user or this clinic".into())
-        })?;
+        let holders = self.holders(session);
+        let key = session
+            .opened
+            .open_epoch(file, &patient, &key_id, &holders)
+            .ok_or_else(|| {
+                NodeError::NoKey(
+                    "the current key is not wrapped for this user or this clinic".into(),
+                )
+            })?;
         let mut summary: Option<Summary> = None;
         let mut txs = Vec::with_capacity(entries.len());
         for (observed_ms, data) in &entries {

@@ -1,5 +1,8 @@
 //! Patient data keys: finding one this node can open, wrapping it for new readers, sealing entries.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use carelog_ledger::{ActorId, EntryKind, KeyWrap, PatientFile, TxId};
 use carelog_vault::{ActorKeys, DataKey, WrappedKey};
 use serde::{Deserialize, Serialize};
@@ -36,31 +39,66 @@ pub fn wrap_for(
     }
 }
 
-/// Opens one of a patient's data key epochs with whichever of `holders` it is wrapped for.
-pub fn open_epoch(
-    file: &PatientFile,
-    patient: &ActorId,
-    key_id: &TxId,
-    holders: &[(ActorId, &ActorKeys)],
-) -> Option<DataKey> {
-    let epoch = file.key(key_id)?;
-    holders.iter().find_map(|(id, keys)| {
-        let bytes = epoch.wraps.get(id)?;
-        let wrapped: WrappedKey = postcard::from_bytes(bytes).ok()?;
-        carelog_vault::unwrap_key(&wrapped, keys, &wrap_context(patient)).ok()
-    })
-}
+/// Data keys a signed-in user's session has unwrapped, by key epoch and the holder whose key
+/// opened it. Unwrapping is an X25519 agreement, most of the cost of a chart view or save; a
+/// wrap on the ledger never changes, so a key once opened stays the key. The cache goes (and
+/// its keys are zeroized) with the session; it never decides access, which the policy does
+/// before any key is asked for.
+#[derive(Default)]
+pub struct OpenedKeys(Mutex<HashMap<TxId, (ActorId, DataKey)>>);
 
-/// Every epoch of a patient's key that `holders` can open, oldest first.
-pub fn open_all(
-    file: &PatientFile,
-    patient: &ActorId,
-    holders: &[(ActorId, &ActorKeys)],
-) -> Vec<(TxId, DataKey)> {
-    file.keys
-        .iter()
-        .filter_map(|epoch| open_epoch(file, patient, &epoch.id, holders).map(|k| (epoch.id, k)))
-        .collect()
+/// Keys kept per session at most (a doctor's day of patients many times over; 32 bytes each).
+const OPENED_KEYS_MAX: usize = 4096;
+
+impl OpenedKeys {
+    /// Opens one of a patient's data key epochs with whichever of `holders` it is wrapped for.
+    pub fn open_epoch(
+        &self,
+        file: &PatientFile,
+        patient: &ActorId,
+        key_id: &TxId,
+        holders: &[(ActorId, &ActorKeys)],
+    ) -> Option<DataKey> {
+        let epoch = file.key(key_id)?;
+        if let Some((holder, key)) = self.lock().get(key_id)
+            && holders.iter().any(|(id, _)| id == holder)
+            && epoch.wraps.contains_key(holder)
+        {
+            return Some(key.clone());
+        }
+        let (holder, key) = holders.iter().find_map(|(id, keys)| {
+            let bytes = epoch.wraps.get(id)?;
+            let wrapped: WrappedKey = postcard::from_bytes(bytes).ok()?;
+            let key = carelog_vault::unwrap_key(&wrapped, keys, &wrap_context(patient)).ok()?;
+            Some((*id, key))
+        })?;
+        let mut opened = self.lock();
+        if opened.len() >= OPENED_KEYS_MAX {
+            opened.clear();
+        }
+        opened.insert(*key_id, (holder, key.clone()));
+        Some(key)
+    }
+
+    /// Every epoch of a patient's key that `holders` can open, oldest first.
+    pub fn open_all(
+        &self,
+        file: &PatientFile,
+        patient: &ActorId,
+        holders: &[(ActorId, &ActorKeys)],
+    ) -> Vec<(TxId, DataKey)> {
+        file.keys
+            .iter()
+            .filter_map(|epoch| {
+                self.open_epoch(file, patient, &epoch.id, holders)
+                    .map(|k| (epoch.id, k))
+            })
+            .collect()
+    }
+
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TxId, (ActorId, DataKey)>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// The plaintext sealed inside a chart entry.

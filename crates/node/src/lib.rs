@@ -80,6 +80,8 @@ pub struct Session {
     /// The user's id.
     pub user: ActorId,
     keys: ActorKeys,
+    /// Patients' data keys this session has opened.
+    opened: keys::OpenedKeys,
 }
 
 /// Size and head of the replica.
@@ -474,7 +476,11 @@ impl Node {
                 "the key store of {user} holds other keys"
             )));
         }
-        Ok(Session { user, keys })
+        Ok(Session {
+            user,
+            keys,
+            opened: keys::OpenedKeys::default(),
+        })
     }
 
     /// A person's name and id for messages ("Dr Demo (ab12…)"); patients by id only.

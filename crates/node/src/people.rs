@@ -134,7 +134,7 @@ impl Node {
         let doctor_key = state
             .encryption_key(&doctor)
             .ok_or_else(|| NodeError::UnknownUser(format!("no user {doctor}")))?;
-        let held = keys::open_all(
+        let held = admin.opened.open_all(
             file,
             &patient,
             &[(self.clinic, &self.node_keys), (admin.user, &admin.keys)],

@@ -330,6 +330,7 @@ mod tests {
         let stranger = Session {
             user: ActorId([9; 16]),
             keys: crate::home::new_keys(),
+            opened: Default::default(),
         };
         let good = node
             .entry_for(&doc, patient, "vitals", &vitals(1), None)

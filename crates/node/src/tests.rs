@@ -994,3 +994,31 @@ fn verify_drops_a_saved_state_that_differs_from_the_blocks() {
     );
     node.verify().unwrap();
 }
+
+#[test]
+fn a_sessions_opened_keys_serve_only_the_holder_that_opened_them() {
+    let mut c = clinic();
+    let doc = c.node.unlock(c.doctor, DOC_PASS).unwrap();
+    let other = c.node.unlock(c.other_doctor, DOC_PASS).unwrap();
+    let file = c.node.ledger.state().patient(&c.patient).unwrap();
+    let epoch = file.current_key().unwrap().id;
+    let mine = [(doc.user, &doc.keys)];
+    let first = doc.opened.open_epoch(file, &c.patient, &epoch, &mine);
+    assert!(first.is_some(), "the custodian holds a wrap");
+    assert_eq!(doc.opened.lock().len(), 1, "kept for the next view");
+    let again = doc.opened.open_epoch(file, &c.patient, &epoch, &mine);
+    assert_eq!(format!("{again:?}"), format!("{first:?}"));
+    // The other doctor holds no wrap of this key: what the session opened is not theirs.
+    let theirs = [(other.user, &other.keys)];
+    assert!(
+        doc.opened
+            .open_epoch(file, &c.patient, &epoch, &theirs)
+            .is_none()
+    );
+    assert!(
+        other
+            .opened
+            .open_epoch(file, &c.patient, &epoch, &theirs)
+            .is_none()
+    );
+}
