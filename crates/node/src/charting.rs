@@ -63,41 +63,50 @@ impl Node {
                 sealed_away += 1;
                 continue;
             };
-            out.push(self.open_entry(patient, entry, key_id, key)?);
+            out.push(self.open_entry(session, patient, entry, key_id, key)?);
         }
         Ok((out, sealed_away))
     }
 
-    /// Opens an entry sealed with the data key `key_id` (opened: `key`).
+    /// Opens an entry sealed with the data key `key_id` (opened: `key`), unless the session
+    /// has opened it before.
     fn open_entry(
         &self,
+        session: &Session,
         patient: ActorId,
         entry: &EntryRef,
         key_id: &TxId,
         key: &DataKey,
     ) -> Result<Opened> {
-        let damaged = || {
-            NodeError::Damaged(format!(
-                "chart entry {} is missing from its block",
-                entry.id
-            ))
-        };
-        let hash = self.ledger.state().entry_block(entry).ok_or_else(damaged)?;
-        let block = self.ledger.block(&hash).ok_or_else(damaged)?;
-        let stx = block.txs.get(entry.index as usize).ok_or_else(damaged)?;
-        let Payload::ChartEntry { sealed, .. } = &stx.tx.payload else {
-            return Err(damaged());
-        };
-        let aad = keys::entry_aad(
-            &patient,
-            entry.kind,
-            key_id,
-            &entry.author,
-            entry.time_ms,
-            entry.amends.as_deref(),
-        );
-        let plain = keys::open_entry(key, sealed, &aad)?;
-        let data = EntryData::from_bytes(&plain.data)?;
+        let plain = session.read.get_or_open(&entry.id, || {
+            let damaged = || {
+                NodeError::Damaged(format!(
+                    "chart entry {} is missing from its block",
+                    entry.id
+                ))
+            };
+            let hash = self.ledger.state().entry_block(entry).ok_or_else(damaged)?;
+            let block = self.ledger.block(&hash).ok_or_else(damaged)?;
+            let stx = block.txs.get(entry.index as usize).ok_or_else(damaged)?;
+            let Payload::ChartEntry { sealed, .. } = &stx.tx.payload else {
+                return Err(damaged());
+            };
+            let aad = keys::entry_aad(
+                &patient,
+                entry.kind,
+                key_id,
+                &entry.author,
+                entry.time_ms,
+                entry.amends.as_deref(),
+            );
+            let plain = keys::open_entry(key, sealed, &aad)?;
+            Ok(keys::OpenedEntry {
+                data: EntryData::from_bytes(&plain.data)?,
+                observed_ms: plain.observed_ms,
+                summary_change: plain.summary_change,
+                summary_item: plain.summary_item,
+            })
+        })?;
         Ok(Opened {
             record: ChartRecord {
                 entry_id: entry.id.to_string(),
@@ -105,12 +114,12 @@ impl Node {
                 author: self.display_name(&entry.author),
                 // The clinical time: when it was observed, if that was recorded apart.
                 time_ms: plain.observed_ms.unwrap_or(entry.time_ms),
-                data,
+                data: plain.data.clone(),
                 amends: entry.amends.as_ref().map(|a| a.to_string()),
                 flagged: entry.flag.as_deref().map(str::to_string),
             },
-            summary_change: plain.summary_change,
-            summary_item: plain.summary_item,
+            summary_change: plain.summary_change.clone(),
+            summary_item: plain.summary_item.clone(),
         })
     }
 
@@ -357,7 +366,9 @@ impl Node {
         let key = session
             .opened
             .open_epoch(file, &patient, &key_id, &self.holders(session))?;
-        let opened = self.open_entry(patient, entry, &key_id, &key).ok()?;
+        let opened = self
+            .open_entry(session, patient, entry, &key_id, &key)
+            .ok()?;
         let EntryData::Demographics(d) = opened.record.data else {
             return None;
         };

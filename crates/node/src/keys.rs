@@ -1,7 +1,7 @@
 //! Patient data keys: finding one this node can open, wrapping it for new readers, sealing entries.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use carelog_ledger::{ActorId, EntryKind, KeyWrap, PatientFile, TxId};
 use carelog_vault::{ActorKeys, DataKey, WrappedKey};
@@ -97,6 +97,52 @@ impl OpenedKeys {
     }
 
     pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TxId, (ActorId, DataKey)>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Chart entries a signed-in user's session has opened, decoded. An entry's id names its sealed
+/// bytes, so what they open to never changes; a view opens only the entries it has not opened
+/// before. Only entries whose data key the session holds are ever looked up here (the key is
+/// asked for first, as the policy is before it), and the cache goes with the session.
+#[derive(Default)]
+pub struct OpenedEntries(Mutex<HashMap<TxId, Arc<OpenedEntry>>>);
+
+/// One entry's contents, as it opened.
+pub struct OpenedEntry {
+    /// The entry's data.
+    pub data: carelog_chart::EntryData,
+    /// See [`EntryPlaintext::observed_ms`].
+    pub observed_ms: Option<i64>,
+    /// See [`EntryPlaintext::summary_change`].
+    pub summary_change: Option<Vec<u8>>,
+    /// See [`EntryPlaintext::summary_item`].
+    pub summary_item: Option<String>,
+}
+
+/// Entries kept per session at most (a few megabytes).
+const OPENED_ENTRIES_MAX: usize = 32_768;
+
+impl OpenedEntries {
+    /// The entry, opened before or now by `open`.
+    pub fn get_or_open(
+        &self,
+        id: &TxId,
+        open: impl FnOnce() -> Result<OpenedEntry>,
+    ) -> Result<Arc<OpenedEntry>> {
+        if let Some(opened) = self.lock().get(id) {
+            return Ok(opened.clone());
+        }
+        let opened = Arc::new(open()?);
+        let mut kept = self.lock();
+        if kept.len() >= OPENED_ENTRIES_MAX {
+            kept.clear();
+        }
+        kept.insert(*id, opened.clone());
+        Ok(opened)
+    }
+
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TxId, Arc<OpenedEntry>>> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

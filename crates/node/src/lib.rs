@@ -82,6 +82,8 @@ pub struct Session {
     keys: ActorKeys,
     /// Patients' data keys this session has opened.
     opened: keys::OpenedKeys,
+    /// Chart entries this session has opened.
+    read: keys::OpenedEntries,
 }
 
 /// Size and head of the replica.
@@ -480,6 +482,7 @@ impl Node {
             user,
             keys,
             opened: keys::OpenedKeys::default(),
+            read: keys::OpenedEntries::default(),
         })
     }
 

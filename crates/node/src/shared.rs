@@ -331,6 +331,7 @@ mod tests {
             user: ActorId([9; 16]),
             keys: crate::home::new_keys(),
             opened: Default::default(),
+            read: Default::default(),
         };
         let good = node
             .entry_for(&doc, patient, "vitals", &vitals(1), None)

@@ -997,7 +997,7 @@ fn verify_drops_a_saved_state_that_differs_from_the_blocks() {
 
 #[test]
 fn a_sessions_opened_keys_serve_only_the_holder_that_opened_them() {
-    let mut c = clinic();
+    let c = clinic();
     let doc = c.node.unlock(c.doctor, DOC_PASS).unwrap();
     let other = c.node.unlock(c.other_doctor, DOC_PASS).unwrap();
     let file = c.node.ledger.state().patient(&c.patient).unwrap();
@@ -1020,5 +1020,53 @@ fn a_sessions_opened_keys_serve_only_the_holder_that_opened_them() {
             .opened
             .open_epoch(file, &c.patient, &epoch, &theirs)
             .is_none()
+    );
+}
+
+#[test]
+fn a_session_opens_each_entry_once_and_still_sees_what_changes() {
+    let mut c = clinic();
+    let doc = c.node.unlock(c.doctor, DOC_PASS).unwrap();
+    let vitals = r#"{"systolic":118,"diastolic":76,"heart_rate":64}"#;
+    let first_id = c
+        .node
+        .add_entry(&doc, c.patient, "vitals", vitals, None)
+        .unwrap();
+    let first = c.node.chart(&doc, c.patient, "visit").unwrap();
+    let opened = doc.read.lock().len();
+    assert_eq!(
+        opened,
+        entries(&first).len(),
+        "each entry opened once, and kept"
+    );
+    // Another session's correction: the next view shows it and marks what it amends.
+    let other = c.node.unlock(c.doctor, DOC_PASS).unwrap();
+    let fixed = r#"{"systolic":128,"diastolic":76,"heart_rate":64}"#;
+    c.node
+        .add_entry(
+            &other,
+            c.patient,
+            "vitals",
+            fixed,
+            Some(&first_id.to_string()),
+        )
+        .unwrap();
+    let second = c.node.chart(&doc, c.patient, "visit").unwrap();
+    assert_eq!(entries(&second).len(), entries(&first).len() + 1);
+    assert_eq!(
+        doc.read.lock().len(),
+        opened + 1,
+        "only the new entry was opened"
+    );
+    let amended = entries(&second)
+        .iter()
+        .find(|e| e["entry_id"] == first_id.to_string())
+        .unwrap();
+    assert!(amended.get("amended_by").is_some(), "{amended}");
+    // A fresh session shows exactly the same chart.
+    let fresh = c.node.unlock(c.doctor, DOC_PASS).unwrap();
+    assert_eq!(
+        c.node.chart(&fresh, c.patient, "visit").unwrap()["entries"],
+        second["entries"]
     );
 }
