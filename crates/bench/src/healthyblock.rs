@@ -39,6 +39,20 @@ pub const RESYNC_RECORDS: [usize; 5] = [50, 100, 300, 500, 1_000];
 /// The ends of that range, at the fewest and the most records.
 pub const RESYNC_MS: [(usize, f64); 2] = [(50, 275.0), (1_000, 802.0)];
 
+/// HealthyBlock's throughput at a load it did not run, read off the straight line between the
+/// two loads it ran on either side (the nearest end outside them).
+pub fn rate_between(load: usize) -> Option<f64> {
+    let below = MAX_TPS.iter().rev().find(|(k, _)| *k <= load);
+    let above = MAX_TPS.iter().find(|(k, _)| *k >= load);
+    match (below, above) {
+        (Some(&(a, ta)), Some(&(b, tb))) if b > a => {
+            Some(ta + (tb - ta) * (load - a) as f64 / (b - a) as f64)
+        }
+        (Some(&(_, t)), _) | (None, Some(&(_, t))) => Some(t),
+        (None, None) => None,
+    }
+}
+
 /// The published figure at `load`, if the paper gives one there.
 pub fn at(table: &[(usize, f64)], load: usize) -> Option<f64> {
     table.iter().find(|(k, _)| *k == load).map(|(_, v)| *v)

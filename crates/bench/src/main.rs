@@ -119,6 +119,7 @@ fn main() {
         Some("--scale-verify") if args.len() == 2 => scale::verify(args[1].as_ref()),
         Some("--scale-only") if args.len() == 2 => scale_only(&args[1]),
         Some("--resync-only") if args.len() == 2 => resync_only(&args[1]),
+        Some("--group-commit-only") if args.len() == 3 => group_commit_only(&args[1], &args[2]),
         _ => run(),
     };
     if let Err(e) = result {
@@ -132,6 +133,22 @@ fn scale_only(n: &str) -> Result<(), Error> {
     let n: u64 = n.replace('_', "").parse()?;
     let s = scale::measure(&PathBuf::from("target/bench/scale"), n)?;
     print!("{}", report::scale_table(&s));
+    Ok(())
+}
+
+/// `--group-commit-only SESSIONS REPEATS`: one load with group commit, run REPEATS times on
+/// fresh copies of one clinic (for profiling the write path).
+fn group_commit_only(sessions: &str, repeats: &str) -> Result<(), Error> {
+    let sessions: usize = sessions.parse()?;
+    let repeats: usize = repeats.parse()?;
+    let plan = sweep::Plan {
+        levels: vec![sessions; repeats],
+        ops_per_session: 20,
+        doctors: 50,
+        patients_per_doctor: 2,
+        seed_entries: 20,
+    };
+    sweep::run_modes(&plan, &[sweep::Mode::GroupCommit], report::progress)?;
     Ok(())
 }
 

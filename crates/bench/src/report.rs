@@ -24,7 +24,7 @@ pub struct Report<'a> {
     pub plan: &'a Plan,
     /// One doctor alone.
     pub single: &'a Single,
-    /// The sweep, each load in both modes.
+    /// The sweep, each load in every mode.
     pub levels: &'a [Level],
     /// Resync times.
     pub resyncs: &'a [Resync],
@@ -390,7 +390,7 @@ impl Report<'_> {
         })
     }
 
-    /// Insert and query p99 against sessions, both modes.
+    /// Insert and query p99 against sessions, every mode.
     pub fn latency_chart(&self) -> Chart<'_> {
         let line = |mode: Mode, query: bool| -> Vec<(f64, f64)> {
             self.levels
@@ -403,8 +403,16 @@ impl Report<'_> {
                 .collect()
         };
         let mut series = Vec::new();
-        for (mode, dashed) in [(Mode::GroupCommit, false), (Mode::OneBlockPerWrite, true)] {
-            for (query, what, color) in [(false, "insert", "#c0392b"), (true, "query", "#1f5fa8")] {
+        let modes = [
+            (Mode::GroupCommit, false, ["#c0392b", "#1f5fa8"]),
+            (Mode::OneBlockPerWrite, true, ["#c0392b", "#1f5fa8"]),
+            (Mode::HealthyBlockRate, false, ["#e67e22", "#27ae60"]),
+        ];
+        for (mode, dashed, [insert_color, query_color]) in modes {
+            for (query, what, color) in [
+                (false, "insert", insert_color),
+                (true, "query", query_color),
+            ] {
                 series.push(Series {
                     label: format!("{what} p99, {}", mode.name()),
                     color,
@@ -465,6 +473,12 @@ pub fn scale_table(s: &Scale) -> String {
             String::new(),
         ),
         (
+            "  first open with no saved state (replays all)".to_string(),
+            format!("{:.0} ms", f(&s.replay, "usable_ms")),
+            "",
+            String::new(),
+        ),
+        (
             "full ledger verify (open included)".into(),
             format!("{:.1} s", s.verify_s()),
             "< 60 s",
@@ -475,6 +489,12 @@ pub fn scale_table(s: &Scale) -> String {
             format!("{:.0} MB", f(&s.probe, "peak_rss_mb")),
             "< 300 MB",
             format!("{:.0} MB", hb::MEMORY_MB[1].1),
+        ),
+        (
+            "peak memory: the same, replaying all".into(),
+            format!("{:.0} MB", f(&s.replay, "peak_rss_mb")),
+            "",
+            "—".into(),
         ),
         (
             "peak memory: full verify".into(),

@@ -5,8 +5,11 @@
 //! The home is built once by [`carelog_node::synthetic`] (many clinics, doctors and patients,
 //! every block signed and every entry encrypted). Each measurement then runs in a fresh process
 //! (this binary started again with `--scale-probe` or `--scale-verify`), so it pays what a clinic
-//! pays after a restart: reading and checking every stored block. The file system cache is warm,
-//! as it is when a program is restarted on a running machine.
+//! pays after a restart. A node saves its derived state when it closes (the builder's does), so
+//! a restart reads that back and only the blocks stored since; the first open of a home without
+//! it (after `carelog recover`, say) reads and checks every stored block and replays every
+//! transaction, and is measured too. The file system cache is warm, as it is when a program is
+//! restarted on a running machine.
 
 use std::path::Path;
 use std::process::Command;
@@ -37,8 +40,10 @@ pub struct Scale {
     pub build_s: f64,
     /// Database size on disk, MB.
     pub database_mb: f64,
-    /// Cold start, chart shown (`--scale-probe`'s JSON).
+    /// Cold start, chart shown (`--scale-probe`'s JSON), from the saved state.
     pub probe: Value,
+    /// The same with no saved state: every block replayed.
+    pub replay: Value,
     /// Cold start, full verify (`--scale-verify`'s JSON).
     pub verify: Value,
 }
@@ -65,6 +70,7 @@ impl Scale {
             "build_s": self.build_s,
             "database_mb": self.database_mb,
             "cold_start_chart": self.probe,
+            "cold_start_chart_replaying": self.replay,
             "cold_start_verify": self.verify,
             "healthyblock_memory_mb": crate::healthyblock::MEMORY_MB[1].1,
         })
@@ -138,13 +144,20 @@ pub fn measure(dir: &Path, transactions: u64) -> Result<Scale, Error> {
         Ok(serde_json::from_slice(&out.stdout)?)
     };
     let home_arg = home.display().to_string();
-    eprintln!("cold start: open the home, sign in, show a chart");
-    let probe = run(&[
+    let probe_args = [
         "--scale-probe".into(),
         home_arg.clone(),
         made.doctor.to_string(),
         made.patient.to_string(),
-    ])?;
+    ];
+    eprintln!("cold start: open the home (its saved state), sign in, show a chart");
+    let probe = run(&probe_args)?;
+    if probe["from_saved_state"] != json!(true) {
+        return Err("the home's saved state was not used".into());
+    }
+    eprintln!("cold start without a saved state: replay every block, sign in, show a chart");
+    Node::forget_saved_state(&home)?;
+    let replay = run(&probe_args)?;
     eprintln!("cold start: ledger verify");
     let verify = run(&["--scale-verify".into(), home_arg])?;
     Ok(Scale {
@@ -156,6 +169,7 @@ pub fn measure(dir: &Path, transactions: u64) -> Result<Scale, Error> {
         build_s,
         database_mb,
         probe,
+        replay,
         verify,
     })
 }
@@ -174,6 +188,7 @@ pub fn probe(home: &Path, doctor: &str, patient: &str) -> Result<(), Error> {
     let mut node = Node::open(home)?;
     let open_ms = ms_since(start);
     let opened = Usage::now();
+    let from_saved_state = node.saved_state_txs() > 0;
     let t = Instant::now();
     let session = node.unlock(doctor, &passphrase)?;
     let unlock_ms = ms_since(t);
@@ -191,6 +206,7 @@ pub fn probe(home: &Path, doctor: &str, patient: &str) -> Result<(), Error> {
             "chart_ms": chart_ms,
             "usable_ms": usable_ms,
             "entries": entries,
+            "from_saved_state": from_saved_state,
             "rss_mb_open": mb(opened.rss_kib),
             "rss_mb": mb(after.rss_kib),
             "peak_rss_mb": mb(after.peak_kib),

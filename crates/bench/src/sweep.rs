@@ -4,11 +4,21 @@
 //! Each session is a thread standing for one signed-in doctor at a workstation. It alternates a
 //! chart entry (vitals) and a chart view of one of the doctor's patients, with no pause between
 //! requests, and times each request from call to answer. All sessions start together (no ramp-up).
-//! Each load runs twice on a fresh copy of the same clinic:
+//! Each load runs three times on a fresh copy of the same clinic:
 //! - *one block per write*: sessions share the node behind one mutex, as the desktop app does,
 //!   and every entry or audited read seals and flushes a block of its own;
 //! - *group commit*: sessions share a [`SharedNode`], which seals the writes queued during one
-//!   flush into the next block.
+//!   flush into the next block;
+//! - *at HealthyBlock's rate*: group commit again, but each session paces its requests so that
+//!   together they ask for what HealthyBlock served at that load (600 requests/s from 1,000
+//!   users): a clinician pauses between requests, and this is the load HealthyBlock's own
+//!   latencies were measured under. Sessions start spread over one pause, each request is due
+//!   one pause after the last was due, and its latency runs from when it was due, so a node
+//!   that falls behind is charged for it.
+//!
+//! Without pauses, a closed loop of N sessions sees an average latency of N divided by the
+//! throughput (Little's law): 1,000 sessions at 3,000 requests/s wait 333 ms on average however
+//! fast each write is. The paced run shows what each clinician waits at a real clinic's pace.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Barrier, Mutex};
@@ -42,17 +52,25 @@ pub enum Mode {
     OneBlockPerWrite,
     /// Through a [`SharedNode`]: writes queued during a flush share the next block.
     GroupCommit,
+    /// Group commit, each session pacing its requests so that together they ask for
+    /// HealthyBlock's throughput at that load.
+    HealthyBlockRate,
 }
 
 impl Mode {
-    /// Both, the baseline first.
-    pub const ALL: [Mode; 2] = [Mode::OneBlockPerWrite, Mode::GroupCommit];
+    /// Every mode, the baseline first.
+    pub const ALL: [Mode; 3] = [
+        Mode::OneBlockPerWrite,
+        Mode::GroupCommit,
+        Mode::HealthyBlockRate,
+    ];
 
     /// The name in tables.
     pub fn name(self) -> &'static str {
         match self {
             Mode::OneBlockPerWrite => "one block/write",
             Mode::GroupCommit => "group commit",
+            Mode::HealthyBlockRate => "at HB's rate",
         }
     }
 
@@ -61,6 +79,19 @@ impl Mode {
         match self {
             Mode::OneBlockPerWrite => "one_block_per_write",
             Mode::GroupCommit => "group_commit",
+            Mode::HealthyBlockRate => "group_commit_at_healthyblock_rate",
+        }
+    }
+
+    /// The pause between one session's requests: `None` for none (a closed loop).
+    fn pause(self, sessions: usize) -> Option<Duration> {
+        match self {
+            Mode::OneBlockPerWrite | Mode::GroupCommit => None,
+            Mode::HealthyBlockRate => {
+                let rate = crate::healthyblock::at(&crate::healthyblock::MAX_TPS, sessions)
+                    .or_else(|| crate::healthyblock::rate_between(sessions))?;
+                Some(Duration::from_secs_f64(sessions as f64 / rate))
+            }
         }
     }
 }
@@ -288,8 +319,9 @@ fn run_level(clinic: &Clinic, plan: &Plan, sessions: usize, mode: Mode) -> Resul
     let node = Node::open(&home)?;
     let desk = match mode {
         Mode::OneBlockPerWrite => Desk::Locked(Box::new(Mutex::new(node))),
-        Mode::GroupCommit => Desk::Shared(SharedNode::new(node)),
+        Mode::GroupCommit | Mode::HealthyBlockRate => Desk::Shared(SharedNode::new(node)),
     };
+    let pause = mode.pause(sessions);
     let blocks_before = desk.blocks();
     let start = Barrier::new(sessions + 1);
     release_free_memory();
@@ -303,10 +335,22 @@ fn run_level(clinic: &Clinic, plan: &Plan, sessions: usize, mode: Mode) -> Resul
                 scope.spawn(move || {
                     let mut tally = Tally::default();
                     start.wait();
+                    let began = Instant::now();
                     for op in 0..plan.ops_per_session {
                         let patient =
                             patients[(s / clinic.doctors.len() + op / 2) % patients.len()];
-                        let started = Instant::now();
+                        // Paced: due one pause after the last was due, the sessions' first
+                        // requests spread over one pause; timed from when it was due.
+                        let started = match pause {
+                            Some(pause) => {
+                                let due = began
+                                    + pause.mul_f64(s as f64 / sessions as f64)
+                                    + pause * op as u32;
+                                std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                                due
+                            }
+                            None => Instant::now(),
+                        };
                         let (done, list) = if op % 2 == 0 {
                             (
                                 desk.add_entry(doc, patient, &vitals(s + op)),
@@ -363,8 +407,17 @@ fn run_level(clinic: &Clinic, plan: &Plan, sessions: usize, mode: Mode) -> Resul
     Ok(level)
 }
 
-/// Runs every load in both modes; `report` sees each result as it comes.
-pub fn run(plan: &Plan, mut report: impl FnMut(&Level)) -> Result<Vec<Level>, Error> {
+/// Runs every load in every mode; `report` sees each result as it comes.
+pub fn run(plan: &Plan, report: impl FnMut(&Level)) -> Result<Vec<Level>, Error> {
+    run_modes(plan, &Mode::ALL, report)
+}
+
+/// Runs every load in the given modes.
+pub fn run_modes(
+    plan: &Plan,
+    modes: &[Mode],
+    mut report: impl FnMut(&Level),
+) -> Result<Vec<Level>, Error> {
     eprintln!(
         "concurrency sweep: preparing a clinic of {} doctors, {} patients, {} entries each",
         plan.doctors,
@@ -374,7 +427,7 @@ pub fn run(plan: &Plan, mut report: impl FnMut(&Level)) -> Result<Vec<Level>, Er
     let clinic = prepare(plan)?;
     let mut levels = Vec::new();
     for &sessions in &plan.levels {
-        for mode in Mode::ALL {
+        for &mode in modes {
             eprintln!(
                 "  {sessions} sessions × {} requests, {}",
                 plan.ops_per_session,
