@@ -1450,3 +1450,54 @@ fn verify_finds_a_restored_state_that_differs_from_its_blocks() {
     let restored = restore(&w.base, saved_parts(&w.base, |_| {}).unwrap());
     assert_eq!(restored.verify().unwrap(), w.base.verify().unwrap());
 }
+
+#[test]
+fn a_nodes_own_block_is_checked_for_roles_and_links_and_verify_rechecks_its_signatures() {
+    let mut w = World::new();
+    // A doctor enrolling a user breaks a role: refused without any signature being checked.
+    let by_doctor = tx(
+        &w.doctors[0],
+        &w.clinics[0],
+        T0 + 20,
+        enroll_user(&keys(60), &w.clinics[0], "Someone", Role::Doctor),
+    );
+    let block = w.base.seal(&w.clinics[0], vec![by_doctor], T0 + 20);
+    assert!(matches!(
+        w.base.insert(block, Check::Own),
+        Err(LedgerError::Refused { .. })
+    ));
+    // A stranger is unknown.
+    let stranger = tx(
+        &keys(99),
+        &w.clinics[0],
+        T0 + 20,
+        Payload::RequestAccess {
+            patient: w.pid(),
+            level: AccessLevel::Sample,
+            reason: "curious".into(),
+        },
+    );
+    let block = w.base.seal(&w.clinics[0], vec![stranger], T0 + 20);
+    assert!(w.base.insert(block, Check::Own).is_err());
+    // Signatures are the node's own and are not checked again; verify still finds a bad one.
+    let mut t = tx(
+        &w.doctors[0],
+        &w.clinics[0],
+        T0 + 21,
+        Payload::AuditRead {
+            patient: w.pid(),
+            level: AccessLevel::Full,
+            purpose: "visit".into(),
+        },
+    );
+    t.signature.0[5] ^= 1;
+    let block = w.base.seal(&w.clinics[0], vec![t], T0 + 21);
+    assert_eq!(
+        w.base.insert(block, Check::Own).unwrap(),
+        Inserted::Appended
+    );
+    assert!(matches!(
+        *w.base.verify().unwrap_err().error,
+        LedgerError::BadTxSignature(_)
+    ));
+}

@@ -3,7 +3,7 @@
 use std::str::FromStr;
 
 use carelog_chart::{AccessLevel, ChartRecord, EntryData, EntryKind, Summary};
-use carelog_ledger::{Action, ActorId, EntryRef, PatientFile, Payload, SignedTx, TxId, authorize};
+use carelog_ledger::{Action, ActorId, EntryRef, PatientFile, Payload, TxId, authorize};
 use carelog_vault::DataKey;
 use serde::Serialize;
 
@@ -176,7 +176,7 @@ impl Node {
         kind: &str,
         data_json: &str,
         amends: Option<&str>,
-    ) -> Result<SignedTx> {
+    ) -> Result<crate::OwnTx> {
         let kind = EntryKind::from_str(kind).map_err(|e| NodeError::Invalid(e.to_string()))?;
         if kind == EntryKind::Demographics {
             return Err(NodeError::Invalid(
@@ -291,7 +291,7 @@ impl Node {
         session: &Session,
         patient: ActorId,
         purpose: &str,
-    ) -> Result<(serde_json::Value, SignedTx)> {
+    ) -> Result<(serde_json::Value, crate::OwnTx)> {
         let state = self.ledger.state();
         let file = state
             .patient(&patient)

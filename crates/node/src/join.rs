@@ -157,13 +157,15 @@ impl Node {
             )));
         }
         let tx = |payload| {
-            Tx {
-                author: authority_id,
-                clinic: self.clinic,
-                time_ms: now_ms(),
-                payload,
-            }
-            .sign(&authority)
+            crate::OwnTx::by_authority(
+                Tx {
+                    author: authority_id,
+                    clinic: self.clinic,
+                    time_ms: now_ms(),
+                    payload,
+                }
+                .sign(&authority),
+            )
         };
         let txs = vec![
             tx(Payload::EnrollClinic {

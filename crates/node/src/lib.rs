@@ -306,8 +306,16 @@ impl Node {
             return Err(damaged_file(e));
         }
         inserted.map_err(|f| block_damage(&path, f))?;
-        if !ledger.state().clinics.contains_key(&clinic) {
-            return Err(NodeError::NotJoined);
+        match ledger.state().clinics.get(&clinic) {
+            None => return Err(NodeError::NotJoined),
+            // Blocks this node seals are not checked against its key again (`Check::Own`).
+            Some(enrolled) if enrolled.keys.signing != node_keys.public().signing => {
+                return Err(NodeError::Damaged(format!(
+                    "{} is not the key this clinic was enrolled with",
+                    root.join(home::NODE_KEY).display()
+                )));
+            }
+            Some(_) => {}
         }
         let node = Node {
             home,
@@ -473,7 +481,12 @@ impl Node {
         if failures > 0 {
             self.store.put_setting(&counter, &[0u8; 12])?;
         }
-        if ActorId::from_signing_key(&keys.public().signing) != user {
+        // A session's signatures are not checked again when its writes are committed
+        // (`Check::Own`): its keys must be the ones the ledger knows for the user.
+        let enrolled = self.ledger.state().signing_key(&user);
+        if ActorId::from_signing_key(&keys.public().signing) != user
+            || enrolled.is_some_and(|k| k != keys.public().signing)
+        {
             return Err(NodeError::Damaged(format!(
                 "the key store of {user} holds other keys"
             )));
@@ -554,7 +567,8 @@ impl Node {
     ///
     /// Under the database's write lock it first applies blocks that another process on this home
     /// stored meanwhile, so this clinic's chain never forks.
-    fn commit(&mut self, txs: Vec<SignedTx>, new_keys: &[(ActorId, Vec<u8>)]) -> Result<Vec<TxId>> {
+    fn commit(&mut self, txs: Vec<OwnTx>, new_keys: &[(ActorId, Vec<u8>)]) -> Result<Vec<TxId>> {
+        let txs: Vec<SignedTx> = txs.into_iter().map(|t| t.0).collect();
         let ledger = &mut self.ledger;
         let node_keys = &self.node_keys;
         let loaded_seq = &mut self.loaded_seq;
@@ -577,22 +591,52 @@ impl Node {
             put_block(w, &block.block, Origin::Local)?;
             *loaded_seq = w.max_seq()?;
             let ids = block.ids.to_vec();
-            // Checked in full (seal, signatures, links, roles) before the database transaction
-            // commits: a block the ledger refuses rolls back with it.
-            ledger.insert_checked(block, Check::Full)?;
+            // Checked (links, roles, policy) before the database transaction commits: a block
+            // the ledger refuses rolls back with it. Every signature in it was made here, with
+            // keys matched to their enrolments, by `Node::sign` and the seal above.
+            ledger.insert_checked(block, Check::Own)?;
             Ok::<_, NodeError>(ids)
         })
     }
 
-    /// A transaction by a session's user made at this clinic, signed.
-    fn sign(&self, session: &Session, payload: carelog_ledger::Payload) -> SignedTx {
-        carelog_ledger::Tx {
-            author: session.user,
-            clinic: self.clinic,
-            time_ms: now_ms(),
-            payload,
-        }
-        .sign(&session.keys)
+    /// A transaction by a session's user made at this clinic now, signed.
+    fn sign(&self, session: &Session, payload: carelog_ledger::Payload) -> OwnTx {
+        self.sign_at(session, payload, now_ms())
+    }
+
+    /// [`Node::sign`] at a given time.
+    fn sign_at(&self, session: &Session, payload: carelog_ledger::Payload, time_ms: i64) -> OwnTx {
+        OwnTx(
+            carelog_ledger::Tx {
+                author: session.user,
+                clinic: self.clinic,
+                time_ms,
+                payload,
+            }
+            .sign(&session.keys),
+        )
+    }
+}
+
+/// A transaction signed here by [`Node::sign`], with a session's keys (matched to the user's
+/// enrolment when they signed in): the only kind [`Node::commit`] takes, as it does not check
+/// signatures again.
+#[derive(Clone, Debug)]
+pub(crate) struct OwnTx(SignedTx);
+
+impl OwnTx {
+    /// A transaction signed here with the health authority's key, once that key is matched to
+    /// the network's genesis.
+    pub(crate) fn by_authority(tx: SignedTx) -> OwnTx {
+        OwnTx(tx)
+    }
+}
+
+impl std::ops::Deref for OwnTx {
+    type Target = SignedTx;
+
+    fn deref(&self) -> &SignedTx {
+        &self.0
     }
 }
 

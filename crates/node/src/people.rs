@@ -174,7 +174,7 @@ impl Node {
         key_id: carelog_ledger::TxId,
         amends: Option<carelog_ledger::TxId>,
         observed_ms: Option<i64>,
-    ) -> carelog_ledger::SignedTx {
+    ) -> crate::OwnTx {
         let time_ms = now_ms();
         let kind = data.kind();
         let aad = keys::entry_aad(
@@ -195,18 +195,16 @@ impl Node {
             },
             &aad,
         );
-        carelog_ledger::Tx {
-            author: author.user,
-            clinic: self.clinic,
-            time_ms,
-            payload: Payload::ChartEntry {
+        self.sign_at(
+            author,
+            Payload::ChartEntry {
                 patient,
                 kind,
                 key: key_id,
                 sealed,
                 amends,
             },
-        }
-        .sign(&author.keys)
+            time_ms,
+        )
     }
 }

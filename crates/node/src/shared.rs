@@ -20,7 +20,9 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
-use carelog_ledger::{ActorId, SignedTx, TxId};
+use carelog_ledger::{ActorId, TxId};
+
+use crate::OwnTx;
 
 use crate::error::{NodeError, Result};
 use crate::{Node, Session};
@@ -32,7 +34,7 @@ const MAX_GROUP: usize = 256;
 type Finish = Box<dyn FnOnce(Result<()>) + Send>;
 /// Builds a caller's transaction against the node's current state; answers the caller itself
 /// and yields nothing when the request is refused before any commit.
-type Job = Box<dyn FnOnce(&Node) -> Option<(SignedTx, Finish)> + Send>;
+type Job = Box<dyn FnOnce(&Node) -> Option<(OwnTx, Finish)> + Send>;
 
 /// How many blocks the writer has committed and how many writes they carried.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -163,7 +165,7 @@ impl SharedNode {
     /// Queues a write built by `prepare` and waits until its block is committed.
     fn submit<T: Send + 'static>(
         &self,
-        prepare: impl FnOnce(&Node) -> Result<(SignedTx, T)> + Send + 'static,
+        prepare: impl FnOnce(&Node) -> Result<(OwnTx, T)> + Send + 'static,
     ) -> Result<T> {
         let (reply, answer) = mpsc::sync_channel::<Result<T>>(1);
         let job: Job = Box::new(move |node| match prepare(node) {
@@ -192,7 +194,7 @@ impl Node {
     /// Commits transactions from many callers in one block: one SQLite transaction, one flush.
     /// If that block is refused, each is committed alone so that a bad one fails only its own
     /// caller. Returns each transaction's outcome and the number of blocks committed.
-    fn commit_group(&mut self, txs: Vec<SignedTx>) -> (Vec<Result<()>>, u64) {
+    fn commit_group(&mut self, txs: Vec<OwnTx>) -> (Vec<Result<()>>, u64) {
         if txs.len() > 1 {
             match self.commit(txs.clone(), &[]) {
                 Ok(_) => return (txs.iter().map(|_| Ok(())).collect(), 1),
@@ -222,7 +224,7 @@ fn write_groups(node: &Mutex<Node>, stats: &Mutex<GroupStats>, queue: &mpsc::Rec
             }
         }
         let mut node = lock(node);
-        let (txs, finishes): (Vec<SignedTx>, Vec<Finish>) =
+        let (txs, finishes): (Vec<OwnTx>, Vec<Finish>) =
             prepare_all(&node, jobs).into_iter().flatten().unzip();
         if txs.is_empty() {
             continue;
@@ -243,7 +245,7 @@ fn write_groups(node: &Mutex<Node>, stats: &Mutex<GroupStats>, queue: &mpsc::Rec
 
 /// Builds every job's transaction against the node, on every core: opening and rendering the
 /// charts that reads show is most of a group's work, and it only reads the node.
-fn prepare_all(node: &Node, jobs: Vec<Job>) -> Vec<Option<(SignedTx, Finish)>> {
+fn prepare_all(node: &Node, jobs: Vec<Job>) -> Vec<Option<(OwnTx, Finish)>> {
     // A job that panicked dropped its caller's reply: that caller hears the writer stopped, and
     // nothing of it is committed or acknowledged.
     carelog_ledger::cores::map(jobs, |job| job(node))
@@ -305,7 +307,7 @@ mod tests {
     fn writes_queued_together_share_one_block_and_survive_a_restart() {
         let (dir, mut node, doc, _, patient) = clinic();
         let blocks = node.stats().unwrap().blocks;
-        let txs: Vec<SignedTx> = (0..5)
+        let txs: Vec<OwnTx> = (0..5)
             .map(|i| {
                 node.entry_for(&doc, patient, "vitals", &vitals(i), None)
                     .unwrap()
