@@ -958,24 +958,12 @@ fn good_signatures(
     keys: &[Option<[u8; 32]>],
     slots: Range<usize>,
 ) -> Vec<Option<[u8; 32]>> {
-    let mut verifiers: HashMap<[u8; 32], Option<Verifier>> = HashMap::new();
+    let mut verifiers = Verifiers::default();
     slots
         .map(|slot| {
             let key = (*keys.get(slot)?)?;
-            let verifier = verifiers
-                .entry(key)
-                .or_insert_with(|| Verifier::new(&key).ok())
-                .as_ref()?;
-            let ok = match slot {
-                0 => verifier
-                    .verify(&checked.hash.0, &checked.block.signature.0)
-                    .is_ok(),
-                i => match (checked.block.txs.get(i - 1), checked.ids.get(i - 1)) {
-                    (Some(stx), Some(id)) => stx.verify_as(id, verifier).is_ok(),
-                    _ => false,
-                },
-            };
-            ok.then_some(key)
+            let tx = slot.checked_sub(1);
+            verifiers.check(checked, &key, tx).is_ok().then_some(key)
         })
         .collect()
 }
@@ -988,25 +976,46 @@ struct SigJob {
 }
 
 fn check_signatures(checked: &Checked, jobs: &[SigJob]) -> Result<(), LedgerError> {
-    let mut verifiers: HashMap<[u8; 32], Verifier> = HashMap::new();
-    for job in jobs {
-        let verifier = match verifiers.get(&job.key) {
-            Some(v) => v,
-            None => {
-                let bad = match job.tx {
-                    None => LedgerError::BadBlockSignature(checked.hash),
-                    Some(i) => LedgerError::BadTxSignature(checked.ids[i]),
-                };
-                let v = Verifier::new(&job.key).map_err(|_| bad)?;
-                verifiers.entry(job.key).or_insert(v)
-            }
+    let mut verifiers = Verifiers::default();
+    jobs.iter()
+        .try_for_each(|job| verifiers.check(checked, &job.key, job.tx))
+}
+
+/// Decoded public keys, each decoded once, for checking one block's signatures.
+#[derive(Default)]
+struct Verifiers(HashMap<[u8; 32], Option<Verifier>>);
+
+impl Verifiers {
+    /// Checks a block's seal (`tx: None`) or transaction `tx`'s signature under `key`.
+    fn check(
+        &mut self,
+        checked: &Checked,
+        key: &[u8; 32],
+        tx: Option<usize>,
+    ) -> Result<(), LedgerError> {
+        let bad = || match tx {
+            None => LedgerError::BadBlockSignature(checked.hash),
+            Some(i) => checked
+                .ids
+                .get(i)
+                .map_or(LedgerError::BadBlockSignature(checked.hash), |id| {
+                    LedgerError::BadTxSignature(*id)
+                }),
         };
-        match job.tx {
+        let verifier = self
+            .0
+            .entry(*key)
+            .or_insert_with(|| Verifier::new(key).ok())
+            .as_ref()
+            .ok_or_else(bad)?;
+        match tx {
             None => verifier
                 .verify(&checked.hash.0, &checked.block.signature.0)
-                .map_err(|_| LedgerError::BadBlockSignature(checked.hash))?,
-            Some(i) => checked.block.txs[i].verify_as(&checked.ids[i], verifier)?,
+                .map_err(|_| bad()),
+            Some(i) => match (checked.block.txs.get(i), checked.ids.get(i)) {
+                (Some(stx), Some(id)) => stx.verify_as(id, verifier),
+                _ => Err(bad()),
+            },
         }
     }
-    Ok(())
 }
