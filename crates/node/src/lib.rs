@@ -279,7 +279,7 @@ impl Node {
             let (send, receive) = std::sync::mpsc::sync_channel::<Vec<_>>(1);
             let reader = scope.spawn(move || {
                 loop {
-                    let batch: Vec<_> = pages.by_ref().take(StoredPages::PAGE).collect();
+                    let batch = pages.take_page();
                     // An empty batch is the end; a closed channel, a batch that failed.
                     if batch.is_empty() || send.send(batch).is_err() {
                         break;
@@ -685,16 +685,29 @@ impl StoredPages<'_> {
     }
 }
 
-impl Iterator for StoredPages<'_> {
-    type Item = std::result::Result<Checked, BlockFailure>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+impl StoredPages<'_> {
+    /// Reads the next page if the last is used up; a database error ends the pages.
+    fn refill(&mut self) {
         if self.page.is_empty()
             && self.error.is_none()
             && let Err(e) = self.fill()
         {
             self.error = Some(e);
         }
+    }
+
+    /// The rest of this page, or the next page, as decoded (empty at the end or after an error).
+    fn take_page(&mut self) -> Vec<std::result::Result<Checked, BlockFailure>> {
+        self.refill();
+        self.page.drain(..).collect()
+    }
+}
+
+impl Iterator for StoredPages<'_> {
+    type Item = std::result::Result<Checked, BlockFailure>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.refill();
         self.page.pop_front()
     }
 }
