@@ -182,6 +182,27 @@ pub fn entry_aad(
     aad
 }
 
+/// A new chart entry's payload: what it says in the clear, and its plaintext sealed under the
+/// patient's data key `key` (epoch `key_id`) bound to all of that. The one way entries are made.
+pub fn entry_payload(
+    patient: ActorId,
+    author: &ActorId,
+    time_ms: i64,
+    (key_id, key): (TxId, &DataKey),
+    kind: EntryKind,
+    plaintext: &EntryPlaintext,
+    amends: Option<TxId>,
+) -> carelog_ledger::Payload {
+    let aad = entry_aad(&patient, kind, &key_id, author, time_ms, amends.as_ref());
+    carelog_ledger::Payload::ChartEntry {
+        patient,
+        kind,
+        key: key_id,
+        sealed: seal_entry(key, plaintext, &aad),
+        amends,
+    }
+}
+
 /// Seals an entry's plaintext.
 pub fn seal_entry(key: &DataKey, plaintext: &EntryPlaintext, aad: &[u8]) -> Vec<u8> {
     let bytes =

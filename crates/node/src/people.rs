@@ -176,35 +176,21 @@ impl Node {
         observed_ms: Option<i64>,
     ) -> crate::OwnTx {
         let time_ms = now_ms();
-        let kind = data.kind();
-        let aad = keys::entry_aad(
-            &patient,
-            kind,
-            &key_id,
+        let plaintext = EntryPlaintext {
+            data: data.to_bytes(),
+            summary_change,
+            summary_item,
+            observed_ms,
+        };
+        let payload = keys::entry_payload(
+            patient,
             &author.user,
             time_ms,
-            amends.as_ref(),
+            (key_id, key),
+            data.kind(),
+            &plaintext,
+            amends,
         );
-        let sealed = keys::seal_entry(
-            key,
-            &EntryPlaintext {
-                data: data.to_bytes(),
-                summary_change,
-                summary_item,
-                observed_ms,
-            },
-            &aad,
-        );
-        self.sign_at(
-            author,
-            Payload::ChartEntry {
-                patient,
-                kind,
-                key: key_id,
-                sealed,
-                amends,
-            },
-            time_ms,
-        )
+        self.sign_at(author, payload, time_ms)
     }
 }

@@ -405,29 +405,22 @@ impl Builder {
         key_id: TxId,
     ) -> SignedTx {
         let time_ms = self.time_ms + self.step_ms;
-        let kind = data.kind();
-        let aad = keys::entry_aad(&patient, kind, &key_id, &id(author), time_ms, None);
-        let sealed = keys::seal_entry(
-            key,
-            &EntryPlaintext {
-                data: data.to_bytes(),
-                summary_change: None,
-                summary_item: None,
-                observed_ms: None,
-            },
-            &aad,
+        let plaintext = EntryPlaintext {
+            data: data.to_bytes(),
+            summary_change: None,
+            summary_item: None,
+            observed_ms: None,
+        };
+        let payload = keys::entry_payload(
+            patient,
+            &id(author),
+            time_ms,
+            (key_id, key),
+            data.kind(),
+            &plaintext,
+            None,
         );
-        let tx = self.tx(
-            author,
-            c,
-            Payload::ChartEntry {
-                patient,
-                kind,
-                key: key_id,
-                sealed,
-                amends: None,
-            },
-        );
+        let tx = self.tx(author, c, payload);
         debug_assert_eq!(tx.tx.time_ms, time_ms);
         tx
     }
