@@ -473,7 +473,7 @@ pub fn scale_table(s: &Scale) -> String {
             String::new(),
         ),
         (
-            "  first open with no saved state (replays all)".to_string(),
+            "  first open, no saved state (replays all)".to_string(),
             format!("{:.0} ms", f(&s.replay, "usable_ms")),
             "",
             String::new(),
