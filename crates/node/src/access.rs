@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::error::{NodeError, Result};
 use crate::home::{self, now_ms, rfc3339};
 use crate::keys;
-use crate::{Node, Session, validate_name};
+use crate::{Node, Session, current_key, patient_file, validate_name};
 
 /// A pending request, as `access requests` lists it.
 #[derive(Clone, Debug, Serialize)]
@@ -144,9 +144,7 @@ impl Node {
             Some(patient),
             now,
         )?;
-        let file = state
-            .patient(&patient)
-            .ok_or_else(|| NodeError::UnknownPatient(patient.to_string()))?;
+        let file = patient_file(state, &patient)?;
         let reader_key = state
             .encryption_key(&grantee)
             .ok_or_else(|| NodeError::UnknownUser(format!("no user {grantee}")))?;
@@ -207,12 +205,8 @@ impl Node {
             Some(patient),
             now,
         )?;
-        let file = state
-            .patient(&patient)
-            .ok_or_else(|| NodeError::UnknownPatient(patient.to_string()))?;
-        let current = file
-            .current_key()
-            .ok_or_else(|| NodeError::NoKey("the record has no data key".into()))?;
+        let file = patient_file(state, &patient)?;
+        let current = current_key(file)?;
         let mut keep: Vec<ActorId> = current.wraps.keys().copied().collect();
         keep.extend(file.attention.keys());
         keep.extend(file.grants.keys());

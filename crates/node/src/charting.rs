@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::error::{NodeError, Result};
 use crate::home::{self, now_ms};
 use crate::keys;
-use crate::{Node, Session};
+use crate::{Node, Session, current_key, patient_file};
 
 /// A patient a user may open, as `patients` lists them.
 #[derive(Clone, Debug, Serialize)]
@@ -140,11 +140,7 @@ impl Node {
 
     /// The patient summary as this user can open it (damaged changes skipped).
     pub(crate) fn current_summary(&self, session: &Session, patient: ActorId) -> Result<Summary> {
-        let file = self
-            .ledger
-            .state()
-            .patient(&patient)
-            .ok_or_else(|| NodeError::UnknownPatient(patient.to_string()))?;
+        let file = patient_file(self.ledger.state(), &patient)?;
         let (opened, _) = self.open_entries(session, patient, file)?;
         Ok(
             Summary::load_changes_lossy(opened.iter().filter_map(|o| o.summary_change.as_deref()))
@@ -185,9 +181,7 @@ impl Node {
         }
         let data = EntryData::parse(kind, data_json)?;
         let state = self.ledger.state();
-        let file = state
-            .patient(&patient)
-            .ok_or_else(|| NodeError::UnknownPatient(patient.to_string()))?;
+        let file = patient_file(state, &patient)?;
         authorize(
             state,
             session.user,
@@ -213,9 +207,7 @@ impl Node {
                 Some(id)
             }
         };
-        let current = file
-            .current_key()
-            .ok_or_else(|| NodeError::NoKey("the record has no data key".into()))?;
+        let current = current_key(file)?;
         let key_id = current.id;
         let key = session
             .opened
@@ -293,9 +285,7 @@ impl Node {
         purpose: &str,
     ) -> Result<(serde_json::Value, crate::OwnTx)> {
         let state = self.ledger.state();
-        let file = state
-            .patient(&patient)
-            .ok_or_else(|| NodeError::UnknownPatient(patient.to_string()))?;
+        let file = patient_file(state, &patient)?;
         let permit = authorize(state, session.user, &Action::Read, Some(patient), now_ms())?;
         let (opened, sealed_away) = self.open_entries(session, patient, file)?;
         let (summary, skipped) =

@@ -9,7 +9,7 @@ use carelog_ledger::{Action, ActorId, Payload, TxId, authorize};
 
 use crate::error::{NodeError, Result};
 use crate::home::{self, now_ms};
-use crate::{Node, Session};
+use crate::{Node, Session, current_key, patient_file};
 
 /// An interchange format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -133,13 +133,8 @@ impl Node {
                 now,
             )?;
         }
-        let file = state
-            .patient(&patient)
-            .ok_or_else(|| NodeError::UnknownPatient(patient.to_string()))?;
-        let key_id = file
-            .current_key()
-            .ok_or_else(|| NodeError::NoKey("the record has no data key".into()))?
-            .id;
+        let file = patient_file(state, &patient)?;
+        let key_id = current_key(file)?.id;
         let holders = self.holders(session);
         let key = session
             .opened
@@ -192,9 +187,7 @@ impl Node {
         patient: ActorId,
     ) -> Result<(carelog_chart::AccessLevel, Vec<ChartRecord>)> {
         let state = self.ledger.state();
-        let file = state
-            .patient(&patient)
-            .ok_or_else(|| NodeError::UnknownPatient(patient.to_string()))?;
+        let file = patient_file(state, &patient)?;
         let permit = authorize(state, session.user, &Action::Read, Some(patient), now_ms())?;
         let records = self.opened_records(session, patient, file)?;
         Ok((permit.level, records))

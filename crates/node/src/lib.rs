@@ -618,6 +618,24 @@ impl Node {
     }
 }
 
+/// A patient's file, or the error that names the unknown patient.
+pub(crate) fn patient_file<'a>(
+    state: &'a carelog_ledger::State,
+    patient: &ActorId,
+) -> Result<&'a carelog_ledger::PatientFile> {
+    state
+        .patient(patient)
+        .ok_or_else(|| NodeError::UnknownPatient(patient.to_string()))
+}
+
+/// A patient's current data key epoch, or the error that says the record has none.
+pub(crate) fn current_key(
+    file: &carelog_ledger::PatientFile,
+) -> Result<&carelog_ledger::DataKeyEpoch> {
+    file.current_key()
+        .ok_or_else(|| NodeError::NoKey("the record has no data key".into()))
+}
+
 /// A transaction signed here by [`Node::sign`], with a session's keys (matched to the user's
 /// enrolment when they signed in): the only kind [`Node::commit`] takes, as it does not check
 /// signatures again.

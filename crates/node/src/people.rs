@@ -7,7 +7,7 @@ use carelog_vault::DataKey;
 use crate::error::{NodeError, Result};
 use crate::home::{self, now_ms};
 use crate::keys::{self, EntryPlaintext};
-use crate::{Node, Session, seal_user_keys, validate_name};
+use crate::{Node, Session, patient_file, seal_user_keys, validate_name};
 
 impl Node {
     /// Enrolls a staff user at this clinic; their keys are sealed under `passphrase` here.
@@ -128,9 +128,7 @@ impl Node {
             now_ms(),
         )?;
         let state = self.ledger.state();
-        let file = state
-            .patient(&patient)
-            .ok_or_else(|| NodeError::UnknownPatient(patient.to_string()))?;
+        let file = patient_file(state, &patient)?;
         let doctor_key = state
             .encryption_key(&doctor)
             .ok_or_else(|| NodeError::UnknownUser(format!("no user {doctor}")))?;
