@@ -129,10 +129,16 @@ fn main() {
             commands::readers,
             commands::revoke,
         ])
-        .run(tauri::generate_context!("../tauri.conf.json"))
+        .build(tauri::generate_context!("../tauri.conf.json"))
         .unwrap_or_else(|e| {
             eprintln!("carelog-desktop: the window could not start: {e}");
             std::process::exit(1);
+        })
+        .run(|handle, event| {
+            // The process ends right after this event: managed state is never dropped.
+            if let tauri::RunEvent::Exit = event {
+                handle.state::<Desk>().close();
+            }
         });
 }
 
