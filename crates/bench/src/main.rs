@@ -119,7 +119,7 @@ fn main() {
         Some("--scale-verify") if args.len() == 2 => scale::verify(args[1].as_ref()),
         Some("--scale-only") if args.len() == 2 => scale_only(&args[1]),
         Some("--resync-only") if args.len() == 2 => resync_only(&args[1]),
-        Some("--group-commit-only") if args.len() == 3 => group_commit_only(&args[1], &args[2]),
+        Some("--load-only") if args.len() == 4 => load_only(&args[1], &args[2], &args[3]),
         _ => run(),
     };
     if let Err(e) = result {
@@ -136,9 +136,15 @@ fn scale_only(n: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// `--group-commit-only SESSIONS REPEATS`: one load with group commit, run REPEATS times on
-/// fresh copies of one clinic (for profiling the write path).
-fn group_commit_only(sessions: &str, repeats: &str) -> Result<(), Error> {
+/// `--load-only MODE SESSIONS REPEATS`: one load of the sweep in one mode (`one-block`,
+/// `group-commit` or `paced`), run REPEATS times on fresh copies of one clinic (for profiling).
+fn load_only(mode: &str, sessions: &str, repeats: &str) -> Result<(), Error> {
+    let mode = match mode {
+        "one-block" => sweep::Mode::OneBlockPerWrite,
+        "group-commit" => sweep::Mode::GroupCommit,
+        "paced" => sweep::Mode::HealthyBlockRate,
+        other => return Err(format!("`{other}`: use one-block, group-commit or paced").into()),
+    };
     let sessions: usize = sessions.parse()?;
     let repeats: usize = repeats.parse()?;
     let plan = sweep::Plan {
@@ -148,7 +154,7 @@ fn group_commit_only(sessions: &str, repeats: &str) -> Result<(), Error> {
         patients_per_doctor: 2,
         seed_entries: 20,
     };
-    sweep::run_modes(&plan, &[sweep::Mode::GroupCommit], report::progress)?;
+    sweep::run_modes(&plan, &[mode], report::progress)?;
     Ok(())
 }
 
