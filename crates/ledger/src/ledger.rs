@@ -176,6 +176,9 @@ pub struct Ledger {
     state: State,
     /// While loading many blocks, apply in arrival order and replay once at the end.
     deferred_replay: Option<bool>,
+    /// Set while a block is added or the state rebuilt: still set afterwards only if that was
+    /// cut short by a panic, leaving the state half-applied.
+    applying: bool,
 }
 
 impl Ledger {
@@ -267,6 +270,7 @@ impl Ledger {
             by_height: HashMap::new(),
             state: State::default(),
             deferred_replay: None,
+            applying: false,
         };
         ledger.add(genesis);
         ledger.state.set_network_id(network);
@@ -556,6 +560,13 @@ impl Ledger {
     }
 
     fn add(&mut self, checked: Checked) -> Inserted {
+        self.applying = true;
+        let inserted = self.add_applying(checked);
+        self.applying = false;
+        inserted
+    }
+
+    fn add_applying(&mut self, checked: Checked) -> Inserted {
         let hash = checked.hash;
         let header = &checked.block.header;
         self.by_height.insert((header.clinic, header.height), hash);
@@ -748,6 +759,12 @@ impl Ledger {
         (resident.map.len(), resident.bytes)
     }
 
+    /// As if a panic had cut an update short.
+    #[cfg(test)]
+    pub(crate) fn cut_short_while_applying(&mut self) {
+        self.applying = true;
+    }
+
     #[cfg(test)]
     pub(crate) fn drop_resident(&self, hash: &BlockHash) {
         let mut resident = self.bodies.lock();
@@ -756,9 +773,11 @@ impl Ledger {
         }
     }
 
-    /// Whether a block could not be read back when the state was last rebuilt.
+    /// Whether the state is not what the blocks say: a block could not be read back when it
+    /// was last rebuilt, a batch is half-way (applied in arrival order), or a panic cut an
+    /// update short.
     pub(crate) fn is_incomplete(&self) -> bool {
-        self.unreadable.is_some()
+        self.unreadable.is_some() || self.deferred_replay.is_some() || self.applying
     }
 
     /// Adds saved blocks (in order, genesis left out) to the DAG, without their contents.
@@ -796,6 +815,7 @@ impl Ledger {
 
     /// Rebuilds the state from scratch in the current order.
     pub(crate) fn replay(&mut self) {
+        self.applying = true;
         self.dag.settle();
         self.state = State::default();
         let order = self.dag.order().to_vec();
@@ -807,6 +827,7 @@ impl Ledger {
             self.apply_block(&checked);
         }
         self.state.set_network_id(self.network);
+        self.applying = false;
     }
 
     /// Seals transactions into this clinic's next block, linking the heads it has not yet linked.

@@ -1501,3 +1501,31 @@ fn a_nodes_own_block_is_checked_for_roles_and_links_and_verify_rechecks_its_sign
         LedgerError::BadTxSignature(_)
     ));
 }
+
+#[test]
+fn a_state_left_half_updated_by_a_panic_is_never_saved() {
+    let w = World::new();
+    let mut ledger = w.base.clone();
+    let next = tx(
+        &w.doctors[0],
+        &w.clinics[0],
+        T0 + 30,
+        Payload::AuditRead {
+            patient: w.pid(),
+            level: AccessLevel::Full,
+            purpose: "visit".into(),
+        },
+    );
+    let block = ledger.seal(&w.clinics[0], vec![next], T0 + 30);
+    ledger.insert(block, Check::Full).unwrap();
+    assert!(
+        ledger.saved_state().is_some(),
+        "a finished update leaves it savable"
+    );
+    let mut torn = ledger.clone();
+    torn.cut_short_while_applying();
+    assert!(
+        torn.saved_state().is_none(),
+        "a half-updated state is not saved"
+    );
+}

@@ -116,7 +116,10 @@ pub struct Node {
 
 impl Drop for Node {
     fn drop(&mut self) {
-        if self.ledger.tx_count().saturating_sub(self.saved_txs) >= saved::SAVE_EVERY
+        // Closing as a panic unwinds may find the state half-updated: nothing is saved then
+        // (the ledger refuses to save a state it knows is incomplete, too).
+        if !std::thread::panicking()
+            && self.ledger.tx_count().saturating_sub(self.saved_txs) >= saved::SAVE_EVERY
             && let Err(e) = self.save_state()
         {
             tracing::warn!(error = %e, "could not save the ledger's state for the next open");
