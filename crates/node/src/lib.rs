@@ -553,7 +553,8 @@ impl Node {
                     tracing::warn!(error = %e, "could not drop the saved state");
                 }
                 return NodeError::Damaged(format!(
-                    "the state saved in {} differs from a replay of its blocks, which verify; it                      has been dropped, and the next open replays every block",
+                    "the state saved in {} differs from a replay of its blocks, which verify; it \
+                     has been dropped, and the next open replays every block",
                     self.home.database().display()
                 ));
             }
