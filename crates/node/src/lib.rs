@@ -243,12 +243,8 @@ impl Node {
         let store = Store::open(&path).map_err(damaged_file)?;
         let node_keys = home.read_key(home::NODE_KEY)?;
         let clinic = ActorId::from_signing_key(&node_keys.public().signing);
-        let mut pages = StoredPages {
-            store: &store,
-            after: 0,
-            page: std::collections::VecDeque::new(),
-            error: None,
-        };
+        // The genesis block alone first: with a saved state, most homes need no other.
+        let mut pages = StoredPages::new(&store, 0, 1);
         let genesis = match pages.next() {
             None => {
                 return Err(pages
@@ -262,17 +258,13 @@ impl Node {
         // A saved state spares replaying the blocks it covers; only later ones are read.
         let (mut ledger, saved_txs) = match saved::restore(&store, &node_keys, &genesis.block) {
             Some((ledger, through_seq, txs)) => {
-                pages = StoredPages {
-                    store: &store,
-                    after: through_seq,
-                    page: std::collections::VecDeque::new(),
-                    error: None,
-                };
+                pages = StoredPages::new(&store, through_seq, StoredPages::PAGE);
                 (ledger, txs)
             }
             None => {
                 let ledger = Ledger::new(Arc::unwrap_or_clone(genesis.block))
                     .map_err(|e| block_damage(&path, BlockFailure::new(genesis.hash, e)))?;
+                pages = StoredPages::new(&store, pages.after, StoredPages::PAGE);
                 (ledger, 0)
             }
         };
@@ -675,16 +667,29 @@ fn block_damage(path: &Path, f: BlockFailure) -> NodeError {
 struct StoredPages<'a> {
     store: &'a Store,
     after: i64,
+    /// Blocks read at a time.
+    size: usize,
     page: std::collections::VecDeque<std::result::Result<Checked, BlockFailure>>,
     /// A database error ends the pages; the caller reports it.
     error: Option<StoreError>,
 }
 
-impl StoredPages<'_> {
+impl<'a> StoredPages<'a> {
     const PAGE: usize = 64;
 
+    /// The blocks stored after `after`, `size` at a time.
+    fn new(store: &'a Store, after: i64, size: usize) -> StoredPages<'a> {
+        StoredPages {
+            store,
+            after,
+            size,
+            page: std::collections::VecDeque::new(),
+            error: None,
+        }
+    }
+
     fn fill(&mut self) -> std::result::Result<(), StoreError> {
-        let rows = self.store.blocks_page(self.after, Self::PAGE)?;
+        let rows = self.store.blocks_page(self.after, self.size)?;
         let Some(last) = rows.last() else {
             return Ok(());
         };
