@@ -9,7 +9,6 @@
 //! another layout, a broken seal, other blocks) is logged and the node replays from its blocks
 //! as before. `ledger verify` always re-checks from the blocks.
 
-use std::collections::HashSet;
 use std::sync::mpsc::sync_channel;
 
 use carelog_ledger::{Block, Hash, Ledger, SavedPart};
@@ -135,12 +134,16 @@ fn try_restore(
     let stored = store
         .block_hashes_through(cover.through_seq)
         .map_err(|e| e.to_string())?;
-    let covers_them =
-        stored.len() == ledger.block_count() && stored.iter().all(|h| ledger.contains(&Hash(*h)));
-    if !covers_them {
+    if !holds_exactly(&ledger, &stored) {
         return Err("it does not cover the blocks stored in the database".into());
     }
     Ok(Some((ledger, cover.through_seq, cover.txs)))
+}
+
+/// Whether the replica holds exactly these stored blocks (their hashes are unique in the
+/// database).
+fn holds_exactly(ledger: &Ledger, stored: &[[u8; 32]]) -> bool {
+    stored.len() == ledger.block_count() && stored.iter().all(|h| ledger.contains(&Hash(*h)))
 }
 
 /// Saves the ledger's state, if it holds exactly the blocks stored (it may not: another
@@ -150,10 +153,7 @@ pub(crate) fn save(store: &mut Store, keys: &ActorKeys, ledger: &Ledger) -> Resu
     store.write(|w| {
         let through_seq = w.max_seq()?;
         let stored = w.block_hashes_through(through_seq)?;
-        let unique: HashSet<&[u8; 32]> = stored.iter().collect();
-        let same = unique.len() == ledger.block_count()
-            && stored.iter().all(|h| ledger.contains(&Hash(*h)));
-        if !same {
+        if !holds_exactly(ledger, &stored) {
             w.clear_saved_state()?;
             return Ok(false);
         }
