@@ -39,16 +39,50 @@ pub fn wrap_for(
     }
 }
 
+/// What a session keeps by transaction id, at most `MAX` items (all are dropped when it is
+/// full: a session that has opened that much starts afresh).
+pub struct Kept<V, const MAX: usize>(Mutex<HashMap<TxId, V>>);
+
+impl<V, const MAX: usize> Default for Kept<V, MAX> {
+    fn default() -> Self {
+        Kept(Mutex::new(HashMap::new()))
+    }
+}
+
+impl<V: Clone, const MAX: usize> Kept<V, MAX> {
+    /// The item kept under `id`.
+    pub fn get(&self, id: &TxId) -> Option<V> {
+        self.lock().get(id).cloned()
+    }
+
+    /// Keeps an item under `id`.
+    pub fn keep(&self, id: TxId, item: V) {
+        let mut kept = self.lock();
+        if kept.len() >= MAX {
+            kept.clear();
+        }
+        kept.insert(id, item);
+    }
+
+    /// Items kept.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TxId, V>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 /// Data keys a signed-in user's session has unwrapped, by key epoch and the holder whose key
 /// opened it. Unwrapping is an X25519 agreement, most of the cost of a chart view or save; a
 /// wrap on the ledger never changes, so a key once opened stays the key. The cache goes (and
 /// its keys are zeroized) with the session; it never decides access, which the policy does
 /// before any key is asked for.
+/// At most 4,096 keys (a doctor's day of patients many times over; 32 bytes each).
 #[derive(Default)]
-pub struct OpenedKeys(Mutex<HashMap<TxId, (ActorId, DataKey)>>);
-
-/// Keys kept per session at most (a doctor's day of patients many times over; 32 bytes each).
-const OPENED_KEYS_MAX: usize = 4096;
+pub struct OpenedKeys(pub(crate) Kept<(ActorId, DataKey), 4096>);
 
 impl OpenedKeys {
     /// Opens one of a patient's data key epochs with whichever of `holders` it is wrapped for.
@@ -60,11 +94,11 @@ impl OpenedKeys {
         holders: &[(ActorId, &ActorKeys)],
     ) -> Option<DataKey> {
         let epoch = file.key(key_id)?;
-        if let Some((holder, key)) = self.lock().get(key_id)
-            && holders.iter().any(|(id, _)| id == holder)
-            && epoch.wraps.contains_key(holder)
+        if let Some((holder, key)) = self.0.get(key_id)
+            && holders.iter().any(|(id, _)| *id == holder)
+            && epoch.wraps.contains_key(&holder)
         {
-            return Some(key.clone());
+            return Some(key);
         }
         let (holder, key) = holders.iter().find_map(|(id, keys)| {
             let bytes = epoch.wraps.get(id)?;
@@ -72,11 +106,7 @@ impl OpenedKeys {
             let key = carelog_vault::unwrap_key(&wrapped, keys, &wrap_context(patient)).ok()?;
             Some((*id, key))
         })?;
-        let mut opened = self.lock();
-        if opened.len() >= OPENED_KEYS_MAX {
-            opened.clear();
-        }
-        opened.insert(*key_id, (holder, key.clone()));
+        self.0.keep(*key_id, (holder, key.clone()));
         Some(key)
     }
 
@@ -95,18 +125,15 @@ impl OpenedKeys {
             })
             .collect()
     }
-
-    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TxId, (ActorId, DataKey)>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
 }
 
 /// Chart entries a signed-in user's session has opened, decoded. An entry's id names its sealed
 /// bytes, so what they open to never changes; a view opens only the entries it has not opened
 /// before. Only entries whose data key the session holds are ever looked up here (the key is
-/// asked for first, as the policy is before it), and the cache goes with the session.
+/// asked for first, as the policy is before it), and the cache goes with the session. At most
+/// 32,768 entries (a few megabytes).
 #[derive(Default)]
-pub struct OpenedEntries(Mutex<HashMap<TxId, Arc<OpenedEntry>>>);
+pub struct OpenedEntries(pub(crate) Kept<Arc<OpenedEntry>, 32_768>);
 
 /// One entry's contents, as it opened.
 pub struct OpenedEntry {
@@ -120,9 +147,6 @@ pub struct OpenedEntry {
     pub summary_item: Option<String>,
 }
 
-/// Entries kept per session at most (a few megabytes).
-const OPENED_ENTRIES_MAX: usize = 32_768;
-
 impl OpenedEntries {
     /// The entry, opened before or now by `open`.
     pub fn get_or_open(
@@ -130,20 +154,12 @@ impl OpenedEntries {
         id: &TxId,
         open: impl FnOnce() -> Result<OpenedEntry>,
     ) -> Result<Arc<OpenedEntry>> {
-        if let Some(opened) = self.lock().get(id) {
-            return Ok(opened.clone());
+        if let Some(opened) = self.0.get(id) {
+            return Ok(opened);
         }
         let opened = Arc::new(open()?);
-        let mut kept = self.lock();
-        if kept.len() >= OPENED_ENTRIES_MAX {
-            kept.clear();
-        }
-        kept.insert(*id, opened.clone());
+        self.0.keep(*id, opened.clone());
         Ok(opened)
-    }
-
-    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TxId, Arc<OpenedEntry>>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

@@ -1008,7 +1008,7 @@ fn a_sessions_opened_keys_serve_only_the_holder_that_opened_them() {
     let mine = [(doc.user, &doc.keys)];
     let first = doc.opened.open_epoch(file, &c.patient, &epoch, &mine);
     assert!(first.is_some(), "the custodian holds a wrap");
-    assert_eq!(doc.opened.lock().len(), 1, "kept for the next view");
+    assert_eq!(doc.opened.0.len(), 1, "kept for the next view");
     let again = doc.opened.open_epoch(file, &c.patient, &epoch, &mine);
     assert_eq!(format!("{again:?}"), format!("{first:?}"));
     // The other doctor holds no wrap of this key: what the session opened is not theirs.
@@ -1036,7 +1036,7 @@ fn a_session_opens_each_entry_once_and_still_sees_what_changes() {
         .add_entry(&doc, c.patient, "vitals", vitals, None)
         .unwrap();
     let first = c.node.chart(&doc, c.patient, "visit").unwrap();
-    let opened = doc.read.lock().len();
+    let opened = doc.read.0.len();
     assert_eq!(
         opened,
         entries(&first).len(),
@@ -1057,7 +1057,7 @@ fn a_session_opens_each_entry_once_and_still_sees_what_changes() {
     let second = c.node.chart(&doc, c.patient, "visit").unwrap();
     assert_eq!(entries(&second).len(), entries(&first).len() + 1);
     assert_eq!(
-        doc.read.lock().len(),
+        doc.read.0.len(),
         opened + 1,
         "only the new entry was opened"
     );
