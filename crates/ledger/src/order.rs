@@ -97,6 +97,12 @@ impl Dag {
     /// Returns true when the block was placed at the end of a settled order.
     pub(crate) fn insert_unordered(&mut self, hash: BlockHash, header: &BlockHeader) -> bool {
         let extends_all = self.add_node(hash, header);
+        self.place(hash, extends_all)
+    }
+
+    /// Puts a just-added block at the end of a settled order if it extends every head, or
+    /// leaves the order unsettled; returns whether it was placed.
+    fn place(&mut self, hash: BlockHash, extends_all: bool) -> bool {
         if extends_all && !self.unsettled {
             self.order.push(hash);
             true
@@ -123,11 +129,8 @@ impl Dag {
         time_ms: i64,
         links: Vec<BlockHash>,
     ) {
-        if !self.add_links(hash, (clinic, height), time_ms, links) || self.unsettled {
-            self.unsettled = true;
-        } else {
-            self.order.push(hash);
-        }
+        let extends_all = self.add_links(hash, (clinic, height), time_ms, links);
+        self.place(hash, extends_all);
     }
 
     /// Adds the node and moves its chain's head; returns whether it descends from every head.
