@@ -84,13 +84,7 @@ impl Settings {
                 seed_entries: 10,
             }
         } else {
-            sweep::Plan {
-                levels: healthyblock::USERS.to_vec(),
-                ops_per_session: 20,
-                doctors: 50,
-                patients_per_doctor: 2,
-                seed_entries: 20,
-            }
+            full_sweep(healthyblock::USERS.to_vec())
         }
     }
 
@@ -136,6 +130,17 @@ fn scale_only(n: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// The full run's sweep, at these loads.
+fn full_sweep(levels: Vec<usize>) -> sweep::Plan {
+    sweep::Plan {
+        levels,
+        ops_per_session: 20,
+        doctors: 50,
+        patients_per_doctor: 2,
+        seed_entries: 20,
+    }
+}
+
 /// `--load-only MODE SESSIONS REPEATS`: one load of the sweep in one mode (`one-block`,
 /// `group-commit` or `paced`), run REPEATS times on fresh copies of one clinic (for profiling).
 fn load_only(mode: &str, sessions: &str, repeats: &str) -> Result<(), Error> {
@@ -147,13 +152,7 @@ fn load_only(mode: &str, sessions: &str, repeats: &str) -> Result<(), Error> {
     };
     let sessions: usize = sessions.parse()?;
     let repeats: usize = repeats.parse()?;
-    let plan = sweep::Plan {
-        levels: vec![sessions; repeats],
-        ops_per_session: 20,
-        doctors: 50,
-        patients_per_doctor: 2,
-        seed_entries: 20,
-    };
+    let plan = full_sweep(vec![sessions; repeats]);
     sweep::run_modes(&plan, &[mode], report::progress)?;
     Ok(())
 }
