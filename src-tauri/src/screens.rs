@@ -137,10 +137,10 @@ pub fn readers(node: &Node, session: &Session, patient: ActorId) -> Result<Vec<R
     let mut out: Vec<Reader> = file
         .attention
         .iter()
-        .map(|(id, custodian)| Reader {
+        .map(|(id, attending)| Reader {
             id: id.to_string(),
             name: node.display_name(id),
-            basis: if *custodian {
+            basis: if attending.custodian {
                 "family doctor"
             } else {
                 "attending"

@@ -71,6 +71,19 @@ pub enum LedgerError {
         /// The policy's reason.
         reason: Denied,
     },
+    /// A block sealed further ahead of this machine's clock than clocks may drift: refused for
+    /// now, and taken once the clock has caught up (or the sealer's clock is fixed).
+    #[error(
+        "block {block} is sealed {} s ahead of this machine's clock, more than clocks may drift \
+         ({} min): check the date and time here and at the clinic that sealed it",
+        ahead_ms / 1000, crate::ledger::MAX_CLOCK_SKEW_MS / 60_000
+    )]
+    FromTheFuture {
+        /// The block.
+        block: BlockHash,
+        /// How far ahead of this clock it is sealed.
+        ahead_ms: i64,
+    },
     /// A genesis block that is not well formed.
     #[error("invalid genesis block: {0}")]
     InvalidGenesis(String),
@@ -93,7 +106,8 @@ impl LedgerError {
             LedgerError::InvalidBlock { block, .. }
             | LedgerError::UnknownClinic { block, .. }
             | LedgerError::MissingLinks { block, .. }
-            | LedgerError::Refused { block, .. } => Some(*block),
+            | LedgerError::Refused { block, .. }
+            | LedgerError::FromTheFuture { block, .. } => Some(*block),
             LedgerError::BadBlockSignature(block)
             | LedgerError::WrongNetwork(block)
             | LedgerError::Unreadable(block) => Some(*block),

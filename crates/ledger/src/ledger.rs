@@ -179,6 +179,29 @@ pub struct Ledger {
     /// Set while a block is added or the state rebuilt: still set afterwards only if that was
     /// cut short by a panic, leaving the state half-applied.
     applying: bool,
+    /// This machine's time, when the node gives it: blocks from outside sealed further ahead
+    /// than [`MAX_CLOCK_SKEW_MS`] are refused until it catches up.
+    clock_ms: Option<i64>,
+}
+
+/// How far ahead of this machine's clock a block from outside may be sealed: a clinic laptop
+/// offline for months drifts a minute or two, a clock set to the wrong zone is hours off and
+/// must be fixed rather than followed (transaction times decide grant expiry and break-glass).
+pub const MAX_CLOCK_SKEW_MS: i64 = 10 * 60 * 1000;
+
+/// What validation knows of a block before it is placed: its links and, worked out only if
+/// an actor's keys were ever replaced, its causal past.
+struct BlockContext<'a> {
+    links: &'a [BlockHash],
+    at: (ActorId, u64),
+    frontier: std::cell::OnceCell<crate::order::Frontier>,
+}
+
+impl BlockContext<'_> {
+    fn frontier(&self, dag: &Dag) -> &crate::order::Frontier {
+        self.frontier
+            .get_or_init(|| dag.frontier_for(self.links, self.at))
+    }
 }
 
 impl Ledger {
@@ -271,6 +294,7 @@ impl Ledger {
             state: State::default(),
             deferred_replay: None,
             applying: false,
+            clock_ms: None,
         };
         ledger.add(genesis);
         ledger.state.set_network_id(network);
@@ -294,6 +318,24 @@ impl Ledger {
         self.bodies.source = Some(source);
         self.bodies.budget = budget;
         self.bodies.hold(false);
+    }
+
+    /// Gives the replica this machine's time: blocks checked in full are then refused if they
+    /// are sealed more than [`MAX_CLOCK_SKEW_MS`] ahead of it.
+    pub fn set_clock(&mut self, now_ms: i64) {
+        self.clock_ms = Some(now_ms);
+    }
+
+    /// The latest time of any block this replica holds: a node dates what it signs no earlier,
+    /// so that its transactions are never before the blocks they will link to.
+    pub fn latest_time(&self) -> i64 {
+        self.dag
+            .heads()
+            .values()
+            .filter_map(|(_, hash)| self.dag.node(hash))
+            .map(|n| n.time_ms)
+            .max()
+            .unwrap_or(i64::MIN)
     }
 
     /// The derived state.
@@ -388,14 +430,6 @@ impl Ledger {
                 block: hash,
                 clinic: header.clinic,
             })?;
-        if let Sigs::Defer(jobs) = &mut sigs {
-            jobs.push(SigJob {
-                key: clinic.keys.signing,
-                tx: None,
-            });
-        } else if check == Check::Full && !sigs.good(0, &clinic.keys.signing) {
-            block.verify_seal(&clinic.keys.signing)?;
-        }
         if let Some(first) = self.by_height.get(&(header.clinic, header.height))
             && *first != hash
         {
@@ -410,10 +444,9 @@ impl Ledger {
             block: hash,
             reason: reason.to_string(),
         };
-        let missing: Vec<BlockHash> = header
-            .prev
+        let links: Vec<BlockHash> = header.prev.iter().chain(&header.parents).copied().collect();
+        let missing: Vec<BlockHash> = links
             .iter()
-            .chain(&header.parents)
             .filter(|l| !self.contains(l))
             .copied()
             .collect();
@@ -439,7 +472,76 @@ impl Ledger {
                 }
             }
         }
-        self.validate_txs(hash, block, ids, check, sigs)
+        self.check_times(block, hash, &links, check)?;
+        // Keys are the ones the block's causal past knows: a block sealed concurrently with a
+        // key replacement is judged the same way by every replica.
+        let context = BlockContext {
+            links: &links,
+            at: (header.clinic, header.height),
+            frontier: std::cell::OnceCell::new(),
+        };
+        let seal_key = if self.state.has_key_history(&header.clinic) {
+            clinic
+                .history
+                .keys_at(&clinic.keys, context.frontier(&self.dag))
+                .signing
+        } else {
+            clinic.keys.signing
+        };
+        if let Sigs::Defer(jobs) = &mut sigs {
+            jobs.push(SigJob {
+                key: seal_key,
+                tx: None,
+            });
+        } else if check == Check::Full && !sigs.good(0, &seal_key) {
+            block.verify_seal(&seal_key)?;
+        }
+        self.validate_txs(hash, block, ids, check, sigs, &context)
+    }
+
+    /// Times must be consistent with the block: the block no earlier than any block it links
+    /// to, each transaction between those and the block's own time, and (for a block from
+    /// outside, when this replica is given a clock) the block no further in the future than
+    /// clocks may drift.
+    fn check_times(
+        &self,
+        block: &Block,
+        hash: BlockHash,
+        links: &[BlockHash],
+        check: Check,
+    ) -> Result<(), LedgerError> {
+        let sealed = block.header.time_ms;
+        let floor = self.dag.latest_time(links).unwrap_or(i64::MIN);
+        let invalid = |reason: String| LedgerError::InvalidBlock {
+            block: hash,
+            reason,
+        };
+        if sealed < floor {
+            return Err(invalid(format!(
+                "it is sealed at {sealed}, before a block it links to ({floor})"
+            )));
+        }
+        if let Some(stx) = block
+            .txs
+            .iter()
+            .find(|stx| stx.tx.time_ms < floor || stx.tx.time_ms > sealed)
+        {
+            return Err(invalid(format!(
+                "a transaction is dated {}, outside {floor}..={sealed} (the blocks it links to \
+                 and its own seal)",
+                stx.tx.time_ms
+            )));
+        }
+        if check == Check::Full
+            && let Some(now) = self.clock_ms
+            && sealed > now.saturating_add(MAX_CLOCK_SKEW_MS)
+        {
+            return Err(LedgerError::FromTheFuture {
+                block: hash,
+                ahead_ms: sealed - now,
+            });
+        }
+        Ok(())
     }
 
     /// Signatures and role checks of each transaction, allowing for actors and patients that
@@ -451,6 +553,7 @@ impl Ledger {
         ids: &[TxId],
         check: Check,
         mut sigs: Sigs<'_>,
+        context: &BlockContext<'_>,
     ) -> Result<(), LedgerError> {
         let mut introduced: HashMap<ActorId, [u8; 32]> = HashMap::new();
         let mut new_patients: HashSet<ActorId> = HashSet::new();
@@ -474,11 +577,20 @@ impl Ledger {
                     reason: "only the genesis block may found a network".into(),
                 });
             }
-            let key = self
-                .state
-                .signing_key(&tx.author)
-                .or_else(|| introduced.get(&tx.author).copied())
-                .ok_or_else(|| refuse(Denied::UnknownActor(tx.author)))?;
+            tx.payload
+                .check_shape()
+                .map_err(|reason| LedgerError::InvalidBlock {
+                    block: hash,
+                    reason: format!("transaction {id} is malformed: {reason}"),
+                })?;
+            let key = if self.state.has_key_history(&tx.author) {
+                self.state
+                    .signing_key_at(&tx.author, context.frontier(&self.dag))
+            } else {
+                self.state.signing_key(&tx.author)
+            }
+            .or_else(|| introduced.get(&tx.author).copied())
+            .ok_or_else(|| refuse(Denied::UnknownActor(tx.author)))?;
             if let Sigs::Defer(jobs) = &mut sigs {
                 jobs.push(SigJob {
                     key,
@@ -499,7 +611,7 @@ impl Ledger {
                 Check::Full | Check::Stored | Check::Own => policy::authorize(
                     &self.state,
                     tx.author,
-                    &Action::for_payload(&tx.payload),
+                    &Action::for_tx(tx),
                     tx.payload.patient(),
                     tx.time_ms,
                 )
@@ -508,25 +620,24 @@ impl Ledger {
             if let Err(denied) = decision {
                 let introduced_here = match &denied {
                     Denied::UnknownPatient(p) => new_patients.contains(p),
-                    Denied::UnknownActor(a) | Denied::NotADoctor(a) => introduced.contains_key(a),
+                    Denied::UnknownActor(a) | Denied::NotADoctor(a) | Denied::UnknownClinic(a) => {
+                        introduced.contains_key(a)
+                    }
+                    // An admin enrolled in this very block acts for its clinic.
+                    Denied::WrongRole { .. } | Denied::OtherClinic => {
+                        introduced.contains_key(&tx.author)
+                    }
                     _ => false,
                 };
                 if !denied.is_dynamic() && !introduced_here {
                     return Err(refuse(denied));
                 }
             }
-            match &tx.payload {
-                Payload::EnrollClinic { clinic, keys, .. } => {
-                    introduced.insert(*clinic, keys.signing);
+            if let Some((actor, keys)) = tx.payload.introduces() {
+                introduced.entry(actor).or_insert(keys.signing);
+                if matches!(tx.payload, Payload::RegisterPatient { .. }) {
+                    new_patients.insert(actor);
                 }
-                Payload::EnrollUser { user, keys, .. } => {
-                    introduced.insert(*user, keys.signing);
-                }
-                Payload::RegisterPatient { patient, keys, .. } => {
-                    introduced.insert(*patient, keys.signing);
-                    new_patients.insert(*patient);
-                }
-                _ => {}
             }
         }
         Ok(())
@@ -694,16 +805,8 @@ impl Ledger {
             let mut keys = vec![key_of(&checked.block.header.clinic, &introduced)];
             for stx in &checked.block.txs {
                 keys.push(key_of(&stx.tx.author, &introduced));
-                let new = match &stx.tx.payload {
-                    Payload::EnrollClinic { clinic, keys, .. } => Some((*clinic, keys.signing)),
-                    Payload::EnrollUser { user, keys, .. } => Some((*user, keys.signing)),
-                    Payload::RegisterPatient { patient, keys, .. } => {
-                        Some((*patient, keys.signing))
-                    }
-                    _ => None,
-                };
-                if let Some((actor, key)) = new {
-                    introduced.entry(actor).or_insert(key);
+                if let Some((actor, keys)) = stx.tx.payload.introduces() {
+                    introduced.entry(actor).or_insert(keys.signing);
                 }
             }
             jobs.push(keys);
@@ -831,21 +934,31 @@ impl Ledger {
     }
 
     /// Seals transactions into this clinic's next block, linking the heads it has not yet linked.
+    ///
+    /// The block is dated no earlier than `now_ms`, its own previous block, the heads it links
+    /// and its transactions; a head sealed after the earliest transaction is left for the next
+    /// block, since a transaction may not be dated before a block it links to.
     pub fn seal(&self, clinic: &ActorKeys, txs: Vec<SignedTx>, now_ms: i64) -> Block {
         let id = ActorId::from_signing_key(&clinic.public().signing);
         let own = self.dag.head_of(&id);
         let own_node = own.and_then(|(_, h)| self.dag.node(&h));
-        let parents = self
+        let earliest = txs.iter().map(|t| t.tx.time_ms).min().unwrap_or(i64::MAX);
+        let parents: Vec<BlockHash> = self
             .dag
             .heads()
             .iter()
-            .filter(|(chain, (height, _))| {
+            .filter(|(chain, (height, hash))| {
                 **chain != id
                     && own_node.is_none_or(|n| !Dag::precedes((**chain, *height), &n.frontier))
+                    && self.dag.node(hash).is_none_or(|n| n.time_ms <= earliest)
             })
             .map(|(_, (_, hash))| *hash)
             .collect();
-        let time_ms = own_node.map_or(now_ms, |n| now_ms.max(n.time_ms));
+        let latest_tx = txs.iter().map(|t| t.tx.time_ms).max().unwrap_or(i64::MIN);
+        let time_ms = now_ms
+            .max(own_node.map_or(i64::MIN, |n| n.time_ms))
+            .max(self.dag.latest_time(&parents).unwrap_or(i64::MIN))
+            .max(latest_tx);
         Block::seal(
             clinic,
             self.network,

@@ -43,16 +43,21 @@ pub use block::{Block, BlockHeader, Checked, MAX_PARENTS, MAX_TXS_PER_BLOCK, txs
 pub use encoding::{MAX_ENCODED_LEN, from_bytes, to_bytes};
 pub use error::{BlockFailure, LedgerError};
 pub use ids::{ActorId, BlockHash, Hash, IdParseError, NetworkId, TxId};
-pub use ledger::{BlockBodies, Check, Founding, Inserted, Ledger, RESIDENT_BYTES};
+pub use ledger::{
+    BlockBodies, Check, Founding, Inserted, Ledger, MAX_CLOCK_SKEW_MS, RESIDENT_BYTES,
+};
 pub use order::{Dag, DagNode, Frontier};
 pub use policy::{Action, Basis, Denied, Permit, authorize};
 pub use records::{
-    AccessRequest, AuditAction, AuditEvent, Clinic, DataKeyEpoch, EntryRef, Grant, Network,
-    PatientFile, RequestStatus, User,
+    AccessRequest, Attending, AuditAction, AuditEvent, BlockAt, Clinic, DataKeyEpoch, EntryRef,
+    Grant, KeyHistory, Network, PatientFile, RequestStatus, Stop, User,
 };
 pub use saved::SavedPart;
 pub use state::{BREAK_GLASS_MS, Position, State};
-pub use tx::{KeyWrap, Payload, Role, Signature, SignedTx, Tx};
+pub use tx::{
+    KeyWrap, MAX_KEY_WRAPS, MAX_NAME_LEN, MAX_REASON_LEN, MAX_SEALED_LEN, MAX_WRAPPED_LEN, Payload,
+    Role, Signature, SignedTx, Tx,
+};
 
 pub use carelog_chart::{AccessLevel, EntryKind};
 

@@ -141,15 +141,10 @@ impl Dag {
         self.add_links(hash, (header.clinic, header.height), header.time_ms, links)
     }
 
-    fn add_links(
-        &mut self,
-        hash: BlockHash,
-        (clinic, height): (ActorId, u64),
-        time_ms: i64,
-        links: Vec<BlockHash>,
-    ) -> bool {
+    /// The causal past of a block of `clinic` at `height` with these links (those known).
+    pub fn frontier_for(&self, links: &[BlockHash], (clinic, height): (ActorId, u64)) -> Frontier {
         let mut frontier = Frontier::new();
-        for link in &links {
+        for link in links {
             if let Some(parent) = self.nodes.get(link) {
                 for (chain, height) in &parent.frontier {
                     let entry = frontier.entry(*chain).or_insert(*height);
@@ -158,6 +153,26 @@ impl Dag {
             }
         }
         frontier.insert(clinic, height);
+        frontier
+    }
+
+    /// The latest time among these blocks (those known); `None` when there are none.
+    pub fn latest_time(&self, links: &[BlockHash]) -> Option<i64> {
+        links
+            .iter()
+            .filter_map(|l| self.nodes.get(l))
+            .map(|n| n.time_ms)
+            .max()
+    }
+
+    fn add_links(
+        &mut self,
+        hash: BlockHash,
+        (clinic, height): (ActorId, u64),
+        time_ms: i64,
+        links: Vec<BlockHash>,
+    ) -> bool {
+        let frontier = self.frontier_for(&links, (clinic, height));
         let extends_all = self
             .heads
             .iter()

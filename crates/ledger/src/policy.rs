@@ -9,17 +9,25 @@ use carelog_chart::{AccessLevel, EntryKind};
 use crate::ids::ActorId;
 use crate::records::PatientFile;
 use crate::state::{BREAK_GLASS_MS, State};
-use crate::tx::{Payload, Role};
+use crate::tx::{Payload, Role, Tx};
 
 /// What an actor wants to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     /// Enroll a clinic in the network.
     EnrollClinic,
-    /// Enroll a staff user with a role.
-    EnrollUser(Role),
-    /// Register a new patient.
-    RegisterPatient,
+    /// Enroll a staff user with a role at a clinic.
+    EnrollUser {
+        /// The new user's role.
+        role: Role,
+        /// The clinic they will work at.
+        clinic: ActorId,
+    },
+    /// Register a new patient with a clinic as the clinic of record.
+    RegisterPatient {
+        /// The clinic of record.
+        clinic: ActorId,
+    },
     /// Put a doctor on a patient's attention list.
     AssignPhysician(ActorId),
     /// Ask the patient for access.
@@ -38,16 +46,30 @@ pub enum Action {
     BreakGlass,
     /// Read the record's audit trail.
     ViewAudit,
+    /// Disable a staff user.
+    DisableUser(ActorId),
+    /// Suspend or reinstate a clinic.
+    SuspendClinic(ActorId),
+    /// Give an actor (clinic, staff user or patient) new keys.
+    ReplaceKey(ActorId),
+    /// Give a patient's record a new data key.
+    RotateKey,
+    /// Move a patient's record to another clinic.
+    MoveRecord(ActorId),
 }
 
 impl Action {
     /// The action a transaction performs.
-    pub fn for_payload(payload: &Payload) -> Action {
-        match payload {
+    pub fn for_tx(tx: &Tx) -> Action {
+        match &tx.payload {
             // Genesis is checked by the ledger itself (it has no author to ask about).
             Payload::Genesis { .. } | Payload::EnrollClinic { .. } => Action::EnrollClinic,
-            Payload::EnrollUser { role, .. } => Action::EnrollUser(*role),
-            Payload::RegisterPatient { .. } => Action::RegisterPatient,
+            Payload::EnrollUser { role, clinic, .. } => Action::EnrollUser {
+                role: *role,
+                clinic: *clinic,
+            },
+            // The patient's clinic of record is the clinic that seals the registration.
+            Payload::RegisterPatient { .. } => Action::RegisterPatient { clinic: tx.clinic },
             Payload::AssignPhysician { doctor, .. } => Action::AssignPhysician(*doctor),
             Payload::RequestAccess { .. } => Action::RequestAccess,
             Payload::GrantAccess { grantee, .. } => Action::Grant(*grantee),
@@ -56,6 +78,13 @@ impl Action {
             Payload::ChartEntry { kind, .. } => Action::Write(*kind),
             Payload::AuditRead { .. } => Action::Read,
             Payload::BreakGlass { .. } => Action::BreakGlass,
+            Payload::DisableUser { user, .. } => Action::DisableUser(*user),
+            Payload::SuspendClinic { clinic, .. } | Payload::ReinstateClinic { clinic } => {
+                Action::SuspendClinic(*clinic)
+            }
+            Payload::ReplaceKey { actor, .. } => Action::ReplaceKey(*actor),
+            Payload::RotateKey { .. } => Action::RotateKey,
+            Payload::MoveRecord { clinic, .. } => Action::MoveRecord(*clinic),
         }
     }
 }
@@ -79,6 +108,8 @@ pub enum Basis {
     BreakGlass,
     /// Enrolled staff acting in their role (requests, lab results).
     Staff,
+    /// The clinic of record's node (key rotation).
+    Clinic,
 }
 
 /// An allowed action and the level of access it comes with.
@@ -128,6 +159,24 @@ pub enum Denied {
     /// Labs write lab results only.
     #[error("lab users write lab results only, not {0}")]
     LabKindOnly(EntryKind),
+    /// The clinic named is not enrolled.
+    #[error("{0} is not an enrolled clinic")]
+    UnknownClinic(ActorId),
+    /// An admin acting for another clinic.
+    #[error("clinic admins act only for their own clinic's staff and patients")]
+    OtherClinic,
+    /// An admin acting on a record their clinic does not hold.
+    #[error("this record is held by another clinic; only that clinic's admins manage it")]
+    NotClinicOfRecord,
+    /// The actor or the reader is disabled.
+    #[error("{0} is disabled")]
+    Disabled(ActorId),
+    /// The clinic is suspended by the health authority.
+    #[error("clinic {0} is suspended by the health authority")]
+    ClinicSuspended(ActorId),
+    /// Disabling is for staff; a patient is not disabled.
+    #[error("{0} is not a staff user")]
+    NotStaff(ActorId),
 }
 
 impl Denied {
@@ -142,11 +191,18 @@ impl Denied {
                 | Denied::Expired
                 | Denied::NotOwner
                 | Denied::NothingToRevoke(_)
+                | Denied::NotClinicOfRecord
+                | Denied::Disabled(_)
+                | Denied::ClinicSuspended(_)
         )
     }
 }
 
 /// Decides whether `actor` may perform `action` on `patient`'s record at time `now_ms`.
+///
+/// Every rule assumes the actor may be hostile: an admin acts only for its own clinic's staff
+/// and the records its clinic holds, a clinic's node only rotates the keys of its own records,
+/// and a disabled user or a suspended clinic's staff can do nothing.
 pub fn authorize(
     state: &State,
     actor: ActorId,
@@ -158,13 +214,38 @@ pub fn authorize(
     let user = state.users.get(&actor);
     let role = user.map(|u| u.role);
     let home_clinic = user.map(|u| u.clinic);
+    if let Some(clinic) = state.clinics.get(&actor) {
+        return clinic_node(state, clinic, actor, action, patient);
+    }
     if !is_authority && role.is_none() {
         return Err(Denied::UnknownActor(actor));
+    }
+    if let Some(u) = user {
+        if u.disabled.is_some() {
+            return Err(Denied::Disabled(actor));
+        }
+        // A suspended clinic's staff act nowhere; its patients still act at other clinics.
+        if u.role != Role::Patient && state.is_suspended(&u.clinic) {
+            return Err(Denied::ClinicSuspended(u.clinic));
+        }
     }
     let staff = |basis| {
         Ok(Permit {
             level: AccessLevel::None,
             basis,
+        })
+    };
+    let admin_of = |clinic: &ActorId| {
+        if role != Some(Role::Admin) {
+            return None;
+        }
+        Some(if home_clinic == Some(*clinic) {
+            Ok(Permit {
+                level: AccessLevel::None,
+                basis: Basis::Admin,
+            })
+        } else {
+            Err(Denied::OtherClinic)
         })
     };
 
@@ -178,33 +259,61 @@ pub fn authorize(
                 action: "enroll clinics",
             });
         }
-        Action::EnrollUser(new_role) => {
+        Action::EnrollUser {
+            role: new_role,
+            clinic,
+        } => {
             if *new_role == Role::Patient {
                 return Err(Denied::WrongRole {
                     needed: "patient registration",
                     action: "create patients",
                 });
             }
+            if !state.clinics.contains_key(clinic) {
+                return Err(Denied::UnknownClinic(*clinic));
+            }
             if is_authority {
                 return staff(Basis::Authority);
             }
-            if role == Some(Role::Admin) {
-                return staff(Basis::Admin);
-            }
-            return Err(Denied::WrongRole {
+            return admin_of(clinic).unwrap_or(Err(Denied::WrongRole {
                 needed: "clinic admins",
                 action: "enroll staff",
-            });
+            }));
         }
-        Action::RegisterPatient => {
-            if role == Some(Role::Admin) {
-                return staff(Basis::Admin);
-            }
-            return Err(Denied::WrongRole {
+        Action::RegisterPatient { clinic } => {
+            return admin_of(clinic).unwrap_or(Err(Denied::WrongRole {
                 needed: "clinic admins",
                 action: "register patients",
+            }));
+        }
+        Action::DisableUser(target) => {
+            let Some(target_user) = state.users.get(target) else {
+                return Err(Denied::UnknownActor(*target));
+            };
+            if target_user.role == Role::Patient {
+                return Err(Denied::NotStaff(*target));
+            }
+            if is_authority {
+                return staff(Basis::Authority);
+            }
+            return admin_of(&target_user.clinic).unwrap_or(Err(Denied::WrongRole {
+                needed: "clinic admins",
+                action: "disable staff",
+            }));
+        }
+        Action::SuspendClinic(clinic) => {
+            if !state.clinics.contains_key(clinic) {
+                return Err(Denied::UnknownClinic(*clinic));
+            }
+            if is_authority {
+                return staff(Basis::Authority);
+            }
+            return Err(Denied::WrongRole {
+                needed: "the health authority",
+                action: "suspend or reinstate clinics",
             });
         }
+        Action::ReplaceKey(target) => return replace_key(state, actor, is_authority, *target),
         _ => {}
     }
 
@@ -213,17 +322,28 @@ pub fn authorize(
         .patient(&patient_id)
         .ok_or(Denied::UnknownPatient(patient_id))?;
     let read = chart_access(file, actor, patient_id, now_ms);
+    let record_admin = || match admin_of(&file.clinic) {
+        Some(Err(Denied::OtherClinic)) => Some(Err(Denied::NotClinicOfRecord)),
+        other => other,
+    };
 
     match action {
         Action::AssignPhysician(doctor) => {
-            if role != Some(Role::Admin) {
-                return Err(Denied::WrongRole {
-                    needed: "clinic admins",
-                    action: "assign physicians",
-                });
-            }
+            let permit = record_admin().unwrap_or(Err(Denied::WrongRole {
+                needed: "clinic admins",
+                action: "assign physicians",
+            }))?;
             match state.users.get(doctor) {
-                Some(u) if u.role == Role::Doctor => staff(Basis::Admin),
+                Some(u) if u.role == Role::Doctor => {
+                    if home_clinic != Some(u.clinic) {
+                        // Caring across clinics goes through the patient's grants.
+                        return Err(Denied::OtherClinic);
+                    }
+                    if u.disabled.is_some() {
+                        return Err(Denied::Disabled(*doctor));
+                    }
+                    Ok(permit)
+                }
                 _ => Err(Denied::NotADoctor(*doctor)),
             }
         }
@@ -248,7 +368,7 @@ pub fn authorize(
             }
             staff(Basis::Staff)
         }
-        Action::Grant(_) | Action::Refuse | Action::Revoke(_) => {
+        Action::Grant(_) | Action::Refuse | Action::Revoke(_) | Action::RotateKey => {
             let basis = if actor == patient_id {
                 Basis::Patient
             } else if file.custodian() == Some(actor) {
@@ -258,7 +378,14 @@ pub fn authorize(
             };
             if let Action::Grant(grantee) = action {
                 match state.users.get(grantee) {
-                    Some(u) if matches!(u.role, Role::Doctor | Role::Lab) => {}
+                    Some(u) if matches!(u.role, Role::Doctor | Role::Lab) => {
+                        if u.disabled.is_some() {
+                            return Err(Denied::Disabled(*grantee));
+                        }
+                        if state.is_suspended(&u.clinic) {
+                            return Err(Denied::ClinicSuspended(u.clinic));
+                        }
+                    }
                     Some(_) => {
                         return Err(Denied::WrongRole {
                             needed: "doctors and labs",
@@ -284,9 +411,27 @@ pub fn authorize(
                 basis,
             })
         }
+        Action::MoveRecord(clinic) => {
+            if actor != patient_id {
+                return Err(Denied::WrongRole {
+                    needed: "the patient",
+                    action: "move their record",
+                });
+            }
+            if !state.clinics.contains_key(clinic) {
+                return Err(Denied::UnknownClinic(*clinic));
+            }
+            if state.is_suspended(clinic) {
+                return Err(Denied::ClinicSuspended(*clinic));
+            }
+            Ok(Permit {
+                level: AccessLevel::Full,
+                basis: Basis::Patient,
+            })
+        }
         Action::Write(kind) => {
             match (role, kind) {
-                // A lab at the registering clinic receives specimens for its patients.
+                // A lab at the clinic of record receives specimens for its patients.
                 (Some(Role::Lab), EntryKind::Lab) if home_clinic == Some(file.clinic) => {
                     return staff(Basis::Staff);
                 }
@@ -298,7 +443,7 @@ pub fn authorize(
                 {
                     return staff(Basis::Admin);
                 }
-                (Some(Role::Admin | Role::Patient), _) => {
+                (Some(Role::Admin | Role::Patient), _) | (None, _) => {
                     return Err(Denied::WrongRole {
                         needed: "doctors and labs",
                         action: "write chart entries",
@@ -317,8 +462,8 @@ pub fn authorize(
             if actor == patient_id || file.attention.contains_key(&actor) {
                 return read;
             }
-            if role == Some(Role::Admin) && home_clinic == Some(file.clinic) {
-                return staff(Basis::Admin);
+            if let Some(Ok(permit)) = record_admin() {
+                return Ok(permit);
             }
             Err(Denied::WrongRole {
                 needed: "the patient, their physicians and their clinic's admins",
@@ -326,10 +471,97 @@ pub fn authorize(
             })
         }
         // Decided before the patient was looked up.
-        Action::EnrollClinic | Action::EnrollUser(_) | Action::RegisterPatient => {
-            Err(Denied::NoAccess)
-        }
+        Action::EnrollClinic
+        | Action::EnrollUser { .. }
+        | Action::RegisterPatient { .. }
+        | Action::DisableUser(_)
+        | Action::SuspendClinic(_)
+        | Action::ReplaceKey(_) => Err(Denied::NoAccess),
     }
+}
+
+/// What a clinic's node may do as an actor: rotate the data keys of the records it holds.
+fn clinic_node(
+    state: &State,
+    clinic: &crate::records::Clinic,
+    actor: ActorId,
+    action: &Action,
+    patient: Option<ActorId>,
+) -> Result<Permit, Denied> {
+    if *action != Action::RotateKey {
+        return Err(Denied::WrongRole {
+            needed: "people",
+            action: "act for a clinic's node in anything but key rotation",
+        });
+    }
+    if clinic.suspended.is_some() {
+        return Err(Denied::ClinicSuspended(actor));
+    }
+    let patient_id = patient.ok_or(Denied::NoAccess)?;
+    let file = state
+        .patient(&patient_id)
+        .ok_or(Denied::UnknownPatient(patient_id))?;
+    if file.clinic != actor {
+        return Err(Denied::NotClinicOfRecord);
+    }
+    Ok(Permit {
+        level: AccessLevel::None,
+        basis: Basis::Clinic,
+    })
+}
+
+/// Who may give `target` new keys: the authority a clinic's; the authority or an admin of
+/// their clinic a staff user's; the authority, an admin of the clinic of record or the
+/// custodian a patient's (the ledger applies a patient's only when two of them agree).
+fn replace_key(
+    state: &State,
+    actor: ActorId,
+    is_authority: bool,
+    target: ActorId,
+) -> Result<Permit, Denied> {
+    let permit = |basis| {
+        Ok(Permit {
+            level: AccessLevel::None,
+            basis,
+        })
+    };
+    if state.clinics.contains_key(&target) {
+        if is_authority {
+            return permit(Basis::Authority);
+        }
+        return Err(Denied::WrongRole {
+            needed: "the health authority",
+            action: "replace a clinic's keys",
+        });
+    }
+    let Some(target_user) = state.users.get(&target) else {
+        return Err(Denied::UnknownActor(target));
+    };
+    if is_authority {
+        return permit(Basis::Authority);
+    }
+    let me = state.users.get(&actor);
+    let admin_at =
+        |clinic: ActorId| me.is_some_and(|u| u.role == Role::Admin && u.clinic == clinic);
+    if target_user.role != Role::Patient {
+        if admin_at(target_user.clinic) {
+            return permit(Basis::Admin);
+        }
+        return Err(Denied::OtherClinic);
+    }
+    let file = state
+        .patient(&target)
+        .ok_or(Denied::UnknownPatient(target))?;
+    if admin_at(file.clinic) {
+        return permit(Basis::Admin);
+    }
+    if file.custodian() == Some(actor) {
+        return permit(Basis::Custodian);
+    }
+    Err(Denied::WrongRole {
+        needed: "the admin of the clinic of record, the custodian or the health authority",
+        action: "replace a patient's keys",
+    })
 }
 
 /// The chart access an actor holds on a patient's record right now.
@@ -348,8 +580,8 @@ fn chart_access(
     if actor == patient {
         return full(Basis::Patient);
     }
-    if let Some(custodian) = file.attention.get(&actor) {
-        return full(if *custodian {
+    if let Some(attending) = file.attention.get(&actor) {
+        return full(if attending.custodian {
             Basis::Custodian
         } else {
             Basis::Attending
@@ -363,7 +595,7 @@ fn chart_access(
         return full(Basis::BreakGlass);
     }
     match file.grants.get(&actor) {
-        Some(grant) if grant.expires_ms.is_some_and(|end| now_ms >= end) => Err(Denied::Expired),
+        Some(grant) if !grant.live(now_ms) => Err(Denied::Expired),
         Some(grant) if grant.level > AccessLevel::None => Ok(Permit {
             level: grant.level,
             basis: Basis::Grant,

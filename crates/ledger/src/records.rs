@@ -22,6 +22,60 @@ pub struct Network {
     pub authority_keys: PublicKeys,
 }
 
+/// Where something happened in the DAG: the (sealing clinic, height) of its block. Whether it
+/// is in the causal past of another block is [`Dag::precedes`](crate::Dag::precedes).
+pub type BlockAt = (ActorId, u64);
+
+/// A standing change to an actor (disabling, suspension): when, where and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stop {
+    /// The block that carries it.
+    pub at: BlockAt,
+    /// When (the author's checked time).
+    pub time_ms: i64,
+    /// Why, in the author's words.
+    pub reason: String,
+}
+
+/// An actor's keys and the keys it had before each replacement.
+///
+/// A transaction is checked against the key its block could know of: the newest whose
+/// replacement is in the block's causal past. So a block sealed concurrently with a replacement
+/// is judged the same way by every replica, and what the old key signs after the replacement is
+/// void in the order ([`KeyHistory::replaced_concurrently`]).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct KeyHistory {
+    /// The keys before each replacement, oldest first, with the replacement's block.
+    pub earlier: Vec<(PublicKeys, BlockAt)>,
+}
+
+impl KeyHistory {
+    /// The keys a block with causal past `frontier` knows, given the current `keys`.
+    pub fn keys_at<'a>(
+        &'a self,
+        current: &'a PublicKeys,
+        frontier: &crate::Frontier,
+    ) -> &'a PublicKeys {
+        // Walk back from the newest replacement to the newest one the block has seen.
+        let mut keys = current;
+        for (before, at) in self.earlier.iter().rev() {
+            if crate::Dag::precedes(*at, frontier) {
+                return keys;
+            }
+            keys = before;
+        }
+        keys
+    }
+
+    /// Whether the newest replacement is not in the causal past of a block (what that block
+    /// signs with the actor's key was checked against an older key).
+    pub fn replaced_concurrently(&self, frontier: &crate::Frontier) -> bool {
+        self.earlier
+            .last()
+            .is_some_and(|(_, at)| !crate::Dag::precedes(*at, frontier))
+    }
+}
+
 /// An enrolled clinic.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Clinic {
@@ -29,6 +83,10 @@ pub struct Clinic {
     pub name: String,
     /// Its node keys (block sealing and key wrapping).
     pub keys: PublicKeys,
+    /// Keys it had before a replacement.
+    pub history: KeyHistory,
+    /// Set while the health authority has it suspended.
+    pub suspended: Option<Stop>,
 }
 
 /// An enrolled staff user or a registered patient.
@@ -44,6 +102,19 @@ pub struct User {
     pub specialty: Option<String>,
     /// Public keys.
     pub keys: PublicKeys,
+    /// Keys they had before a replacement.
+    pub history: KeyHistory,
+    /// Set once an admin of their clinic (or the authority) disabled them.
+    pub disabled: Option<Stop>,
+}
+
+/// A physician on a patient's attention list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attending {
+    /// Whether they are the custodian (family doctor).
+    pub custodian: bool,
+    /// The block that assigned them.
+    pub since: BlockAt,
 }
 
 /// A grant of access to one reader.
@@ -57,6 +128,15 @@ pub struct Grant {
     pub tx: TxId,
     /// When it was granted.
     pub time_ms: i64,
+    /// The block that carries it.
+    pub since: BlockAt,
+}
+
+impl Grant {
+    /// Whether the grant still holds at `now_ms`.
+    pub fn live(&self, now_ms: i64) -> bool {
+        self.expires_ms.is_none_or(|end| now_ms < end)
+    }
 }
 
 /// Where a request stands.
@@ -154,6 +234,12 @@ pub enum AuditAction {
     Revoke,
     /// Emergency access.
     BreakGlass,
+    /// A new data key (after a disabled reader, a suspended clinic or a replaced key).
+    Rotate,
+    /// The record moved to another clinic.
+    Move,
+    /// A request for new keys for the patient (applied once two parties agree).
+    ReplaceKey,
 }
 
 impl AuditAction {
@@ -170,6 +256,9 @@ impl AuditAction {
             AuditAction::Refuse => "refuse",
             AuditAction::Revoke => "revoke",
             AuditAction::BreakGlass => "break-glass",
+            AuditAction::Rotate => "rotate key",
+            AuditAction::Move => "move record",
+            AuditAction::ReplaceKey => "replace key",
         }
     }
 }
@@ -198,22 +287,25 @@ pub struct AuditEvent {
 /// beside it, and the lists grow by a quarter at a time rather than doubling.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PatientFile {
-    /// The registering clinic.
+    /// The clinic of record: the registering clinic, or the one the patient moved it to.
     pub clinic: ActorId,
-    /// The physicians on the attention list; true = custodian.
-    pub attention: BTreeMap<ActorId, bool>,
+    /// The physicians on the attention list.
+    pub attention: BTreeMap<ActorId, Attending>,
     /// Active grants.
     pub grants: BTreeMap<ActorId, Grant>,
     /// Requests, newest last.
     pub requests: Vec<AccessRequest>,
-    /// Revocations: reader → (clinic, height) of the revoking block.
-    pub revocations: Vec<(ActorId, (ActorId, u64))>,
+    /// Revocations: reader → the revoking block.
+    pub revocations: Vec<(ActorId, BlockAt)>,
     /// Data keys, oldest first; the last is current.
     pub keys: Vec<DataKeyEpoch>,
     /// Chart entries in order.
     entries: Vec<EntryRef>,
     /// Break-glass openings: reader → time.
     pub break_glass: Vec<(ActorId, i64)>,
+    /// Requests for new patient keys not yet agreed by a second party: who asked, for which
+    /// signing key.
+    pub key_requests: Vec<(ActorId, [u8; 32])>,
     /// The audit trail in order, each line pointing into `entries` or `events`.
     trail: Vec<TrailLine>,
     /// Audit events other than chart writes.
@@ -240,6 +332,7 @@ impl PatientFile {
             keys: vec![key],
             entries: Vec::new(),
             break_glass: Vec::new(),
+            key_requests: Vec::new(),
             trail: Vec::new(),
             events: Vec::new(),
         };
@@ -251,7 +344,7 @@ impl PatientFile {
     pub fn custodian(&self) -> Option<ActorId> {
         self.attention
             .iter()
-            .find(|(_, custodian)| **custodian)
+            .find(|(_, a)| a.custodian)
             .map(|(id, _)| *id)
     }
 

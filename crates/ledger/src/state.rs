@@ -1,15 +1,16 @@
 //! Derived state: what the ordered transactions say about the network, its people and their records.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use carelog_chart::AccessLevel;
+use carelog_vault::PublicKeys;
 
 use crate::ids::{ActorId, BlockHash, Hash, NetworkId, TxId};
 use crate::order::{Dag, Frontier};
 use crate::policy::{self, Action};
 use crate::records::{
-    AccessRequest, AuditAction, AuditEvent, Clinic, DataKeyEpoch, EntryRef, Grant, Network,
-    PatientFile, RequestStatus, User,
+    AccessRequest, Attending, AuditAction, AuditEvent, BlockAt, Clinic, DataKeyEpoch, EntryRef,
+    Grant, KeyHistory, Network, PatientFile, RequestStatus, Stop, User,
 };
 use crate::tx::{KeyWrap, Payload, Role, SignedTx};
 
@@ -49,6 +50,9 @@ pub struct State {
     entry_blocks: Vec<BlockHash>,
     /// The running digest of the ordered transaction ids (none before the first).
     digest: Option<Hash>,
+    /// Every signing key any actor holds or held (worked out again from the actors when a
+    /// saved state is read back): no enrolment or replacement may take one over.
+    keys_in_use: HashSet<[u8; 32]>,
 }
 
 impl State {
@@ -69,6 +73,14 @@ impl State {
         entry_blocks: Vec<BlockHash>,
         digest: Option<Hash>,
     ) -> State {
+        let keys_in_use = users
+            .values()
+            .map(|u| (&u.keys, &u.history))
+            .chain(clinics.values().map(|c| (&c.keys, &c.history)))
+            .flat_map(|(keys, history)| {
+                std::iter::once(keys.signing).chain(history.earlier.iter().map(|(k, _)| k.signing))
+            })
+            .collect();
         State {
             network,
             clinics,
@@ -78,6 +90,7 @@ impl State {
             void,
             entry_blocks,
             digest,
+            keys_in_use,
         }
     }
 
@@ -96,17 +109,43 @@ impl State {
         self.network.as_ref().map(|n| n.authority)
     }
 
-    /// The signing key of any actor: authority, clinic, user or patient.
-    pub fn signing_key(&self, actor: &ActorId) -> Option<[u8; 32]> {
+    /// The current public keys of any actor: authority, clinic, user or patient.
+    pub fn public_keys(&self, actor: &ActorId) -> Option<&PublicKeys> {
         if let Some(n) = &self.network
             && n.authority == *actor
         {
-            return Some(n.authority_keys.signing);
+            return Some(&n.authority_keys);
         }
         self.users
             .get(actor)
-            .map(|u| u.keys.signing)
-            .or_else(|| self.clinics.get(actor).map(|c| c.keys.signing))
+            .map(|u| &u.keys)
+            .or_else(|| self.clinics.get(actor).map(|c| &c.keys))
+    }
+
+    /// The signing key of any actor: authority, clinic, user or patient.
+    pub fn signing_key(&self, actor: &ActorId) -> Option<[u8; 32]> {
+        self.public_keys(actor).map(|k| k.signing)
+    }
+
+    /// The signing key a block whose causal past is `frontier` knows for an actor: the newest
+    /// whose replacement it has seen ([`KeyHistory::keys_at`]).
+    pub fn signing_key_at(&self, actor: &ActorId, frontier: &Frontier) -> Option<[u8; 32]> {
+        if let Some(u) = self.users.get(actor) {
+            return Some(u.history.keys_at(&u.keys, frontier).signing);
+        }
+        if let Some(c) = self.clinics.get(actor) {
+            return Some(c.history.keys_at(&c.keys, frontier).signing);
+        }
+        self.signing_key(actor)
+    }
+
+    /// Whether an actor's keys were ever replaced (its signatures then depend on the causal past).
+    pub fn has_key_history(&self, actor: &ActorId) -> bool {
+        self.users
+            .get(actor)
+            .map(|u| &u.history)
+            .or_else(|| self.clinics.get(actor).map(|c| &c.history))
+            .is_some_and(|h| !h.earlier.is_empty())
     }
 
     /// The encryption key of a user, patient or clinic node.
@@ -115,6 +154,111 @@ impl State {
             .get(actor)
             .map(|u| u.keys.encryption)
             .or_else(|| self.clinics.get(actor).map(|c| c.keys.encryption))
+    }
+
+    /// Whether a clinic is suspended by the health authority.
+    pub fn is_suspended(&self, clinic: &ActorId) -> bool {
+        self.clinics
+            .get(clinic)
+            .is_some_and(|c| c.suspended.is_some())
+    }
+
+    /// Whether an actor id is taken (authority, clinic, user or patient).
+    pub fn is_actor(&self, id: &ActorId) -> bool {
+        self.authority() == Some(*id)
+            || self.users.contains_key(id)
+            || self.clinics.contains_key(id)
+    }
+
+    /// Whether a signing key is, or was, any actor's.
+    pub fn key_in_use(&self, signing: &[u8; 32]) -> bool {
+        self.keys_in_use.contains(signing)
+            || self
+                .network
+                .as_ref()
+                .is_some_and(|n| n.authority_keys.signing == *signing)
+    }
+
+    /// Whether a reader can hold a patient's keys at all: not disabled, not a suspended clinic
+    /// nor a suspended clinic's staff.
+    fn may_hold_keys(&self, reader: &ActorId) -> bool {
+        if let Some(u) = self.users.get(reader) {
+            return u.disabled.is_none()
+                && (u.role == Role::Patient || !self.is_suspended(&u.clinic));
+        }
+        self.clinics
+            .get(reader)
+            .is_some_and(|c| c.suspended.is_none())
+    }
+
+    /// The readers a patient's new data key must be wrapped for at `now_ms`: the patient, the
+    /// clinic of record, the attention list and live full grants, leaving out `except`, anyone
+    /// disabled or suspended, and (when `frontier` is given) anyone whose assignment or grant a
+    /// block with that causal past had not seen.
+    pub fn required_readers(
+        &self,
+        patient: &ActorId,
+        file: &PatientFile,
+        frontier: Option<&Frontier>,
+        now_ms: i64,
+        except: Option<ActorId>,
+    ) -> BTreeSet<ActorId> {
+        let seen = |since: BlockAt| frontier.is_none_or(|f| Dag::precedes(since, f));
+        let attention = file
+            .attention
+            .iter()
+            .filter(|(_, a)| seen(a.since))
+            .map(|(id, _)| *id);
+        let grants = file
+            .grants
+            .iter()
+            .filter(|(_, g)| g.level == AccessLevel::Full && g.live(now_ms) && seen(g.since))
+            .map(|(id, _)| *id);
+        [*patient, file.clinic]
+            .into_iter()
+            .chain(attention)
+            .chain(grants)
+            .filter(|r| Some(*r) != except && self.may_hold_keys(r))
+            .collect()
+    }
+
+    /// Whether a reader that a rotation wraps for but does not require lost their standing
+    /// concurrently with it (revoked, disabled or suspended in a block it had not seen), or
+    /// still holds some (a concurrent assignment or grant): an honest rotation may name them.
+    fn may_be_wrapped(
+        &self,
+        file: &PatientFile,
+        reader: &ActorId,
+        frontier: &Frontier,
+        now_ms: i64,
+    ) -> bool {
+        let unseen = |at: BlockAt| !Dag::precedes(at, frontier);
+        let holds = (file.attention.contains_key(reader)
+            || file
+                .grants
+                .get(reader)
+                .is_some_and(|g| g.level == AccessLevel::Full && g.live(now_ms)))
+            && self.may_hold_keys(reader);
+        let revoked_unseen = file
+            .revocations
+            .iter()
+            .any(|(r, at)| r == reader && unseen(*at));
+        let stopped_unseen = match self.users.get(reader) {
+            Some(u) => {
+                u.disabled.as_ref().is_some_and(|d| unseen(d.at))
+                    || self
+                        .clinics
+                        .get(&u.clinic)
+                        .and_then(|c| c.suspended.as_ref())
+                        .is_some_and(|s| unseen(s.at))
+            }
+            None => self
+                .clinics
+                .get(reader)
+                .and_then(|c| c.suspended.as_ref())
+                .is_some_and(|s| unseen(s.at)),
+        };
+        holds || revoked_unseen || stopped_unseen
     }
 
     /// A patient's file.
@@ -129,9 +273,12 @@ impl State {
 
     /// Applies one signed transaction (whose id is `id`) at its place in the total order.
     ///
-    /// Role checks were made when the block was accepted. Here the policy is asked again against
-    /// the ordered state: a transaction it refuses is kept in history but has no effect, except a
-    /// chart entry, which is kept and flagged (clinical data is never dropped).
+    /// Role and scope checks that every replica makes alike were made when the block was
+    /// accepted. Here the policy is asked again against the ordered state: a transaction it
+    /// refuses is kept in history but has no effect. A chart entry refused only because of
+    /// something its author could not have seen (a revocation, disabling or suspension in a
+    /// concurrent block) is kept and flagged, since clinical data is never dropped; any other
+    /// refused entry is void, so a writer without access cannot fill a chart with noise.
     pub fn apply(&mut self, stx: &SignedTx, id: TxId, position: Position<'_>) {
         let tx = &stx.tx;
         // Chained, so that it is a 32-byte value a saved state can keep.
@@ -157,26 +304,26 @@ impl State {
             return;
         }
 
+        if let Some(why) = self.void_by_standing(tx, position) {
+            self.void.push((id, why.into()));
+            return;
+        }
         let decision = policy::authorize(
             self,
             tx.author,
-            &Action::for_payload(&tx.payload),
+            &Action::for_tx(tx),
             tx.payload.patient(),
             tx.time_ms,
         );
         if let Err(denied) = &decision {
-            let concurrent = self.revoked_concurrently(tx, position);
+            let concurrent = self.stopped_concurrently(tx, position);
             match &tx.payload {
-                Payload::ChartEntry { .. } => {
-                    let flag = if concurrent {
-                        "written concurrently with a revocation of the author's access".to_string()
-                    } else {
-                        format!("written without access: {denied}")
-                    };
-                    self.record_entry(id, stx, position, Some(flag));
+                Payload::ChartEntry { .. } if concurrent => {
+                    let flag = "written concurrently with a revocation of the author's access";
+                    self.record_entry(id, stx, position, Some(flag.to_string()));
                 }
                 // A read made with access that was revoked concurrently still happened.
-                Payload::AuditRead { .. } => self.apply_effect(id, stx, position),
+                Payload::AuditRead { .. } if concurrent => self.apply_effect(id, stx, position),
                 _ => self.void.push((id, denied.to_string())),
             }
             return;
@@ -188,11 +335,49 @@ impl State {
                 .push((id, "a concurrent revocation of the same reader wins".into()));
             return;
         }
+        if let Err(why) = self.check_wraps(tx, id, position) {
+            self.void.push((id, why));
+            return;
+        }
         self.apply_effect(id, stx, position);
     }
 
-    fn revoked_concurrently(&self, tx: &crate::tx::Tx, position: Position<'_>) -> bool {
+    /// Why a transaction is void whatever it does: sealed by a suspended clinic, or signed
+    /// (or sealed) with keys replaced in a block its own had not seen.
+    fn void_by_standing(&self, tx: &crate::tx::Tx, position: Position<'_>) -> Option<&'static str> {
+        let sealer = position.at.0;
+        if let Some(clinic) = self.clinics.get(&sealer) {
+            if clinic.suspended.is_some() && self.authority() != Some(tx.author) {
+                return Some("sealed by a clinic the health authority has suspended");
+            }
+            if clinic.history.replaced_concurrently(position.frontier) {
+                return Some("sealed with clinic keys replaced in a block it had not seen");
+            }
+        }
+        let author_history = self
+            .users
+            .get(&tx.author)
+            .map(|u| &u.history)
+            .or_else(|| self.clinics.get(&tx.author).map(|c| &c.history));
+        if author_history.is_some_and(|h| h.replaced_concurrently(position.frontier)) {
+            return Some("signed with keys replaced in a block it had not seen");
+        }
+        None
+    }
+
+    /// Whether the author lost access in a block this one had not seen: revoked from the
+    /// patient, disabled, or their clinic suspended.
+    fn stopped_concurrently(&self, tx: &crate::tx::Tx, position: Position<'_>) -> bool {
+        let unseen = |stop: Option<&crate::records::Stop>| {
+            stop.is_some_and(|s| !Dag::precedes(s.at, position.frontier))
+        };
+        let user = self.users.get(&tx.author);
         self.has_concurrent_revocation(tx.payload.patient(), &tx.author, position)
+            || unseen(user.and_then(|u| u.disabled.as_ref()))
+            || unseen(
+                user.and_then(|u| self.clinics.get(&u.clinic))
+                    .and_then(|c| c.suspended.as_ref()),
+            )
     }
 
     fn has_concurrent_revocation(
@@ -209,6 +394,71 @@ impl State {
             .any(|(r, at)| r == reader && !Dag::precedes(*at, position.frontier))
     }
 
+    /// The checks of key wraps that depend on the record's state: a rotation (or revocation)
+    /// wraps the new key for every reader who must hold it and for no one without standing,
+    /// and a first key goes to the patient and the clinic of record only.
+    fn check_wraps(
+        &self,
+        tx: &crate::tx::Tx,
+        id: TxId,
+        position: Position<'_>,
+    ) -> Result<(), String> {
+        let (patient, wraps, except) = match &tx.payload {
+            Payload::RegisterPatient {
+                patient, key_wraps, ..
+            } => {
+                return match key_wraps
+                    .iter()
+                    .find(|w| w.reader != *patient && w.reader != tx.clinic)
+                {
+                    Some(w) => Err(format!(
+                        "the first key is wrapped for {}, neither the patient nor the clinic",
+                        w.reader
+                    )),
+                    None if !key_wraps.iter().any(|w| w.reader == tx.clinic) => {
+                        Err("the first key is not wrapped for the clinic of record".into())
+                    }
+                    None => Ok(()),
+                };
+            }
+            Payload::RevokeAccess {
+                patient,
+                reader,
+                key_wraps,
+            } => (patient, key_wraps, Some(*reader)),
+            Payload::RotateKey { patient, key_wraps } => (patient, key_wraps, None),
+            _ => return Ok(()),
+        };
+        let Some(file) = self.patients.get(patient) else {
+            return Ok(());
+        };
+        let frontier = position.frontier;
+        let required = self.required_readers(patient, file, Some(frontier), tx.time_ms, except);
+        // The new key's wraps cannot name it (it is this transaction's id); older keys' can.
+        let new_key = |w: &KeyWrap| w.key == id || file.key(&w.key).is_none();
+        let wrapped: BTreeSet<ActorId> = wraps
+            .iter()
+            .filter(|w| new_key(w))
+            .map(|w| w.reader)
+            .collect();
+        if let Some(missing) = required.difference(&wrapped).next() {
+            return Err(format!(
+                "the new key is not wrapped for {missing}, who must hold it"
+            ));
+        }
+        if let Some(w) = wraps.iter().find(|w| {
+            !required.contains(&w.reader)
+                && (Some(w.reader) == except
+                    || !self.may_be_wrapped(file, &w.reader, frontier, tx.time_ms))
+        }) {
+            return Err(format!(
+                "it wraps the key for {}, who holds no access",
+                w.reader
+            ));
+        }
+        Ok(())
+    }
+
     fn apply_effect(&mut self, id: TxId, stx: &SignedTx, position: Position<'_>) {
         let tx = &stx.tx;
         let audit = |action, level, detail| AuditEvent {
@@ -219,13 +469,26 @@ impl State {
             tx: id,
             detail,
         };
+        if let Some((actor, keys)) = tx.payload.introduces()
+            && (self.is_actor(&actor) || self.key_in_use(&keys.signing))
+        {
+            // The first enrolment in the order keeps the id; a second cannot take it over.
+            self.void.push((id, format!("{actor} is already enrolled")));
+            return;
+        }
         match &tx.payload {
             Payload::Genesis { .. } => {}
             Payload::EnrollClinic { clinic, name, keys } => {
-                self.clinics.entry(*clinic).or_insert(Clinic {
-                    name: name.clone(),
-                    keys: *keys,
-                });
+                self.keys_in_use.insert(keys.signing);
+                self.clinics.insert(
+                    *clinic,
+                    Clinic {
+                        name: name.clone(),
+                        keys: *keys,
+                        history: KeyHistory::default(),
+                        suspended: None,
+                    },
+                );
             }
             Payload::EnrollUser {
                 user,
@@ -235,23 +498,26 @@ impl State {
                 specialty,
                 keys,
             } => {
-                self.users.entry(*user).or_insert(User {
-                    name: name.clone(),
-                    role: *role,
-                    clinic: *clinic,
-                    specialty: specialty.clone(),
-                    keys: *keys,
-                });
+                self.keys_in_use.insert(keys.signing);
+                self.users.insert(
+                    *user,
+                    User {
+                        name: name.clone(),
+                        role: *role,
+                        clinic: *clinic,
+                        specialty: specialty.clone(),
+                        keys: *keys,
+                        history: KeyHistory::default(),
+                        disabled: None,
+                    },
+                );
             }
             Payload::RegisterPatient {
                 patient,
                 keys,
                 key_wraps,
             } => {
-                if self.patients.contains_key(patient) {
-                    self.void.push((id, "patient already registered".into()));
-                    return;
-                }
+                self.keys_in_use.insert(keys.signing);
                 self.users.insert(
                     *patient,
                     User {
@@ -260,6 +526,8 @@ impl State {
                         clinic: tx.clinic,
                         specialty: None,
                         keys: *keys,
+                        history: KeyHistory::default(),
+                        disabled: None,
                     },
                 );
                 let key = DataKeyEpoch {
@@ -281,11 +549,17 @@ impl State {
                     return;
                 };
                 if *custodian {
-                    for flag in file.attention.values_mut() {
-                        *flag = false;
+                    for a in file.attention.values_mut() {
+                        a.custodian = false;
                     }
                 }
-                file.attention.insert(*doctor, *custodian);
+                file.attention.insert(
+                    *doctor,
+                    Attending {
+                        custodian: *custodian,
+                        since: position.at,
+                    },
+                );
                 add_wraps(file, key_wraps);
                 let role = if *custodian { "custodian" } else { "attending" };
                 file.record_event(audit(
@@ -333,6 +607,7 @@ impl State {
                         expires_ms: *expires_ms,
                         tx: id,
                         time_ms: tx.time_ms,
+                        since: position.at,
                     },
                 );
                 for request in file.requests.iter_mut() {
@@ -362,6 +637,7 @@ impl State {
                 reader,
                 key_wraps,
             } => {
+                let keep = self.with_standing(patient, tx.time_ms, Some(*reader));
                 let Some(file) = self.patients.get_mut(patient) else {
                     return;
                 };
@@ -369,16 +645,35 @@ impl State {
                 file.attention.remove(reader);
                 file.break_glass.retain(|(r, _)| r != reader);
                 file.revocations.push((*reader, position.at));
-                let epoch = file.keys.len() as u32;
-                file.keys.push(DataKeyEpoch {
-                    id,
-                    epoch,
-                    wraps: new_key_wraps(key_wraps),
-                });
+                push_epoch(file, id, key_wraps, &keep);
                 file.record_event(audit(
                     AuditAction::Revoke,
                     None,
                     Some(format!("from {reader}")),
+                ));
+            }
+            Payload::RotateKey { patient, key_wraps } => {
+                let keep = self.with_standing(patient, tx.time_ms, None);
+                let Some(file) = self.patients.get_mut(patient) else {
+                    return;
+                };
+                push_epoch(file, id, key_wraps, &keep);
+                file.record_event(audit(AuditAction::Rotate, None, None));
+            }
+            Payload::MoveRecord {
+                patient,
+                clinic,
+                key_wraps,
+            } => {
+                let Some(file) = self.patients.get_mut(patient) else {
+                    return;
+                };
+                let from = std::mem::replace(&mut file.clinic, *clinic);
+                add_wraps(file, key_wraps);
+                file.record_event(audit(
+                    AuditAction::Move,
+                    None,
+                    Some(format!("from {from} to {clinic}")),
                 ));
             }
             Payload::ChartEntry { .. } => self.record_entry(id, stx, position, None),
@@ -405,7 +700,104 @@ impl State {
                     ));
                 }
             }
+            Payload::DisableUser { user, reason } => {
+                if let Some(u) = self.users.get_mut(user) {
+                    u.disabled.get_or_insert(Stop {
+                        at: position.at,
+                        time_ms: tx.time_ms,
+                        reason: reason.clone(),
+                    });
+                }
+            }
+            Payload::SuspendClinic { clinic, reason } => {
+                if let Some(c) = self.clinics.get_mut(clinic) {
+                    c.suspended.get_or_insert(Stop {
+                        at: position.at,
+                        time_ms: tx.time_ms,
+                        reason: reason.clone(),
+                    });
+                }
+            }
+            Payload::ReinstateClinic { clinic } => {
+                if let Some(c) = self.clinics.get_mut(clinic) {
+                    c.suspended = None;
+                }
+            }
+            Payload::ReplaceKey { actor, keys, .. } => {
+                self.replace_key(id, tx, *actor, keys, position);
+            }
         }
+    }
+
+    /// Applies a key replacement: at once for a clinic or staff user; for a patient once a
+    /// second party has asked for the same keys. The actor's wraps go (they open only for the
+    /// old keys); the clinics of record rotate their records' keys for the new ones.
+    fn replace_key(
+        &mut self,
+        id: TxId,
+        tx: &crate::tx::Tx,
+        actor: ActorId,
+        keys: &PublicKeys,
+        position: Position<'_>,
+    ) {
+        if self.key_in_use(&keys.signing) {
+            self.void
+                .push((id, "the new keys are, or were, another actor's".into()));
+            return;
+        }
+        if let Some(file) = self.patients.get_mut(&actor) {
+            let agreed = file
+                .key_requests
+                .iter()
+                .any(|(asker, key)| *asker != tx.author && *key == keys.signing);
+            file.record_event(AuditEvent {
+                time_ms: tx.time_ms,
+                actor: tx.author,
+                action: AuditAction::ReplaceKey,
+                level: None,
+                tx: id,
+                detail: Some(if agreed { "agreed" } else { "asked" }.into()),
+            });
+            if !agreed {
+                file.key_requests.retain(|(asker, _)| *asker != tx.author);
+                file.key_requests.push((tx.author, keys.signing));
+                return;
+            }
+            file.key_requests.clear();
+        }
+        let history = if let Some(u) = self.users.get_mut(&actor) {
+            let old = std::mem::replace(&mut u.keys, *keys);
+            u.history.earlier.push((old, position.at));
+            true
+        } else if let Some(c) = self.clinics.get_mut(&actor) {
+            let old = std::mem::replace(&mut c.keys, *keys);
+            c.history.earlier.push((old, position.at));
+            true
+        } else {
+            false
+        };
+        if history {
+            self.keys_in_use.insert(keys.signing);
+            for file in self.patients.values_mut() {
+                for epoch in &mut file.keys {
+                    epoch.wraps.remove(&actor);
+                }
+            }
+        }
+    }
+
+    /// The readers whose wraps of a rotation's keys are recorded: those who hold access at its
+    /// time (a reader who lost it concurrently is not given the wrap the rotation carried).
+    fn with_standing(
+        &self,
+        patient: &ActorId,
+        time_ms: i64,
+        except: Option<ActorId>,
+    ) -> BTreeSet<ActorId> {
+        self.patients
+            .get(patient)
+            .map(|file| self.required_readers(patient, file, None, time_ms, except))
+            .unwrap_or_default()
     }
 
     fn record_entry(
@@ -462,6 +854,29 @@ fn new_key_wraps(wraps: &[KeyWrap]) -> BTreeMap<ActorId, Vec<u8>> {
         .iter()
         .map(|w| (w.reader, w.wrapped.clone()))
         .collect()
+}
+
+/// A new key epoch introduced by transaction `id`, with the wraps of the new key for `keep`
+/// (older keys' wraps in the same transaction are added to their epochs).
+fn push_epoch(file: &mut PatientFile, id: TxId, wraps: &[KeyWrap], keep: &BTreeSet<ActorId>) {
+    let (old, new): (Vec<&KeyWrap>, Vec<&KeyWrap>) = wraps
+        .iter()
+        .partition(|w| w.key != id && file.key(&w.key).is_some());
+    let epoch = file.keys.len() as u32;
+    file.keys.push(DataKeyEpoch {
+        id,
+        epoch,
+        wraps: new
+            .into_iter()
+            .filter(|w| keep.contains(&w.reader))
+            .map(|w| (w.reader, w.wrapped.clone()))
+            .collect(),
+    });
+    for wrap in old.into_iter().filter(|w| keep.contains(&w.reader)) {
+        if let Some(epoch) = file.keys.iter_mut().find(|k| k.id == wrap.key) {
+            epoch.wraps.insert(wrap.reader, wrap.wrapped.clone());
+        }
+    }
 }
 
 fn add_wraps(file: &mut PatientFile, wraps: &[KeyWrap]) {

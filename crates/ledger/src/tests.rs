@@ -6,29 +6,31 @@ use proptest::prelude::*;
 
 use super::*;
 
-fn keys(n: u8) -> ActorKeys {
+mod hostile;
+
+pub(crate) fn keys(n: u8) -> ActorKeys {
     ActorKeys::from_seed([n; 64])
 }
 
-fn id(k: &ActorKeys) -> ActorId {
+pub(crate) fn id(k: &ActorKeys) -> ActorId {
     ActorId::from_signing_key(&k.public().signing)
 }
 
 /// A network of three clinics (A founded it; B and C enrolled by the authority through A), each
 /// with an admin and a doctor, and one patient registered at A with doctor A as custodian.
-struct World {
-    authority: ActorKeys,
-    clinics: Vec<ActorKeys>,
-    admins: Vec<ActorKeys>,
-    doctors: Vec<ActorKeys>,
-    patient: ActorKeys,
-    base: Ledger,
+pub(crate) struct World {
+    pub(crate) authority: ActorKeys,
+    pub(crate) clinics: Vec<ActorKeys>,
+    pub(crate) admins: Vec<ActorKeys>,
+    pub(crate) doctors: Vec<ActorKeys>,
+    pub(crate) patient: ActorKeys,
+    pub(crate) base: Ledger,
 }
 
-const T0: i64 = 1_700_000_000_000;
+pub(crate) const T0: i64 = 1_700_000_000_000;
 
 /// Enrols `user` at `clinic` under a name and role.
-fn enroll_user(user: &ActorKeys, clinic: &ActorKeys, name: &str, role: Role) -> Payload {
+pub(crate) fn enroll_user(user: &ActorKeys, clinic: &ActorKeys, name: &str, role: Role) -> Payload {
     Payload::EnrollUser {
         user: id(user),
         clinic: id(clinic),
@@ -39,7 +41,25 @@ fn enroll_user(user: &ActorKeys, clinic: &ActorKeys, name: &str, role: Role) -> 
     }
 }
 
-fn tx(author: &ActorKeys, clinic: &ActorKeys, time_ms: i64, payload: Payload) -> SignedTx {
+/// Wraps of a data key for readers (the ledger checks who they are for, not what they hold;
+/// `key` is the epoch, or the zero id for a key the transaction itself introduces).
+pub(crate) fn wraps(key: TxId, readers: &[ActorId]) -> Vec<KeyWrap> {
+    readers
+        .iter()
+        .map(|r| KeyWrap {
+            key,
+            reader: *r,
+            wrapped: vec![7; 80],
+        })
+        .collect()
+}
+
+pub(crate) fn tx(
+    author: &ActorKeys,
+    clinic: &ActorKeys,
+    time_ms: i64,
+    payload: Payload,
+) -> SignedTx {
     Tx {
         author: id(author),
         clinic: id(clinic),
@@ -50,7 +70,7 @@ fn tx(author: &ActorKeys, clinic: &ActorKeys, time_ms: i64, payload: Payload) ->
 }
 
 impl World {
-    fn new() -> World {
+    pub(crate) fn new() -> World {
         let authority = keys(1);
         let clinics = vec![keys(10), keys(11), keys(12)];
         let admins = vec![keys(20), keys(21), keys(22)];
@@ -118,7 +138,10 @@ impl World {
             Payload::RegisterPatient {
                 patient: id(&world.patient),
                 keys: world.patient.public(),
-                key_wraps: vec![],
+                key_wraps: wraps(
+                    TxId::default(),
+                    &[id(&world.patient), id(&world.clinics[0])],
+                ),
             },
         );
         let assign = tx(
@@ -137,16 +160,39 @@ impl World {
     }
 
     /// Seals at clinic `i` on `ledger` (the shared base when None) and inserts it there.
-    fn seal(&mut self, ledger: Option<&mut Ledger>, i: usize, txs: Vec<SignedTx>) -> Block {
+    pub(crate) fn seal(
+        &mut self,
+        ledger: Option<&mut Ledger>,
+        i: usize,
+        txs: Vec<SignedTx>,
+    ) -> Block {
         let ledger = ledger.unwrap_or(&mut self.base);
-        let block = ledger.seal(&self.clinics[i], txs, T0 + 10);
+        // Dated by its transactions and links (a block is never before either).
+        let block = ledger.seal(&self.clinics[i], txs, T0);
         ledger.insert(block.clone(), Check::Full).unwrap();
         block
     }
 
-    fn pid(&self) -> ActorId {
+    pub(crate) fn pid(&self) -> ActorId {
         id(&self.patient)
     }
+}
+
+/// The wraps an honest rotation of the patient's key carries on `ledger` at `time_ms`: one for
+/// every reader who must hold the new key, leaving out `except`.
+pub(crate) fn rotation_wraps(
+    ledger: &Ledger,
+    patient: ActorId,
+    time_ms: i64,
+    except: Option<ActorId>,
+) -> Vec<KeyWrap> {
+    let file = ledger.state().patient(&patient).unwrap();
+    let readers: Vec<ActorId> = ledger
+        .state()
+        .required_readers(&patient, file, None, time_ms, except)
+        .into_iter()
+        .collect();
+    wraps(TxId::default(), &readers)
 }
 
 #[test]
@@ -474,7 +520,7 @@ fn concurrent_grant_and_revoke_of_one_reader_revoke_wins_in_either_order() {
             Payload::RevokeAccess {
                 patient,
                 reader,
-                key_wraps: vec![],
+                key_wraps: rotation_wraps(&at_b, patient, revoke_time, Some(reader)),
             },
         );
         let b_block = at_b.seal(&w.clinics[1], vec![revoke], revoke_time);
@@ -542,7 +588,7 @@ fn a_write_concurrent_with_its_authors_revocation_is_kept_and_flagged() {
         Payload::RevokeAccess {
             patient,
             reader,
-            key_wraps: vec![],
+            key_wraps: rotation_wraps(&w.base, patient, T0 + 30, Some(reader)),
         },
     );
     w.seal(None, 0, vec![revoke]);
@@ -570,13 +616,14 @@ fn concurrent_history(ops: &[(usize, bool)]) -> (Ledger, Vec<Block>) {
         let t = tx(
             &w.doctors[i],
             &w.clinics[i],
-            T0 + 100 + (n as i64 % 7),
+            T0 + 100 + n as i64,
             Payload::RequestAccess {
                 patient: w.pid(),
                 level: AccessLevel::Information,
                 reason: format!("op {n}"),
             },
         );
+        // Blocks made apart often share a time: the order breaks those ties by hash.
         let block = replicas[i].seal(&w.clinics[i], vec![t], T0 + 100 + (n as i64 % 5));
         replicas[i].insert(block.clone(), Check::Full).unwrap();
         made.push(block.clone());
@@ -653,29 +700,43 @@ fn the_policy_table() {
     let grantee_full = id(&w.doctors[1]);
     let grantee_sample = id(&w.doctors[2]);
     let grantee_expired = keys(34);
+    let disabled = keys(35);
     let stranger = keys(99);
+    let (clinic_d, admin_d, doctor_d) = (keys(13), keys(23), keys(36));
     let mut setup = Vec::new();
-    for (k, clinic, role, name) in [
-        (&lab_a, 0, Role::Lab, "Lab A"),
-        (&attending, 0, Role::Doctor, "Attending"),
-        (&grantee_expired, 0, Role::Doctor, "Expired"),
+    for (k, role, name) in [
+        (&lab_a, Role::Lab, "Lab A"),
+        (&attending, Role::Doctor, "Attending"),
+        (&grantee_expired, Role::Doctor, "Expired"),
+        (&disabled, Role::Doctor, "Disabled"),
     ] {
         setup.push(tx(
-            &w.admins[clinic],
+            &w.admins[0],
             &w.clinics[0],
             T0 + 20,
-            enroll_user(k, &w.clinics[clinic], name, role),
+            enroll_user(k, &w.clinics[0], name, role),
+        ));
+    }
+    for doctor in [&attending, &disabled] {
+        setup.push(tx(
+            &w.admins[0],
+            &w.clinics[0],
+            T0 + 21,
+            Payload::AssignPhysician {
+                patient,
+                doctor: id(doctor),
+                custodian: false,
+                key_wraps: vec![],
+            },
         ));
     }
     setup.push(tx(
         &w.admins[0],
         &w.clinics[0],
         T0 + 21,
-        Payload::AssignPhysician {
-            patient,
-            doctor: id(&attending),
-            custodian: false,
-            key_wraps: vec![],
+        Payload::DisableUser {
+            user: id(&disabled),
+            reason: "left the clinic".into(),
         },
     ));
     for (who, level, expires) in [
@@ -696,6 +757,23 @@ fn the_policy_table() {
             },
         ));
     }
+    // A fourth clinic, whose doctor the patient trusted, is suspended by the authority.
+    setup.push(tx(
+        &w.authority,
+        &w.clinics[0],
+        T0 + 22,
+        Payload::EnrollClinic {
+            clinic: id(&clinic_d),
+            name: "Clinic D".into(),
+            keys: clinic_d.public(),
+        },
+    ));
+    setup.push(tx(
+        &w.authority,
+        &w.clinics[0],
+        T0 + 22,
+        enroll_user(&admin_d, &clinic_d, "Admin D", Role::Admin),
+    ));
     w.seal(None, 0, setup);
     let lab_b_enroll = tx(
         &w.admins[1],
@@ -704,16 +782,68 @@ fn the_policy_table() {
         enroll_user(&lab_b, &w.clinics[1], "Lab B", Role::Lab),
     );
     w.seal(None, 1, vec![lab_b_enroll]);
+    let doctor_d_enroll = tx(
+        &admin_d,
+        &clinic_d,
+        T0 + 24,
+        enroll_user(&doctor_d, &clinic_d, "Doctor D", Role::Doctor),
+    );
+    let block = w.base.seal(&clinic_d, vec![doctor_d_enroll], T0 + 24);
+    w.base.insert(block, Check::Full).unwrap();
+    let grant_d = tx(
+        &w.patient,
+        &w.clinics[0],
+        T0 + 25,
+        Payload::GrantAccess {
+            patient,
+            grantee: id(&doctor_d),
+            level: AccessLevel::Full,
+            expires_ms: None,
+            key_wraps: vec![],
+        },
+    );
+    let suspend = tx(
+        &w.authority,
+        &w.clinics[0],
+        T0 + 25,
+        Payload::SuspendClinic {
+            clinic: id(&clinic_d),
+            reason: "a stolen server".into(),
+        },
+    );
+    w.seal(None, 0, vec![grant_d, suspend]);
     let state = w.base.state();
+    assert!(state.is_suspended(&id(&clinic_d)));
     let now = T0 + 10_000;
 
-    use AccessLevel::{Full as F, None as N, Sample as S};
-    // Expected outcome per action: Some(level) = allowed with that level, None = refused.
+    let (clinic_a, clinic_b) = (id(&w.clinics[0]), id(&w.clinics[1]));
+    let doctor_b = id(&w.doctors[1]);
     let actions: Vec<(&str, Action)> = vec![
         ("enroll clinic", Action::EnrollClinic),
-        ("enroll doctor", Action::EnrollUser(Role::Doctor)),
-        ("register", Action::RegisterPatient),
-        ("assign", Action::AssignPhysician(id(&attending))),
+        (
+            "enroll staff at A",
+            Action::EnrollUser {
+                role: Role::Doctor,
+                clinic: clinic_a,
+            },
+        ),
+        (
+            "enroll staff at B",
+            Action::EnrollUser {
+                role: Role::Doctor,
+                clinic: clinic_b,
+            },
+        ),
+        (
+            "register at A",
+            Action::RegisterPatient { clinic: clinic_a },
+        ),
+        (
+            "register at B",
+            Action::RegisterPatient { clinic: clinic_b },
+        ),
+        ("assign A's doctor", Action::AssignPhysician(id(&attending))),
+        ("assign B's doctor", Action::AssignPhysician(doctor_b)),
         ("request", Action::RequestAccess),
         ("grant", Action::Grant(id(&w.doctors[2]))),
         ("revoke", Action::Revoke(grantee_full)),
@@ -722,218 +852,114 @@ fn the_policy_table() {
         ("read", Action::Read),
         ("break-glass", Action::BreakGlass),
         ("audit", Action::ViewAudit),
+        ("disable A's doctor", Action::DisableUser(id(&attending))),
+        ("disable B's doctor", Action::DisableUser(doctor_b)),
+        ("suspend B", Action::SuspendClinic(clinic_b)),
+        ("new keys, A's doctor", Action::ReplaceKey(id(&attending))),
+        ("new keys, patient", Action::ReplaceKey(patient)),
+        ("new keys, clinic B", Action::ReplaceKey(clinic_b)),
+        ("rotate key", Action::RotateKey),
+        ("move record to B", Action::MoveRecord(clinic_b)),
     ];
-    type Row<'a> = (&'a str, ActorId, [Option<AccessLevel>; 12]);
-    let rows: Vec<Row> = vec![
-        //                          clinic   staff    reg      assign   request  grant    revoke   note     lab      read     glass    audit
+    // One letter per action above: - refused, N allowed with no chart access, I/S/F allowed
+    // at information / sample / full level.
+    let rows: Vec<(&str, ActorId, &str)> = vec![
+        //                                        enrol/register/assign  care      standing
         (
             "health authority",
             state.authority().unwrap(),
-            [
-                Some(N),
-                Some(N),
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-            ],
+            "NNN---- -------- NNNNNN--",
         ),
         (
             "admin, patient's clinic",
             id(&w.admins[0]),
-            [
-                None,
-                Some(N),
-                Some(N),
-                Some(N),
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                Some(N),
-            ],
+            "-N-N-N- -------N N--NN---",
         ),
         (
             "admin, other clinic",
             id(&w.admins[1]),
-            [
-                None,
-                Some(N),
-                Some(N),
-                Some(N),
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-            ],
+            "--N-N-- -------- -N------",
         ),
-        (
-            "custodian",
-            id(&w.doctors[0]),
-            [
-                None,
-                None,
-                None,
-                None,
-                Some(N),
-                Some(F),
-                Some(F),
-                Some(F),
-                Some(F),
-                Some(F),
-                Some(N),
-                Some(F),
-            ],
-        ),
+        ("custodian", id(&w.doctors[0]), "------- NFFFFFNF ----N-F-"),
         (
             "attending doctor",
             id(&attending),
-            [
-                None,
-                None,
-                None,
-                None,
-                Some(N),
-                None,
-                None,
-                Some(F),
-                Some(F),
-                Some(F),
-                Some(N),
-                Some(F),
-            ],
+            "------- N--FFFNF --------",
         ),
         (
-            "full grantee",
+            "full grantee, clinic B",
             grantee_full,
-            [
-                None,
-                None,
-                None,
-                None,
-                Some(N),
-                None,
-                None,
-                Some(F),
-                Some(F),
-                Some(F),
-                Some(N),
-                None,
-            ],
+            "------- N--FFFN- --------",
         ),
         (
             "sample grantee",
             grantee_sample,
-            [
-                None,
-                None,
-                None,
-                None,
-                Some(N),
-                None,
-                None,
-                None,
-                None,
-                Some(S),
-                Some(N),
-                None,
-            ],
+            "------- N----SN- --------",
         ),
         (
             "expired grantee",
             id(&grantee_expired),
-            [
-                None,
-                None,
-                None,
-                None,
-                Some(N),
-                None,
-                None,
-                None,
-                None,
-                None,
-                Some(N),
-                None,
-            ],
+            "------- N-----N- --------",
         ),
         (
             "lab, patient's clinic",
             id(&lab_a),
-            [
-                None,
-                None,
-                None,
-                None,
-                Some(N),
-                None,
-                None,
-                None,
-                Some(N),
-                None,
-                None,
-                None,
-            ],
+            "------- N---N--- --------",
+        ),
+        ("lab, other clinic", id(&lab_b), "------- N------- --------"),
+        ("patient", patient, "------- -FF--F-F ------FF"),
+        (
+            "clinic of record's node",
+            clinic_a,
+            "------- -------- ------N-",
         ),
         (
-            "lab, other clinic",
-            id(&lab_b),
-            [
-                None,
-                None,
-                None,
-                None,
-                Some(N),
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-            ],
+            "another clinic's node",
+            clinic_b,
+            "------- -------- --------",
         ),
         (
-            "patient",
-            patient,
-            [
-                None,
-                None,
-                None,
-                None,
-                None,
-                Some(F),
-                Some(F),
-                None,
-                None,
-                Some(F),
-                None,
-                Some(F),
-            ],
+            "disabled doctor",
+            id(&disabled),
+            "------- -------- --------",
         ),
-        ("not enrolled", id(&stranger), [None; 12]),
+        (
+            "suspended clinic's doctor",
+            id(&doctor_d),
+            "------- -------- --------",
+        ),
+        (
+            "suspended clinic's admin",
+            id(&admin_d),
+            "------- -------- --------",
+        ),
+        (
+            "suspended clinic's node",
+            id(&clinic_d),
+            "------- -------- --------",
+        ),
+        ("not enrolled", id(&stranger), "------- -------- --------"),
     ];
     let mut mismatches = Vec::new();
     for (who, actor, expected) in &rows {
+        let expected: Vec<char> = expected.chars().filter(|c| *c != ' ').collect();
+        assert_eq!(
+            expected.len(),
+            actions.len(),
+            "row {who} has one letter per action"
+        );
         for ((name, action), want) in actions.iter().zip(expected) {
-            let got = authorize(state, *actor, action, Some(patient), now)
-                .ok()
-                .map(|p| p.level);
-            if got != *want {
-                mismatches.push(format!("{who} / {name}: expected {want:?}, got {got:?}"));
+            let got = match authorize(state, *actor, action, Some(patient), now) {
+                Err(_) => '-',
+                Ok(permit) => match permit.level {
+                    AccessLevel::None => 'N',
+                    AccessLevel::Information => 'I',
+                    AccessLevel::Sample => 'S',
+                    AccessLevel::Full => 'F',
+                },
+            };
+            if got != want {
+                mismatches.push(format!("{who} / {name}: expected {want}, got {got}"));
             }
         }
     }
@@ -1321,10 +1347,10 @@ fn a_saved_state_restores_the_same_replica_which_goes_on_like_the_original() {
         vec![tx(
             &w.admins[1],
             &w.clinics[1],
-            T0 + 50,
+            T0 + 250,
             enroll_user(&keys(50), &w.clinics[1], "Lab", Role::Lab),
         )],
-        T0 + 50,
+        T0 + 250,
     );
     for ledger in [&mut original, &mut restored] {
         assert_eq!(

@@ -186,6 +186,58 @@ pub enum Payload {
         /// The stated reason.
         reason: String,
     },
+    /// An admin of a staff user's clinic (or the health authority) disables the user: what they
+    /// sign afterwards is void, and the keys they could open rotate without them.
+    DisableUser {
+        /// The user.
+        user: ActorId,
+        /// Why.
+        reason: String,
+    },
+    /// The health authority suspends a clinic: what it seals afterwards is void, its handshakes
+    /// are refused and its patients' keys rotate without it.
+    SuspendClinic {
+        /// The clinic.
+        clinic: ActorId,
+        /// Why.
+        reason: String,
+    },
+    /// The health authority lifts a suspension.
+    ReinstateClinic {
+        /// The clinic.
+        clinic: ActorId,
+    },
+    /// New keys for an actor whose keys were lost or stolen; the id stays, the old keys sign
+    /// nothing valid afterwards. A clinic's by the authority, a staff user's by an admin of
+    /// their clinic (or the authority), a patient's only once two of the admin of the clinic of
+    /// record, the custodian and the authority have asked for the same keys.
+    ReplaceKey {
+        /// Whose keys.
+        actor: ActorId,
+        /// The new public keys.
+        keys: PublicKeys,
+        /// Why.
+        reason: String,
+    },
+    /// A new data key for a patient, wrapped for exactly the readers who must hold it (the
+    /// patient, the clinic of record, the attention list and live full grants); wraps of older
+    /// keys for those readers may come with it (a reader with new keys).
+    RotateKey {
+        /// The patient.
+        patient: ActorId,
+        /// The new key (its `key` field is this transaction's id, which it cannot name) for each
+        /// required reader, and older keys re-wrapped for required readers.
+        key_wraps: Vec<KeyWrap>,
+    },
+    /// The patient moves their record to another clinic, which becomes the clinic of record.
+    MoveRecord {
+        /// The patient.
+        patient: ActorId,
+        /// The new clinic of record.
+        clinic: ActorId,
+        /// The patient's data keys wrapped for the new clinic.
+        key_wraps: Vec<KeyWrap>,
+    },
 }
 
 impl Payload {
@@ -200,10 +252,16 @@ impl Payload {
             | Payload::RevokeAccess { patient, .. }
             | Payload::ChartEntry { patient, .. }
             | Payload::AuditRead { patient, .. }
-            | Payload::BreakGlass { patient, .. } => Some(*patient),
-            Payload::Genesis { .. } | Payload::EnrollClinic { .. } | Payload::EnrollUser { .. } => {
-                None
-            }
+            | Payload::BreakGlass { patient, .. }
+            | Payload::RotateKey { patient, .. }
+            | Payload::MoveRecord { patient, .. } => Some(*patient),
+            Payload::Genesis { .. }
+            | Payload::EnrollClinic { .. }
+            | Payload::EnrollUser { .. }
+            | Payload::DisableUser { .. }
+            | Payload::SuspendClinic { .. }
+            | Payload::ReinstateClinic { .. }
+            | Payload::ReplaceKey { .. } => None,
         }
     }
 
@@ -222,9 +280,151 @@ impl Payload {
             Payload::ChartEntry { .. } => "chart entry",
             Payload::AuditRead { .. } => "read",
             Payload::BreakGlass { .. } => "break-glass",
+            Payload::DisableUser { .. } => "disable user",
+            Payload::SuspendClinic { .. } => "suspend clinic",
+            Payload::ReinstateClinic { .. } => "reinstate clinic",
+            Payload::ReplaceKey { .. } => "replace key",
+            Payload::RotateKey { .. } => "rotate key",
+            Payload::MoveRecord { .. } => "move record",
+        }
+    }
+
+    /// The actor a transaction brings into the network with its keys, if any.
+    pub fn introduces(&self) -> Option<(ActorId, &PublicKeys)> {
+        match self {
+            Payload::EnrollClinic { clinic, keys, .. } => Some((*clinic, keys)),
+            Payload::EnrollUser { user, keys, .. } => Some((*user, keys)),
+            Payload::RegisterPatient { patient, keys, .. } => Some((*patient, keys)),
+            _ => None,
+        }
+    }
+
+    /// Checks what a payload says on its own, whatever the ledger holds: sizes of every text
+    /// and list, an introduced actor's id is the id of its signing key, and key wraps go only to
+    /// the reader the transaction names. Every replica refuses the same payloads.
+    pub fn check_shape(&self) -> Result<(), String> {
+        let text = |what: &str, value: &str, max: usize| {
+            if value.len() > max {
+                Err(format!("its {what} is {} bytes, over {max}", value.len()))
+            } else {
+                Ok(())
+            }
+        };
+        let wraps = |wraps: &[KeyWrap]| {
+            if wraps.len() > MAX_KEY_WRAPS {
+                return Err(format!(
+                    "it carries {} key wraps, over {MAX_KEY_WRAPS}",
+                    wraps.len()
+                ));
+            }
+            match wraps.iter().find(|w| w.wrapped.len() > MAX_WRAPPED_LEN) {
+                Some(w) => Err(format!(
+                    "a key wrap for {} is {} bytes, over {MAX_WRAPPED_LEN}",
+                    w.reader,
+                    w.wrapped.len()
+                )),
+                None => Ok(()),
+            }
+        };
+        let only_for = |wraps: &[KeyWrap], reader: &ActorId| match wraps
+            .iter()
+            .find(|w| w.reader != *reader)
+        {
+            Some(w) => Err(format!(
+                "it wraps a key for {}, who is not the reader it names",
+                w.reader
+            )),
+            None => Ok(()),
+        };
+        if let Some((id, keys)) = self.introduces()
+            && id != ActorId::from_signing_key(&keys.signing)
+        {
+            return Err(format!(
+                "{id} is not the id of the signing key it is enrolled with"
+            ));
+        }
+        match self {
+            Payload::Genesis { network_name, .. } => text("name", network_name, MAX_NAME_LEN),
+            Payload::EnrollClinic { name, .. } => text("name", name, MAX_NAME_LEN),
+            Payload::EnrollUser {
+                name, specialty, ..
+            } => {
+                text("name", name, MAX_NAME_LEN)?;
+                text(
+                    "specialty",
+                    specialty.as_deref().unwrap_or(""),
+                    MAX_NAME_LEN,
+                )
+            }
+            Payload::RegisterPatient {
+                patient, key_wraps, ..
+            } => {
+                wraps(key_wraps)?;
+                if !key_wraps.iter().any(|w| w.reader == *patient) {
+                    return Err("the patient's first data key is not wrapped for them".into());
+                }
+                Ok(())
+            }
+            Payload::AssignPhysician {
+                doctor, key_wraps, ..
+            } => {
+                wraps(key_wraps)?;
+                only_for(key_wraps, doctor)
+            }
+            Payload::GrantAccess {
+                grantee,
+                level,
+                key_wraps,
+                ..
+            } => {
+                wraps(key_wraps)?;
+                only_for(key_wraps, grantee)?;
+                if *level < AccessLevel::Full && !key_wraps.is_empty() {
+                    return Err(format!(
+                        "a grant at level {level} carries data keys, which open every entry"
+                    ));
+                }
+                Ok(())
+            }
+            Payload::MoveRecord {
+                clinic, key_wraps, ..
+            } => {
+                wraps(key_wraps)?;
+                only_for(key_wraps, clinic)
+            }
+            Payload::RevokeAccess { key_wraps, .. } | Payload::RotateKey { key_wraps, .. } => {
+                wraps(key_wraps)
+            }
+            Payload::RequestAccess { reason, .. }
+            | Payload::BreakGlass { reason, .. }
+            | Payload::DisableUser { reason, .. }
+            | Payload::SuspendClinic { reason, .. }
+            | Payload::ReplaceKey { reason, .. } => text("reason", reason, MAX_REASON_LEN),
+            Payload::AuditRead { purpose, .. } => text("purpose", purpose, MAX_REASON_LEN),
+            Payload::ChartEntry { sealed, .. } => {
+                if sealed.len() > MAX_SEALED_LEN {
+                    return Err(format!(
+                        "its sealed entry is {} bytes, over {MAX_SEALED_LEN}",
+                        sealed.len()
+                    ));
+                }
+                Ok(())
+            }
+            Payload::RefuseAccess { .. } | Payload::ReinstateClinic { .. } => Ok(()),
         }
     }
 }
+
+/// The longest name (network, clinic, user, specialty) a transaction may carry, in bytes.
+pub const MAX_NAME_LEN: usize = 1_024;
+/// The longest reason or purpose a transaction may carry, in bytes.
+pub const MAX_REASON_LEN: usize = 2_048;
+/// The most key wraps one transaction may carry.
+pub const MAX_KEY_WRAPS: usize = 4_096;
+/// The longest wrapped key, in bytes (a wrap is about a hundred).
+pub const MAX_WRAPPED_LEN: usize = 512;
+/// The longest sealed chart entry, in bytes.
+pub const MAX_SEALED_LEN: usize = 4 << 20;
 
 /// An unsigned transaction: who, where, when, what.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

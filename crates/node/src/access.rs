@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::error::{NodeError, Result};
 use crate::home::{self, now_ms, rfc3339};
 use crate::keys;
-use crate::{Node, Session, current_key, patient_file, validate_name};
+use crate::{Node, Session, patient_file, validate_name};
 
 /// A pending request, as `access requests` lists it.
 #[derive(Clone, Debug, Serialize)]
@@ -148,12 +148,17 @@ impl Node {
         let reader_key = state
             .encryption_key(&grantee)
             .ok_or_else(|| NodeError::UnknownUser(format!("no user {grantee}")))?;
-        let key_wraps = session
-            .opened
-            .open_all(file, &patient, &self.holders(session))
-            .iter()
-            .map(|(id, key)| keys::wrap_for(key, *id, &patient, grantee, &reader_key))
-            .collect();
+        // Only a full grantee receives data keys: they open every entry.
+        let key_wraps = if level == AccessLevel::Full {
+            session
+                .opened
+                .open_all(file, &patient, &self.holders(session))
+                .iter()
+                .map(|(id, key)| keys::wrap_for(key, *id, &patient, grantee, &reader_key))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let tx = self.sign(
             session,
             Payload::GrantAccess {
@@ -206,14 +211,8 @@ impl Node {
             now,
         )?;
         let file = patient_file(state, &patient)?;
-        let current = current_key(file)?;
-        let mut keep: Vec<ActorId> = current.wraps.keys().copied().collect();
-        keep.extend(file.attention.keys());
-        keep.extend(file.grants.keys());
-        keep.push(patient);
-        keep.sort();
-        keep.dedup();
-        keep.retain(|r| *r != reader);
+        // The new key goes to exactly the readers who keep access; every replica checks it.
+        let keep = state.required_readers(&patient, file, None, now, Some(reader));
         let new_key = DataKey::from_bytes(home::random());
         let key_wraps = keep
             .iter()

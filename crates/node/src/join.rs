@@ -8,7 +8,7 @@ use carelog_vault::PublicKeys;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{NodeError, Result};
-use crate::home::{self, Home, now_ms};
+use crate::home::{self, Home};
 use crate::{Node, put_block, seal_user_keys, validate_name};
 
 const REQUEST_SETTING: &str = "join_request";
@@ -156,12 +156,13 @@ impl Node {
                 "clinic {clinic} is already enrolled"
             )));
         }
+        let time_ms = self.clock();
         let tx = |payload| {
             crate::OwnTx::by_authority(
                 Tx {
                     author: authority_id,
                     clinic: self.clinic,
-                    time_ms: now_ms(),
+                    time_ms,
                     payload,
                 }
                 .sign(&authority),

@@ -162,6 +162,15 @@ fn seal_user_keys(keys: &ActorKeys, passphrase: &str) -> Result<Vec<u8>> {
 impl Node {
     /// Founds a new network in an empty home: health authority, genesis, this clinic, its admin.
     pub fn create_network(root: &Path, new: &NewNetwork<'_>) -> Result<(Node, Created)> {
+        Node::create_network_at(root, new, now_ms())
+    }
+
+    /// [`Node::create_network`] founded at a given time (a synthetic history starts in the past).
+    pub(crate) fn create_network_at(
+        root: &Path,
+        new: &NewNetwork<'_>,
+        founded_ms: i64,
+    ) -> Result<(Node, Created)> {
         validate_name("the network name", new.network)?;
         validate_name("the clinic name", new.clinic)?;
         validate_name("the admin's name", new.admin)?;
@@ -180,7 +189,7 @@ impl Node {
                 admin_name: new.admin.trim(),
                 admin_keys: admin.public(),
             },
-            now_ms(),
+            founded_ms,
         );
         let mut ledger = Ledger::new(genesis.clone())?;
         home.write_key(home::NODE_KEY, &node_keys)?;
@@ -597,7 +606,14 @@ impl Node {
 
     /// A transaction by a session's user made at this clinic now, signed.
     fn sign(&self, session: &Session, payload: carelog_ledger::Payload) -> OwnTx {
-        self.sign_at(session, payload, now_ms())
+        self.sign_at(session, payload, self.clock())
+    }
+
+    /// The time this node dates what it signs: its clock, or the latest block it holds if a
+    /// peer's clock is ahead (within the drift the ledger allows), so that no transaction is
+    /// dated before a block it will link to.
+    pub(crate) fn clock(&self) -> i64 {
+        now_ms().max(self.ledger.latest_time())
     }
 
     /// [`Node::sign`] at a given time.

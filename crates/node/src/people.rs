@@ -31,7 +31,10 @@ impl Node {
         authorize(
             self.ledger.state(),
             admin.user,
-            &Action::EnrollUser(role),
+            &Action::EnrollUser {
+                role,
+                clinic: self.clinic,
+            },
             None,
             now_ms(),
         )?;
@@ -70,7 +73,9 @@ impl Node {
         authorize(
             self.ledger.state(),
             admin.user,
-            &Action::RegisterPatient,
+            &Action::RegisterPatient {
+                clinic: self.clinic,
+            },
             None,
             now_ms(),
         )?;
@@ -173,7 +178,7 @@ impl Node {
         amends: Option<carelog_ledger::TxId>,
         observed_ms: Option<i64>,
     ) -> crate::OwnTx {
-        let time_ms = now_ms();
+        let time_ms = self.clock();
         let plaintext = EntryPlaintext {
             data: data.to_bytes(),
             summary_change,

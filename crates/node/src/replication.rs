@@ -201,6 +201,8 @@ impl Node {
             return Ok(Accepted::default());
         }
         let mut outcome = Accepted::default();
+        // Blocks sealed too far in this machine's future wait until its clock catches up.
+        self.ledger.set_clock(now_ms());
         let (went_in, failure) = match self.ledger.insert_batch(fresh.clone(), Check::Full) {
             Ok(_) => (fresh.len(), None),
             Err(f) => {

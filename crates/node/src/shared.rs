@@ -192,23 +192,46 @@ impl SharedNode {
 
 impl Node {
     /// Commits transactions from many callers in one block: one SQLite transaction, one flush.
-    /// If that block is refused, each is committed alone so that a bad one fails only its own
-    /// caller. Returns each transaction's outcome and the number of blocks committed.
+    /// If that block is refused, each transaction is checked alone against the replica and the
+    /// good ones are committed together, so that a bad one fails only its own caller. Returns
+    /// each transaction's outcome and the number of blocks committed.
     fn commit_group(&mut self, txs: Vec<OwnTx>) -> (Vec<Result<()>>, u64) {
-        if txs.len() > 1 {
-            match self.commit(txs.clone(), &[]) {
-                Ok(_) => return (txs.iter().map(|_| Ok(())).collect(), 1),
-                Err(e) => {
-                    tracing::debug!(error = %e, txs = txs.len(), "a group block was refused; committing one by one");
+        let first = match self.commit(txs.clone(), &[]) {
+            Ok(_) => return (txs.iter().map(|_| Ok(())).collect(), 1),
+            Err(e) if txs.len() == 1 => return (vec![Err(e)], 0),
+            Err(e) => e,
+        };
+        tracing::debug!(error = %first, txs = txs.len(), "a group block was refused; checking each write alone");
+        let mut results: Vec<Result<()>> = txs.iter().map(|tx| self.check_alone(tx)).collect();
+        let good: Vec<OwnTx> = txs
+            .iter()
+            .zip(&results)
+            .filter(|(_, r)| r.is_ok())
+            .map(|(tx, _)| tx.clone())
+            .collect();
+        if good.is_empty() {
+            return (results, 0);
+        }
+        match self.commit(good, &[]) {
+            Ok(_) => (results, 1),
+            Err(e) => {
+                // The good ones together still failed (the database, say): all of them fail.
+                for result in results.iter_mut().filter(|r| r.is_ok()) {
+                    *result = Err(NodeError::Damaged(e.to_string()));
                 }
+                (results, 0)
             }
         }
-        let results: Vec<Result<()>> = txs
-            .into_iter()
-            .map(|tx| self.commit(vec![tx], &[]).map(|_| ()))
-            .collect();
-        let blocks = results.iter().filter(|r| r.is_ok()).count() as u64;
-        (results, blocks)
+    }
+
+    /// Whether a transaction would be taken in a block of its own now (nothing is stored).
+    fn check_alone(&self, tx: &OwnTx) -> Result<()> {
+        let block = self
+            .ledger
+            .seal(&self.node_keys, vec![(**tx).clone()], crate::now_ms());
+        self.ledger
+            .validate(&block, carelog_ledger::Check::Own)
+            .map_err(NodeError::from)
     }
 }
 
@@ -350,7 +373,8 @@ mod tests {
         let (results, sealed) = node.commit_group(vec![good, forged, also_good]);
         assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
         assert!(results[1].is_err());
-        assert_eq!(sealed, 2);
+        // The two good writes still share one block.
+        assert_eq!(sealed, 1);
     }
 
     #[test]

@@ -95,7 +95,8 @@ pub fn build(
     spec: &Spec<'_>,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Generated> {
-    let (node, created) = Node::create_network(
+    let year_ms = 365 * 24 * 60 * 60 * 1000;
+    let (node, created) = Node::create_network_at(
         root,
         &NewNetwork {
             network: "Synthetic district",
@@ -103,13 +104,13 @@ pub fn build(
             admin: "Admin 1",
             admin_passphrase: spec.passphrase,
         },
+        now_ms() - year_ms,
     )?;
     let authority = node.home.read_key(home::AUTHORITY_KEY)?;
     let node_keys = Rc::new(node.home.read_key(home::NODE_KEY)?);
     let admin = Rc::new(node.unlock(created.admin_id, spec.passphrase)?.keys);
     let clinics = spec.clinics.max(1);
     let doctors = spec.doctors_per_clinic.max(1);
-    let year_ms = 365 * 24 * 60 * 60 * 1000;
     let mut b = Builder {
         clinics: (0..clinics)
             .map(|i| Clinic {

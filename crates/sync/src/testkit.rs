@@ -3,7 +3,7 @@
 //! doctor as custodian (built like the ledger crate's own tests).
 
 use carelog_ledger::{
-    AccessLevel, ActorId, Block, Check, Founding, Ledger, Payload, Role, SignedTx, Tx,
+    AccessLevel, ActorId, Block, Check, Founding, KeyWrap, Ledger, Payload, Role, SignedTx, Tx,
 };
 use carelog_vault::ActorKeys;
 
@@ -115,7 +115,15 @@ impl World {
             Payload::RegisterPatient {
                 patient: id(&patient),
                 keys: patient.public(),
-                key_wraps: vec![],
+                // The ledger checks who the first key is wrapped for, not what it holds.
+                key_wraps: [id(&patient), id(&clinics[0])]
+                    .into_iter()
+                    .map(|reader| KeyWrap {
+                        key: Default::default(),
+                        reader,
+                        wrapped: vec![7; 80],
+                    })
+                    .collect(),
             },
         );
         let assign = tx(
