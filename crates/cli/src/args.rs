@@ -233,6 +233,40 @@ pub enum ClinicCommand {
         /// The invite file.
         invite: PathBuf,
     },
+    /// On the founding home: suspend a clinic (its later blocks and handshakes are refused,
+    /// its patients' keys rotate without it).
+    Suspend {
+        /// The clinic (id or name).
+        #[arg(long)]
+        clinic: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// On the founding home: lift a clinic's suspension.
+    Reinstate {
+        /// The clinic (id or name).
+        #[arg(long)]
+        clinic: String,
+    },
+    /// On the founding home: give a clinic new node keys from the join request its new
+    /// machine wrote (`clinic request`), when its node key was lost or stolen.
+    ReplaceKey {
+        /// The join request file from the clinic's new machine.
+        file: PathBuf,
+        /// The clinic whose keys are replaced (id or name).
+        #[arg(long)]
+        clinic: String,
+        /// Where to write the invite for the new machine.
+        #[arg(long)]
+        out: PathBuf,
+        /// Peer addresses the new machine should sync with.
+        #[arg(long = "peer")]
+        peers: Vec<String>,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 /// `user …`
@@ -252,6 +286,30 @@ pub enum UserCommand {
         #[arg(long)]
         specialty: Option<String>,
     },
+    /// Disable a staff user of this clinic: they can no longer sign in or act, and the keys
+    /// of the records they could open rotate without them.
+    Disable {
+        #[command(flatten)]
+        actor: Actor,
+        /// The user (id or unique name).
+        #[arg(long = "user", value_name = "USER")]
+        target: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// New keys for a staff user of this clinic whose keys were lost or stolen, or who forgot
+    /// their passphrase (the user types the new one into $CARELOG_NEW_PASSPHRASE or the prompt).
+    ReplaceKey {
+        #[command(flatten)]
+        actor: Actor,
+        /// The user (id or unique name).
+        #[arg(long = "user", value_name = "USER")]
+        target: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 /// `patient …`
@@ -270,6 +328,27 @@ pub enum PatientCommand {
         /// female, male or other.
         #[arg(long)]
         sex: String,
+    },
+    /// New keys for a patient whose keys or card were lost: two of the admin of the clinic of
+    /// record, the custodian and the health authority must ask for them (the patient types the
+    /// new PIN into $CARELOG_NEW_PASSPHRASE or the prompt where the first asks).
+    ReplaceKey {
+        #[command(flatten)]
+        actor: Actor,
+        /// The patient id.
+        #[arg(long)]
+        patient: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// The patient moves their record to another clinic (as the patient).
+    Move {
+        #[command(flatten)]
+        actor: Actor,
+        /// The new clinic of record (id or name).
+        #[arg(long)]
+        to: String,
     },
 }
 

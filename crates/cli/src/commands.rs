@@ -14,11 +14,11 @@ use crate::args::{
 use crate::secrets::{new_passphrase, passphrase};
 use crate::{Failure, Output, demo};
 
-fn read_file(path: &Path) -> Result<Vec<u8>, Failure> {
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, Failure> {
     std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()).into())
 }
 
-fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
     std::fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()).into())
 }
 
@@ -28,13 +28,13 @@ fn level(text: &str) -> Result<AccessLevel, Failure> {
 }
 
 /// Resolves `--as`, reads the passphrase and unlocks the user's keys.
-fn sign_in(node: &Node, user: &str) -> Result<Session, Failure> {
+pub(crate) fn sign_in(node: &Node, user: &str) -> Result<Session, Failure> {
     let id = node.resolve_user(user)?;
     let pass = passphrase(&node.describe(&id))?;
     Ok(node.unlock(id, &pass)?)
 }
 
-fn ok(human: impl Into<String>) -> Output {
+pub(crate) fn ok(human: impl Into<String>) -> Output {
     Output::new(json!({"ok": true}), human)
 }
 
@@ -104,6 +104,9 @@ pub fn run(home: &Path, command: Command) -> Result<Output, Failure> {
 
 fn clinic(home: &Path, command: ClinicCommand) -> Result<Output, Failure> {
     match command {
+        command @ (ClinicCommand::Suspend { .. }
+        | ClinicCommand::Reinstate { .. }
+        | ClinicCommand::ReplaceKey { .. }) => crate::standing::clinic(home, command),
         ClinicCommand::Request { clinic, admin, out } => {
             let pass = new_passphrase(&format!("passphrase for {admin}"))?;
             let (clinic_id, admin_id) = Node::request_join(home, &clinic, &admin, &pass, &out)?;
@@ -149,6 +152,12 @@ fn clinic(home: &Path, command: ClinicCommand) -> Result<Output, Failure> {
 
 fn on_node(node: &mut Node, command: Command) -> Result<Output, Failure> {
     match command {
+        Command::User {
+            command: command @ (UserCommand::Disable { .. } | UserCommand::ReplaceKey { .. }),
+        } => crate::standing::user(node, command),
+        Command::Patient {
+            command: command @ (PatientCommand::ReplaceKey { .. } | PatientCommand::Move { .. }),
+        } => crate::standing::patient(node, command),
         Command::User {
             command:
                 UserCommand::Add {

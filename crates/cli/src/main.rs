@@ -6,6 +6,7 @@ mod commands;
 mod demo;
 mod network;
 mod secrets;
+mod standing;
 
 use std::io::Write;
 use std::path::PathBuf;

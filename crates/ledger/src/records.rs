@@ -304,8 +304,8 @@ pub struct PatientFile {
     /// Break-glass openings: reader → time.
     pub break_glass: Vec<(ActorId, i64)>,
     /// Requests for new patient keys not yet agreed by a second party: who asked, for which
-    /// signing key.
-    pub key_requests: Vec<(ActorId, [u8; 32])>,
+    /// keys.
+    pub key_requests: Vec<(ActorId, PublicKeys)>,
     /// The audit trail in order, each line pointing into `entries` or `events`.
     trail: Vec<TrailLine>,
     /// Audit events other than chart writes.

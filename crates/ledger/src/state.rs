@@ -749,7 +749,7 @@ impl State {
             let agreed = file
                 .key_requests
                 .iter()
-                .any(|(asker, key)| *asker != tx.author && *key == keys.signing);
+                .any(|(asker, asked)| *asker != tx.author && asked == keys);
             file.record_event(AuditEvent {
                 time_ms: tx.time_ms,
                 actor: tx.author,
@@ -760,7 +760,7 @@ impl State {
             });
             if !agreed {
                 file.key_requests.retain(|(asker, _)| *asker != tx.author);
-                file.key_requests.push((tx.author, keys.signing));
+                file.key_requests.push((tx.author, *keys));
                 return;
             }
             file.key_requests.clear();

@@ -32,6 +32,33 @@ struct Opened {
     summary_item: Option<String>,
 }
 
+/// A chart entry whose key this node holds but which does not open (its bytes are not what its
+/// author's clinic sealed, or it was written to be noise): set aside and listed, so one bad
+/// entry never takes the rest of the chart down.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Quarantined {
+    /// The entry id.
+    pub entry_id: String,
+    /// The clinic that sealed it (id).
+    pub clinic: String,
+    /// The clinic's name.
+    pub clinic_name: String,
+    /// When it was written (RFC 3339).
+    pub time: String,
+    /// In words: "1 entry from South Harbour at 10:42 could not be opened".
+    pub message: String,
+}
+
+/// What opening a patient's entries gave.
+struct OpenedChart {
+    /// The entries that opened, in the ledger's order.
+    opened: Vec<Opened>,
+    /// Entries sealed with keys this node does not hold.
+    sealed_away: usize,
+    /// Entries whose key it holds that did not open.
+    quarantined: Vec<Quarantined>,
+}
+
 impl Node {
     /// The keys this node can use for a session: the user's own, then this clinic's.
     pub(crate) fn holders<'a>(
@@ -44,28 +71,59 @@ impl Node {
         ]
     }
 
-    /// Opens every entry of a patient this node holds a key for; the rest are counted.
+    /// Opens every entry of a patient this node holds a key for; the rest are counted, and
+    /// those that do not open are set aside.
     fn open_entries(
         &self,
         session: &Session,
         patient: ActorId,
         file: &PatientFile,
-    ) -> Result<(Vec<Opened>, usize)> {
+    ) -> Result<OpenedChart> {
         let holders = self.holders(session);
         let opened_keys = session.opened.open_all(file, &patient, &holders);
-        let mut out = Vec::with_capacity(file.entries().len());
-        let mut sealed_away = 0;
+        let mut chart = OpenedChart {
+            opened: Vec::with_capacity(file.entries().len()),
+            sealed_away: 0,
+            quarantined: Vec::new(),
+        };
         for entry in file.entries() {
             let opened = file
                 .entry_key(entry)
                 .and_then(|epoch| opened_keys.iter().find(|(id, _)| *id == epoch.id));
             let Some((key_id, key)) = opened else {
-                sealed_away += 1;
+                chart.sealed_away += 1;
                 continue;
             };
-            out.push(self.open_entry(session, patient, entry, key_id, key)?);
+            match self.open_entry(session, patient, entry, key_id, key) {
+                Ok(o) => chart.opened.push(o),
+                Err(NodeError::Unopenable(why)) => {
+                    tracing::warn!(entry = %entry.id, %why, "a chart entry does not open; set aside");
+                    chart.quarantined.push(self.quarantined(entry));
+                }
+                Err(other) => return Err(other),
+            }
         }
-        Ok((out, sealed_away))
+        Ok(chart)
+    }
+
+    /// How a set-aside entry is listed.
+    fn quarantined(&self, entry: &EntryRef) -> Quarantined {
+        let clinic = self
+            .ledger
+            .state()
+            .entry_block(entry)
+            .and_then(|hash| self.ledger.dag().node(&hash))
+            .map_or(ActorId::default(), |node| node.clinic);
+        let clinic_name = self.display_name(&clinic);
+        let time = home::rfc3339(entry.time_ms);
+        let clock = time.get(11..16).unwrap_or(&time).to_string();
+        Quarantined {
+            entry_id: entry.id.to_string(),
+            clinic: clinic.to_string(),
+            message: format!("1 entry from {clinic_name} at {clock} could not be opened"),
+            clinic_name,
+            time,
+        }
     }
 
     /// Opens an entry sealed with the data key `key_id` (opened: `key`), unless the session
@@ -101,7 +159,8 @@ impl Node {
             );
             let plain = keys::open_entry(key, sealed, &aad)?;
             Ok(keys::OpenedEntry {
-                data: EntryData::from_bytes(&plain.data)?,
+                data: EntryData::from_bytes(&plain.data)
+                    .map_err(|e| NodeError::Unopenable(format!("its data does not decode: {e}")))?,
                 observed_ms: plain.observed_ms,
                 summary_change: plain.summary_change,
                 summary_item: plain.summary_item,
@@ -132,7 +191,7 @@ impl Node {
     ) -> Result<Vec<ChartRecord>> {
         Ok(self
             .open_entries(session, patient, file)?
-            .0
+            .opened
             .into_iter()
             .map(|o| o.record)
             .collect())
@@ -141,7 +200,7 @@ impl Node {
     /// The patient summary as this user can open it (damaged changes skipped).
     pub(crate) fn current_summary(&self, session: &Session, patient: ActorId) -> Result<Summary> {
         let file = patient_file(self.ledger.state(), &patient)?;
-        let (opened, _) = self.open_entries(session, patient, file)?;
+        let opened = self.open_entries(session, patient, file)?.opened;
         Ok(
             Summary::load_changes_lossy(opened.iter().filter_map(|o| o.summary_change.as_deref()))
                 .0,
@@ -221,7 +280,7 @@ impl Node {
             kind,
             EntryKind::Condition | EntryKind::Allergy | EntryKind::Medication
         ) {
-            let (opened, _) = self.open_entries(session, patient, file)?;
+            let opened = self.open_entries(session, patient, file)?.opened;
             // A damaged change from elsewhere must not block charting: it is skipped here and
             // reported when the chart is shown.
             let (mut summary, _) = Summary::load_changes_lossy(
@@ -287,7 +346,11 @@ impl Node {
         let state = self.ledger.state();
         let file = patient_file(state, &patient)?;
         let permit = authorize(state, session.user, &Action::Read, Some(patient), now_ms())?;
-        let (opened, sealed_away) = self.open_entries(session, patient, file)?;
+        let OpenedChart {
+            opened,
+            sealed_away,
+            quarantined,
+        } = self.open_entries(session, patient, file)?;
         let (summary, skipped) =
             Summary::load_changes_lossy(opened.iter().filter_map(|o| o.summary_change.as_deref()));
         let records: Vec<ChartRecord> = opened.into_iter().map(|o| o.record).collect();
@@ -301,6 +364,10 @@ impl Node {
             if !skipped.is_empty() {
                 object.insert("summary_changes_skipped".into(), skipped.len().into());
             }
+            object.insert(
+                "quarantined".into(),
+                serde_json::to_value(&quarantined).unwrap_or_default(),
+            );
         }
         let audit = self.sign(
             session,

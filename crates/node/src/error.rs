@@ -32,6 +32,28 @@ pub enum NodeError {
     /// A file of the home is damaged.
     #[error("the home is damaged: {0}")]
     Damaged(String),
+    /// The user was disabled by an admin of their clinic (or the health authority).
+    #[error("{who} is disabled and cannot sign in: {reason}")]
+    Disabled {
+        /// Who.
+        who: String,
+        /// Why, as the admin gave it.
+        reason: String,
+    },
+    /// The user's clinic is suspended by the health authority.
+    #[error(
+        "{clinic} is suspended by the health authority ({reason}); its staff cannot sign in \
+         until it is reinstated"
+    )]
+    Suspended {
+        /// The clinic.
+        clinic: String,
+        /// Why, as the authority gave it.
+        reason: String,
+    },
+    /// A chart entry whose key this node holds does not open: it is set aside from views.
+    #[error("a chart entry cannot be opened: {0}")]
+    Unopenable(String),
     /// The stored ledger does not verify.
     #[error(
         "the ledger stored in {} is damaged at block {block}: {reason}. {RECOVER_HINT}",

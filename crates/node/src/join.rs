@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use carelog_ledger::{ActorId, Block, Check, Ledger, Payload, Role, Tx};
+use carelog_ledger::{ActorId, Block, Check, Ledger, Payload, Role};
 use carelog_store::{Origin, Store};
 use carelog_vault::PublicKeys;
 use serde::{Deserialize, Serialize};
@@ -137,53 +137,41 @@ impl Node {
     /// On the founding home: enrolls a requesting clinic and its first admin, and returns the
     /// invite (this replica's blocks and the given peer addresses).
     pub fn approve(&mut self, request: &[u8], peers: &[String]) -> Result<(ActorId, Vec<u8>)> {
-        if !self.home.is_authority() {
-            return Err(NodeError::Invalid(
-                "only the home that created the network holds the health authority key".into(),
-            ));
-        }
         let request = JoinRequest::parse(request)?;
-        let authority = self.home.read_key(home::AUTHORITY_KEY)?;
-        let authority_id = ActorId::from_signing_key(&authority.public().signing);
-        if self.ledger.state().authority() != Some(authority_id) {
-            return Err(NodeError::Damaged(
-                "the authority key file does not match the network".into(),
-            ));
-        }
+        let authority = self.authority_keys()?;
         let clinic = ActorId::from_signing_key(&request.clinic_keys.signing);
-        if self.ledger.state().clinics.contains_key(&clinic) {
+        if self.ledger.state().is_actor(&clinic) {
             return Err(NodeError::Invalid(format!(
                 "clinic {clinic} is already enrolled"
             )));
         }
-        let time_ms = self.clock();
-        let tx = |payload| {
-            crate::OwnTx::by_authority(
-                Tx {
-                    author: authority_id,
-                    clinic: self.clinic,
-                    time_ms,
-                    payload,
-                }
-                .sign(&authority),
-            )
-        };
         let txs = vec![
-            tx(Payload::EnrollClinic {
-                clinic,
-                name: request.clinic_name.clone(),
-                keys: request.clinic_keys,
-            }),
-            tx(Payload::EnrollUser {
-                user: ActorId::from_signing_key(&request.admin_keys.signing),
-                clinic,
-                name: request.admin_name.clone(),
-                role: Role::Admin,
-                specialty: None,
-                keys: request.admin_keys,
-            }),
+            self.sign_as_authority(
+                &authority,
+                Payload::EnrollClinic {
+                    clinic,
+                    name: request.clinic_name.clone(),
+                    keys: request.clinic_keys,
+                },
+            ),
+            self.sign_as_authority(
+                &authority,
+                Payload::EnrollUser {
+                    user: ActorId::from_signing_key(&request.admin_keys.signing),
+                    clinic,
+                    name: request.admin_name.clone(),
+                    role: Role::Admin,
+                    specialty: None,
+                    keys: request.admin_keys,
+                },
+            ),
         ];
         self.commit(txs, &[])?;
+        Ok((clinic, self.invite(clinic, peers)))
+    }
+
+    /// The invite for a clinic's machine: this replica's blocks and where its peers listen.
+    pub(crate) fn invite(&self, clinic: ActorId, peers: &[String]) -> Vec<u8> {
         let network = self
             .ledger
             .state()
@@ -203,10 +191,7 @@ impl Node {
                 .map(|b| hex::encode(b.to_bytes()))
                 .collect(),
         };
-        Ok((
-            clinic,
-            serde_json::to_vec_pretty(&invite).expect("invites always encode"),
-        ))
+        serde_json::to_vec_pretty(&invite).expect("invites always encode")
     }
 
     /// In a home that made a join request: checks the invite's blocks as any replica would and
@@ -231,7 +216,6 @@ impl Node {
             ));
         }
         let node_keys = home.read_key(home::NODE_KEY)?;
-        let clinic = ActorId::from_signing_key(&node_keys.public().signing);
         let mut blocks = Vec::with_capacity(invite.blocks.len());
         for (i, text) in invite.blocks.iter().enumerate() {
             let bytes = hex::decode(text).map_err(|_| bad(format!("block {i} is not hex")))?;
@@ -248,9 +232,9 @@ impl Node {
         if ledger.network_id().to_string() != invite.network_id {
             return Err(bad("its blocks belong to another network".into()));
         }
-        if !ledger.state().clinics.contains_key(&clinic) {
-            return Err(bad("it does not enroll this clinic".into()));
-        }
+        let Some(clinic) = crate::clinic_of_key(ledger.state(), &node_keys) else {
+            return Err(bad("it does not enroll this clinic's key".into()));
+        };
         let ordered: Vec<Block> = ledger
             .blocks_in_order()
             .map(std::sync::Arc::unwrap_or_clone)

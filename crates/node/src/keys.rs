@@ -229,7 +229,7 @@ pub fn seal_entry(key: &DataKey, plaintext: &EntryPlaintext, aad: &[u8]) -> Vec<
 /// Opens an entry's ciphertext.
 pub fn open_entry(key: &DataKey, sealed: &[u8], aad: &[u8]) -> Result<EntryPlaintext> {
     let bytes = carelog_vault::open(key, sealed, aad)
-        .map_err(|e| NodeError::Damaged(format!("a chart entry does not open: {e}")))?;
+        .map_err(|e| NodeError::Unopenable(format!("it does not open: {e}")))?;
     postcard::from_bytes(&bytes)
-        .map_err(|e| NodeError::Damaged(format!("a chart entry does not decode: {e}")))
+        .map_err(|e| NodeError::Unopenable(format!("it does not decode: {e}")))
 }

@@ -29,6 +29,7 @@ mod recover;
 mod replication;
 mod saved;
 mod shared;
+mod standing;
 pub mod synthetic;
 
 use std::path::Path;
@@ -51,6 +52,7 @@ pub use network::{Link, LinkStatus, PeerStatus, serve, state_name, sync_once};
 pub use recover::Recovered;
 pub use replication::{Accepted, Evidence, NewRecord, PatientBundle};
 pub use shared::{GroupStats, SharedNode};
+pub use standing::{KeyRequest, Replacement};
 
 /// What `network create` needs.
 pub struct NewNetwork<'a> {
@@ -251,7 +253,6 @@ impl Node {
         }
         let store = Store::open(&path).map_err(damaged_file)?;
         let node_keys = home.read_key(home::NODE_KEY)?;
-        let clinic = ActorId::from_signing_key(&node_keys.public().signing);
         // The genesis block alone first: with a saved state, most homes need no other.
         let mut pages = StoredPages::new(&store, 0, 1);
         let genesis = match pages.next() {
@@ -310,17 +311,20 @@ impl Node {
             return Err(damaged_file(e));
         }
         inserted.map_err(|f| block_damage(&path, f))?;
-        match ledger.state().clinics.get(&clinic) {
-            None => return Err(NodeError::NotJoined),
-            // Blocks this node seals are not checked against its key again (`Check::Own`).
-            Some(enrolled) if enrolled.keys.signing != node_keys.public().signing => {
-                return Err(NodeError::Damaged(format!(
-                    "{} is not the key this clinic was enrolled with",
+        // The clinic whose current key this is (its id is its first key's; a replacement by the
+        // health authority keeps the id). Blocks this node seals are not checked against its
+        // key again (`Check::Own`), so it must be the enrolled one.
+        let clinic = clinic_of_key(ledger.state(), &node_keys).ok_or_else(|| {
+            let own = ActorId::from_signing_key(&node_keys.public().signing);
+            if ledger.state().clinics.contains_key(&own) {
+                NodeError::Damaged(format!(
+                    "{} is not this clinic's current key (the health authority replaced it)",
                     root.join(home::NODE_KEY).display()
-                )));
+                ))
+            } else {
+                NodeError::NotJoined
             }
-            Some(_) => {}
-        }
+        })?;
         let node = Node {
             home,
             store,
@@ -431,6 +435,33 @@ impl Node {
         }
     }
 
+    /// Finds an enrolled clinic by id or unique name.
+    pub fn resolve_clinic(&self, text: &str) -> Result<ActorId> {
+        let clinics = &self.ledger.state().clinics;
+        if let Ok(id) = text.parse::<ActorId>()
+            && clinics.contains_key(&id)
+        {
+            return Ok(id);
+        }
+        let matches: Vec<ActorId> = clinics
+            .iter()
+            .filter(|(_, c)| c.name == text.trim())
+            .map(|(id, _)| *id)
+            .collect();
+        match matches.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(NodeError::UnknownUser(format!(
+                "no clinic `{}` in this network",
+                text.trim()
+            ))),
+            many => Err(NodeError::UnknownUser(format!(
+                "{} clinics are named `{}`; use the clinic id",
+                many.len(),
+                text.trim()
+            ))),
+        }
+    }
+
     /// Finds a registered patient by id.
     pub fn resolve_patient(&self, text: &str) -> Result<ActorId> {
         text.parse::<ActorId>()
@@ -444,6 +475,24 @@ impl Node {
     /// After three wrong passphrases in a row, each further try must wait twice as long as the
     /// one before (1 s, 2 s, 4 s … up to 5 minutes), across processes: the count is stored.
     pub fn unlock(&self, user: ActorId, passphrase: &str) -> Result<Session> {
+        let state = self.ledger.state();
+        if let Some(stop) = state.users.get(&user).and_then(|u| u.disabled.as_ref()) {
+            return Err(NodeError::Disabled {
+                who: self.describe(&user),
+                reason: stop.reason.clone(),
+            });
+        }
+        if let Some((clinic, stop)) = state
+            .users
+            .get(&user)
+            .filter(|u| u.role != Role::Patient)
+            .and_then(|u| Some((u.clinic, state.clinics.get(&u.clinic)?.suspended.as_ref()?)))
+        {
+            return Err(NodeError::Suspended {
+                clinic: self.describe(&clinic),
+                reason: stop.reason.clone(),
+            });
+        }
         let Some(sealed) = self.store.sealed_keys(&user.0)? else {
             return Err(NodeError::KeysElsewhere(self.describe(&user)));
         };
@@ -487,10 +536,13 @@ impl Node {
         }
         // A session's signatures are not checked again when its writes are committed
         // (`Check::Own`): its keys must be the ones the ledger knows for the user.
+        // (An id is its first key's; a replacement keeps the id.)
         let enrolled = self.ledger.state().signing_key(&user);
-        if ActorId::from_signing_key(&keys.public().signing) != user
-            || enrolled.is_some_and(|k| k != keys.public().signing)
-        {
+        let matches = match enrolled {
+            Some(current) => current == keys.public().signing,
+            None => ActorId::from_signing_key(&keys.public().signing) == user,
+        };
+        if !matches {
             return Err(NodeError::Damaged(format!(
                 "the key store of {user} holds other keys"
             )));
@@ -630,6 +682,24 @@ impl Node {
     }
 }
 
+/// The enrolled clinic whose current node key is `keys`.
+pub(crate) fn clinic_of_key(state: &carelog_ledger::State, keys: &ActorKeys) -> Option<ActorId> {
+    let signing = keys.public().signing;
+    let own = ActorId::from_signing_key(&signing);
+    if state
+        .clinics
+        .get(&own)
+        .is_some_and(|c| c.keys.signing == signing)
+    {
+        return Some(own);
+    }
+    state
+        .clinics
+        .iter()
+        .find(|(_, c)| c.keys.signing == signing)
+        .map(|(id, _)| *id)
+}
+
 /// A patient's file, or the error that names the unknown patient.
 pub(crate) fn patient_file<'a>(
     state: &'a carelog_ledger::State,
@@ -658,6 +728,12 @@ impl OwnTx {
     /// A transaction signed here with the health authority's key, once that key is matched to
     /// the network's genesis.
     pub(crate) fn by_authority(tx: SignedTx) -> OwnTx {
+        OwnTx(tx)
+    }
+
+    /// A transaction signed here with this clinic's node key, matched to its enrolment when
+    /// the node opened.
+    pub(crate) fn by_clinic(tx: SignedTx) -> OwnTx {
         OwnTx(tx)
     }
 }

@@ -103,6 +103,51 @@ impl Node {
     }
 }
 
+/// How often a serving node looks for records whose keys must rotate even when nothing new
+/// arrived (a grant that ran out).
+const KEY_CHECK_EVERY: Duration = Duration::from_secs(60);
+
+/// When a serving node last checked its records' keys ([`Node::rotate_stale_keys`]).
+#[derive(Default)]
+struct KeysChecked {
+    txs: u64,
+    at: Option<std::time::Instant>,
+}
+
+impl KeysChecked {
+    /// Rotates what must rotate if the ledger changed or a minute went by; returns the blocks
+    /// sealed, to be announced to peers.
+    fn rotate_if_due(&mut self, node: &mut Node) -> Vec<Block> {
+        let txs = node.ledger.tx_count();
+        if txs == self.txs && self.at.is_some_and(|at| at.elapsed() < KEY_CHECK_EVERY) {
+            return Vec::new();
+        }
+        let before = node.ledger.dag().head_of(&node.clinic).map(|(h, _)| h);
+        let rotated = match node.rotate_stale_keys() {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not rotate the keys of this clinic's records");
+                0
+            }
+        };
+        self.txs = node.ledger.tx_count();
+        self.at = Some(std::time::Instant::now());
+        if rotated == 0 {
+            return Vec::new();
+        }
+        let after = node
+            .ledger
+            .dag()
+            .head_of(&node.clinic)
+            .map_or(0, |(h, _)| h);
+        let first = before.map_or(0, |h| h + 1);
+        (first..=after)
+            .filter_map(|h| node.ledger.block_at(&node.clinic, h))
+            .map(Arc::unwrap_or_clone)
+            .collect()
+    }
+}
+
 /// Connects to one peer and exchanges blocks until both hold the same.
 pub async fn sync_once(
     node: &Arc<Mutex<Node>>,
@@ -247,6 +292,7 @@ async fn run(
         shutdown.clone(),
     ));
     let mut tick = tokio::time::interval(HOUSEKEEPING);
+    let mut keys_checked = KeysChecked::default();
     loop {
         tokio::select! {
             event = incoming.recv() => match event {
@@ -264,6 +310,8 @@ async fn run(
                         }
                     };
                     allow.refresh(node.ledger.state());
+                    let mut fresh = fresh;
+                    fresh.extend(keys_checked.rotate_if_due(&mut node));
                     (fresh, handle.status())
                 };
                 for block in fresh {

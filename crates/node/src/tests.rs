@@ -5,6 +5,8 @@ use carelog_ledger::Role;
 
 use super::*;
 
+mod trust;
+
 pub(crate) const PASS: &str = "admin secret";
 pub(crate) const DOC_PASS: &str = "doctor secret";
 pub(crate) const PIN: &str = "pin-2468";

@@ -32,13 +32,15 @@ pub const ALPN: &[u8] = b"carelog/1";
 /// The server name clients put in their ClientHello; certificates are checked by key, not name.
 pub(crate) const SERVER_NAME: &str = "carelog";
 
-/// The clinics a node accepts connections from and to: clinic id → enrolled Ed25519 key.
+/// The clinics a node accepts connections from and to: each enrolled clinic's current
+/// Ed25519 key → its id (a key the health authority replaced, or a suspended clinic's, is not
+/// on it).
 ///
 /// Cheap to clone (shared); the node refreshes it from its ledger (the sync driver also does so
 /// after accepting blocks), and a refresh takes effect for the next handshake.
 #[derive(Clone, Default)]
 pub struct AllowList {
-    clinics: Arc<RwLock<BTreeMap<ActorId, [u8; 32]>>>,
+    clinics: Arc<RwLock<BTreeMap<[u8; 32], ActorId>>>,
     /// Admit any key that proves possession in the handshake (see [`AllowList::any_key`]).
     any_key: bool,
 }
@@ -82,12 +84,13 @@ impl AllowList {
         AllowList::from_state(ledger.state())
     }
 
-    /// Replaces the list with the clinics enrolled in `state`.
+    /// Replaces the list with the clinics enrolled in `state` and not suspended.
     pub fn refresh(&self, state: &State) {
-        let fresh: BTreeMap<ActorId, [u8; 32]> = state
+        let fresh: BTreeMap<[u8; 32], ActorId> = state
             .clinics
             .iter()
-            .map(|(id, clinic)| (*id, clinic.keys.signing))
+            .filter(|(_, clinic)| clinic.suspended.is_none())
+            .map(|(id, clinic)| (clinic.keys.signing, *id))
             .collect();
         let mut clinics = self.clinics.write().unwrap_or_else(|e| e.into_inner());
         if *clinics != fresh {
@@ -101,17 +104,17 @@ impl AllowList {
         self.clinics
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(id, signing_key);
+            .insert(signing_key, id);
     }
 
-    /// The clinic a signing key belongs to, if that clinic is enrolled with exactly this key.
+    /// The clinic a signing key belongs to, if that clinic is enrolled, not suspended, and this
+    /// is its current key.
     pub fn clinic_of(&self, signing_key: &[u8; 32]) -> Option<ActorId> {
-        let id = ActorId::from_signing_key(signing_key);
         if self.any_key {
-            return Some(id);
+            return Some(ActorId::from_signing_key(signing_key));
         }
         let clinics = self.clinics.read().unwrap_or_else(|e| e.into_inner());
-        (clinics.get(&id) == Some(signing_key)).then_some(id)
+        clinics.get(signing_key).copied()
     }
 
     /// How many clinics are allowed.

@@ -1,0 +1,357 @@
+//! The node's side of trusting no participant too much: bad entries set aside, people disabled,
+//! clinics suspended, keys replaced, records moved, and keys rotated when readers change.
+
+use carelog_chart::AccessLevel;
+use carelog_ledger::{Payload, Role};
+
+use super::*;
+
+fn note(node: &mut Node, who: &Session, patient: ActorId, text: &str) -> carelog_ledger::TxId {
+    node.add_entry(
+        who,
+        patient,
+        "note",
+        &format!(r#"{{"title":"Visit","text":"{text}"}}"#),
+        None,
+    )
+    .unwrap()
+}
+
+fn texts(view: &serde_json::Value) -> Vec<String> {
+    entries(view)
+        .iter()
+        .filter_map(|e| e["data"]["text"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn an_entry_that_does_not_open_is_set_aside_and_the_rest_of_the_chart_still_works() {
+    let mut c = clinic();
+    let admin = c.node.unlock(c.admin, PASS).unwrap();
+    c.node
+        .assign(&admin, c.patient, c.other_doctor, false)
+        .unwrap();
+    let doc = c.node.unlock(c.doctor, DOC_PASS).unwrap();
+    let hostile = c.node.unlock(c.other_doctor, DOC_PASS).unwrap();
+    note(&mut c.node, &doc, c.patient, "Before");
+    c.node
+        .add_entry(
+            &doc,
+            c.patient,
+            "allergy",
+            r#"{"substance":"Penicillin","reaction":"rash"}"#,
+            None,
+        )
+        .unwrap();
+    // An attending doctor (full access, so the ledger takes it) posts noise under the
+    // patient's current key.
+    let key = c
+        .node
+        .ledger()
+        .state()
+        .patient(&c.patient)
+        .unwrap()
+        .current_key()
+        .unwrap()
+        .id;
+    let noise = c.node.sign(
+        &hostile,
+        Payload::ChartEntry {
+            patient: c.patient,
+            kind: carelog_chart::EntryKind::Note,
+            key,
+            sealed: vec![0x5a; 120],
+            amends: None,
+        },
+    );
+    let noise_id = noise.id();
+    c.node.commit(vec![noise], &[]).unwrap();
+    note(&mut c.node, &doc, c.patient, "After");
+
+    let view = c.node.chart(&doc, c.patient, "test").unwrap();
+    assert_eq!(texts(&view), ["Before", "After"]);
+    let set_aside = view["quarantined"].as_array().unwrap();
+    assert_eq!(set_aside.len(), 1);
+    assert_eq!(set_aside[0]["entry_id"], noise_id.to_string());
+    assert!(
+        set_aside[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("1 entry from North at "),
+        "{set_aside:?}"
+    );
+    assert_eq!(view["summary"]["allergies"].as_array().unwrap().len(), 1);
+    // Summary changes and exports still work.
+    c.node
+        .add_entry(
+            &doc,
+            c.patient,
+            "condition",
+            r#"{"icd10":"E11.9","name":"Type 2 diabetes"}"#,
+            None,
+        )
+        .unwrap();
+    let fhir = c.node.export(&doc, c.patient, Format::Fhir).unwrap();
+    assert!(fhir.contains("Type 2 diabetes"));
+}
+
+#[test]
+fn a_disabled_doctor_cannot_sign_in_and_their_patients_keys_rotate_without_them() {
+    let mut c = clinic();
+    let admin = c.node.unlock(c.admin, PASS).unwrap();
+    c.node
+        .assign(&admin, c.patient, c.other_doctor, false)
+        .unwrap();
+    let leaving = c.node.unlock(c.other_doctor, DOC_PASS).unwrap();
+    note(&mut c.node, &leaving, c.patient, "Written before leaving");
+    let rotated = c
+        .node
+        .disable_user(&admin, c.other_doctor, "left the clinic")
+        .unwrap();
+    assert_eq!(rotated, 1);
+    let Err(err) = c.node.unlock(c.other_doctor, DOC_PASS) else {
+        panic!("a disabled user signed in");
+    };
+    assert!(
+        err.to_string().contains("disabled") && err.to_string().contains("left the clinic"),
+        "{err}"
+    );
+    // A session opened before the disabling can neither write nor read now.
+    assert!(matches!(
+        c.node.add_entry(
+            &leaving,
+            c.patient,
+            "note",
+            r#"{"title":"x","text":"y"}"#,
+            None
+        ),
+        Err(NodeError::Denied(_))
+    ));
+    assert!(c.node.chart(&leaving, c.patient, "test").is_err());
+    // What is written afterwards is sealed with a key they were never given.
+    let doc = c.node.unlock(c.doctor, DOC_PASS).unwrap();
+    note(&mut c.node, &doc, c.patient, "Written after");
+    let file = c.node.ledger().state().patient(&c.patient).unwrap();
+    let after = file.entries().last().unwrap();
+    let epoch = file.entry_key(after).unwrap();
+    assert!(!epoch.wraps.contains_key(&c.other_doctor));
+    assert!(epoch.wraps.contains_key(&c.doctor) && epoch.wraps.contains_key(&c.patient));
+    // Disabling someone twice, or someone at another clinic, changes nothing.
+    let blocks = c.node.stats().unwrap().blocks;
+    assert!(
+        c.node
+            .disable_user(&admin, c.other_doctor, "again")
+            .is_err()
+    );
+    assert_eq!(c.node.stats().unwrap().blocks, blocks);
+}
+
+#[test]
+fn a_replaced_key_opens_nothing_written_after_the_replacement() {
+    let mut c = clinic();
+    let admin = c.node.unlock(c.admin, PASS).unwrap();
+    let doc = c.node.unlock(c.doctor, DOC_PASS).unwrap();
+    note(&mut c.node, &doc, c.patient, "Before the theft");
+    let stolen_keys = doc.keys.seed();
+    c.node
+        .replace_user_key(&admin, c.doctor, "new doctor passphrase", "laptop stolen")
+        .unwrap();
+    assert!(c.node.unlock(c.doctor, DOC_PASS).is_err());
+    let fresh = c.node.unlock(c.doctor, "new doctor passphrase").unwrap();
+    note(&mut c.node, &fresh, c.patient, "After the theft");
+    // The doctor, on their new keys, reads the whole chart (the clinic re-wrapped older keys).
+    let view = c.node.chart(&fresh, c.patient, "test").unwrap();
+    assert_eq!(texts(&view), ["Before the theft", "After the theft"]);
+    // The thief's old keys open no wrap of the key the new entry is sealed with.
+    let thief = carelog_vault::ActorKeys::from_seed(*stolen_keys);
+    let file = c.node.ledger().state().patient(&c.patient).unwrap();
+    let last = file.entries().last().unwrap();
+    let epoch = file.entry_key(last).unwrap();
+    let opened = crate::keys::OpenedKeys::default();
+    assert!(
+        opened
+            .open_epoch(file, &c.patient, &epoch.id, &[(c.doctor, &thief)])
+            .is_none()
+    );
+    // Nor can the thief sign as the doctor: a transaction signed with the old key is refused.
+    let forged = carelog_ledger::Tx {
+        author: c.doctor,
+        clinic: c.node.clinic_id(),
+        time_ms: c.node.clock(),
+        payload: Payload::AuditRead {
+            patient: c.patient,
+            level: AccessLevel::Full,
+            purpose: "chart show".into(),
+        },
+    }
+    .sign(&thief);
+    let block = c
+        .node
+        .ledger()
+        .seal(&c.node.node_keys, vec![forged], now_ms());
+    assert!(c.node.accept_blocks(vec![block]).unwrap().refused.is_some());
+}
+
+#[test]
+fn a_patients_keys_change_only_when_two_parties_ask_and_the_old_pin_stops_working() {
+    let mut c = clinic();
+    let admin = c.node.unlock(c.admin, PASS).unwrap();
+    let doc = c.node.unlock(c.doctor, DOC_PASS).unwrap();
+    let first = c
+        .node
+        .replace_patient_key(&admin, c.patient, "864201", "card lost")
+        .unwrap();
+    assert_eq!(first, Replacement::Asked);
+    assert!(
+        c.node.unlock(c.patient, PIN).is_ok(),
+        "one party is not enough"
+    );
+    let second = c
+        .node
+        .replace_patient_key(&doc, c.patient, "", "card lost")
+        .unwrap();
+    assert_eq!(second, Replacement::Done);
+    assert!(c.node.unlock(c.patient, PIN).is_err());
+    let me = c.node.unlock(c.patient, "864201").unwrap();
+    let view = c.node.chart(&me, c.patient, "test").unwrap();
+    assert_eq!(view["level"], "full");
+    assert_eq!(view.get("sealed_entries"), None, "{view}");
+}
+
+#[test]
+fn a_suspended_clinic_is_dropped_from_the_handshake_and_its_staff_cannot_sign_in() {
+    let (mut north, mut south, sam) = two_clinics();
+    exchange(&mut north.node, &mut south);
+    let south_id = south.clinic_id();
+    let allow = carelog_sync::net::AllowList::from_ledger(north.node.ledger());
+    let south_key = south.node_keys.public().signing;
+    assert_eq!(allow.clinic_of(&south_key), Some(south_id));
+    north
+        .node
+        .suspend_clinic(south_id, true, "a cloned server")
+        .unwrap();
+    allow.refresh(north.node.ledger().state());
+    assert_eq!(allow.clinic_of(&south_key), None);
+    exchange(&mut north.node, &mut south);
+    let Err(err) = south.unlock(sam, PASS) else {
+        panic!("a suspended clinic's admin signed in");
+    };
+    assert!(err.to_string().contains("suspended"), "{err}");
+    // Whatever South seals now carries nothing valid anywhere.
+    north.node.suspend_clinic(south_id, false, "").unwrap();
+    allow.refresh(north.node.ledger().state());
+    assert_eq!(allow.clinic_of(&south_key), Some(south_id));
+    // Only the founding home holds the authority's key.
+    assert!(
+        south
+            .suspend_clinic(north.node.clinic_id(), true, "x")
+            .is_err()
+    );
+}
+
+#[test]
+fn a_clinic_given_new_node_keys_works_on_its_new_machine_and_the_old_key_is_refused() {
+    let (mut north, mut south, _) = two_clinics();
+    exchange(&mut north.node, &mut south);
+    let south_id = south.clinic_id();
+    let old_key = south.node_keys.public().signing;
+    let dir = north.root.parent().unwrap().to_path_buf();
+    let request = dir.join("south-again.json");
+    let (new_id, _) =
+        Node::request_join(&dir.join("south-2"), "South", "Sam Again", PASS, &request).unwrap();
+    assert_ne!(new_id, south_id);
+    let invite = north
+        .node
+        .replace_clinic_key(
+            south_id,
+            &std::fs::read(&request).unwrap(),
+            &[],
+            "server stolen",
+        )
+        .unwrap();
+    let mut replaced = Node::join(&dir.join("south-2"), &invite).unwrap();
+    assert_eq!(replaced.clinic_id(), south_id, "the clinic keeps its id");
+    drop(replaced);
+    replaced = Node::open(&dir.join("south-2")).unwrap();
+    assert_eq!(replaced.clinic_id(), south_id);
+    let allow = carelog_sync::net::AllowList::from_ledger(north.node.ledger());
+    assert_eq!(allow.clinic_of(&old_key), None);
+    // The old machine, which never saw the replacement, goes on sealing with the old key: what
+    // it seals carries nothing valid on any replica that has the replacement.
+    let admin = south
+        .unlock(south.resolve_user("Sam Admin").unwrap(), PASS)
+        .unwrap();
+    south
+        .add_user(&admin, Role::Doctor, "Dr Late", None, DOC_PASS)
+        .unwrap();
+    let late: Vec<Block> = blocks_of(&south)
+        .into_iter()
+        .filter(|b| !north.node.ledger().contains(&b.hash()))
+        .collect();
+    assert_eq!(late.len(), 1);
+    let late_tx = late[0].txs[0].id();
+    let accepted = north.node.accept_blocks(late).unwrap();
+    assert!(accepted.refused.is_none());
+    assert!(north.node.resolve_user("Dr Late").is_err());
+    assert!(
+        north
+            .node
+            .ledger()
+            .state()
+            .void
+            .iter()
+            .any(|(id, why)| *id == late_tx && why.contains("replaced")),
+    );
+}
+
+#[test]
+fn a_patient_moves_their_record_and_the_new_clinic_manages_it() {
+    let (mut north, mut south, sam) = two_clinics();
+    exchange(&mut north.node, &mut south);
+    let me = north.node.unlock(north.patient, PIN).unwrap();
+    let south_id = south.clinic_id();
+    north.node.move_record(&me, south_id).unwrap();
+    exchange(&mut north.node, &mut south);
+    let file = south.ledger().state().patient(&north.patient).unwrap();
+    assert_eq!(file.clinic, south_id);
+    // South's admin now assigns South's doctor; North's admin no longer can.
+    let sam = south.unlock(sam, PASS).unwrap();
+    let dr_south = south
+        .add_user(&sam, Role::Doctor, "Dr South", None, DOC_PASS)
+        .unwrap();
+    south.assign(&sam, north.patient, dr_south, true).unwrap();
+    let dr = south.unlock(dr_south, DOC_PASS).unwrap();
+    let view = south.chart(&dr, north.patient, "test").unwrap();
+    assert_eq!(view["level"], "full");
+    assert!(view.to_string().contains("Zelda Quimby"));
+    exchange(&mut north.node, &mut south);
+    let ada = north.node.unlock(north.admin, PASS).unwrap();
+    assert!(
+        north
+            .node
+            .assign(&ada, north.patient, north.other_doctor, false)
+            .is_err()
+    );
+}
+
+#[test]
+fn an_expired_grant_rotates_the_key_at_the_clinic_of_record() {
+    let (mut north, mut south, sam) = two_clinics();
+    let sam = south.unlock(sam, PASS).unwrap();
+    let specialist = south
+        .add_user(&sam, Role::Doctor, "Dr Heart", None, DOC_PASS)
+        .unwrap();
+    exchange(&mut north.node, &mut south);
+    let me = north.node.unlock(north.patient, PIN).unwrap();
+    let end = now_ms() + 1_500;
+    north
+        .node
+        .grant(&me, north.patient, specialist, AccessLevel::Full, Some(end))
+        .unwrap();
+    assert_eq!(north.node.rotate_stale_keys().unwrap(), 0, "still live");
+    std::thread::sleep(std::time::Duration::from_millis(1_600));
+    assert_eq!(north.node.rotate_stale_keys().unwrap(), 1);
+    let file = north.node.ledger().state().patient(&north.patient).unwrap();
+    assert!(!file.current_key().unwrap().wraps.contains_key(&specialist));
+    assert_eq!(north.node.rotate_stale_keys().unwrap(), 0, "once is enough");
+}
