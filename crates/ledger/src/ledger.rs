@@ -18,21 +18,17 @@ use crate::tx::{Payload, Role, SignedTx, Tx};
 /// How much to re-check a block that is being inserted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Check {
-    /// Everything: seal, transaction signatures, links, roles. For blocks from anywhere.
+    /// Everything: seal, transaction signatures, links, roles, times. For blocks from anywhere,
+    /// this node's own database included (a batch's signatures are checked on every core).
     Full,
-    /// Links and roles but not signatures: for blocks read back from this node's own store,
-    /// whose bytes are checked against their hash. `ledger verify` re-checks signatures.
+    /// Links and roles but not signatures: for `ledger verify`, which checks the signatures on
+    /// other cores meanwhile, and for building test and benchmark stores.
     Stored,
     /// Links, roles and policy but not signatures, for a block a node has just sealed from
     /// transactions it signed itself with keys it has matched to their enrolments (its node key
     /// when it opened, each user's when they signed in): a signature made with the enrolled key
     /// verifies under it. `ledger verify` and every peer still check them.
     Own,
-    /// Links and that every signer is known, for reopening a node's own store in the order it
-    /// took the blocks in: each was checked in full when it came in, and replaying it still asks
-    /// the policy about every transaction (one it refuses has no effect). `ledger verify`
-    /// re-checks everything.
-    Reopen,
 }
 
 /// What an insert did.
@@ -606,17 +602,14 @@ impl Ledger {
                 };
                 stx.verify_as(&id, verifier)?;
             }
-            let decision = match check {
-                Check::Reopen => Ok(()),
-                Check::Full | Check::Stored | Check::Own => policy::authorize(
-                    &self.state,
-                    tx.author,
-                    &Action::for_tx(tx),
-                    tx.payload.patient(),
-                    tx.time_ms,
-                )
-                .map(|_| ()),
-            };
+            let decision = policy::authorize(
+                &self.state,
+                tx.author,
+                &Action::for_tx(tx),
+                tx.payload.patient(),
+                tx.time_ms,
+            )
+            .map(|_| ());
             if let Err(denied) = decision {
                 let introduced_here = match &denied {
                     Denied::UnknownPatient(p) => new_patients.contains(p),
@@ -663,7 +656,7 @@ impl Ledger {
         // A large block's signatures (a group commit's, say) are checked on every core first.
         let good = match check {
             Check::Full => self.precheck(&[&block]).pop(),
-            Check::Stored | Check::Reopen | Check::Own => None,
+            Check::Stored | Check::Own => None,
         };
         let sigs = good.as_deref().map_or(Sigs::Inline, Sigs::Good);
         self.validate_checked(&block.block, block.hash, &block.ids, check, sigs)?;

@@ -293,7 +293,9 @@ impl Node {
                 (pages.error.take(), pages.after)
             });
             let inserted =
-                ledger.insert_batch_checked(receive.into_iter().flatten(), Check::Reopen);
+                // Every signature is checked again (on every core): the database is not trusted
+                // more than the network. A saved state spares this for the blocks it covers.
+                ledger.insert_batch_checked(receive.into_iter().flatten(), Check::Full);
             // The thread only reads and decodes: it cannot panic short of a bug; if it did, the
             // blocks it had not yet handed over are missing, which is reported as damage.
             let read = reader.join().unwrap_or_else(|_| {
@@ -882,7 +884,7 @@ fn apply_stored(
         let checked = check_stored(row).map_err(|f| block_damage(path, f))?;
         let (hash, block) = (checked.hash, checked.block.clone());
         if ledger
-            .insert_checked(checked, Check::Stored)
+            .insert_checked(checked, Check::Full)
             .map_err(|e| block_damage(path, BlockFailure::new(hash, e)))?
             != carelog_ledger::Inserted::Known
         {

@@ -23,7 +23,7 @@ use crate::Result;
 pub(crate) const SAVE_EVERY: u64 = 10_000;
 
 /// The node's layout of part 0.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 /// Parts read per query.
 const PAGE: usize = 4;
@@ -38,6 +38,8 @@ struct Cover {
     blocks: u64,
     /// Transactions the state has applied.
     txs: u64,
+    /// A random id of this save, in every part's seal: parts of different saves never mix.
+    save: [u8; 16],
 }
 
 pub(crate) fn seal_key(keys: &ActorKeys) -> Zeroizing<[u8; 32]> {
@@ -47,11 +49,20 @@ pub(crate) fn seal_key(keys: &ActorKeys) -> Zeroizing<[u8; 32]> {
     ))
 }
 
-pub(crate) fn seal(key: &[u8; 32], part: i64, bytes: &[u8]) -> [u8; 32] {
+pub(crate) fn seal(key: &[u8; 32], save: &[u8; 16], part: i64, bytes: &[u8]) -> [u8; 32] {
     let mut hasher = blake3::Hasher::new_keyed(key);
+    hasher.update(save);
     hasher.update(&part.to_le_bytes());
     hasher.update(bytes);
     *hasher.finalize().as_bytes()
+}
+
+/// The id of the save whose first part these are (for tests that forge parts).
+#[cfg(test)]
+pub(crate) fn save_of(first_part: &[u8]) -> [u8; 16] {
+    carelog_ledger::from_bytes::<Cover>("saved state", first_part)
+        .expect("a first part")
+        .save
 }
 
 /// A replica restored from the saved state, and what it covers: (ledger, newest block's
@@ -80,19 +91,22 @@ fn try_restore(
     let Some(part) = first.into_iter().next() else {
         return Ok(None);
     };
-    if part.part != 0 || seal(&key, 0, &part.bytes) != part.seal {
+    // The save's id is inside part 0, which its seal then covers.
+    let cover: Cover = carelog_ledger::from_bytes("saved state", &part.bytes)
+        .map_err(|_| "its first part is not of this layout".to_string())?;
+    if part.part != 0 || seal(&key, &cover.save, 0, &part.bytes) != part.seal {
         return Err("its first part does not carry this node's seal".into());
     }
-    let cover: Cover =
-        carelog_ledger::from_bytes("saved state", &part.bytes).map_err(|e| e.to_string())?;
     if cover.format != FORMAT {
         return Err(format!("layout {} is not {FORMAT}", cover.format));
     }
+    let save = cover.save;
     // The ledger's parts are read, checked and decoded on another thread while this one
     // builds the state from those before.
     let (ledger, read) = std::thread::scope(|scope| {
         let (send, receive) = sync_channel::<SavedPart>(PAGE);
         let key = &key;
+        let save = &save;
         let reader = scope.spawn(move || -> std::result::Result<(), String> {
             let mut after = 0;
             loop {
@@ -107,7 +121,7 @@ fn try_restore(
                         return Err(format!("part {} is missing", after + 1));
                     }
                     after = part.part;
-                    if seal(key, part.part, &part.bytes) != part.seal {
+                    if seal(key, save, part.part, &part.bytes) != part.seal {
                         return Err(format!(
                             "part {} does not carry this node's seal",
                             part.part
@@ -157,11 +171,13 @@ pub(crate) fn save(store: &mut Store, keys: &ActorKeys, ledger: &Ledger) -> Resu
             w.clear_saved_state()?;
             return Ok(false);
         }
+        let save = crate::home::random::<16>();
         let cover = Cover {
             format: FORMAT,
             through_seq,
             blocks: ledger.block_count() as u64,
             txs: ledger.tx_count(),
+            save,
         };
         let Some(state) = ledger.saved_state() else {
             w.clear_saved_state()?;
@@ -171,7 +187,7 @@ pub(crate) fn save(store: &mut Store, keys: &ActorKeys, ledger: &Ledger) -> Resu
             .chain(state)
             .enumerate()
             .map(|(n, bytes)| {
-                let sealed = seal(&key, n as i64, &bytes);
+                let sealed = seal(&key, &save, n as i64, &bytes);
                 (bytes, sealed)
             });
         w.replace_saved_state(parts)?;

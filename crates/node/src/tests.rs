@@ -953,6 +953,44 @@ fn a_large_home_saves_its_state_when_it_closes_and_opens_from_it() {
 }
 
 #[test]
+fn a_part_of_an_older_save_spliced_into_the_newer_one_is_not_used() {
+    let mut c = clinic();
+    let doc = c.node.unlock(c.doctor, DOC_PASS).unwrap();
+    assert!(c.node.save_state().unwrap());
+    let part = |root: &std::path::Path, n: i64| -> (Vec<u8>, Vec<u8>) {
+        let db = rusqlite::Connection::open(root.join("carelog.sqlite3")).unwrap();
+        db.query_row(
+            "SELECT bytes, seal FROM saved_state WHERE part = ?1",
+            [n],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    };
+    let last: i64 = 3;
+    let (old_bytes, old_seal) = part(&c.root, last);
+    c.node.chart(&doc, c.patient, "visit").unwrap();
+    assert!(c.node.save_state().unwrap());
+    drop(c.node);
+    // Each part carries the seal of its own save; a writer without the node key can still
+    // copy rows from an older save of the same home.
+    alter_database(
+        &c.root,
+        &format!(
+            "UPDATE saved_state SET bytes = X'{}', seal = X'{}' WHERE part = {last}",
+            hex::encode(&old_bytes),
+            hex::encode(&old_seal)
+        ),
+    );
+    let node = Node::open(&c.root).unwrap();
+    assert_eq!(
+        node.saved_state_txs(),
+        0,
+        "the spliced save is replayed instead"
+    );
+    node.verify().unwrap();
+}
+
+#[test]
 fn verify_drops_a_saved_state_that_differs_from_the_blocks() {
     let mut c = clinic();
     let doc = c.node.unlock(c.doctor, DOC_PASS).unwrap();
@@ -968,9 +1006,11 @@ fn verify_drops_a_saved_state_that_differs_from_the_blocks() {
     let before_the_read = part(&c.root, last);
     c.node.chart(&doc, c.patient, "visit").unwrap();
     assert!(c.node.save_state().unwrap());
-    // A patient's page from before the audited read, under a good seal: only a replay tells.
+    // A patient's page from before the audited read, under a good seal of this save (made
+    // with the node key): only a replay tells.
     let key = saved::seal_key(&c.node.node_keys);
-    let seal = saved::seal(&key, last, &before_the_read);
+    let save = saved::save_of(&part(&c.root, 0));
+    let seal = saved::seal(&key, &save, last, &before_the_read);
     drop(c.node);
     let db = rusqlite::Connection::open(c.root.join("carelog.sqlite3")).unwrap();
     db.execute(

@@ -355,3 +355,49 @@ fn an_expired_grant_rotates_the_key_at_the_clinic_of_record() {
     assert!(!file.current_key().unwrap().wraps.contains_key(&specialist));
     assert_eq!(north.node.rotate_stale_keys().unwrap(), 0, "once is enough");
 }
+
+#[test]
+fn a_block_planted_in_the_database_without_the_keys_is_refused_when_the_home_opens() {
+    let c = clinic();
+    let clinic_id = c.node.clinic_id();
+    // Someone who can write the database file but holds neither the node key nor the admin's
+    // keys plants an enrolment of an admin of their own, signing with keys they made.
+    let forger = carelog_vault::ActorKeys::from_seed([42; 64]);
+    let mallory = carelog_vault::ActorKeys::from_seed([43; 64]);
+    let enrol = carelog_ledger::Tx {
+        author: c.admin,
+        clinic: clinic_id,
+        time_ms: c.node.clock(),
+        payload: Payload::EnrollUser {
+            user: ActorId::from_signing_key(&mallory.public().signing),
+            clinic: clinic_id,
+            name: "Mallory".into(),
+            role: Role::Admin,
+            specialty: None,
+            keys: mallory.public(),
+        },
+    }
+    .sign(&forger);
+    let mut block = c.node.ledger().seal(&forger, vec![enrol], now_ms());
+    // Claimed as this clinic's next block.
+    block.header.clinic = clinic_id;
+    let height = block.header.height + c.node.ledger().dag().head_of(&clinic_id).unwrap().0 + 1;
+    block.header.height = height;
+    block.header.prev = c.node.ledger().dag().head_of(&clinic_id).map(|(_, h)| h);
+    block.signature = carelog_ledger::Signature(forger.sign(&block.header.hash().0));
+    let hash = block.hash();
+    let root = c.root.clone();
+    drop(c.node);
+    alter_database(
+        &root,
+        &format!(
+            "INSERT INTO blocks (hash, clinic, height, bytes, received_at) \
+             VALUES (X'{}', X'{}', {height}, X'{}', 0)",
+            hex::encode(hash.0),
+            hex::encode(clinic_id.0),
+            hex::encode(block.to_bytes())
+        ),
+    );
+    let err = Node::open(&root).err().expect("the planted block is found");
+    assert!(err.to_string().contains(&hash.to_string()), "{err}");
+}
