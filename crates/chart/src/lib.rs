@@ -62,4 +62,4 @@ pub use stats::{ObservationStats, TREND_TOLERANCE, Trend, observation_stats, tre
 pub use summary::{
     AllergyItem, BASE_ACTOR, Conflict, MedicationItem, ProblemItem, Summary, SummaryView,
 };
-pub use view::{ChartRecord, SAMPLE_TEXT_CHARS, render};
+pub use view::{ChartRecord, SAMPLE_TEXT_CHARS, render, sample_records};

@@ -96,14 +96,16 @@ impl<'a> Chart<'a> {
         }
     }
 
-    /// Records not replaced by an amendment, each with its clinical time (the original's time).
+    /// Records not replaced by an amendment, each with its clinical time (the original's time),
+    /// in clinical time order.
     fn current(&self) -> Vec<(&'a ChartRecord, i64)> {
         let by_id: BTreeMap<&str, &ChartRecord> = self
             .ordered
             .iter()
             .map(|r| (r.entry_id.as_str(), *r))
             .collect();
-        self.ordered
+        let mut current = self
+            .ordered
             .iter()
             .filter(|r| !self.amended_by.contains_key(r.entry_id.as_str()))
             .map(|r| {
@@ -117,7 +119,9 @@ impl<'a> Chart<'a> {
                 }
                 (*r, root.time_ms)
             })
-            .collect()
+            .collect::<Vec<_>>();
+        current.sort_by(|(a, t), (b, u)| (t, &a.entry_id).cmp(&(u, &b.entry_id)));
+        current
     }
 }
 
@@ -167,12 +171,10 @@ fn full(chart: &Chart<'_>, summary: Option<&SummaryView>, out: &mut Map<String, 
     }
 }
 
-/// Latest value per code, identity reduced to initials, birth year and sex, free text truncated.
-fn sample(chart: &Chart<'_>, summary: Option<&SummaryView>, out: &mut Map<String, Value>) {
-    let current = chart.current();
-    // LOINC code → (clinical time, entry id) of the record holding its latest value.
+/// LOINC code → (clinical time, entry id) of the current record holding its latest value.
+fn latest_values<'a>(current: &[(&'a ChartRecord, i64)]) -> BTreeMap<String, (i64, &'a str)> {
     let mut latest: BTreeMap<String, (i64, &str)> = BTreeMap::new();
-    for (r, t) in &current {
+    for (r, t) in current {
         for obs in r.data.observations() {
             let holder = latest.entry(obs.loinc).or_insert((*t, &r.entry_id));
             if (*t, r.entry_id.as_str()) > *holder {
@@ -180,6 +182,81 @@ fn sample(chart: &Chart<'_>, summary: Option<&SummaryView>, out: &mut Map<String
             }
         }
     }
+    latest
+}
+
+/// The records a reader at sample level may hold, so that a node holding only these renders
+/// and exports the same sample view as one holding every record: current records dated at
+/// their original's time, the latest value per code, free text truncated, diagnoses, allergies
+/// and drugs without their details, identity reduced to initials, birth year and sex.
+pub fn sample_records(records: &[ChartRecord]) -> Vec<ChartRecord> {
+    let chart = Chart::new(records);
+    let current = chart.current();
+    let latest = latest_values(&current);
+    let is_latest =
+        |loinc: &str, id: &str| latest.get(loinc).is_some_and(|(_, holder)| *holder == id);
+    current
+        .iter()
+        .filter_map(|(r, t)| {
+            let id = r.entry_id.as_str();
+            let data = match &r.data {
+                EntryData::Vitals(v) => {
+                    let kept = v.only(|code| is_latest(code, id));
+                    if kept.observations().is_empty() {
+                        return None;
+                    }
+                    EntryData::Vitals(kept)
+                }
+                EntryData::Lab(l) => {
+                    if !is_latest(&l.loinc, id) {
+                        return None;
+                    }
+                    r.data.clone()
+                }
+                EntryData::Note(n) => EntryData::Note(crate::Note {
+                    title: truncate(&n.title),
+                    text: truncate(&n.text),
+                }),
+                EntryData::Condition(c) => EntryData::Condition(c.clone()),
+                EntryData::Allergy(a) => EntryData::Allergy(crate::Allergy {
+                    substance: a.substance.clone(),
+                    reaction: None,
+                }),
+                EntryData::Medication(m) => EntryData::Medication(crate::Medication {
+                    drug: m.drug.clone(),
+                    start: m.start,
+                    end: None,
+                    days_supply: None,
+                    stop_reason: None,
+                }),
+                EntryData::Demographics(d) => EntryData::Demographics(crate::Demographics {
+                    name: d.initials(),
+                    birth_date: time::Date::from_calendar_date(
+                        d.birth_year(),
+                        time::Month::January,
+                        1,
+                    )
+                    .unwrap_or(d.birth_date),
+                    sex: d.sex.clone(),
+                }),
+            };
+            Some(ChartRecord {
+                entry_id: r.entry_id.clone(),
+                kind: r.kind,
+                author: String::new(),
+                time_ms: *t,
+                data,
+                amends: None,
+                flagged: r.flagged.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Latest value per code, identity reduced to initials, birth year and sex, free text truncated.
+fn sample(chart: &Chart<'_>, summary: Option<&SummaryView>, out: &mut Map<String, Value>) {
+    let current = chart.current();
+    let latest = latest_values(&current);
     let is_latest =
         |loinc: &str, id: &str| latest.get(loinc).is_some_and(|(_, holder)| *holder == id);
 

@@ -3,6 +3,7 @@
 use carelog_chart::{
     ABNORMAL_FLAGS, AccessLevel, Allergy, ChartRecord, Condition, Demographics, EntryData,
     EntryKind, LabResult, Medication, Note, SEXES, Summary, Vitals, check_loinc, render,
+    sample_records,
 };
 use proptest::prelude::*;
 use time::Date;
@@ -237,6 +238,34 @@ proptest! {
         for level in AccessLevel::ALL {
             let view = render(level, &records, None);
             prop_assert_eq!(&view["level"], &serde_json::json!(level));
+        }
+    }
+
+    #[test]
+    fn the_sample_records_render_the_same_sample_view(entries in prop::collection::vec((valid_entry(), -1_000_000_000i64..4_000_000_000_000, prop::option::of(0usize..6)), 0..8)) {
+        let records: Vec<ChartRecord> = entries
+            .into_iter()
+            .enumerate()
+            .map(|(i, (data, time_ms, amends))| ChartRecord {
+                entry_id: format!("e{i}"),
+                kind: data.kind(),
+                author: "author".into(),
+                time_ms,
+                data,
+                amends: amends.map(|a| format!("e{a}")),
+                flagged: None,
+            })
+            .collect();
+        let reduced = sample_records(&records);
+        prop_assert_eq!(render(AccessLevel::Sample, &reduced, None), render(AccessLevel::Sample, &records, None));
+        // What a sample reader holds never carries a full name, a reaction or a stop reason.
+        for r in &reduced {
+            match &r.data {
+                EntryData::Demographics(d) => prop_assert!(d.name.split_whitespace().all(|w| w.chars().count() == 2 && w.ends_with('.'))),
+                EntryData::Allergy(a) => prop_assert!(a.reaction.is_none()),
+                EntryData::Medication(m) => prop_assert!(m.stop_reason.is_none() && m.end.is_none()),
+                _ => {}
+            }
         }
     }
 

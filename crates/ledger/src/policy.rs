@@ -56,6 +56,8 @@ pub enum Action {
     RotateKey,
     /// Move a patient's record to another clinic.
     MoveRecord(ActorId),
+    /// Publish a view of the chart at information or sample level for its grantees.
+    PublishView,
 }
 
 impl Action {
@@ -85,6 +87,7 @@ impl Action {
             Payload::ReplaceKey { actor, .. } => Action::ReplaceKey(*actor),
             Payload::RotateKey { .. } => Action::RotateKey,
             Payload::MoveRecord { clinic, .. } => Action::MoveRecord(*clinic),
+            Payload::LevelView { .. } => Action::PublishView,
         }
     }
 }
@@ -458,6 +461,16 @@ pub fn authorize(
             Ok(permit)
         }
         Action::Read => read,
+        // Derived from the full chart, by someone who holds it in their own right.
+        Action::PublishView => match read {
+            Ok(permit)
+                if permit.level == AccessLevel::Full && permit.basis != Basis::BreakGlass =>
+            {
+                Ok(permit)
+            }
+            Ok(permit) => Err(Denied::LevelTooLow(permit.level)),
+            Err(e) => Err(e),
+        },
         Action::ViewAudit => {
             if actor == patient_id || file.attention.contains_key(&actor) {
                 return read;
@@ -480,7 +493,8 @@ pub fn authorize(
     }
 }
 
-/// What a clinic's node may do as an actor: rotate the data keys of the records it holds.
+/// What a clinic's node may do as an actor: rotate the data keys of the records it holds, and
+/// publish their views for grantees below full.
 fn clinic_node(
     state: &State,
     clinic: &crate::records::Clinic,
@@ -488,10 +502,10 @@ fn clinic_node(
     action: &Action,
     patient: Option<ActorId>,
 ) -> Result<Permit, Denied> {
-    if *action != Action::RotateKey {
+    if !matches!(action, Action::RotateKey | Action::PublishView) {
         return Err(Denied::WrongRole {
             needed: "people",
-            action: "act for a clinic's node in anything but key rotation",
+            action: "act for a clinic's node in anything but key rotation and level views",
         });
     }
     if clinic.suspended.is_some() {

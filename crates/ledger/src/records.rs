@@ -207,6 +207,25 @@ pub struct EntryRef {
     pub flag: Option<Box<str>>,
 }
 
+/// A published view of a chart at information or sample level.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ViewRef {
+    /// The publishing transaction.
+    pub id: TxId,
+    /// Its level.
+    pub level: AccessLevel,
+    /// The block that carries it: an index into the state's table of blocks with entries.
+    pub(crate) block: u32,
+    /// Its index in that block.
+    pub index: u32,
+    /// The grantees its key is wrapped for.
+    pub readers: Vec<ActorId>,
+    /// How many chart entries the file held when it was published (a later entry makes it old).
+    pub entries: u32,
+    /// When it was published.
+    pub time_ms: i64,
+}
+
 /// [`EntryRef`]'s key index when the entry names a key its patient's file does not hold.
 pub(crate) const NO_KEY: u32 = u32::MAX;
 
@@ -306,6 +325,8 @@ pub struct PatientFile {
     /// Requests for new patient keys not yet agreed by a second party: who asked, for which
     /// keys.
     pub key_requests: Vec<(ActorId, PublicKeys)>,
+    /// Views published for grantees below full, oldest first.
+    pub views: Vec<ViewRef>,
     /// The audit trail in order, each line pointing into `entries` or `events`.
     trail: Vec<TrailLine>,
     /// Audit events other than chart writes.
@@ -333,6 +354,7 @@ impl PatientFile {
             entries: Vec::new(),
             break_glass: Vec::new(),
             key_requests: Vec::new(),
+            views: Vec::new(),
             trail: Vec::new(),
             events: Vec::new(),
         };
@@ -375,6 +397,23 @@ impl PatientFile {
     /// The chart entries, in the ledger's order.
     pub fn entries(&self) -> &[EntryRef] {
         &self.entries
+    }
+
+    /// The newest view at `level` whose key is wrapped for `reader`.
+    pub fn view_for(&self, level: AccessLevel, reader: &ActorId) -> Option<&ViewRef> {
+        self.views
+            .iter()
+            .rev()
+            .find(|v| v.level == level && v.readers.contains(reader))
+    }
+
+    /// The live grantees at `level` at `now_ms`.
+    pub fn grantees_at(&self, level: AccessLevel, now_ms: i64) -> Vec<ActorId> {
+        self.grants
+            .iter()
+            .filter(|(_, g)| g.level == level && g.live(now_ms))
+            .map(|(id, _)| *id)
+            .collect()
     }
 
     /// Entries, audit lines and other events held: a measure of the file's size.

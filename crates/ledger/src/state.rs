@@ -10,7 +10,7 @@ use crate::order::{Dag, Frontier};
 use crate::policy::{self, Action};
 use crate::records::{
     AccessRequest, Attending, AuditAction, AuditEvent, BlockAt, Clinic, DataKeyEpoch, EntryRef,
-    Grant, KeyHistory, Network, PatientFile, RequestStatus, Stop, User,
+    Grant, KeyHistory, Network, PatientFile, RequestStatus, Stop, User, ViewRef,
 };
 use crate::tx::{KeyWrap, Payload, Role, SignedTx};
 
@@ -271,6 +271,21 @@ impl State {
         self.entry_blocks.get(entry.block as usize).copied()
     }
 
+    /// The block that carries a published view.
+    pub fn view_block(&self, view: &ViewRef) -> Option<BlockHash> {
+        self.entry_blocks.get(view.block as usize).copied()
+    }
+
+    /// The index of a block in the table of blocks with entries and views, added if new.
+    fn block_index(&mut self, block: BlockHash) -> u32 {
+        // A block's transactions apply one after another, so its entries share the last slot.
+        if self.entry_blocks.last() != Some(&block) {
+            self.entry_blocks.push(block);
+        }
+        u32::try_from(self.entry_blocks.len() - 1)
+            .expect("fewer than 2^32 blocks carry chart entries")
+    }
+
     /// Applies one signed transaction (whose id is `id`) at its place in the total order.
     ///
     /// Role and scope checks that every replica makes alike were made when the block was
@@ -427,6 +442,34 @@ impl State {
                 key_wraps,
             } => (patient, key_wraps, Some(*reader)),
             Payload::RotateKey { patient, key_wraps } => (patient, key_wraps, None),
+            Payload::LevelView {
+                patient,
+                level,
+                key_wraps,
+                ..
+            } => {
+                let Some(file) = self.patients.get(patient) else {
+                    return Ok(());
+                };
+                // Only grantees at this very level (or ones revoked in a block the publisher had
+                // not seen) may receive a view's key.
+                let live = file.grantees_at(*level, tx.time_ms);
+                let revoked_unseen = |r: &ActorId| {
+                    file.revocations
+                        .iter()
+                        .any(|(who, at)| who == r && !Dag::precedes(*at, position.frontier))
+                };
+                return match key_wraps
+                    .iter()
+                    .find(|w| !live.contains(&w.reader) && !revoked_unseen(&w.reader))
+                {
+                    Some(w) => Err(format!(
+                        "it wraps a {level} view for {}, who holds no grant at that level",
+                        w.reader
+                    )),
+                    None => Ok(()),
+                };
+            }
             _ => return Ok(()),
         };
         let Some(file) = self.patients.get(patient) else {
@@ -677,6 +720,36 @@ impl State {
                 ));
             }
             Payload::ChartEntry { .. } => self.record_entry(id, stx, position, None),
+            Payload::LevelView {
+                patient,
+                level,
+                key_wraps,
+                ..
+            } => {
+                let Some(file) = self.patients.get(patient) else {
+                    return;
+                };
+                // Grantees who lost the level concurrently are not given this view.
+                let live = file.grantees_at(*level, tx.time_ms);
+                let readers: Vec<ActorId> = key_wraps
+                    .iter()
+                    .map(|w| w.reader)
+                    .filter(|r| live.contains(r) && self.may_hold_keys(r))
+                    .collect();
+                let block = self.block_index(position.block);
+                if let Some(file) = self.patients.get_mut(patient) {
+                    let entries = u32::try_from(file.entries().len()).unwrap_or(u32::MAX);
+                    file.views.push(ViewRef {
+                        id,
+                        level: *level,
+                        block,
+                        index: position.index,
+                        readers,
+                        entries,
+                        time_ms: tx.time_ms,
+                    });
+                }
+            }
             Payload::AuditRead {
                 patient,
                 level,
@@ -818,15 +891,13 @@ impl State {
         else {
             return;
         };
+        if !self.patients.contains_key(patient) {
+            return;
+        }
+        let block = self.block_index(position.block);
         let Some(file) = self.patients.get_mut(patient) else {
             return;
         };
-        // A block's transactions apply one after another, so its entries share the last slot.
-        if self.entry_blocks.last() != Some(&position.block) {
-            self.entry_blocks.push(position.block);
-        }
-        let block = u32::try_from(self.entry_blocks.len() - 1)
-            .expect("fewer than 2^32 blocks carry chart entries");
         let key = file.key_index(key);
         file.record_entry(EntryRef {
             id,

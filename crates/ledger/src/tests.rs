@@ -839,89 +839,69 @@ fn the_policy_table() {
         ("new keys, clinic B", Action::ReplaceKey(clinic_b)),
         ("rotate key", Action::RotateKey),
         ("move record to B", Action::MoveRecord(clinic_b)),
+        ("publish a level view", Action::PublishView),
     ];
-    // One letter per action above: - refused, N allowed with no chart access, I/S/F allowed
-    // at information / sample / full level.
-    let rows: Vec<(&str, ActorId, &str)> = vec![
-        //                                        enrol/register/assign  care      standing
-        (
-            "health authority",
-            state.authority().unwrap(),
-            "NNN---- -------- NNNNNN--",
-        ),
-        (
-            "admin, patient's clinic",
-            id(&w.admins[0]),
-            "-N-N-N- -------N N--NN---",
-        ),
-        (
-            "admin, other clinic",
-            id(&w.admins[1]),
-            "--N-N-- -------- -N------",
-        ),
-        ("custodian", id(&w.doctors[0]), "------- NFFFFFNF ----N-F-"),
-        (
-            "attending doctor",
-            id(&attending),
-            "------- N--FFFNF --------",
-        ),
-        (
-            "full grantee, clinic B",
-            grantee_full,
-            "------- N--FFFN- --------",
-        ),
-        (
-            "sample grantee",
-            grantee_sample,
-            "------- N----SN- --------",
-        ),
-        (
-            "expired grantee",
-            id(&grantee_expired),
-            "------- N-----N- --------",
-        ),
-        (
-            "lab, patient's clinic",
-            id(&lab_a),
-            "------- N---N--- --------",
-        ),
-        ("lab, other clinic", id(&lab_b), "------- N------- --------"),
-        ("patient", patient, "------- -FF--F-F ------FF"),
-        (
-            "clinic of record's node",
-            clinic_a,
-            "------- -------- ------N-",
-        ),
-        (
-            "another clinic's node",
-            clinic_b,
-            "------- -------- --------",
-        ),
-        (
-            "disabled doctor",
-            id(&disabled),
-            "------- -------- --------",
-        ),
-        (
-            "suspended clinic's doctor",
-            id(&doctor_d),
-            "------- -------- --------",
-        ),
-        (
-            "suspended clinic's admin",
-            id(&admin_d),
-            "------- -------- --------",
-        ),
-        (
-            "suspended clinic's node",
-            id(&clinic_d),
-            "------- -------- --------",
-        ),
-        ("not enrolled", id(&stranger), "------- -------- --------"),
+    let actors: Vec<(&str, ActorId)> = vec![
+        ("health authority", state.authority().unwrap()),
+        ("admin, patient's clinic", id(&w.admins[0])),
+        ("admin, other clinic", id(&w.admins[1])),
+        ("custodian", id(&w.doctors[0])),
+        ("attending doctor", id(&attending)),
+        ("full grantee, clinic B", grantee_full),
+        ("sample grantee", grantee_sample),
+        ("expired grantee", id(&grantee_expired)),
+        ("lab, patient's clinic", id(&lab_a)),
+        ("lab, other clinic", id(&lab_b)),
+        ("patient", patient),
+        ("clinic of record's node", clinic_a),
+        ("another clinic's node", clinic_b),
+        ("disabled doctor", id(&disabled)),
+        ("suspended clinic's doctor", id(&doctor_d)),
+        ("suspended clinic's admin", id(&admin_d)),
+        ("suspended clinic's node", id(&clinic_d)),
+        ("not enrolled", id(&stranger)),
     ];
+    // One letter per action above, in groups: enrol, register, assign | care | standing |
+    // views. - refused, N allowed with no chart access, I/S/F allowed at information / sample /
+    // full level.
+    let table = "
+        health authority          | NNN---- | -------- | NNNNNN-- | -
+        admin, patient's clinic   | -N-N-N- | -------N | N--NN--- | -
+        admin, other clinic       | --N-N-- | -------- | -N------ | -
+        custodian                 | ------- | NFFFFFNF | ----N-F- | F
+        attending doctor          | ------- | N--FFFNF | -------- | F
+        full grantee, clinic B    | ------- | N--FFFN- | -------- | F
+        sample grantee            | ------- | N----SN- | -------- | -
+        expired grantee           | ------- | N-----N- | -------- | -
+        lab, patient's clinic     | ------- | N---N--- | -------- | -
+        lab, other clinic         | ------- | N------- | -------- | -
+        patient                   | ------- | -FF--F-F | ------FF | F
+        clinic of record's node   | ------- | -------- | ------N- | N
+        another clinic's node     | ------- | -------- | -------- | -
+        disabled doctor           | ------- | -------- | -------- | -
+        suspended clinic's doctor | ------- | -------- | -------- | -
+        suspended clinic's admin  | ------- | -------- | -------- | -
+        suspended clinic's node   | ------- | -------- | -------- | -
+        not enrolled              | ------- | -------- | -------- | -
+    ";
+    let rows: Vec<(&str, ActorId, String)> = table
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let (who, letters) = line.split_once('|').unwrap();
+            let who = who.trim();
+            let actor = actors.iter().find(|(name, _)| *name == who).unwrap().1;
+            let letters: String = letters
+                .chars()
+                .filter(|c| !matches!(c, ' ' | '|'))
+                .collect();
+            (who, actor, letters)
+        })
+        .collect();
+    assert_eq!(rows.len(), actors.len(), "one row per actor");
     let mut mismatches = Vec::new();
     for (who, actor, expected) in &rows {
-        let expected: Vec<char> = expected.chars().filter(|c| *c != ' ').collect();
+        let expected: Vec<char> = expected.chars().collect();
         assert_eq!(
             expected.len(),
             actions.len(),

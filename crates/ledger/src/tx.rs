@@ -229,6 +229,19 @@ pub enum Payload {
         /// required reader, and older keys re-wrapped for required readers.
         key_wraps: Vec<KeyWrap>,
     },
+    /// A view of the chart at information or sample level, derived by a reader who holds the
+    /// full key and sealed under a key of its own wrapped only for the live grantees at that
+    /// level: they never receive a key that opens full entries.
+    LevelView {
+        /// The patient.
+        patient: ActorId,
+        /// Information or sample.
+        level: AccessLevel,
+        /// The view, sealed under this transaction's own key.
+        sealed: Vec<u8>,
+        /// That key wrapped for each grantee at the level (`key` is the zero id).
+        key_wraps: Vec<KeyWrap>,
+    },
     /// The patient moves their record to another clinic, which becomes the clinic of record.
     MoveRecord {
         /// The patient.
@@ -254,6 +267,7 @@ impl Payload {
             | Payload::AuditRead { patient, .. }
             | Payload::BreakGlass { patient, .. }
             | Payload::RotateKey { patient, .. }
+            | Payload::LevelView { patient, .. }
             | Payload::MoveRecord { patient, .. } => Some(*patient),
             Payload::Genesis { .. }
             | Payload::EnrollClinic { .. }
@@ -286,6 +300,7 @@ impl Payload {
             Payload::ReplaceKey { .. } => "replace key",
             Payload::RotateKey { .. } => "rotate key",
             Payload::MoveRecord { .. } => "move record",
+            Payload::LevelView { .. } => "level view",
         }
     }
 
@@ -401,6 +416,26 @@ impl Payload {
             | Payload::SuspendClinic { reason, .. }
             | Payload::ReplaceKey { reason, .. } => text("reason", reason, MAX_REASON_LEN),
             Payload::AuditRead { purpose, .. } => text("purpose", purpose, MAX_REASON_LEN),
+            Payload::LevelView {
+                level,
+                sealed,
+                key_wraps,
+                ..
+            } => {
+                wraps(key_wraps)?;
+                if !matches!(level, AccessLevel::Information | AccessLevel::Sample) {
+                    return Err(format!(
+                        "a view is at information or sample level, not {level}"
+                    ));
+                }
+                if sealed.len() > MAX_SEALED_LEN {
+                    return Err(format!(
+                        "its sealed view is {} bytes, over {MAX_SEALED_LEN}",
+                        sealed.len()
+                    ));
+                }
+                Ok(())
+            }
             Payload::ChartEntry { sealed, .. } => {
                 if sealed.len() > MAX_SEALED_LEN {
                     return Err(format!(

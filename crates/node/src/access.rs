@@ -170,6 +170,11 @@ impl Node {
             },
         );
         self.commit(vec![tx], &[])?;
+        if level < AccessLevel::Full {
+            // The grantee receives no data key: the chart as their level shows it, under a key
+            // of its own.
+            self.publish_views(Some(session), patient)?;
+        }
         Ok(())
     }
 

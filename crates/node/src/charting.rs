@@ -26,9 +26,9 @@ pub struct PatientListing {
 }
 
 /// An opened chart entry.
-struct Opened {
-    record: ChartRecord,
-    summary_change: Option<Vec<u8>>,
+pub(crate) struct Opened {
+    pub(crate) record: ChartRecord,
+    pub(crate) summary_change: Option<Vec<u8>>,
     summary_item: Option<String>,
 }
 
@@ -50,9 +50,9 @@ pub struct Quarantined {
 }
 
 /// What opening a patient's entries gave.
-struct OpenedChart {
+pub(crate) struct OpenedChart {
     /// The entries that opened, in the ledger's order.
-    opened: Vec<Opened>,
+    pub(crate) opened: Vec<Opened>,
     /// Entries sealed with keys this node does not hold.
     sealed_away: usize,
     /// Entries whose key it holds that did not open.
@@ -73,28 +73,46 @@ impl Node {
 
     /// Opens every entry of a patient this node holds a key for; the rest are counted, and
     /// those that do not open are set aside.
-    fn open_entries(
+    pub(crate) fn open_entries(
         &self,
         session: &Session,
         patient: ActorId,
         file: &PatientFile,
     ) -> Result<OpenedChart> {
-        let holders = self.holders(session);
-        let opened_keys = session.opened.open_all(file, &patient, &holders);
+        self.open_entries_with(
+            &self.holders(session),
+            &session.opened,
+            &session.read,
+            patient,
+            file,
+        )
+    }
+
+    /// [`Node::open_entries`] with the keys of `holders`, keeping what opens in `opened` and
+    /// `read`.
+    pub(crate) fn open_entries_with(
+        &self,
+        holders: &[(ActorId, &carelog_vault::ActorKeys)],
+        opened: &keys::OpenedKeys,
+        read: &keys::OpenedEntries,
+        patient: ActorId,
+        file: &PatientFile,
+    ) -> Result<OpenedChart> {
+        let opened_keys = opened.open_all(file, &patient, holders);
         let mut chart = OpenedChart {
             opened: Vec::with_capacity(file.entries().len()),
             sealed_away: 0,
             quarantined: Vec::new(),
         };
         for entry in file.entries() {
-            let opened = file
+            let key = file
                 .entry_key(entry)
                 .and_then(|epoch| opened_keys.iter().find(|(id, _)| *id == epoch.id));
-            let Some((key_id, key)) = opened else {
+            let Some((key_id, key)) = key else {
                 chart.sealed_away += 1;
                 continue;
             };
-            match self.open_entry(session, patient, entry, key_id, key) {
+            match self.open_entry(read, patient, entry, key_id, key) {
                 Ok(o) => chart.opened.push(o),
                 Err(NodeError::Unopenable(why)) => {
                     tracing::warn!(entry = %entry.id, %why, "a chart entry does not open; set aside");
@@ -130,13 +148,13 @@ impl Node {
     /// has opened it before.
     fn open_entry(
         &self,
-        session: &Session,
+        read: &keys::OpenedEntries,
         patient: ActorId,
         entry: &EntryRef,
         key_id: &TxId,
         key: &DataKey,
     ) -> Result<Opened> {
-        let plain = session.read.get_or_open(&entry.id, || {
+        let plain = read.get_or_open(&entry.id, || {
             let damaged = || {
                 NodeError::Damaged(format!(
                     "chart entry {} is missing from its block",
@@ -219,6 +237,12 @@ impl Node {
         let tx = self.entry_for(session, patient, kind, data_json, amends)?;
         let id = tx.id();
         self.commit(vec![tx], &[])?;
+        // Grantees below full see the new entry in a fresh view; a writer who may not derive
+        // one (a lab) leaves it to the clinic of record's node.
+        match self.publish_views(Some(session), patient) {
+            Ok(()) | Err(NodeError::Denied(_)) => {}
+            Err(e) => tracing::warn!(error = %e, "could not publish the level views"),
+        }
         Ok(id)
     }
 
@@ -346,6 +370,37 @@ impl Node {
         let state = self.ledger.state();
         let file = patient_file(state, &patient)?;
         let permit = authorize(state, session.user, &Action::Read, Some(patient), now_ms())?;
+        let audit = self.sign(
+            session,
+            Payload::AuditRead {
+                patient,
+                level: permit.level,
+                purpose: purpose.to_string(),
+            },
+        );
+        if permit.level < AccessLevel::Full {
+            // Below full, the reader holds no key to the entries: only the view published for
+            // their level.
+            let mut view = match self.open_view(session, patient, file, permit.level)? {
+                Some(opened) => {
+                    let mut view = opened.rendered;
+                    if let Some(object) = view.as_object_mut() {
+                        object.insert("view_time".into(), home::rfc3339(opened.time_ms).into());
+                    }
+                    view
+                }
+                None => serde_json::json!({
+                    "entries": [],
+                    "message": "No view of this chart has been published for this grant yet; it \
+                                appears once the patient's clinic or family doctor is next online.",
+                }),
+            };
+            if let Some(object) = view.as_object_mut() {
+                object.insert("level".into(), serde_json::json!(permit.level));
+                object.insert("patient_id".into(), patient.to_string().into());
+            }
+            return Ok((view, audit));
+        }
         let OpenedChart {
             opened,
             sealed_away,
@@ -369,14 +424,6 @@ impl Node {
                 serde_json::to_value(&quarantined).unwrap_or_default(),
             );
         }
-        let audit = self.sign(
-            session,
-            Payload::AuditRead {
-                patient,
-                level: permit.level,
-                purpose: purpose.to_string(),
-            },
-        );
         Ok((view, audit))
     }
 
@@ -414,6 +461,13 @@ impl Node {
         if level < AccessLevel::Sample {
             return None;
         }
+        if level < AccessLevel::Full {
+            let view = self.open_view(session, patient, file, level).ok()??;
+            return view.records.iter().rev().find_map(|r| match &r.data {
+                EntryData::Demographics(d) => Some(d.initials()),
+                _ => None,
+            });
+        }
         let entry = file
             .entries()
             .iter()
@@ -424,7 +478,7 @@ impl Node {
             .opened
             .open_epoch(file, &patient, &key_id, &self.holders(session))?;
         let opened = self
-            .open_entry(session, patient, entry, &key_id, &key)
+            .open_entry(&session.read, patient, entry, &key_id, &key)
             .ok()?;
         let EntryData::Demographics(d) = opened.record.data else {
             return None;

@@ -189,7 +189,14 @@ impl Node {
         let state = self.ledger.state();
         let file = patient_file(state, &patient)?;
         let permit = authorize(state, session.user, &Action::Read, Some(patient), now_ms())?;
-        let records = self.opened_records(session, patient, file)?;
+        let records = if permit.level < carelog_chart::AccessLevel::Full {
+            // Below full: the records of the view published for the reader's level.
+            self.open_view(session, patient, file, permit.level)?
+                .map(|v| v.records)
+                .unwrap_or_default()
+        } else {
+            self.opened_records(session, patient, file)?
+        };
         Ok((permit.level, records))
     }
 }

@@ -31,6 +31,7 @@ mod saved;
 mod shared;
 mod standing;
 pub mod synthetic;
+mod views;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -129,6 +129,12 @@ impl KeysChecked {
                 tracing::warn!(error = %e, "could not rotate the keys of this clinic's records");
                 0
             }
+        } + match node.refresh_views() {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not publish the level views of this clinic's records");
+                0
+            }
         };
         self.txs = node.ledger.tx_count();
         self.at = Some(std::time::Instant::now());

@@ -444,7 +444,7 @@ impl Node {
     }
 
     /// A transaction by this clinic's node itself (key rotation), signed with its node key.
-    fn sign_as_clinic(&self, payload: Payload) -> OwnTx {
+    pub(crate) fn sign_as_clinic(&self, payload: Payload) -> OwnTx {
         OwnTx::by_clinic(
             Tx {
                 author: self.clinic,

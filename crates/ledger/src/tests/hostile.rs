@@ -813,3 +813,60 @@ fn texts_and_lists_over_their_limits_are_refused() {
     );
     refused(&mut w, 0, vec![many]);
 }
+
+#[test]
+fn a_level_view_goes_only_to_grantees_at_its_level() {
+    let mut w = World::new();
+    let patient = w.pid();
+    let sample = id(&w.doctors[2]);
+    let full = id(&w.doctors[1]);
+    let g1 = grant(&w, sample, AccessLevel::Sample, T0 + 20);
+    let g2 = grant(&w, full, AccessLevel::Full, T0 + 20);
+    w.seal(None, 0, vec![g1, g2]);
+    let view = |readers: &[ActorId], level, time| {
+        tx(
+            &keys(30),
+            &keys(10),
+            time,
+            Payload::LevelView {
+                patient,
+                level,
+                sealed: vec![9; 64],
+                key_wraps: wraps(TxId::default(), readers),
+            },
+        )
+    };
+    // The sample view wrapped for the sample grantee: recorded for them.
+    let ok = view(&[sample], AccessLevel::Sample, T0 + 30);
+    w.seal(None, 0, vec![ok]);
+    let file = w.base.state().patient(&patient).unwrap();
+    assert!(file.view_for(AccessLevel::Sample, &sample).is_some());
+    // Wrapped also for a stranger, or given at the wrong level: void.
+    for (readers, level) in [
+        (vec![sample, id(&keys(99))], AccessLevel::Sample),
+        (vec![sample], AccessLevel::Information),
+    ] {
+        let bad = view(&readers, level, T0 + 31);
+        let bad_id = bad.id();
+        w.seal(None, 0, vec![bad]);
+        assert!(void_reason(&w.base, bad_id).is_some());
+    }
+    // Only a reader of the full chart in their own right publishes one; a sample grantee not.
+    let by_sample = tx(
+        &keys(32),
+        &keys(12),
+        T0 + 32,
+        Payload::LevelView {
+            patient,
+            level: AccessLevel::Sample,
+            sealed: vec![9; 64],
+            key_wraps: wraps(TxId::default(), &[sample]),
+        },
+    );
+    let by_sample_id = by_sample.id();
+    w.seal(None, 2, vec![by_sample]);
+    assert!(void_reason(&w.base, by_sample_id).is_some());
+    // And no full-level view exists.
+    let full_view = view(&[full], AccessLevel::Full, T0 + 33);
+    refused(&mut w, 0, vec![full_view]);
+}

@@ -401,3 +401,118 @@ fn a_block_planted_in_the_database_without_the_keys_is_refused_when_the_home_ope
     let err = Node::open(&root).err().expect("the planted block is found");
     assert!(err.to_string().contains(&hash.to_string()), "{err}");
 }
+
+#[test]
+fn a_grantee_below_full_holds_no_key_that_opens_an_entry_and_sees_their_level() {
+    let (mut north, mut south, sam) = two_clinics();
+    let sam = south.unlock(sam, PASS).unwrap();
+    let cardio = south
+        .add_user(&sam, Role::Doctor, "Dr Heart", Some("cardiology"), DOC_PASS)
+        .unwrap();
+    let stats_only = south
+        .add_user(&sam, Role::Doctor, "Dr Stats", None, DOC_PASS)
+        .unwrap();
+    exchange(&mut north.node, &mut south);
+    let doc = north.node.unlock(north.doctor, DOC_PASS).unwrap();
+    for (sys, text) in [(150, "Headaches"), (138, "Better on treatment")] {
+        north
+            .node
+            .add_entry(
+                &doc,
+                north.patient,
+                "vitals",
+                &format!(r#"{{"systolic":{sys},"diastolic":90,"heart_rate":70}}"#),
+                None,
+            )
+            .unwrap();
+        note(&mut north.node, &doc, north.patient, text);
+    }
+    let me = north.node.unlock(north.patient, PIN).unwrap();
+    north
+        .node
+        .grant(&me, north.patient, cardio, AccessLevel::Sample, None)
+        .unwrap();
+    north
+        .node
+        .grant(
+            &me,
+            north.patient,
+            stats_only,
+            AccessLevel::Information,
+            None,
+        )
+        .unwrap();
+    exchange(&mut north.node, &mut south);
+
+    // No data key epoch of the patient is wrapped for either grantee: a patched node at South
+    // has nothing that opens an entry.
+    let file = south.ledger().state().patient(&north.patient).unwrap();
+    for reader in [cardio, stats_only] {
+        assert!(file.keys.iter().all(|k| !k.wraps.contains_key(&reader)));
+    }
+    let dr = south.unlock(cardio, DOC_PASS).unwrap();
+    let opened = crate::keys::OpenedKeys::default();
+    assert!(
+        opened
+            .open_all(file, &north.patient, &[(cardio, &dr.keys)])
+            .is_empty()
+    );
+
+    // The sample view: latest values and initials, no full name, notes truncated.
+    let view = south.chart(&dr, north.patient, "referral").unwrap();
+    assert_eq!(view["level"], "sample");
+    assert_eq!(view["latest"][0]["value"], 138.0, "{view}");
+    assert!(!view.to_string().contains("Zelda Quimby"));
+    assert!(view.to_string().contains("Z. Q."));
+    let hl7 = south.export(&dr, north.patient, Format::Hl7).unwrap();
+    assert!(hl7.contains("138") && !hl7.contains("150") && !hl7.contains("Zelda"));
+    // The information view: statistics only.
+    let stats = south.unlock(stats_only, DOC_PASS).unwrap();
+    let info = south.chart(&stats, north.patient, "research").unwrap();
+    assert_eq!(info["level"], "information");
+    assert!(info["entries"].as_array().unwrap().is_empty());
+    assert!(!info.to_string().contains("Headaches"));
+
+    // A new entry at North refreshes the views; a revoked grantee is left out of the next one.
+    north
+        .node
+        .add_entry(
+            &doc,
+            north.patient,
+            "vitals",
+            r#"{"systolic":121,"diastolic":80,"heart_rate":66}"#,
+            None,
+        )
+        .unwrap();
+    let views_before = north
+        .node
+        .ledger()
+        .state()
+        .patient(&north.patient)
+        .unwrap()
+        .views
+        .len();
+    north.node.revoke(&me, north.patient, stats_only).unwrap();
+    north
+        .node
+        .add_entry(
+            &doc,
+            north.patient,
+            "vitals",
+            r#"{"systolic":119,"diastolic":79,"heart_rate":64}"#,
+            None,
+        )
+        .unwrap();
+    exchange(&mut north.node, &mut south);
+    let view = south.chart(&dr, north.patient, "referral").unwrap();
+    assert_eq!(view["latest"][0]["value"], 119.0, "{view}");
+    let file = south.ledger().state().patient(&north.patient).unwrap();
+    assert!(file.views.len() > views_before);
+    assert!(
+        file.views[views_before..]
+            .iter()
+            .all(|v| !v.readers.contains(&stats_only)),
+        "no view after the revocation is for the revoked grantee"
+    );
+    assert!(south.chart(&stats, north.patient, "research").is_err());
+}
