@@ -288,10 +288,11 @@ async fn stopped(rx: &mut Option<watch::Receiver<bool>>) {
 async fn reader(
     mut recv: quinn::RecvStream,
     idle: Duration,
+    budget: Arc<tokio::sync::Semaphore>,
     frames: mpsc::Sender<Result<Incoming, NetError>>,
 ) {
     loop {
-        let item = read_frame(&mut recv, idle).await;
+        let item = read_frame(&mut recv, idle, &budget).await;
         let last = !matches!(item, Ok(Incoming::Frame(_)));
         if frames.send(item).await.is_err() || last {
             break;
@@ -325,7 +326,8 @@ impl<R: Replica> Link<'_, R> {
         let config = &self.endpoint.config;
         let idle = config.idle_timeout;
         let (frames_tx, mut frames) = mpsc::channel(4);
-        let _reader = AbortOnDrop(tokio::spawn(reader(recv, idle, frames_tx)));
+        let budget = self.endpoint.shared.read_budget.clone();
+        let _reader = AbortOnDrop(tokio::spawn(reader(recv, idle, budget, frames_tx)));
         let (mut session, start) = {
             let replica = lock(self.replica);
             let ledger = replica.ledger();
@@ -629,6 +631,14 @@ pub async fn serve<R: Replica>(
         tokio::select! {
             incoming = endpoint.quic.accept() => {
                 let Some(incoming) = incoming else { break };
+                // A peer proves it receives at its address (a QUIC Retry) before it takes a
+                // slot or any handshake work: spoofed addresses cannot fill the node.
+                if !incoming.remote_address_validated() {
+                    if incoming.retry().is_ok() {
+                        endpoint.shared.retries.fetch_add(1, Ordering::Relaxed);
+                    }
+                    continue;
+                }
                 if ctx.incoming.load(Ordering::Relaxed) >= endpoint.config.max_connections {
                     tracing::warn!(addr = %incoming.remote_address(), "too many connections; refusing");
                     incoming.refuse();

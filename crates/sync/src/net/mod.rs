@@ -138,6 +138,10 @@ pub struct NetConfig {
     pub backoff_max: Duration,
     /// The most connections served at once (incoming and outgoing).
     pub max_connections: usize,
+    /// Bytes of frames being read, across every connection at once: a frame's bytes are
+    /// reserved before they are read, and a reader waits while the budget is spent, so many
+    /// peers announcing large frames cannot make the node allocate more than this.
+    pub read_budget: usize,
     /// Batching and retries of each session.
     pub sync: SyncConfig,
 }
@@ -151,6 +155,7 @@ impl Default for NetConfig {
             backoff_min: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
             max_connections: 64,
+            read_budget: 64 << 20,
             sync: SyncConfig::default(),
         }
     }
@@ -165,6 +170,10 @@ struct Gossip {
 
 /// What an endpoint's driver tasks share.
 struct Shared {
+    /// Bytes of frames being read now, across connections ([`NetConfig::read_budget`]).
+    read_budget: Arc<tokio::sync::Semaphore>,
+    /// Incoming connections sent a Retry to prove their address first.
+    retries: std::sync::atomic::AtomicU64,
     gossip: tokio::sync::broadcast::Sender<Gossip>,
     board: driver::Board,
     wake: tokio::sync::Notify,
@@ -241,6 +250,7 @@ impl Endpoint {
             reason: e.to_string(),
         })?;
         let (gossip, _) = tokio::sync::broadcast::channel(1_024);
+        let read_budget = config.read_budget.min(tokio::sync::Semaphore::MAX_PERMITS);
         Ok(Endpoint {
             quic,
             client,
@@ -248,6 +258,8 @@ impl Endpoint {
             clinic: ActorId::from_signing_key(&node_key.public().signing),
             config,
             shared: Arc::new(Shared {
+                read_budget: Arc::new(tokio::sync::Semaphore::new(read_budget)),
+                retries: std::sync::atomic::AtomicU64::new(0),
                 gossip,
                 board: driver::Board::default(),
                 wake: tokio::sync::Notify::new(),
@@ -276,6 +288,23 @@ impl Endpoint {
     /// The timings and limits in force.
     pub fn config(&self) -> &NetConfig {
         &self.config
+    }
+
+    /// How many incoming connections were asked to prove their address (a QUIC Retry)
+    /// before they could take a slot.
+    pub fn retries(&self) -> u64 {
+        self.shared
+            .retries
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Bytes of frames being read right now, across every connection (never over
+    /// [`NetConfig::read_budget`]).
+    pub fn reading_bytes(&self) -> usize {
+        self.config
+            .read_budget
+            .min(tokio::sync::Semaphore::MAX_PERMITS)
+            .saturating_sub(self.shared.read_budget.available_permits())
     }
 
     /// A handle for the node: announce sealed blocks, read the sync status, "sync now".

@@ -63,6 +63,7 @@ fn quick() -> NetConfig {
         backoff_min: Duration::from_millis(100),
         backoff_max: Duration::from_millis(400),
         max_connections: 16,
+        read_budget: 64 << 20,
         sync: crate::SyncConfig::default(),
     }
 }
@@ -416,6 +417,72 @@ async fn oversized_and_silent_peers_are_dropped_and_honest_ones_served() {
         .unwrap();
     assert_eq!(report.sent_blocks, 1);
     assert_eq!(hash(&ra), hash(&rb));
+    a.stop().await;
+}
+
+#[tokio::test]
+async fn a_peer_proves_its_address_before_it_takes_a_slot() {
+    let world = World::new(2);
+    let (ea, ra) = node(&world, 0);
+    let (eb, rb) = node(&world, 1);
+    let server = ea.clone();
+    let a = start(ea, ra.clone(), vec![]);
+    seal(&world, &rb, 1, 1);
+    let report = sync_once(&eb, rb.clone(), a.addr, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(report.sent_blocks, 1);
+    assert!(
+        server.retries() >= 1,
+        "the first packet from a new address gets a Retry"
+    );
+    a.stop().await;
+}
+
+#[tokio::test]
+async fn peers_announcing_large_frames_share_one_read_budget() {
+    let world = World::new(3);
+    let mut config = quick();
+    config.read_budget = 2 << 20;
+    let allow = AllowList::from_ledger(&world.base);
+    let ea = Endpoint::bind_with(localhost(), &world.clinics[0], allow, config).unwrap();
+    let server = ea.clone();
+    let ra = Mem::new(world.base.clone());
+    let (eb, rb) = node(&world, 1);
+    let (ec, _rc) = node(&world, 2);
+    let a = start(ea, ra.clone(), vec![]);
+    // Two enrolled peers each announce a 1.5 MiB frame and send almost none of it: the first
+    // holds most of the budget, the second waits for room it never gets.
+    let mut hostile = Vec::new();
+    for _ in 0..2 {
+        let (conn, _) = ec.dial(a.addr).await.unwrap();
+        let (mut send, recv) = conn.open_bi().await.unwrap();
+        send.write_all(&(3u32 << 19).to_be_bytes()).await.unwrap();
+        send.write_all(&[0; 64]).await.unwrap();
+        hostile.push((conn, send, recv));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        server.reading_bytes(),
+        3 << 19,
+        "one announced frame is reserved; the other waits for room"
+    );
+    // An honest clinic's small frames still fit in what is left.
+    seal(&world, &rb, 1, 1);
+    let report = sync_once(&eb, rb.clone(), a.addr, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(report.sent_blocks, 1);
+    assert_eq!(hash(&ra), hash(&rb));
+    for (conn, _, _) in &hostile {
+        let closed = timeout(Duration::from_secs(8), conn.closed())
+            .await
+            .expect("both hostile peers are dropped");
+        assert!(
+            matches!(&closed, quinn::ConnectionError::ApplicationClosed(c) if c.error_code == 1u8.into()),
+            "{closed:?}"
+        );
+    }
     a.stop().await;
 }
 

@@ -25,10 +25,12 @@ pub(crate) enum Incoming {
     End,
 }
 
-/// Reads one frame, skipping heartbeats.
+/// Reads one frame, skipping heartbeats. Its bytes are reserved from `budget` (shared by every
+/// connection) before they are allocated, and given back once it is decoded.
 pub(crate) async fn read_frame(
     recv: &mut quinn::RecvStream,
     idle: Duration,
+    budget: &tokio::sync::Semaphore,
 ) -> Result<Incoming, NetError> {
     loop {
         let mut prefix = [0u8; 4];
@@ -51,6 +53,15 @@ pub(crate) async fn read_frame(
                 max: MAX_FRAME_LEN,
             });
         }
+        let reserve = u32::try_from(len).map_err(|_| NetError::FrameTooLarge {
+            len,
+            max: MAX_FRAME_LEN,
+        })?;
+        let _reserved = reserve_room(budget, reserve, idle).await.ok_or_else(|| {
+            NetError::Timeout(format!(
+                "no room to read a {len} byte frame: other peers' frames fill the read budget"
+            ))
+        })?;
         let mut body = vec![0u8; len];
         let deadline = Instant::now() + idle + Duration::from_secs(len as u64 / MIN_RATE);
         let got = read_some(recv, &mut body, deadline, idle).await?;
@@ -62,6 +73,29 @@ pub(crate) async fn read_frame(
         return decode(&body)
             .map(Incoming::Frame)
             .map_err(|e| NetError::Malformed(e.to_string()));
+    }
+}
+
+/// Takes `bytes` of the read budget once that much is free, waiting up to `limit`. A waiting
+/// reader holds nothing meanwhile, so one large frame waiting for room never keeps small
+/// frames from others out.
+async fn reserve_room(
+    budget: &tokio::sync::Semaphore,
+    bytes: u32,
+    limit: Duration,
+) -> Option<tokio::sync::SemaphorePermit<'_>> {
+    let deadline = Instant::now() + limit;
+    loop {
+        match budget.try_acquire_many(bytes) {
+            Ok(permit) => return Some(permit),
+            Err(tokio::sync::TryAcquireError::Closed) => return None,
+            Err(tokio::sync::TryAcquireError::NoPermits) if Instant::now() >= deadline => {
+                return None;
+            }
+            Err(tokio::sync::TryAcquireError::NoPermits) => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
     }
 }
 
