@@ -39,7 +39,7 @@ pub(crate) fn ok(human: impl Into<String>) -> Output {
 }
 
 /// Runs one command against a home.
-pub fn run(home: &Path, command: Command) -> Result<Output, Failure> {
+pub fn run(home: &Path, command: Command, json: bool) -> Result<Output, Failure> {
     match command {
         Command::Network {
             command:
@@ -93,7 +93,9 @@ pub fn run(home: &Path, command: Command) -> Result<Output, Failure> {
             ))
         }
         Command::Recover { peers, network } => crate::network::recover(home, &peers, network),
-        Command::Serve { listen, peers } => crate::network::serve(Node::open(home)?, listen, peers),
+        Command::Serve { listen, peers } => {
+            crate::network::serve(Node::open(home)?, listen, peers, json)
+        }
         Command::Sync { peer } => crate::network::sync(Node::open(home)?, peer),
         command => {
             let mut node = Node::open(home)?;

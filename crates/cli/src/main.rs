@@ -30,6 +30,11 @@ impl Output {
             human: human.into(),
         }
     }
+
+    /// Nothing more to print (the command printed as it went).
+    pub fn silent() -> Output {
+        Output::new(serde_json::Value::Null, "")
+    }
 }
 
 /// A refusal or failure, printed as one line on stderr.
@@ -54,7 +59,8 @@ fn main() -> ExitCode {
         )
         .init();
     let home = cli.home.clone().unwrap_or_else(default_home);
-    match commands::run(&home, cli.command) {
+    match commands::run(&home, cli.command, cli.json) {
+        Ok(output) if output.json.is_null() => ExitCode::SUCCESS,
         Ok(output) => {
             let mut stdout = std::io::stdout().lock();
             let printed = if cli.json {

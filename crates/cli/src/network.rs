@@ -1,5 +1,6 @@
 //! `serve`, `sync` and the sync half of `clinic join`: a tokio runtime around the node.
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,10 +22,13 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 }
 
 /// Runs until SIGINT or SIGTERM, logging sync events to stderr.
+/// Prints the address it listens on at once (one JSON object with `--json`: `listening`,
+/// `clinic_id`), then serves until SIGINT or SIGTERM and prints nothing more on stdout.
 pub fn serve(
     node: Node,
     listen: SocketAddr,
     mut peers: Vec<SocketAddr>,
+    json: bool,
 ) -> Result<Output, Failure> {
     for known in node.peers()? {
         if let Ok(addr) = known.parse::<SocketAddr>()
@@ -46,8 +50,19 @@ pub fn serve(
             }
             let _ = stop.send(true);
         });
-        eprintln!("carelog: clinic {clinic} serving on {listen} with {} peers", peers.len());
-        carelog_node::serve(node, listen, peers, shutdown, |event| match event {
+        let endpoint = node.bind_endpoint(listen)?;
+        let bound = endpoint.local_addr().map_err(|e| e.to_string())?;
+        {
+            let mut stdout = std::io::stdout().lock();
+            if json {
+                writeln!(stdout, "{}", json!({"listening": bound.to_string(), "clinic_id": clinic.to_string()}))?;
+            } else {
+                writeln!(stdout, "Clinic {clinic} listening on {bound}")?;
+            }
+            stdout.flush()?;
+        }
+        eprintln!("carelog: clinic {clinic} serving on {bound} with {} peers", peers.len());
+        carelog_node::serve_on(node, endpoint, peers, shutdown, |event| match event {
             SyncEvent::PeerConnected { clinic, addr } => eprintln!("carelog: connected to clinic {clinic} at {addr}"),
             SyncEvent::PeerDisconnected { clinic, addr, reason } => eprintln!("carelog: clinic {clinic} at {addr} disconnected: {reason}"),
             SyncEvent::Received { from, blocks } => eprintln!("carelog: received {blocks} blocks from clinic {from}"),
@@ -55,8 +70,9 @@ pub fn serve(
             SyncEvent::Refused { addr, reason } => eprintln!("carelog: refused {addr}: {reason}"),
         })
         .await
+        .map_err(Failure::from)
     })?;
-    Ok(Output::new(json!({"ok": true}), "Stopped."))
+    Ok(Output::silent())
 }
 
 /// Connects to one peer and exchanges until both sides hold the same blocks.

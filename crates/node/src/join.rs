@@ -4,7 +4,7 @@ use std::path::Path;
 
 use carelog_ledger::{ActorId, Block, Check, Ledger, Payload, Role};
 use carelog_store::{Origin, Store};
-use carelog_vault::PublicKeys;
+use carelog_vault::{ActorKeys, PublicKeys};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{NodeError, Result};
@@ -53,6 +53,28 @@ const REQUEST_FORMAT: &str = "carelog-join-request-1";
 const INVITE_FORMAT: &str = "carelog-invite-1";
 
 impl JoinRequest {
+    /// A request for a clinic with these node and admin keys, signed by both.
+    pub fn new(
+        clinic_name: &str,
+        admin_name: &str,
+        node_keys: &ActorKeys,
+        admin: &ActorKeys,
+    ) -> JoinRequest {
+        let mut request = JoinRequest {
+            format: REQUEST_FORMAT.into(),
+            clinic_name: clinic_name.trim().into(),
+            admin_name: admin_name.trim().into(),
+            clinic_keys: node_keys.public(),
+            admin_keys: admin.public(),
+            clinic_signature: String::new(),
+            admin_signature: String::new(),
+        };
+        let message = request.signed_bytes();
+        request.clinic_signature = hex::encode(node_keys.sign(&message));
+        request.admin_signature = hex::encode(admin.sign(&message));
+        request
+    }
+
     fn signed_bytes(&self) -> Vec<u8> {
         let fields = (
             &self.format,
@@ -105,18 +127,7 @@ impl Node {
         let node_keys = home::new_keys();
         let admin = home::new_keys();
         let sealed_admin = seal_user_keys(&admin, admin_passphrase)?;
-        let mut request = JoinRequest {
-            format: REQUEST_FORMAT.into(),
-            clinic_name: clinic_name.trim().into(),
-            admin_name: admin_name.trim().into(),
-            clinic_keys: node_keys.public(),
-            admin_keys: admin.public(),
-            clinic_signature: String::new(),
-            admin_signature: String::new(),
-        };
-        let message = request.signed_bytes();
-        request.clinic_signature = hex::encode(node_keys.sign(&message));
-        request.admin_signature = hex::encode(admin.sign(&message));
+        let request = JoinRequest::new(clinic_name, admin_name, &node_keys, &admin);
         let json = serde_json::to_vec_pretty(&request).expect("requests always encode");
         home.prepare_new()?;
         home.write_key(home::NODE_KEY, &node_keys)?;

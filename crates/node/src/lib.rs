@@ -49,7 +49,7 @@ pub use error::{NodeError, Result};
 pub use home::{Home, now_ms, parse_time, rfc3339};
 pub use interop::Format;
 pub use join::{Invite, JoinRequest};
-pub use network::{Link, LinkStatus, PeerStatus, serve, state_name, sync_once};
+pub use network::{Link, LinkStatus, PeerStatus, serve, serve_on, state_name, sync_once};
 pub use recover::Recovered;
 pub use replication::{Accepted, Evidence, NewRecord, PatientBundle};
 pub use shared::{GroupStats, SharedNode};

@@ -187,6 +187,18 @@ pub async fn serve(
     run(endpoint, node, peers, shutdown, on_event).await
 }
 
+/// [`serve`] on an endpoint already bound by [`Node::bind_endpoint`] (to learn the port it got
+/// before serving starts).
+pub async fn serve_on(
+    node: Node,
+    endpoint: Endpoint,
+    peers: Vec<SocketAddr>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+    on_event: impl Fn(&SyncEvent) + Send + 'static,
+) -> Result<()> {
+    run(endpoint, node, peers, shutdown, on_event).await
+}
+
 /// A link kept by an app beside its own node: a second node on the same home syncing in the
 /// background, with a handle for the sync bar ("Sync now", peer states). Stops when dropped.
 pub struct Link {

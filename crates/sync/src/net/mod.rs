@@ -33,6 +33,7 @@
 //! [`PeerSession`]: crate::PeerSession
 
 mod driver;
+mod link;
 mod tls;
 mod wire;
 
@@ -46,6 +47,7 @@ use carelog_vault::ActorKeys;
 pub use driver::{
     LinkState, PeerState, Replica, SyncEvent, SyncHandle, SyncReport, SyncStatus, serve, sync_once,
 };
+pub use link::FrameLink;
 pub use tls::{ALPN, AllowList, certificate_key, node_certificate};
 pub use wire::MIN_RATE;
 
