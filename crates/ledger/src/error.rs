@@ -47,20 +47,6 @@ pub enum LedgerError {
         /// What it links to that is missing.
         missing: Vec<BlockHash>,
     },
-    /// Two different blocks of one clinic at one height.
-    #[error(
-        "clinic {clinic} sealed two different blocks at height {height} ({first} and {second})"
-    )]
-    Equivocation {
-        /// The clinic.
-        clinic: ActorId,
-        /// The height.
-        height: u64,
-        /// The block known first.
-        first: BlockHash,
-        /// The conflicting block.
-        second: BlockHash,
-    },
     /// A transaction the policy refuses outright (wrong role, unknown author).
     #[error("block {block} carries transaction {tx} that is refused: {reason}")]
     Refused {
@@ -111,7 +97,6 @@ impl LedgerError {
             LedgerError::BadBlockSignature(block)
             | LedgerError::WrongNetwork(block)
             | LedgerError::Unreadable(block) => Some(*block),
-            LedgerError::Equivocation { second, .. } => Some(*second),
             LedgerError::Malformed { .. }
             | LedgerError::StateDiffers
             | LedgerError::BadTxSignature(_)

@@ -168,7 +168,15 @@ pub struct Ledger {
     /// A block whose contents could not be read back when the state was rebuilt: the state is
     /// incomplete, so the replica takes nothing more in until the node is opened again.
     unreadable: Option<BlockHash>,
+    /// Each clinic's block at each height: the one on its chain the network keeps, when the
+    /// clinic sealed two (see [`Ledger::rivals`]).
     by_height: HashMap<(ActorId, u64), BlockHash>,
+    /// Every block of a (clinic, height) where the clinic sealed more than one: equivocation,
+    /// kept as its own evidence and settled the same way on every replica.
+    rivals: HashMap<(ActorId, u64), Vec<BlockHash>>,
+    /// Blocks off the branch the network keeps of a clinic that equivocated: in the order, their
+    /// transactions void.
+    shadowed: HashSet<BlockHash>,
     state: State,
     /// While loading many blocks, apply in arrival order and replay once at the end.
     deferred_replay: Option<bool>,
@@ -287,6 +295,8 @@ impl Ledger {
             },
             unreadable: None,
             by_height: HashMap::new(),
+            rivals: HashMap::new(),
+            shadowed: HashSet::new(),
             state: State::default(),
             deferred_replay: None,
             applying: false,
@@ -426,16 +436,8 @@ impl Ledger {
                 block: hash,
                 clinic: header.clinic,
             })?;
-        if let Some(first) = self.by_height.get(&(header.clinic, header.height))
-            && *first != hash
-        {
-            return Err(LedgerError::Equivocation {
-                clinic: header.clinic,
-                height: header.height,
-                first: *first,
-                second: hash,
-            });
-        }
+        // A second block of this clinic at this height (equivocation) is checked like any
+        // other and kept: which branch the network keeps is settled alike on every replica.
         let invalid = |reason: &str| LedgerError::InvalidBlock {
             block: hash,
             reason: reason.to_string(),
@@ -673,13 +675,37 @@ impl Ledger {
     fn add_applying(&mut self, checked: Checked) -> Inserted {
         let hash = checked.hash;
         let header = &checked.block.header;
-        self.by_height.insert((header.clinic, header.height), hash);
+        let clinic = header.clinic;
+        let key = (clinic, header.height);
+        match self.by_height.get(&key) {
+            Some(first) if *first != hash => {
+                let first = *first;
+                self.rivals
+                    .entry(key)
+                    .or_insert_with(|| vec![first])
+                    .push(hash);
+            }
+            _ => {
+                self.by_height.insert(key, hash);
+            }
+        }
         let appended = if self.deferred_replay.is_some() {
             self.dag.insert_unordered(hash, header)
         } else {
             self.dag.insert(hash, header)
         };
         self.bodies.keep(checked.clone());
+        // Equivocation settled: when a clinic has rival blocks, its kept branch is worked out
+        // again; if that changes what was applied, everything is replayed.
+        let settled_differently = self.settle_chain(clinic, hash);
+        if settled_differently {
+            if let Some(pending) = &mut self.deferred_replay {
+                *pending = true;
+            } else {
+                self.replay();
+                return Inserted::Reordered;
+            }
+        }
         if appended {
             self.apply_block(&checked);
             Inserted::Appended
@@ -829,11 +855,123 @@ impl Ledger {
         good
     }
 
+    /// The block a block of a clinic links as its own previous one.
+    fn prev_of(&self, hash: &BlockHash) -> Option<BlockHash> {
+        let node = self.dag.node(hash)?;
+        let prev = *node.links.first()?;
+        let prev_node = self.dag.node(&prev)?;
+        (prev_node.clinic == node.clinic && prev_node.height + 1 == node.height).then_some(prev)
+    }
+
+    /// Works out which branch of a clinic's chain the network keeps, if it sealed rival blocks:
+    /// from its first block up, at each height the rival with the lowest hash among those
+    /// extending the kept block below; every other block of the clinic, and whatever extends
+    /// it, is shadowed. Every replica holding the same blocks settles the same way, whatever
+    /// came first. Returns whether a block other than `new` changed side (the state must be
+    /// replayed).
+    fn settle_chain(&mut self, clinic: ActorId, new: BlockHash) -> bool {
+        let forked = self.rivals.keys().any(|(c, _)| *c == clinic);
+        if !forked {
+            // An ordinary chain: a block is shadowed only if it extends a shadowed one.
+            if self
+                .prev_of(&new)
+                .is_some_and(|p| self.shadowed.contains(&p))
+            {
+                self.shadowed.insert(new);
+            }
+            return false;
+        }
+        let top = self
+            .by_height
+            .keys()
+            .filter(|(c, _)| *c == clinic)
+            .map(|(_, h)| *h)
+            .chain(
+                self.rivals
+                    .keys()
+                    .filter(|(c, _)| *c == clinic)
+                    .map(|(_, h)| *h),
+            )
+            .max()
+            .unwrap_or(0);
+        let mut kept_below: Option<BlockHash> = None;
+        let mut shadowed = Vec::new();
+        for height in 0..=top {
+            let at: Vec<BlockHash> = match self.rivals.get(&(clinic, height)) {
+                Some(rivals) => rivals.clone(),
+                None => self
+                    .by_height
+                    .get(&(clinic, height))
+                    .copied()
+                    .into_iter()
+                    .collect(),
+            };
+            let kept = at
+                .iter()
+                .filter(|h| height == 0 || (kept_below.is_some() && self.prev_of(h) == kept_below))
+                .min()
+                .copied();
+            for block in &at {
+                if Some(*block) != kept {
+                    shadowed.push(*block);
+                }
+            }
+            if let Some(kept) = kept {
+                self.by_height.insert((clinic, height), kept);
+            }
+            kept_below = kept;
+        }
+        let before: HashSet<BlockHash> = self
+            .shadowed
+            .iter()
+            .filter(|h| self.dag.node(h).is_some_and(|n| n.clinic == clinic))
+            .copied()
+            .collect();
+        let after: HashSet<BlockHash> = shadowed.into_iter().collect();
+        let changed = before.symmetric_difference(&after).any(|h| *h != new);
+        self.shadowed.retain(|h| !before.contains(h));
+        self.shadowed.extend(after);
+        changed
+    }
+
+    /// Whether a block is off the branch the network keeps of an equivocating clinic.
+    pub fn is_shadowed(&self, hash: &BlockHash) -> bool {
+        self.shadowed.contains(hash)
+    }
+
+    /// Every (clinic, height) at which a clinic sealed more than one block, with those blocks.
+    pub fn rivals(&self) -> impl Iterator<Item = (&(ActorId, u64), &Vec<BlockHash>)> {
+        self.rivals.iter()
+    }
+
+    /// The newest block of a clinic's kept chain (its own head, for a clinic that sealed rival
+    /// blocks, may be on a shadowed branch).
+    pub fn kept_head(&self, clinic: &ActorId) -> Option<(u64, BlockHash)> {
+        let (height, hash) = self.dag.head_of(clinic)?;
+        if !self.shadowed.contains(&hash) {
+            return Some((height, hash));
+        }
+        (0..=height).rev().find_map(|h| {
+            let kept = *self.by_height.get(&(*clinic, h))?;
+            (!self.shadowed.contains(&kept)).then_some((h, kept))
+        })
+    }
+
     fn apply_block(&mut self, checked: &Checked) {
         let Some(node) = self.dag.node(&checked.hash) else {
             return;
         };
         let block = &checked.block;
+        if self.shadowed.contains(&checked.hash) {
+            for id in checked.ids.iter() {
+                self.state.void_tx(
+                    *id,
+                    "sealed on a branch the network does not keep: its clinic sealed another \
+                     block at the same height",
+                );
+            }
+            return;
+        }
         for (index, (stx, id)) in block.txs.iter().zip(checked.ids.iter()).enumerate() {
             self.state.apply(
                 stx,
@@ -881,17 +1019,29 @@ impl Ledger {
         &mut self,
         blocks: &[crate::saved::SavedBlock],
     ) -> Result<(), LedgerError> {
+        let mut forked = HashSet::new();
         for block in blocks {
-            let known = self.dag.contains(&block.hash)
-                || self.by_height.contains_key(&(block.clinic, block.height));
+            let known = self.dag.contains(&block.hash);
             if known || !block.links.iter().all(|l| self.dag.contains(l)) {
                 return Err(LedgerError::Malformed {
                     what: "saved state",
                     reason: format!("block {} is out of place", block.hash),
                 });
             }
-            self.by_height
-                .insert((block.clinic, block.height), block.hash);
+            let key = (block.clinic, block.height);
+            match self.by_height.get(&key) {
+                Some(first) => {
+                    let first = *first;
+                    self.rivals
+                        .entry(key)
+                        .or_insert_with(|| vec![first])
+                        .push(block.hash);
+                    forked.insert(block.clinic);
+                }
+                None => {
+                    self.by_height.insert(key, block.hash);
+                }
+            }
             self.dag.insert_saved(
                 block.hash,
                 (block.clinic, block.height),
@@ -900,6 +1050,18 @@ impl Ledger {
             );
         }
         self.dag.settle();
+        for clinic in forked {
+            self.settle_chain(clinic, BlockHash::default());
+        }
+        // Blocks extending a shadowed branch of a clinic that forked are shadowed too.
+        for hash in self.dag.order().to_vec() {
+            if self
+                .prev_of(&hash)
+                .is_some_and(|p| self.shadowed.contains(&p))
+            {
+                self.shadowed.insert(hash);
+            }
+        }
         Ok(())
     }
 
@@ -933,7 +1095,7 @@ impl Ledger {
     /// block, since a transaction may not be dated before a block it links to.
     pub fn seal(&self, clinic: &ActorKeys, txs: Vec<SignedTx>, now_ms: i64) -> Block {
         let id = ActorId::from_signing_key(&clinic.public().signing);
-        let own = self.dag.head_of(&id);
+        let own = self.kept_head(&id);
         let own_node = own.and_then(|(_, h)| self.dag.node(&h));
         let earliest = txs.iter().map(|t| t.tx.time_ms).min().unwrap_or(i64::MAX);
         let parents: Vec<BlockHash> = self

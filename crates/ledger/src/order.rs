@@ -36,6 +36,10 @@ pub struct Dag {
     order: Vec<BlockHash>,
     /// Blocks were added by [`Dag::insert_unordered`] that the order does not yet place.
     unsettled: bool,
+    /// A clinic sealed two blocks at one height. A frontier counts heights, which no longer
+    /// tells whether a block descends from every other, so each insert works the order out in
+    /// full (clinics that equivocate are rare, and are suspended).
+    forked: bool,
 }
 
 impl Dag {
@@ -173,10 +177,15 @@ impl Dag {
         links: Vec<BlockHash>,
     ) -> bool {
         let frontier = self.frontier_for(&links, (clinic, height));
-        let extends_all = self
-            .heads
-            .iter()
-            .all(|(chain, (height, _))| Self::precedes((*chain, *height), &frontier));
+        // A frontier counts heights: a rival of a block its clinic already sealed at this height
+        // (equivocation) looks as if it extended that block, and must be ordered afresh.
+        let rival = self.heads.get(&clinic).is_some_and(|(h, _)| *h >= height);
+        self.forked |= rival;
+        let extends_all = !self.forked
+            && self
+                .heads
+                .iter()
+                .all(|(chain, (height, _))| Self::precedes((*chain, *height), &frontier));
         let replace_head = self.heads.get(&clinic).is_none_or(|(h, _)| height > *h);
         if replace_head {
             self.heads.insert(clinic, (height, hash));

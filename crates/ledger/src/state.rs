@@ -286,6 +286,22 @@ impl State {
             .expect("fewer than 2^32 blocks carry chart entries")
     }
 
+    /// Records a transaction as void at its place in the order without asking anything of it
+    /// (its block is on a branch the network does not keep).
+    pub(crate) fn void_tx(&mut self, id: TxId, why: &str) {
+        self.chain_digest(&id);
+        self.tx_count += 1;
+        self.void.push((id, why.into()));
+    }
+
+    fn chain_digest(&mut self, id: &TxId) {
+        // Chained, so that it is a 32-byte value a saved state can keep.
+        let key = self
+            .digest
+            .map_or_else(|| blake3::derive_key("carelog state v2", &[]), |d| d.0);
+        self.digest = Some(Hash(*blake3::keyed_hash(&key, &id.0).as_bytes()));
+    }
+
     /// Applies one signed transaction (whose id is `id`) at its place in the total order.
     ///
     /// Role and scope checks that every replica makes alike were made when the block was
@@ -296,11 +312,7 @@ impl State {
     /// refused entry is void, so a writer without access cannot fill a chart with noise.
     pub fn apply(&mut self, stx: &SignedTx, id: TxId, position: Position<'_>) {
         let tx = &stx.tx;
-        // Chained, so that it is a 32-byte value a saved state can keep.
-        let key = self
-            .digest
-            .map_or_else(|| blake3::derive_key("carelog state v2", &[]), |d| d.0);
-        self.digest = Some(Hash(*blake3::keyed_hash(&key, &id.0).as_bytes()));
+        self.chain_digest(&id);
         self.tx_count += 1;
 
         if let Payload::Genesis {

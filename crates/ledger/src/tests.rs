@@ -417,39 +417,104 @@ fn broken_chain_links_are_refused() {
 }
 
 #[test]
-fn equivocation_is_refused() {
-    let mut w = World::new();
-    let a = w.base.seal(
-        &w.clinics[1],
+fn equivocation_is_settled_alike_on_every_replica_whichever_block_came_first() {
+    let w = World::new();
+    // A cloned clinic B seals two different branches from the same point, two blocks each.
+    let branch = |reason: &str, t: i64| {
+        let mut ledger = w.base.clone();
+        let mut blocks = Vec::new();
+        for step in 0..2 {
+            let block = ledger.seal(
+                &w.clinics[1],
+                vec![tx(
+                    &w.doctors[1],
+                    &w.clinics[1],
+                    t + step,
+                    Payload::BreakGlass {
+                        patient: w.pid(),
+                        reason: format!("{reason} {step}"),
+                    },
+                )],
+                t + step,
+            );
+            ledger.insert(block.clone(), Check::Full).unwrap();
+            blocks.push(block);
+        }
+        blocks
+    };
+    let first = branch("clone one", T0 + 20);
+    let second = branch("clone two", T0 + 30);
+    // Clinic C linked the second clone's branch before anyone saw the first.
+    let mut at_c = w.base.clone();
+    at_c.insert_batch(second.clone(), Check::Full).unwrap();
+    let c_block = at_c.seal(
+        &w.clinics[2],
         vec![tx(
-            &w.doctors[1],
-            &w.clinics[1],
-            T0 + 20,
-            Payload::BreakGlass {
+            &w.doctors[2],
+            &w.clinics[2],
+            T0 + 40,
+            Payload::RequestAccess {
                 patient: w.pid(),
-                reason: "a".into(),
+                level: AccessLevel::Full,
+                reason: "referral".into(),
             },
         )],
-        T0 + 20,
+        T0 + 40,
     );
-    let b = w.base.seal(
-        &w.clinics[1],
-        vec![tx(
-            &w.doctors[1],
-            &w.clinics[1],
-            T0 + 21,
-            Payload::BreakGlass {
-                patient: w.pid(),
-                reason: "b".into(),
-            },
-        )],
-        T0 + 21,
-    );
-    w.base.insert(a, Check::Full).unwrap();
-    assert!(matches!(
-        w.base.insert(b, Check::Full),
-        Err(LedgerError::Equivocation { .. })
-    ));
+    let deliveries = [
+        [first.clone(), second.clone(), vec![c_block.clone()]].concat(),
+        [second.clone(), vec![c_block.clone()], first.clone()].concat(),
+    ];
+    let replicas: Vec<Ledger> = deliveries
+        .iter()
+        .map(|blocks| {
+            let mut replica = w.base.clone();
+            for block in blocks {
+                replica.insert(block.clone(), Check::Full).unwrap();
+            }
+            replica
+        })
+        .collect();
+    assert_eq!(replicas[0].state_hash(), replicas[1].state_hash());
+    let kept_first = first[0].hash() < second[0].hash();
+    let (kept, lost) = if kept_first {
+        (&first, &second)
+    } else {
+        (&second, &first)
+    };
+    for replica in &replicas {
+        let clinic = id(&w.clinics[1]);
+        assert_eq!(
+            replica.hash_at(&clinic, kept[0].header.height),
+            Some(kept[0].hash())
+        );
+        assert!(lost.iter().all(|b| replica.is_shadowed(&b.hash())));
+        assert!(kept.iter().all(|b| !replica.is_shadowed(&b.hash())));
+        assert_eq!(
+            replica.kept_head(&clinic).map(|(_, h)| h),
+            Some(kept[1].hash())
+        );
+        // The lost branch's transactions are void; the kept branch's break-glass stands.
+        let file = replica.state().patient(&w.pid()).unwrap();
+        assert_eq!(file.break_glass.len(), 2);
+        assert!(
+            replica
+                .state()
+                .void
+                .iter()
+                .filter(|(_, why)| why.contains("does not keep"))
+                .count()
+                == 2
+        );
+        // Clinic C's honest block, which linked the lost branch, is kept and counts.
+        assert!(!replica.is_shadowed(&c_block.hash()));
+        assert!(
+            file.requests
+                .iter()
+                .any(|r| r.requester == id(&w.doctors[2]))
+        );
+        replica.verify().unwrap();
+    }
 }
 
 #[test]

@@ -51,6 +51,18 @@ pub enum NodeError {
         /// Why, as the authority gave it.
         reason: String,
     },
+    /// Another machine seals with this clinic's key and the network keeps its branch.
+    #[error(
+        "another machine seals blocks with this clinic's key (a copied machine, or an old \
+         backup running beside the live one): the network keeps the other machine's blocks, so \
+         what this one sealed from height {height} on is void. Stop using one of the two machines \
+         and ask the health authority to give this clinic new keys (`carelog clinic \
+         replace-key`) or to suspend it"
+    )]
+    ChainForked {
+        /// The first height of this machine's branch that the network does not keep.
+        height: u64,
+    },
     /// A chart entry whose key this node holds does not open: it is set aside from views.
     #[error("a chart entry cannot be opened: {0}")]
     Unopenable(String),

@@ -628,6 +628,7 @@ impl Node {
     /// Under the database's write lock it first applies blocks that another process on this home
     /// stored meanwhile, so this clinic's chain never forks.
     fn commit(&mut self, txs: Vec<OwnTx>, new_keys: &[(ActorId, Vec<u8>)]) -> Result<Vec<TxId>> {
+        self.refuse_if_chain_lost()?;
         let txs: Vec<SignedTx> = txs.into_iter().map(|t| t.0).collect();
         let ledger = &mut self.ledger;
         let node_keys = &self.node_keys;
@@ -657,6 +658,27 @@ impl Node {
             ledger.insert_checked(block, Check::Own)?;
             Ok::<_, NodeError>(ids)
         })
+    }
+
+    /// Refuses to seal more when blocks this home sealed are on a branch the network does not
+    /// keep: another machine seals with this clinic's key (a copied machine, an old backup
+    /// running beside the live one), and what this one seals may be void too.
+    fn refuse_if_chain_lost(&self) -> Result<()> {
+        if !self.ledger.rivals().any(|((c, _), _)| *c == self.clinic) {
+            return Ok(());
+        }
+        let lost = self
+            .store
+            .sealed_here()?
+            .into_iter()
+            .map(Hash)
+            .filter(|h| self.ledger.is_shadowed(h))
+            .filter_map(|h| self.ledger.dag().node(&h).map(|n| n.height))
+            .min();
+        match lost {
+            Some(height) => Err(NodeError::ChainForked { height }),
+            None => Ok(()),
+        }
     }
 
     /// A transaction by a session's user made at this clinic now, signed.

@@ -210,51 +210,54 @@ impl Node {
                 (n, Some(*f.error))
             }
         };
-        let mut evidence = None;
         match failure {
             Some(LedgerError::MissingLinks { .. }) => outcome.missing_links = true,
             Some(other) => {
                 tracing::warn!(error = %other, "refused a block from outside");
-                if let LedgerError::Equivocation {
-                    clinic,
-                    height,
-                    first,
-                    second,
-                } = &other
-                {
-                    // Both blocks carry the clinic's seal: together they prove it forked its
-                    // chain. Kept for the health authority (`carelog ledger evidence`).
-                    let first = self.ledger.block(first).map(|b| b.to_bytes());
-                    let second_block = fresh.iter().find(|b| b.hash() == *second);
-                    if let (Some(first), Some(second_block)) = (first, second_block) {
-                        evidence = Some((
-                            EvidenceRow {
-                                clinic: clinic.0,
-                                height: *height,
-                                first,
-                                second: second_block.to_bytes(),
-                                recorded_at: now_ms(),
-                            },
-                            second.0,
-                        ));
-                    }
-                }
                 outcome.refused = Some(other.to_string());
             }
             None => {}
+        }
+        // A block that is a rival of another at its clinic's height proves the clinic sealed two
+        // (a cloned machine, an old backup): both carry its seal. Kept for the health authority
+        // (`carelog ledger evidence`); the ledger itself settles which branch stands.
+        let mut evidence = Vec::new();
+        for block in fresh.iter().take(went_in) {
+            let key = (block.header.clinic, block.header.height);
+            let hash = block.hash();
+            let Some(other) = self
+                .ledger
+                .rivals()
+                .find(|(at, _)| **at == key)
+                .and_then(|(_, rivals)| rivals.iter().find(|r| **r != hash).copied())
+            else {
+                continue;
+            };
+            if let Some(first) = self.ledger.block(&other) {
+                evidence.push((
+                    EvidenceRow {
+                        clinic: key.0.0,
+                        height: key.1,
+                        first: first.to_bytes(),
+                        second: block.to_bytes(),
+                        recorded_at: now_ms(),
+                    },
+                    hash.0,
+                ));
+            }
         }
         outcome.blocks = fresh.into_iter().take(went_in).collect();
         let own_head = self.ledger.dag().head_of(&self.clinic).map(|(h, _)| h);
         let accepted = &outcome.blocks;
         let loaded_seq = &mut self.loaded_seq;
         self.store.write(|w| {
-            if let Some((row, second)) = &evidence
-                && w.put_evidence(row, second)?
-            {
-                tracing::warn!(
-                    height = row.height,
-                    "recorded evidence of a clinic sealing two blocks at one height"
-                );
+            for (row, second) in &evidence {
+                if w.put_evidence(row, second)? {
+                    tracing::warn!(
+                        height = row.height,
+                        "recorded evidence of a clinic sealing two blocks at one height"
+                    );
+                }
             }
             for block in accepted {
                 put_block(w, block, Origin::Peer)?;

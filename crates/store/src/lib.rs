@@ -363,6 +363,18 @@ impl Store {
         )? as u64)
     }
 
+    /// The blocks this home sealed itself (acknowledged by a peer or not).
+    pub fn sealed_here(&self) -> Result<Vec<[u8; 32]>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT block_hash FROM outbox")?;
+        let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
+        rows.map(|row| {
+            row?.try_into()
+                .map_err(|_| corrupt(&self.path, "an outbox row has a hash of the wrong length"))
+        })
+        .collect()
+    }
+
     /// Hashes of unacknowledged local blocks, oldest first.
     pub fn pending(&self) -> Result<Vec<[u8; 32]>, StoreError> {
         let conn = self.conn();

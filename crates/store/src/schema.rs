@@ -29,7 +29,7 @@ pub fn migrations() -> Migrations<'static> {
         CREATE TABLE peers (addr TEXT PRIMARY KEY);",
         ),
         // Proof that a clinic sealed two different blocks at one height: both blocks, as
-        // received, each signed by that clinic. Kept outside the ledger, which refuses the second.
+        // received, each signed by that clinic, kept for the health authority.
         M::up(
             "CREATE TABLE evidence (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -49,6 +49,12 @@ pub fn migrations() -> Migrations<'static> {
             bytes BLOB NOT NULL,
             seal BLOB NOT NULL CHECK (length(seal) = 32)
         );",
+        ),
+        // A clinic that sealed two blocks at one height (a cloned machine) has both kept: the
+        // ledger settles which branch stands, the same way on every replica.
+        M::up(
+            "DROP INDEX blocks_by_chain;
+        CREATE INDEX blocks_by_chain ON blocks (clinic, height);",
         ),
     ])
 }

@@ -61,27 +61,19 @@ fn a_failed_write_leaves_nothing_behind() {
     let mut store = Store::create(&dir.path().join("db")).unwrap();
     let result: Result<(), StoreError> = store.write(|w| {
         w.put_sealed_keys(&[1; 16], b"sealed")?;
-        // Same chain position twice: the unique index refuses the second block.
-        w.put_block(
-            &NewBlock {
-                hash: [1; 32],
-                clinic: [9; 16],
-                height: 0,
-                bytes: b"a",
-            },
-            Origin::Local,
-            1,
-        )?;
-        w.put_block(
-            &NewBlock {
-                hash: [2; 32],
-                clinic: [9; 16],
-                height: 0,
-                bytes: b"b",
-            },
-            Origin::Local,
-            1,
-        )?;
+        // A good block, then one whose height the schema refuses.
+        for (hash, height) in [([1; 32], 0), ([2; 32], u64::MAX)] {
+            w.put_block(
+                &NewBlock {
+                    hash,
+                    clinic: [9; 16],
+                    height,
+                    bytes: b"a",
+                },
+                Origin::Local,
+                1,
+            )?;
+        }
         Ok(())
     });
     assert!(result.is_err());

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use carelog_ledger::{ActorId, Block, BlockHash, Frontier, Ledger, MAX_ENCODED_LEN, NetworkId};
 
-use crate::frame::{Frame, MAX_BLOCKS_PER_FRAME, MAX_NEED, MAX_REASON_LEN, Tip};
+use crate::frame::{Frame, MAX_BLOCKS_PER_FRAME, MAX_NEED, MAX_REASON_LEN, MAX_TIPS, Tip};
 
 /// How one session batches, paces and retries.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,11 +80,24 @@ pub struct PeerSession {
     /// Ticks since the last progress (an Ack that landed frames, or the peer's first frontier).
     idle_ticks: u32,
     closed: bool,
+    /// Blocks the peer asked for by hash (rival blocks of a clinic that equivocated, which
+    /// transfers by height do not carry), sent before anything else.
+    explicit: Vec<BlockHash>,
+    /// Rival blocks the peer holds that this side lacks, asked for by hash until they come
+    /// (asked again at each tick: an ask may be lost).
+    wanted: BTreeSet<BlockHash>,
+    /// How many rival blocks this side's last Hello or Ack listed: a fork learnt since is
+    /// announced even if no height changed.
+    told_rivals: usize,
+    /// How many rival blocks this replica held when last looked at.
+    local_rivals: usize,
 }
 
-/// The heads of a replica's chains as tips, for Hello and Ack.
+/// The heads of a replica's chains as tips, for Hello and Ack, followed by every rival block
+/// of a clinic that sealed two at one height: the evidence travels with every exchange, and a
+/// peer that lacks a rival asks for it by hash, so every replica settles the fork alike.
 pub fn frontier_tips(ledger: &Ledger) -> Vec<Tip> {
-    ledger
+    let heads = ledger
         .dag()
         .heads()
         .iter()
@@ -92,8 +105,19 @@ pub fn frontier_tips(ledger: &Ledger) -> Vec<Tip> {
             clinic: *clinic,
             height: *height,
             hash: *hash,
+        });
+    let mut rivals: Vec<Tip> = ledger
+        .rivals()
+        .flat_map(|((clinic, height), blocks)| {
+            blocks.iter().map(|hash| Tip {
+                clinic: *clinic,
+                height: *height,
+                hash: *hash,
+            })
         })
-        .collect()
+        .collect();
+    rivals.sort_unstable_by_key(|t| (t.clinic, t.height, t.hash));
+    heads.chain(rivals).take(MAX_TIPS).collect()
 }
 
 fn frontier_of(ledger: &Ledger) -> Frontier {
@@ -103,6 +127,40 @@ fn frontier_of(ledger: &Ledger) -> Frontier {
         .iter()
         .map(|(clinic, (height, _))| (*clinic, *height))
         .collect()
+}
+
+/// How many rival blocks a replica holds (of clinics that sealed two at one height).
+fn rival_count(ledger: &Ledger) -> usize {
+    ledger.rivals().map(|(_, blocks)| blocks.len()).sum()
+}
+
+/// `blocks` ordered so that each comes after any of them it links to (as the ledger takes them).
+fn parents_first(blocks: &[BlockHash], ledger: &Ledger) -> Vec<BlockHash> {
+    let dag = ledger.dag();
+    let wanted: BTreeSet<BlockHash> = blocks.iter().copied().collect();
+    let mut placed = BTreeSet::new();
+    let mut out = Vec::with_capacity(blocks.len());
+    while out.len() < wanted.len() {
+        let before = out.len();
+        for hash in &wanted {
+            if placed.contains(hash) {
+                continue;
+            }
+            let ready = dag.node(hash).is_none_or(|node| {
+                node.links
+                    .iter()
+                    .all(|l| !wanted.contains(l) || placed.contains(l))
+            });
+            if ready {
+                placed.insert(*hash);
+                out.push(*hash);
+            }
+        }
+        if out.len() == before {
+            break;
+        }
+    }
+    out
 }
 
 /// Whether a frontier covers block `height` of `chain`.
@@ -140,6 +198,10 @@ impl PeerSession {
             delivering: Vec::new(),
             idle_ticks: 0,
             closed: false,
+            explicit: Vec::new(),
+            wanted: BTreeSet::new(),
+            told_rivals: 0,
+            local_rivals: 0,
         }
     }
 
@@ -161,7 +223,7 @@ impl PeerSession {
         if self.closed {
             return Vec::new();
         }
-        self.local = frontier_of(ledger);
+        self.observe(ledger);
         let mut out = Vec::new();
         match frame {
             Frame::Hello {
@@ -217,6 +279,11 @@ impl PeerSession {
                 }
             },
             Frame::Need { missing } => {
+                for hash in &missing {
+                    if ledger.contains(hash) && !self.explicit.contains(hash) {
+                        self.explicit.push(*hash);
+                    }
+                }
                 self.resend_for(&missing, ledger);
                 self.pump(ledger, &mut out);
             }
@@ -237,7 +304,7 @@ impl PeerSession {
         if self.closed {
             return Vec::new();
         }
-        self.local = frontier_of(ledger);
+        self.observe(ledger);
         let mut missing = BTreeSet::new();
         for (hash, links) in self.delivering.drain(..) {
             if !ledger.contains(&hash) {
@@ -282,8 +349,14 @@ impl PeerSession {
         if self.closed {
             return Vec::new();
         }
-        self.local = frontier_of(ledger);
+        self.observe(ledger);
         let mut out = Vec::new();
+        self.wanted.retain(|hash| !ledger.contains(hash));
+        if !self.wanted.is_empty() {
+            out.push(Output::Send(Frame::Need {
+                missing: self.wanted.iter().take(MAX_NEED).copied().collect(),
+            }));
+        }
         if !self.peer_known {
             self.idle_ticks += 1;
             if self.idle_ticks >= self.config.retry_ticks {
@@ -303,8 +376,9 @@ impl PeerSession {
                 self.sent = self.peer.clone();
             }
         }
-        if self.told.as_ref() != Some(&self.local) {
+        if self.told.as_ref() != Some(&self.local) || self.told_rivals != self.local_rivals {
             self.told = Some(self.local.clone());
+            self.told_rivals = self.local_rivals;
             out.push(Output::Send(Frame::Ack {
                 frontier: frontier_tips(ledger),
             }));
@@ -349,8 +423,16 @@ impl PeerSession {
             && self.peer_known
             && self.in_flight.is_empty()
             && self.delivering.is_empty()
+            && self.wanted.is_empty()
+            && self.told_rivals == self.local_rivals
             && self.peer == self.local
             && self.told.as_ref() == Some(&self.local)
+    }
+
+    /// Looks at the replica: its frontier and how many rival blocks it holds.
+    fn observe(&mut self, ledger: &Ledger) {
+        self.local = frontier_of(ledger);
+        self.local_rivals = rival_count(ledger);
     }
 
     fn window(&self) -> usize {
@@ -358,8 +440,9 @@ impl PeerSession {
     }
 
     fn hello(&mut self, ledger: &Ledger) -> Frame {
-        self.local = frontier_of(ledger);
+        self.observe(ledger);
         self.told = Some(self.local.clone());
+        self.told_rivals = self.local_rivals;
         Frame::Hello {
             network: self.network,
             clinic: self.local_clinic,
@@ -377,38 +460,45 @@ impl PeerSession {
     }
 
     fn acknowledge(&mut self, ledger: &Ledger, out: &mut Vec<Output>) {
+        self.observe(ledger);
         self.told = Some(self.local.clone());
+        self.told_rivals = self.local_rivals;
         out.push(Output::Send(Frame::Ack {
             frontier: frontier_tips(ledger),
         }));
         self.pump(ledger, out);
     }
 
-    /// Takes in the peer's frontier; refuses one that contradicts this replica's blocks.
+    /// Takes in the peer's frontier. A tip that names another block at a height this replica
+    /// holds means a clinic sealed two (equivocation): this side asks for the peer's block, and
+    /// the ledger settles which branch to keep the same way everywhere.
     fn learn(
         &mut self,
         tips: &[Tip],
         ledger: &Ledger,
         out: &mut Vec<Output>,
     ) -> Result<(), String> {
+        // A (clinic, height) named twice is a fork the peer knows of (its rival blocks follow its
+        // heads in the tips): each rival this side lacks is asked for by hash.
+        let mut named: BTreeMap<(ActorId, u64), usize> = BTreeMap::new();
         for tip in tips {
-            // Tips already covered by what the peer told us were checked then.
-            if holds(&self.peer, &tip.clinic, tip.height) && self.peer_known {
+            *named.entry((tip.clinic, tip.height)).or_default() += 1;
+        }
+        for tip in tips {
+            if ledger.contains(&tip.hash) {
                 continue;
             }
+            let rival = named.get(&(tip.clinic, tip.height)).is_some_and(|n| *n > 1);
             let head = ledger.dag().head_of(&tip.clinic);
             let ours = match head {
                 Some((height, hash)) if height == tip.height => Some(hash),
                 _ => ledger.hash_at(&tip.clinic, tip.height),
             };
-            if let Some(ours) = ours
-                && ours != tip.hash
-            {
-                return Err(format!(
-                    "the peer holds block {} as clinic {}'s block {}, this replica holds {}: \
-                     one of them equivocated",
-                    tip.hash, tip.clinic, tip.height, ours
-                ));
+            let conflicts = ours.is_some_and(|ours| ours != tip.hash);
+            if (conflicts || rival) && self.wanted.insert(tip.hash) {
+                out.push(Output::Send(Frame::Need {
+                    missing: vec![tip.hash],
+                }));
             }
         }
         if !self.peer_known {
@@ -483,6 +573,18 @@ impl PeerSession {
         if self.closed || !self.peer_known {
             return;
         }
+        if !self.explicit.is_empty() {
+            let wanted: Vec<BlockHash> = self.explicit.drain(..).collect();
+            let blocks: Vec<Vec<u8>> = parents_first(&wanted, ledger)
+                .into_iter()
+                .take(MAX_BLOCKS_PER_FRAME)
+                .filter_map(|hash| ledger.block(&hash).map(|b| b.to_bytes()))
+                .collect();
+            if !blocks.is_empty() {
+                self.in_flight.push_back(Frontier::new());
+                out.push(Output::Send(Frame::Blocks { blocks }));
+            }
+        }
         while self.in_flight.len() < self.window() {
             let (blocks, target) = self.next_batch(ledger);
             if blocks.is_empty() {
@@ -532,8 +634,11 @@ impl PeerSession {
                 .min_by_key(|(chain, (time, _))| (*time, **chain))
                 .map(|(_, (_, block))| block.clone());
             let Some(block) = ready else {
+                // Transfers go by height; around a clinic's rival blocks a height can name a
+                // block whose links wait on another chain's rival, which the peer then asks for
+                // by hash.
                 debug_assert!(
-                    candidates.is_empty(),
+                    candidates.is_empty() || ledger.rivals().next().is_some(),
                     "some block above the frontier is ready"
                 );
                 break;

@@ -128,6 +128,9 @@ struct Stats {
 struct Sim<'w> {
     seed: u64,
     world: &'w World,
+    /// Which clinic's keys each node seals with: a clone of a clinic (a copied machine) seals
+    /// with the same keys as the original.
+    clinic_of: Vec<usize>,
     rng: Rng,
     params: Params,
     now: u64,
@@ -147,9 +150,17 @@ struct Sim<'w> {
 
 impl<'w> Sim<'w> {
     fn new(world: &'w World, seed: u64) -> Sim<'w> {
+        Sim::with_clones(world, seed, &[])
+    }
+
+    /// A simulation with one extra node per entry of `clones`, sealing with that clinic's keys.
+    fn with_clones(world: &'w World, seed: u64, clones: &[usize]) -> Sim<'w> {
         let mut rng = Rng(seed);
         let params = Params::draw(&mut rng);
-        let nodes = (0..world.clinics.len())
+        let clinic_of: Vec<usize> = (0..world.clinics.len())
+            .chain(clones.iter().copied())
+            .collect();
+        let nodes = (0..clinic_of.len())
             .map(|_| Node {
                 ledger: world.base.clone(),
                 stored: world
@@ -165,6 +176,7 @@ impl<'w> Sim<'w> {
         Sim {
             seed,
             world,
+            clinic_of,
             rng,
             params,
             now: 0,
@@ -274,7 +286,10 @@ impl<'w> Sim<'w> {
         loop {
             self.step();
             let sessions = self.sessions_in_sync();
-            let all_open = sessions.iter().all(|s| s.len() == self.nodes.len() - 1);
+            let all_open = sessions
+                .iter()
+                .enumerate()
+                .all(|(i, s)| s.len() == self.linkable(i).count());
             if self.wire.is_empty() && all_open && sessions.iter().flatten().all(|s| *s) {
                 break;
             }
@@ -301,6 +316,13 @@ impl<'w> Sim<'w> {
         let reference = &self.nodes[0].ledger;
         for (i, node) in self.nodes.iter().enumerate() {
             let (ledger, count) = (&node.ledger, reference.block_count());
+            let missing: Vec<_> = reference
+                .dag()
+                .order()
+                .iter()
+                .filter(|h| !ledger.contains(h))
+                .collect();
+            assert!(missing.is_empty(), "replica {i} lacks blocks {missing:?}");
             assert_eq!(
                 (ledger.state_hash(), ledger.block_count(), node.stored.len()),
                 (reference.state_hash(), count, count),
@@ -348,11 +370,18 @@ impl<'w> Sim<'w> {
         }
     }
 
+    /// The nodes node `i` connects to: every other clinic (a clone and its original never do:
+    /// each would see itself in the other's handshake).
+    fn linkable(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        (0..self.nodes.len()).filter(move |j| self.clinic_of[*j] != self.clinic_of[i])
+    }
+
     fn seal(&mut self, i: usize) {
         let time = T0 + 1_000 + self.now as i64 * 10;
         let note = self.sealed.len() as u64;
+        let clinic = self.clinic_of[i];
         let node = &mut self.nodes[i];
-        let block = self.world.seal_work(&mut node.ledger, i, time, note);
+        let block = self.world.seal_work(&mut node.ledger, clinic, time, note);
         node.stored.push(block.clone());
         self.sealed.push(block.hash());
         self.announce(i, &block);
@@ -470,7 +499,10 @@ impl<'w> Sim<'w> {
         let n = self.nodes.len();
         for i in 0..n {
             for j in i + 1..n {
-                let wanted = self.nodes[i].up && self.nodes[j].up && !self.cut.contains(&(i, j));
+                let wanted = self.nodes[i].up
+                    && self.nodes[j].up
+                    && !self.cut.contains(&(i, j))
+                    && self.clinic_of[i] != self.clinic_of[j];
                 let open = self.nodes[i].connections.contains_key(&j);
                 assert_eq!(open, self.nodes[j].connections.contains_key(&i));
                 if wanted && !open {
@@ -488,7 +520,7 @@ impl<'w> Sim<'w> {
         for (a, b) in [(i, j), (j, i)] {
             let session = PeerSession::new(
                 self.world.base.network_id(),
-                self.world.clinic_id(a),
+                self.world.clinic_id(self.clinic_of[a]),
                 self.params.config.clone(),
             );
             self.nodes[a]
@@ -581,6 +613,47 @@ fn clinics_converge_under_loss_reordering_partitions_and_restarts() {
         "sync simulation: {} seeds in {:?}; {total:?}",
         seeds.len(),
         started.elapsed()
+    );
+}
+
+/// A clinic's machine is copied and both copies go on sealing with its keys, each seen by some
+/// clinics first: every replica still ends with the same blocks, the same kept branch and the
+/// same state hash.
+#[test]
+fn a_cloned_clinic_cannot_split_the_network() {
+    let worlds = [World::new(3), World::new(4)];
+    let count = std::env::var("CARELOG_SIM_SEEDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(DEFAULT_SEEDS / 4);
+    let mut forks = 0;
+    for seed in 0..count {
+        let world = &worlds[(seed % 2) as usize];
+        let clone_of = 1 + (seed as usize % (world.clinics.len() - 1));
+        let sim = Sim::with_clones(world, seed, &[clone_of]);
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            let mut sim = sim;
+            while sim.now < sim.params.chaos_steps {
+                sim.chaos();
+                sim.step();
+            }
+            sim.settle();
+            sim.check_converged();
+            sim.nodes[0].ledger.rivals().count()
+        }));
+        match outcome {
+            Ok(rivals) => forks += usize::from(rivals > 0),
+            Err(panic) => {
+                eprintln!(
+                    "the cloned-clinic simulation failed at seed {seed} (clone of clinic {clone_of})"
+                );
+                resume_unwind(panic)
+            }
+        }
+    }
+    assert!(
+        forks > 0,
+        "some runs made the clone and its original seal rival blocks"
     );
 }
 
