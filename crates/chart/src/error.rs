@@ -13,19 +13,14 @@ pub enum ChartError {
         /// What is wrong, in words.
         message: String,
     },
-    /// A kind name that is not one of the chart's kinds.
-    #[error(
-        "unknown kind `{0}`; expected one of vitals, lab, note, condition, allergy, medication"
-    )]
-    UnknownKind(String),
+    /// A kind or access level name that is not one of the chart's.
+    #[error(transparent)]
+    Word(#[from] carelog_vocab::UnknownWord),
     /// Demographics were offered where only clinical entries belong.
     #[error(
         "demographics are recorded at patient registration; choose vitals, lab, note, condition, allergy or medication"
     )]
     NotChartable,
-    /// An access level name that is not one of the four levels.
-    #[error("unknown access level `{0}`; expected one of none, information, sample, full")]
-    UnknownLevel(String),
     /// A stored entry payload could not be decoded.
     #[error("stored chart entry is unreadable: {0}")]
     Corrupt(String),

@@ -50,7 +50,7 @@ mod view;
 
 pub use entry::EntryData;
 pub use error::ChartError;
-pub use kind::{AccessLevel, EntryKind};
+pub use kind::{AccessLevel, EntryKind, UnknownWord, parse_chartable};
 pub use observation::{
     ABNORMAL_FLAGS, LabResult, Observation, VITAL_SIGNS, VitalSign, Vitals, check_loinc,
 };

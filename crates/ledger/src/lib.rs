@@ -59,7 +59,7 @@ pub use tx::{
     Role, Signature, SignedTx, Tx,
 };
 
-pub use carelog_chart::{AccessLevel, EntryKind};
+pub use carelog_vocab::{AccessLevel, EntryKind};
 
 #[cfg(test)]
 mod tests;

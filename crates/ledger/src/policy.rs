@@ -4,7 +4,7 @@
 //! a command or renders a chart, and the ledger asks it again when it replays transactions in
 //! order. It is pure: the state and the time are passed in.
 
-use carelog_chart::{AccessLevel, EntryKind};
+use carelog_vocab::{AccessLevel, EntryKind};
 
 use crate::ids::ActorId;
 use crate::records::PatientFile;

@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use carelog_chart::{AccessLevel, EntryKind};
 use carelog_vault::PublicKeys;
+use carelog_vocab::{AccessLevel, EntryKind};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{ActorId, NetworkId, TxId};

@@ -2,8 +2,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use carelog_chart::AccessLevel;
 use carelog_vault::PublicKeys;
+use carelog_vocab::AccessLevel;
 
 use crate::ids::{ActorId, BlockHash, Hash, NetworkId, TxId};
 use crate::order::{Dag, Frontier};

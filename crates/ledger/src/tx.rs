@@ -1,7 +1,7 @@
 //! Transactions: what an actor did, signed by that actor.
 
-use carelog_chart::{AccessLevel, EntryKind};
 use carelog_vault::{ActorKeys, PublicKeys};
+use carelog_vocab::{AccessLevel, EntryKind};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::LedgerError;
