@@ -88,6 +88,7 @@ mod frame;
 /// The network half: QUIC with mutually authenticated TLS 1.3 tied to enrolled clinic keys,
 /// length-prefixed frames on one stream per connection, and a driver that runs a
 /// [`PeerSession`] per connection against the node (see [`net::serve`] and [`net::sync_once`]).
+#[cfg(feature = "net")]
 pub mod net;
 mod session;
 
