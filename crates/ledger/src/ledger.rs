@@ -1077,13 +1077,19 @@ impl Ledger {
         self.dag.settle();
         self.state = State::default();
         let order = self.dag.order().to_vec();
+        let mut applied: u64 = 0;
         for hash in order {
             let Some(checked) = self.bodies.get(&hash) else {
                 self.unreadable = Some(hash);
                 break;
             };
             self.apply_block(&checked);
+            applied += checked.ids.len() as u64;
         }
+        debug_assert!(
+            self.unreadable.is_some() || self.state.tx_count == applied,
+            "the digest chain covers exactly the transactions of the ordered blocks"
+        );
         self.state.set_network_id(self.network);
         self.applying = false;
     }

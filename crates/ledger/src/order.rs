@@ -89,6 +89,13 @@ impl Dag {
         self.settle();
         let extends_all = self.add_node(hash, header);
         if extends_all {
+            debug_assert!(
+                self.nodes[&hash]
+                    .links
+                    .iter()
+                    .all(|l| self.nodes.contains_key(l)),
+                "a block placed at the end has every link in the order before it"
+            );
             self.order.push(hash);
         } else {
             self.order = self.compute_order();
@@ -241,6 +248,19 @@ impl Dag {
             self.nodes.len(),
             "the block graph has no cycles"
         );
+        debug_assert!(self.is_topological(&order), "the order puts links first");
         order
+    }
+
+    /// Whether every block of `order` comes after every known block it links to.
+    fn is_topological(&self, order: &[BlockHash]) -> bool {
+        let place: HashMap<&BlockHash, usize> =
+            order.iter().enumerate().map(|(i, h)| (h, i)).collect();
+        order.iter().enumerate().all(|(i, hash)| {
+            self.nodes[hash]
+                .links
+                .iter()
+                .all(|link| place.get(link).is_none_or(|at| *at < i))
+        })
     }
 }

@@ -10,7 +10,7 @@ use crate::order::{Dag, Frontier};
 use crate::policy::{self, Action};
 use crate::records::{
     AccessRequest, Attending, AuditAction, AuditEvent, BlockAt, Clinic, DataKeyEpoch, EntryRef,
-    Grant, KeyHistory, Network, PatientFile, RequestStatus, Stop, User, ViewRef,
+    Grant, KeyHistory, NO_KEY, Network, PatientFile, RequestStatus, Stop, User, ViewRef,
 };
 use crate::tx::{KeyWrap, Payload, Role, SignedTx};
 
@@ -903,14 +903,25 @@ impl State {
         else {
             return;
         };
-        if !self.patients.contains_key(patient) {
-            return;
+        match self.patients.get(patient) {
+            None => return,
+            Some(file) if file.key(key).is_none() => {
+                // Sealed with a key the record never had: nobody it names can open it.
+                self.void
+                    .push((id, "sealed with a key this record does not have".into()));
+                return;
+            }
+            Some(_) => {}
         }
         let block = self.block_index(position.block);
         let Some(file) = self.patients.get_mut(patient) else {
             return;
         };
         let key = file.key_index(key);
+        debug_assert_ne!(
+            key, NO_KEY,
+            "every recorded entry names one of its record's keys"
+        );
         file.record_entry(EntryRef {
             id,
             block,

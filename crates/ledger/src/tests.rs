@@ -178,6 +178,16 @@ impl World {
     }
 }
 
+/// The patient's current data key epoch on `ledger` (what an honest entry is sealed with).
+pub(crate) fn current_key(ledger: &Ledger, patient: ActorId) -> TxId {
+    ledger
+        .state()
+        .patient(&patient)
+        .and_then(|f| f.current_key())
+        .map(|k| k.id)
+        .unwrap_or_default()
+}
+
 /// The wraps an honest rotation of the patient's key carries on `ledger` at `time_ms`: one for
 /// every reader who must hold the new key, leaving out `except`.
 pub(crate) fn rotation_wraps(
@@ -618,7 +628,7 @@ fn a_write_concurrent_with_its_authors_revocation_is_kept_and_flagged() {
         Payload::ChartEntry {
             patient,
             kind: EntryKind::Note,
-            key: Hash::default(),
+            key: current_key(&w.base, w.pid()),
             sealed: vec![1, 2, 3],
             amends: None,
         },
@@ -1034,7 +1044,7 @@ fn a_block_too_large_for_any_peer_is_refused_before_it_is_stored() {
         Payload::ChartEntry {
             patient: w.pid(),
             kind: EntryKind::Note,
-            key: Hash::default(),
+            key: current_key(&w.base, w.pid()),
             sealed: vec![7; MAX_ENCODED_LEN + 1],
             amends: None,
         },
@@ -1333,7 +1343,7 @@ fn a_saved_state_restores_the_same_replica_which_goes_on_like_the_original() {
             Payload::ChartEntry {
                 patient,
                 kind: EntryKind::Vitals,
-                key: Hash::default(),
+                key: current_key(&w.base, w.pid()),
                 sealed: vec![i as u8; 8],
                 amends: None,
             },

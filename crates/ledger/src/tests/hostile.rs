@@ -446,7 +446,7 @@ fn an_entry_from_a_writer_without_access_is_not_recorded() {
         Payload::ChartEntry {
             patient,
             kind: EntryKind::Note,
-            key: Hash::default(),
+            key: current_key(&w.base, w.pid()),
             sealed: vec![0xAB; 64],
             amends: None,
         },
@@ -463,6 +463,7 @@ fn a_disabled_doctor_can_do_nothing_afterwards_and_a_concurrent_write_is_flagged
     let mut w = World::new();
     let patient = w.pid();
     let doctor = id(&w.doctors[0]);
+    let key = current_key(&w.base, patient);
     let note = |time, text: u8| {
         tx(
             &keys(30),
@@ -471,7 +472,7 @@ fn a_disabled_doctor_can_do_nothing_afterwards_and_a_concurrent_write_is_flagged
             Payload::ChartEntry {
                 patient,
                 kind: EntryKind::Note,
-                key: Hash::default(),
+                key,
                 sealed: vec![text; 32],
                 amends: None,
             },
