@@ -62,16 +62,10 @@ pub fn failure(e: NodeError) -> Failure {
     Failure::new(kind, e.to_string())
 }
 
-/// Where the app keeps its own homes when none is chosen: `$XDG_DATA_HOME/carelog` or
-/// `~/.local/share/carelog`.
+/// Where the app keeps its own homes, exports and the demo network: the platform's data
+/// directory (`~/.local/share/carelog` on Linux).
 pub fn data_dir() -> PathBuf {
-    match std::env::var_os("XDG_DATA_HOME") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir).join("carelog"),
-        _ => std::env::var_os("HOME")
-            .map(PathBuf::from)
-            .unwrap_or_else(std::env::temp_dir)
-            .join(".local/share/carelog"),
-    }
+    carelog_node::data_dir()
 }
 
 fn not_open() -> Failure {

@@ -33,7 +33,7 @@ fn chosen_home(args: &[String]) -> PathBuf {
     }
     match std::env::var_os("CARELOG_HOME") {
         Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => desk::data_dir().join("clinic"),
+        _ => carelog_node::default_home(),
     }
 }
 

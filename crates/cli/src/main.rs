@@ -6,10 +6,10 @@ mod commands;
 mod demo;
 mod network;
 mod secrets;
+mod service;
 mod standing;
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -40,14 +40,6 @@ impl Output {
 /// A refusal or failure, printed as one line on stderr.
 pub type Failure = Box<dyn std::error::Error>;
 
-fn default_home() -> PathBuf {
-    let base = std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .unwrap_or_else(|| PathBuf::from("."));
-    base.join("carelog")
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Logs go to stderr and never carry chart content or keys; RUST_LOG raises the level.
@@ -58,7 +50,8 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .init();
-    let home = cli.home.clone().unwrap_or_else(default_home);
+    // The same home the desktop app opens when started from the menu.
+    let home = cli.home.clone().unwrap_or_else(carelog_node::default_home);
     match commands::run(&home, cli.command, cli.json) {
         Ok(output) if output.json.is_null() => ExitCode::SUCCESS,
         Ok(output) => {
