@@ -118,8 +118,9 @@ fn apt_install(packages: &[(&str, &str)]) -> Result {
 }
 
 fn ensure_test_tools() -> Result {
-    // python3 runs the CLI acceptance script's JSON checks and the independent HL7/FHIR checkers.
-    apt_install(&[("python3", "python3")])?;
+    // python3 runs the CLI acceptance script's JSON checks and the independent HL7/FHIR checkers;
+    // systemd-analyze verifies the headless node's unit (systemd need not be running).
+    apt_install(&[("python3", "python3"), ("systemd", "systemd-analyze")])?;
     for component in ["rustfmt", "clippy"] {
         let probe = if component == "rustfmt" {
             "rustfmt"

@@ -183,6 +183,11 @@ pub enum Command {
         #[arg(long)]
         dir: PathBuf,
     },
+    /// The headless node as a system service (systemd).
+    Service {
+        #[command(subcommand)]
+        command: crate::service::ServiceCommand,
+    },
 }
 
 /// `network …`

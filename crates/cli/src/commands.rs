@@ -71,6 +71,7 @@ pub fn run(home: &Path, command: Command, json: bool) -> Result<Output, Failure>
         }
         Command::Clinic { command } => clinic(home, command),
         Command::Demo { dir } => demo::run(&dir),
+        Command::Service { command } => crate::service::run(command),
         Command::Restore { file, no_peers } => {
             let sealed = read_file(&file)?;
             let pass = passphrase("the backup")?;
@@ -481,6 +482,7 @@ fn on_node(node: &mut Node, command: Command) -> Result<Output, Failure> {
         Command::Network { .. }
         | Command::Clinic { .. }
         | Command::Demo { .. }
+        | Command::Service { .. }
         | Command::Restore { .. }
         | Command::Recover { .. }
         | Command::Serve { .. }
