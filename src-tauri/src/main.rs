@@ -12,6 +12,7 @@
 mod commands;
 mod desk;
 mod screens;
+mod updates;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -89,6 +90,7 @@ fn main() {
     });
     let desk = Desk::open(chosen_home(&args), config);
     tauri::Builder::default()
+        .plugin(tauri_plugin_updater::Builder::new().build())
         .manage(desk)
         .setup(|app| {
             // Sync runs on the app's async runtime, which exists from here on.
@@ -128,6 +130,8 @@ fn main() {
             commands::refuse,
             commands::readers,
             commands::revoke,
+            updates::check_update,
+            updates::install_update,
         ])
         .build(tauri::generate_context!("../tauri.conf.json"))
         .unwrap_or_else(|e| {

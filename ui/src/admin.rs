@@ -17,6 +17,7 @@ enum Tab {
     Audit,
     Sync,
     Clinics,
+    Updates,
 }
 
 /// Tabs for the three jobs.
@@ -38,6 +39,7 @@ pub fn Admin(me: Me) -> impl IntoView {
             {tab_button("tab-audit", Tab::Audit, "Audit")}
             {tab_button("tab-sync", Tab::Sync, "Peers and sync")}
             {tab_button("tab-clinics", Tab::Clinics, "Clinics")}
+            {tab_button("tab-updates", Tab::Updates, "Software updates")}
         </nav>
         {move || match tab.get() {
             Tab::Staff => view! { <StaffTab/> }.into_any(),
@@ -45,6 +47,7 @@ pub fn Admin(me: Me) -> impl IntoView {
             Tab::Audit => view! { <AuditTab/> }.into_any(),
             Tab::Sync => view! { <SyncTab/> }.into_any(),
             Tab::Clinics => view! { <ClinicsTab/> }.into_any(),
+            Tab::Updates => view! { <crate::updates::UpdatesTab/> }.into_any(),
         }}
     }
 }

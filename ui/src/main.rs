@@ -11,6 +11,7 @@ mod interchange;
 mod kiosk;
 mod sign_in;
 mod trend;
+mod updates;
 mod welcome;
 
 fn main() {

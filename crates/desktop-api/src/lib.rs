@@ -77,6 +77,10 @@ pub mod commands {
     pub const READERS: &str = "readers";
     /// `RevokeAccess -> ()`
     pub const REVOKE: &str = "revoke";
+    /// `CheckUpdate -> UpdateOffer` (admins; from a folder the signature is checked at once)
+    pub const CHECK_UPDATE: &str = "check_update";
+    /// `CheckUpdate -> String` (admins; the sentence says to reopen the app)
+    pub const INSTALL_UPDATE: &str = "install_update";
 }
 
 /// What kind of problem a command met; the window words some of them differently.
@@ -586,4 +590,24 @@ pub struct RevokeAccess {
 pub struct Args<'a, T> {
     /// The command's argument struct.
     pub args: &'a T,
+}
+
+/// Where to look for an update of the app.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckUpdate {
+    /// An update folder or its `latest.json` (a USB stick); `None` for the update server.
+    pub manifest_path: Option<String>,
+}
+
+/// What an update check found.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateOffer {
+    /// The running version.
+    pub current: String,
+    /// A newer version, if there is one.
+    pub available: Option<String>,
+    /// Its release notes.
+    pub notes: Option<String>,
+    /// Where it was looked for.
+    pub source: String,
 }
