@@ -138,14 +138,21 @@ pub fn ensure_tools(for_tests: bool) -> Result {
 }
 
 /// Builds the UI into ui/dist with trunk (offline: dependencies are fetched first), which every
-/// cargo build, check or clippy of the app needs.
-pub fn build_ui() -> Result {
-    step("building the window (trunk, wasm32)");
+/// cargo build, check or clippy of the app needs; `release` for the packages.
+pub fn build_ui(release: bool) -> Result {
+    step(if release {
+        "building the window (trunk, wasm32, release)"
+    } else {
+        "building the window (trunk, wasm32)"
+    });
     cmd("cargo", &["fetch"])?;
     let started = Instant::now();
-    let status = Command::new("trunk")
-        .arg("build")
-        .current_dir(root().join("ui"))
+    let mut trunk = Command::new("trunk");
+    trunk.arg("build").current_dir(root().join("ui"));
+    if release {
+        trunk.arg("--release");
+    }
+    let status = trunk
         .status()
         .map_err(|e| format!("could not start trunk: {e}"))?;
     if !status.success() {
@@ -161,7 +168,7 @@ pub fn build_ui() -> Result {
 /// `cargo xtask test`, before fmt and clippy: the toolchain and ui/dist.
 pub fn prepare_tests() -> Result {
     ensure_tools(true)?;
-    build_ui()
+    build_ui(false)
 }
 
 /// `cargo xtask test`, last: the window driven end to end. The app and the CLI are built
@@ -184,7 +191,7 @@ pub fn e2e() -> Result {
 /// the crates that make unlocking and sealing slow.
 pub fn run_window(demo: impl FnOnce() -> Result, carelog: &Path) -> Result {
     ensure_tools(false)?;
-    build_ui()?;
+    build_ui(false)?;
     step("building the desktop app");
     cmd("cargo", &["build", "-p", "carelog-desktop"])?;
     demo()?;
@@ -240,7 +247,7 @@ fn free_udp_port() -> Result<u16> {
 }
 
 /// A headless clinic, stopped (SIGTERM, then kill) when the window closes.
-struct Background(std::process::Child);
+pub struct Background(pub std::process::Child);
 
 impl Drop for Background {
     fn drop(&mut self) {
@@ -301,292 +308,4 @@ fn spawn_referral_visit(carelog: &Path, south: &Path) -> std::thread::JoinHandle
             _ => eprintln!("    (South Harbour's visit did not chart: is the demo intact?)"),
         }
     })
-}
-
-/// One launch of the window: how long until the sign-in screen asked for its staff list, and
-/// the resident memory of the app and of its web processes once idle.
-struct Launch {
-    interactive_ms: f64,
-    rss_app_kb: u64,
-    pss_app_kb: u64,
-    anon_app_kb: u64,
-    rss_total_kb: u64,
-}
-
-/// `cargo xtask bench`, the window: launch → first interactive screen, and resident memory at
-/// idle, on the demo network under a private Xvfb display. Written to target/bench/desktop.json.
-pub fn bench_window(quick: bool) -> Result {
-    ensure_tools(false)?;
-    build_ui()?;
-    step("building the desktop app and the CLI (debug, as `cargo xtask run` starts them)");
-    cmd(
-        "cargo",
-        &["build", "-p", "carelog-desktop", "-p", "carelog-cli"],
-    )?;
-    let dir = root().join("target/bench/desktop-demo");
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir)
-            .map_err(|e| format!("could not clear {}: {e}", dir.display()))?;
-    }
-    let built = Command::new(root().join("target/debug/carelog"))
-        .args(["demo", "--dir"])
-        .arg(&dir)
-        .output()
-        .map_err(|e| format!("could not run the demo: {e}"))?;
-    if !built.status.success() {
-        return Err("the demo network could not be built".into());
-    }
-    let display = Xvfb::start()?;
-    let runs = if quick { 2 } else { 5 };
-    step(&format!("the window: {runs} launches on the demo network"));
-    let mut launches = Vec::new();
-    for i in 0..runs {
-        // Only the last launch waits out the idle period for the memory reading.
-        let launch = launch_once(&display.name, &dir.join("clinic-1"), i + 1 == runs)?;
-        eprintln!(
-            "    launch {}: interactive after {:.0} ms",
-            i + 1,
-            launch.interactive_ms
-        );
-        launches.push(launch);
-    }
-    let mut times: Vec<f64> = launches.iter().map(|l| l.interactive_ms).collect();
-    times.sort_by(f64::total_cmp);
-    let median = times[times.len() / 2];
-    let worst = times[times.len() - 1];
-    let last = launches.last().ok_or("no launch")?;
-    let mb = |kb: u64| kb as f64 / 1024.0;
-    let (rss_mb, pss_mb, anon_mb, total_mb) = (
-        mb(last.rss_app_kb),
-        mb(last.pss_app_kb),
-        mb(last.anon_app_kb),
-        mb(last.rss_total_kb),
-    );
-    println!("\nDesktop window (debug build, demo network, Xvfb)");
-    println!("  {:<48} {:>9} {:>9}", "measure", "Carelog", "target");
-    let row = |what: &str, value: String, target: &str| {
-        println!("  {what:<48} {value:>9} {target:>9}");
-    };
-    row(
-        "launch → sign-in screen interactive (median)",
-        format!("{median:.0} ms"),
-        "< 2 s",
-    );
-    row(
-        "launch → sign-in screen interactive (worst)",
-        format!("{worst:.0} ms"),
-        "",
-    );
-    row(
-        "app process at idle, proportional (PSS)",
-        format!("{pss_mb:.0} MB"),
-        "< 150 MB",
-    );
-    row(
-        "app process at idle, resident (RSS)",
-        format!("{rss_mb:.0} MB"),
-        "",
-    );
-    row(
-        "app process at idle, its own heap (anonymous)",
-        format!("{anon_mb:.0} MB"),
-        "",
-    );
-    row(
-        "whole window with WebKit processes (PSS)",
-        format!("{total_mb:.0} MB"),
-        "",
-    );
-    println!(
-        "  RSS counts whole shared libraries (WebKit, GTK, and Mesa's LLVM for software GL under Xvfb);\n  PSS charges each process its share. HealthyBlock's node alone (no window) used 95–430 MB:\n  the app process's PSS is {:.2}× its lightest figure.",
-        pss_mb / 95.0
-    );
-    let report = serde_json::json!({
-        "build": "debug",
-        "launches": runs,
-        "interactive_ms": times,
-        "interactive_ms_median": median,
-        "idle_rss_app_mb": rss_mb,
-        "idle_pss_app_mb": pss_mb,
-        "idle_anonymous_app_mb": anon_mb,
-        "idle_pss_with_webview_mb": total_mb,
-        "targets": {"interactive_s": 2, "idle_rss_mb": 150},
-        "healthyblock_node_rss_mb": [95, 430],
-    });
-    let out = root().join("target/bench/desktop.json");
-    std::fs::write(
-        &out,
-        serde_json::to_vec_pretty(&report).map_err(|e| e.to_string())?,
-    )
-    .map_err(|e| format!("could not write {}: {e}", out.display()))?;
-    eprintln!("    written: {}", out.display());
-    Ok(())
-}
-
-fn launch_once(display: &str, home: &Path, wait_idle: bool) -> Result<Launch> {
-    use std::io::{BufRead, BufReader};
-    let started = Instant::now();
-    let mut child = Command::new(root().join("target/debug/carelog-desktop"))
-        .arg("--home")
-        .arg(home)
-        .env("DISPLAY", display)
-        .env("CARELOG_STARTUP_PROBE", "1")
-        .env("XDG_DATA_HOME", root().join("target/bench/desktop-data"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("could not start the desktop app: {e}"))?;
-    let stderr = child.stderr.take().ok_or("no stderr")?;
-    // Stopped (SIGTERM) however this returns.
-    let app = Background(child);
-    let mut reader = BufReader::new(stderr);
-    let mut line = String::new();
-    let interactive_ms = loop {
-        line.clear();
-        let n = reader
-            .read_line(&mut line)
-            .map_err(|e| format!("could not read the app's messages: {e}"))?;
-        if n == 0 {
-            return Err("the desktop app stopped before its sign-in screen showed".into());
-        }
-        if line.contains("sign-in screen ready") {
-            break started.elapsed().as_secs_f64() * 1000.0;
-        }
-        if started.elapsed() > std::time::Duration::from_secs(120) {
-            return Err("the sign-in screen did not show within 2 minutes".into());
-        }
-    };
-    // Keep draining the app's messages so it never blocks on a full pipe.
-    std::thread::spawn(move || {
-        let mut sink = String::new();
-        while reader.read_line(&mut sink).is_ok_and(|n| n > 0) {
-            sink.clear();
-        }
-    });
-    if wait_idle {
-        std::thread::sleep(std::time::Duration::from_secs(10));
-    }
-    let pid = app.0.id();
-    let rss_app_kb = rss_kb(pid);
-    // Shared libraries (WebKit, GTK) are mapped in every one of these processes: the sum uses
-    // each process's proportional share (PSS) so shared pages count once.
-    let rss_total_kb = pss_kb(pid) + descendants(pid).into_iter().map(pss_kb).sum::<u64>();
-    let pss_app_kb = pss_kb(pid);
-    let anon_app_kb = rollup_kb(pid, "Anonymous:");
-    drop(app);
-    Ok(Launch {
-        interactive_ms,
-        rss_app_kb,
-        pss_app_kb,
-        anon_app_kb,
-        rss_total_kb,
-    })
-}
-
-/// Resident memory of a process in KiB (0 once it is gone).
-fn rss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-/// Proportional resident memory of a process in KiB: its own pages plus its share of shared ones.
-fn pss_kb(pid: u32) -> u64 {
-    rollup_kb(pid, "Pss:")
-}
-
-/// One line of /proc/PID/smaps_rollup, in KiB (0 once the process is gone).
-fn rollup_kb(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(field))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-/// Every process below `pid` (the window's WebKit processes).
-fn descendants(pid: u32) -> Vec<u32> {
-    let mut parents: Vec<(u32, u32)> = Vec::new();
-    if let Ok(entries) = std::fs::read_dir("/proc") {
-        for entry in entries.flatten() {
-            let Some(child) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            // The parent is the 2nd field after the parenthesised command name.
-            let parent = std::fs::read_to_string(entry.path().join("stat"))
-                .ok()
-                .and_then(|stat| {
-                    stat.rsplit_once(')')
-                        .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse().ok())
-                });
-            if let Some(parent) = parent {
-                parents.push((child, parent));
-            }
-        }
-    }
-    let mut found = vec![pid];
-    let mut i = 0;
-    while i < found.len() {
-        let p = found[i];
-        found.extend(
-            parents
-                .iter()
-                .filter(|(_, parent)| *parent == p)
-                .map(|(c, _)| *c),
-        );
-        i += 1;
-    }
-    found.remove(0);
-    found
-}
-
-/// A private X server for measuring the window.
-struct Xvfb {
-    name: String,
-    _server: Background,
-}
-
-impl Xvfb {
-    fn start() -> Result<Xvfb> {
-        for n in 110..200 {
-            if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
-                || Path::new(&format!("/tmp/.X{n}-lock")).exists()
-            {
-                continue;
-            }
-            let name = format!(":{n}");
-            let server = Command::new("Xvfb")
-                .args([&name, "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .map_err(|e| format!("could not start Xvfb: {e}"))?;
-            let server = Background(server);
-            let socket = format!("/tmp/.X11-unix/X{n}");
-            for _ in 0..100 {
-                if Path::new(&socket).exists() {
-                    return Ok(Xvfb {
-                        name,
-                        _server: server,
-                    });
-                }
-                std::thread::sleep(std::time::Duration::from_millis(50));
-            }
-        }
-        Err("no X display could be started between :110 and :199".into())
-    }
 }

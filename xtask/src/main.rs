@@ -4,7 +4,10 @@
 //! fresh Debian machine with only the Rust toolchain.
 
 mod desktop;
+mod dist;
 mod fuzz;
+mod install_check;
+mod window_bench;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -22,9 +25,10 @@ fn main() -> ExitCode {
         "bench" => bench(rest),
         "demo" => demo(rest),
         "fuzz" => fuzz::fuzz(rest),
+        "dist" => dist::dist(rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n\n  run     build and start Carelog on a demo network of three clinics\n  test    formatting, lints and every test\n  bench   benchmarks against HealthyBlock's published figures (--quick for a short run,\n          --scale N for the large ledger's size, --window for the desktop window's launch time and memory only)\n  demo    the headless demo story only\n  fuzz    each decoder of outside bytes under cargo-fuzz (--seconds N each, default 60; or one TARGET)"
+                "usage: cargo xtask <task>\n\n  run     build and start Carelog on a demo network of three clinics\n  test    formatting, lints and every test\n  bench   benchmarks against HealthyBlock's published figures (--quick for a short run,\n          --scale N for the large ledger's size, --window for the desktop window's launch time and memory only)\n  demo    the headless demo story only\n  fuzz    each decoder of outside bytes under cargo-fuzz (--seconds N each, default 60; or one TARGET)\n  dist    release packages (.deb, .rpm) signed for the updater (--check installs and checks them)"
             );
             return if task == "help" || task == "--help" {
                 ExitCode::SUCCESS
@@ -268,7 +272,7 @@ fn bench(args: &[String]) -> Result {
     let quick = args.iter().any(|a| a == "--quick");
     if args.iter().any(|a| a == "--window") {
         // Only the desktop window's launch time and memory.
-        return desktop::bench_window(quick);
+        return window_bench::bench_window(quick);
     }
     step("building benchmarks (release)");
     cmd("cargo", &["build", "--release", "-p", "carelog-bench"])?;
@@ -286,7 +290,7 @@ fn bench(args: &[String]) -> Result {
         pouchdb.as_deref(),
         scale.as_deref(),
     )?;
-    desktop::bench_window(quick)
+    window_bench::bench_window(quick)
 }
 
 /// The benchmark program's quick run as a smoke check at the end of `xtask test`: it must run

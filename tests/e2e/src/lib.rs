@@ -436,6 +436,25 @@ impl App {
             root().join("target/debug/carelog-desktop"),
             "build the window and the app first: `cargo xtask test` does (trunk build in ui/, then cargo build -p carelog-desktop)",
         );
+        let args = ["--home".to_string(), home.display().to_string()]
+            .into_iter()
+            .chain(extra.iter().map(|a| a.to_string()))
+            .collect();
+        App::launch_program(&app, args, None, shots).await
+    }
+
+    /// Starts `app` as the desktop menu does: no arguments, for a person whose home directory is
+    /// `user_home` (so the app's data directory is inside it), with no `$XDG_DATA_HOME`.
+    pub async fn launch_as_from_menu(app: &Path, user_home: &Path, shots: &str) -> App {
+        App::launch_program(app, Vec::new(), Some(user_home), shots).await
+    }
+
+    async fn launch_program(
+        app: &Path,
+        args: Vec<String>,
+        user_home: Option<&Path>,
+        shots: &str,
+    ) -> App {
         let driver = which("tauri-driver")
             .expect("tauri-driver is missing: cargo install tauri-driver --locked --version 2.1.0");
         let shots = root().join("target/e2e").join(shots);
@@ -459,20 +478,24 @@ impl App {
         // screenshots, so a failure to start says why.
         let driver_log = shots.join("tauri-driver.log");
         let log_file = std::fs::File::create(&driver_log).expect("the driver log can be created");
-        let driver = Process::start(
-            "tauri-driver",
-            Command::new(driver)
-                .args([
-                    "--port",
-                    &port.to_string(),
-                    "--native-port",
-                    &native_port.to_string(),
-                ])
-                .env("DISPLAY", &display.name)
-                .env("XDG_DATA_HOME", &data_home)
-                .stdout(Stdio::null())
-                .stderr(log_file),
-        );
+        let mut command = Command::new(driver);
+        command
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native_port.to_string(),
+            ])
+            .env("DISPLAY", &display.name)
+            .env_remove("CARELOG_HOME")
+            .stdout(Stdio::null())
+            .stderr(log_file);
+        match user_home {
+            // A person's own home: the app's data directory is ~/.local/share/carelog in it.
+            Some(home) => command.env("HOME", home).env_remove("XDG_DATA_HOME"),
+            None => command.env("XDG_DATA_HOME", &data_home),
+        };
+        let driver = Process::start("tauri-driver", &mut command);
         // tauri-driver listens at once but starts WebKitWebDriver behind it; a session asked
         // for before WebKitWebDriver listens is dropped mid-answer, so wait for both.
         assert!(
@@ -489,10 +512,7 @@ impl App {
             "browserName": "wry",
             "tauri:options": {
                 "application": app,
-                "args": std::iter::once("--home".to_string())
-                    .chain(std::iter::once(home.display().to_string()))
-                    .chain(extra.iter().map(|a| a.to_string()))
-                    .collect::<Vec<_>>(),
+                "args": args,
             }
         });
         let Value::Object(capabilities) = capabilities else {
