@@ -145,7 +145,6 @@ fn bundle(
         // Windows and macOS packages are built on those systems; their settings travel with
         // the configuration so the same `dist` drives them there.
         windows: WindowsSettings {
-            icon_path: root.join("assets/icons/icon.ico"),
             webview_install_mode: bundle.windows.webview_install_mode.clone(),
             nsis: bundle.windows.nsis.as_ref().map(|n| NsisSettings {
                 install_mode: n.install_mode,
