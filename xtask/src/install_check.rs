@@ -136,7 +136,13 @@ fn install_deb(deb: &Path, scratch: &Path) -> Result {
     }
     let listing = output("dpkg-deb", &["--contents", &deb.to_string_lossy()])?;
     for path in PACKAGED {
-        if !listing.lines().any(|l| l.ends_with(&format!("./{path}"))) {
+        // dpkg-deb lists paths with or without a leading "./", by how the archive was made.
+        let listed = |l: &str| {
+            l.split_whitespace()
+                .last()
+                .is_some_and(|p| p.trim_start_matches("./") == path)
+        };
+        if !listing.lines().any(listed) {
             return Err(format!("the .deb lacks /{path}"));
         }
     }
