@@ -28,10 +28,11 @@ const APT_PACKAGES: [&str; 13] = [
 /// Cargo-installed tools at the versions that work here: (crate, version, binary, --locked).
 /// wasm-bindgen-cli must equal the `wasm-bindgen` pinned in ui/Cargo.toml, and its lock file
 /// pins a crate the registry lacks, so it installs without `--locked`.
-const CARGO_TOOLS: [(&str, &str, &str, bool); 3] = [
+const CARGO_TOOLS: [(&str, &str, &str, bool); 4] = [
     ("trunk", "0.21.14", "trunk", true),
     ("wasm-bindgen-cli", "0.2.130", "wasm-bindgen", false),
     ("tauri-driver", "2.1.0", "tauri-driver", true),
+    ("cargo-deny", "0.20.2", "cargo-deny", true),
 ];
 
 /// Whether a window can open here.
@@ -97,7 +98,7 @@ fn wasm_target() -> Result {
     Ok(())
 }
 
-fn cargo_tools(names: &[&str]) -> Result {
+pub fn cargo_tools(names: &[&str]) -> Result {
     let list = Command::new("cargo")
         .args(["install", "--list"])
         .output()

@@ -232,6 +232,11 @@ fn test(_args: &[String]) -> Result {
             "warnings",
         ],
     )?;
+    // Duplicate versions, licences and sources of every dependency (advisories need the RustSec
+    // database from GitHub: `cargo deny check advisories` where it is reachable).
+    step("dependencies (cargo deny: bans, licences, sources)");
+    desktop::cargo_tools(&["cargo-deny"])?;
+    cmd("cargo", &["deny", "check", "bans", "licenses", "sources"])?;
     step("tests");
     // Every test binary runs even when one fails, so one run reports every failure.
     cmd("cargo", &with_host(&["test", "--no-fail-fast"]))?;
