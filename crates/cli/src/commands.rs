@@ -307,7 +307,9 @@ fn on_node(node: &mut Node, command: Command) -> Result<Output, Failure> {
         Command::Ledger {
             command: LedgerCommand::Verify,
         } => {
-            let (blocks, txs) = node.verify()?;
+            let progress = crate::progress::Progress::new("Checking every block");
+            let (blocks, txs) = node.verify_with(&mut progress.callback())?;
+            drop(progress);
             Ok(Output::new(
                 json!({"ok": true, "blocks": blocks, "txs": txs}),
                 format!("Ledger verified: {blocks} blocks, {txs} transactions."),

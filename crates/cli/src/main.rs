@@ -5,6 +5,7 @@ mod args;
 mod commands;
 mod demo;
 mod network;
+mod progress;
 mod secrets;
 mod service;
 mod standing;
@@ -51,6 +52,7 @@ fn main() -> ExitCode {
         )
         .init();
     // The same home the desktop app opens when started from the menu.
+    progress::set_json(cli.json);
     let home = cli.home.clone().unwrap_or_else(carelog_node::default_home);
     match commands::run(&home, cli.command, cli.json) {
         Ok(output) if output.json.is_null() => ExitCode::SUCCESS,

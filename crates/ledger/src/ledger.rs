@@ -1138,6 +1138,15 @@ impl Ledger {
     /// noting for every seal and transaction the key its signature must verify under; the other
     /// cores check those signatures meanwhile. The first failure in the order is reported.
     pub fn verify(&self) -> Result<(usize, u64), BlockFailure> {
+        self.verify_with(&mut |_, _| {})
+    }
+
+    /// [`Ledger::verify`], telling `progress(done, total)` how many blocks are re-checked (every
+    /// few hundred blocks and at the end): the caller shows it, this crate does no I/O.
+    pub fn verify_with(
+        &self,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<(usize, u64), BlockFailure> {
         let mut fresh =
             Ledger::new(self.genesis().clone()).map_err(|e| BlockFailure::new(self.network, e))?;
         fresh.bodies.source = self.bodies.source.clone();
@@ -1166,7 +1175,11 @@ impl Ledger {
                 });
             }
             fresh.deferred_replay = Some(false);
+            let total = order.len();
             for (at, hash) in order.iter().enumerate() {
+                if at % 256 == 0 {
+                    progress(at, total);
+                }
                 let outcome = self
                     .block(hash)
                     .ok_or(LedgerError::Unreadable(*hash))
@@ -1190,6 +1203,7 @@ impl Ledger {
             }
             drop(send);
         });
+        progress(order.len(), order.len());
         if let Some((_, failure)) = first_bad.into_inner().unwrap_or_else(|p| p.into_inner()) {
             return Err(failure);
         }

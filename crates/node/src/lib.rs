@@ -604,7 +604,12 @@ impl Node {
 
     /// Re-checks every stored block and transaction from genesis.
     pub fn verify(&self) -> Result<(usize, u64)> {
-        self.ledger.verify().map_err(|f| {
+        self.verify_with(&mut |_, _| {})
+    }
+
+    /// [`Node::verify`], telling `progress(done, total)` how many blocks are re-checked.
+    pub fn verify_with(&self, progress: &mut dyn FnMut(usize, usize)) -> Result<(usize, u64)> {
+        self.ledger.verify_with(progress).map_err(|f| {
             if matches!(*f.error, carelog_ledger::LedgerError::StateDiffers) {
                 // The blocks are sound; the state read back from the saved state is not.
                 if let Err(e) = self.store.forget_saved_state() {
