@@ -6,6 +6,9 @@ pub enum VaultError {
     /// The passphrase did not open the key store.
     #[error("wrong passphrase")]
     WrongPassphrase,
+    /// The key store is a patient's: it opens only with their card and PIN.
+    #[error("this key store opens only with the patient's card and PIN")]
+    CardNeeded,
     /// Bytes that are not what they claim to be.
     #[error("malformed {0}")]
     Malformed(&'static str),

@@ -1,21 +1,32 @@
 //! A user's keys sealed under a passphrase: Argon2id stretches it, ChaCha20-Poly1305 seals the seed.
 //! Backups use the same format around other secret bytes.
 //!
-//! Format (all integers little-endian): "CLKS" ‖ version 1 ‖ memory KiB u32 ‖ iterations u32 ‖
+//! Format (all integers little-endian): "CLKS" ‖ version ‖ memory KiB u32 ‖ iterations u32 ‖
 //! lanes u32 ‖ salt 16 ‖ nonce 12 ‖ ciphertext + tag 16 (for a key store, of the 64-byte seed).
 //! The header is the associated data, so its parameters cannot be changed without detection.
 //! The parameters are bounds-checked before any work, because they are read before they can be
 //! authenticated.
+//!
+//! Version 1 is sealed under a passphrase alone (staff, backups). Version 2 is a patient's key
+//! store, sealed under a [`CardSecret`] the patient carries *and* the PIN: the sealing key is
+//! HKDF-SHA256(salt = Argon2id(PIN, salt), input = card secret). Without the card's 128 random
+//! bits a copied store gives no way to test a PIN, so the PIN cannot be searched offline.
 
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use hkdf::Hkdf;
+use sha2::Sha256;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::{ActorKeys, VaultError};
 
 const MAGIC: &[u8; 4] = b"CLKS";
+/// Sealed under a passphrase alone.
 const VERSION: u8 = 1;
+/// Sealed under a card secret and a PIN.
+const VERSION_CARD: u8 = 2;
+const CARD_LABEL: &[u8] = b"carelog card-bound key store v2";
 const SALT_LEN: usize = 16;
 const NONCE_LEN: usize = 12;
 const HEADER_LEN: usize = 4 + 1 + 3 * 4 + SALT_LEN + NONCE_LEN;
@@ -38,6 +49,13 @@ impl KdfParams {
     pub const DEFAULT: KdfParams = KdfParams {
         memory_kib: 19 * 1024,
         iterations: 2,
+        parallelism: 1,
+    };
+    /// For patients' PINs, which have few possible values: 64 MiB, 3 passes, 1 lane. Only a
+    /// holder of the patient's card can try a PIN at all; this makes each of their tries costly.
+    pub const PIN: KdfParams = KdfParams {
+        memory_kib: 64 * 1024,
+        iterations: 3,
         parallelism: 1,
     };
     /// Cheap parameters for tests only: they give a passphrase almost no protection.
@@ -99,14 +117,34 @@ fn derive(
     Ok(out)
 }
 
+/// The sealing key of a card-bound store: the stretched PIN and the card's secret, both needed.
+fn card_key(
+    pin: &str,
+    card: &CardSecret,
+    params: KdfParams,
+    salt: &[u8],
+) -> Result<Zeroizing<[u8; 32]>, VaultError> {
+    let stretched = derive(pin, params, salt)?;
+    let mut out = Zeroizing::new([0u8; 32]);
+    Hkdf::<Sha256>::new(Some(stretched.as_slice()), &card.0)
+        .expand(CARD_LABEL, out.as_mut_slice())
+        .expect("32 bytes is a valid HKDF-SHA256 output length");
+    Ok(out)
+}
+
 fn cipher(key: &[u8; 32]) -> ChaCha20Poly1305 {
     ChaCha20Poly1305::new(<&Key>::from(key))
 }
 
-fn header(params: KdfParams, salt: &[u8; SALT_LEN], nonce: &[u8; NONCE_LEN]) -> Vec<u8> {
+fn header(
+    version: u8,
+    params: KdfParams,
+    salt: &[u8; SALT_LEN],
+    nonce: &[u8; NONCE_LEN],
+) -> Vec<u8> {
     let mut h = Vec::with_capacity(SEALED_LEN);
     h.extend_from_slice(MAGIC);
-    h.push(VERSION);
+    h.push(version);
     h.extend_from_slice(&params.memory_kib.to_le_bytes());
     h.extend_from_slice(&params.iterations.to_le_bytes());
     h.extend_from_slice(&params.parallelism.to_le_bytes());
@@ -152,8 +190,20 @@ pub fn seal_with_passphrase(
         "key store parameters out of bounds: {params:?}"
     );
     let kek = derive(passphrase, params, &salt).expect("sane parameters always derive a key");
-    let mut out = header(params, &salt, &nonce);
-    let ciphertext = cipher(&kek)
+    seal_under(VERSION, &kek, secret, params, salt, nonce)
+}
+
+/// Seals `secret` under an already derived key, in the key store format of `version`.
+fn seal_under(
+    version: u8,
+    kek: &[u8; 32],
+    secret: &[u8],
+    params: KdfParams,
+    salt: [u8; 16],
+    nonce: [u8; 12],
+) -> Vec<u8> {
+    let mut out = header(version, params, &salt, &nonce);
+    let ciphertext = cipher(kek)
         .encrypt(
             &Nonce::from(nonce),
             Payload {
@@ -168,14 +218,22 @@ pub fn seal_with_passphrase(
 }
 
 /// Checks the magic and version; `what` names the kind of file in errors.
-fn check_format(sealed: &[u8], what: [&'static str; 2]) -> Result<(), VaultError> {
+fn check_format(sealed: &[u8], version: u8, what: [&'static str; 2]) -> Result<(), VaultError> {
     if sealed.len() < 5 || &sealed[..4] != MAGIC {
         return Err(VaultError::Malformed(what[0]));
     }
-    if sealed[4] != VERSION {
+    if sealed[4] == VERSION_CARD && version == VERSION {
+        return Err(VaultError::CardNeeded);
+    }
+    if sealed[4] != version {
         return Err(VaultError::Malformed(what[1]));
     }
     Ok(())
+}
+
+/// Whether a sealed key store opens only with the patient's card (and PIN).
+pub fn needs_card(sealed: &[u8]) -> bool {
+    sealed.len() > 4 && &sealed[..4] == MAGIC && sealed[4] == VERSION_CARD
 }
 
 /// Opens bytes sealed by [`seal_with_passphrase`]; a wrong passphrase is named as such.
@@ -183,7 +241,15 @@ pub fn open_with_passphrase(
     sealed: &[u8],
     passphrase: &str,
 ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
-    check_format(sealed, ["sealed file", "sealed file version"])?;
+    check_format(sealed, VERSION, ["sealed file", "sealed file version"])?;
+    open_sealed(sealed, |params, salt| derive(passphrase, params, salt))
+}
+
+/// Opens a sealed file whose key `key_for(params, salt)` derives, once its header is checked.
+fn open_sealed(
+    sealed: &[u8],
+    key_for: impl FnOnce(KdfParams, &[u8]) -> Result<Zeroizing<[u8; 32]>, VaultError>,
+) -> Result<Zeroizing<Vec<u8>>, VaultError> {
     if sealed.len() < HEADER_LEN + TAG_LEN {
         return Err(VaultError::Malformed("sealed file length"));
     }
@@ -201,7 +267,7 @@ pub fn open_with_passphrase(
     let salt = &header[17..17 + SALT_LEN];
     let mut nonce = [0u8; NONCE_LEN];
     nonce.copy_from_slice(&header[17 + SALT_LEN..]);
-    let kek = derive(passphrase, params, salt)?;
+    let kek = key_for(params, salt)?;
     // A tampered file also lands here: without the right key the two cannot be told apart.
     cipher(&kek)
         .decrypt(
@@ -215,16 +281,86 @@ pub fn open_with_passphrase(
         .map_err(|_| VaultError::WrongPassphrase)
 }
 
-/// Opens a sealed key store with a passphrase.
+/// Opens a sealed key store with a passphrase. A patient's card-bound store answers
+/// [`VaultError::CardNeeded`].
 pub fn open_keys(sealed: &[u8], passphrase: &str) -> Result<ActorKeys, VaultError> {
-    check_format(sealed, ["key store", "key store version"])?;
+    check_format(sealed, VERSION, ["key store", "key store version"])?;
     if sealed.len() != SEALED_LEN {
         return Err(VaultError::Malformed("key store length"));
     }
     let seed = open_with_passphrase(sealed, passphrase)?;
+    keys_from(&seed)
+}
+
+fn keys_from(seed: &[u8]) -> Result<ActorKeys, VaultError> {
     let mut bytes = Zeroizing::new([0u8; 64]);
-    bytes.copy_from_slice(&seed);
+    if seed.len() != 64 {
+        return Err(VaultError::Malformed("key store length"));
+    }
+    bytes.copy_from_slice(seed);
     Ok(ActorKeys::from_seed(*bytes))
+}
+
+/// The secret printed on a patient's card: 128 random bits. Zeroized on drop; never printed by
+/// `Debug`.
+#[derive(Clone, PartialEq, Eq, zeroize::ZeroizeOnDrop)]
+pub struct CardSecret([u8; 16]);
+
+impl std::fmt::Debug for CardSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CardSecret(…)")
+    }
+}
+
+impl CardSecret {
+    /// A card secret from 16 random bytes.
+    pub fn from_bytes(bytes: [u8; 16]) -> CardSecret {
+        CardSecret(bytes)
+    }
+
+    /// The secret's bytes (for printing on the card).
+    pub fn expose(&self) -> &[u8; 16] {
+        &self.0
+    }
+}
+
+/// Seals a patient's keys under their card's secret and their PIN (version 2), with a random
+/// salt and nonce from the caller.
+///
+/// # Panics
+///
+/// If `params` are outside the bounds opening accepts (see [`KdfParams::is_sane`]).
+pub fn seal_keys_with_card(
+    keys: &ActorKeys,
+    card: &CardSecret,
+    pin: &str,
+    params: KdfParams,
+    salt: [u8; 16],
+    nonce: [u8; 12],
+) -> Vec<u8> {
+    assert!(
+        params.is_sane(),
+        "key store parameters out of bounds: {params:?}"
+    );
+    let kek = card_key(pin, card, params, &salt).expect("sane parameters always derive a key");
+    let sealed = seal_under(VERSION_CARD, &kek, keys.seed().as_slice(), params, salt, nonce);
+    debug_assert_eq!(sealed.len(), SEALED_LEN);
+    sealed
+}
+
+/// Opens a patient's card-bound key store with the card's secret and the PIN. A wrong PIN and a
+/// wrong card cannot be told apart: both are [`VaultError::WrongPassphrase`].
+pub fn open_keys_with_card(
+    sealed: &[u8],
+    card: &CardSecret,
+    pin: &str,
+) -> Result<ActorKeys, VaultError> {
+    check_format(sealed, VERSION_CARD, ["key store", "key store version"])?;
+    if sealed.len() != SEALED_LEN {
+        return Err(VaultError::Malformed("key store length"));
+    }
+    let seed = open_sealed(sealed, |params, salt| card_key(pin, card, params, salt))?;
+    keys_from(&seed)
 }
 
 #[cfg(test)]
@@ -328,11 +464,86 @@ mod tests {
             open_keys(b"not a key store", "pw").err(),
             Some(VaultError::Malformed("key store"))
         );
-        sealed[4] = 2;
+        sealed[4] = 3;
         assert_eq!(
             open_keys(&sealed, "pw").err(),
             Some(VaultError::Malformed("key store version"))
         );
+    }
+
+    fn card_sealed() -> (ActorKeys, CardSecret, Vec<u8>) {
+        let keys = ActorKeys::from_seed(std::array::from_fn(|i| i as u8 ^ 0x5a));
+        let card = CardSecret::from_bytes([9; 16]);
+        let sealed = seal_keys_with_card(
+            &keys,
+            &card,
+            "482916",
+            KdfParams::TEST_ONLY_FAST,
+            [1; 16],
+            [2; 12],
+        );
+        (keys, card, sealed)
+    }
+
+    #[test]
+    fn a_card_bound_store_opens_with_the_card_and_the_pin_only() {
+        let (keys, card, sealed) = card_sealed();
+        assert_eq!(sealed.len(), SEALED_LEN);
+        assert!(needs_card(&sealed));
+        assert!(!needs_card(&self::tests::sealed().1));
+        let opened = open_keys_with_card(&sealed, &card, "482916").unwrap();
+        assert_eq!(*opened.seed(), *keys.seed());
+        // The PIN alone, as a passphrase, is refused before any work: the card is needed.
+        assert_eq!(
+            open_keys(&sealed, "482916").err(),
+            Some(VaultError::CardNeeded)
+        );
+        assert_eq!(
+            open_with_passphrase(&sealed, "482916").err(),
+            Some(VaultError::CardNeeded)
+        );
+        // Another card with the right PIN, or the right card with another PIN, does not open.
+        let other = CardSecret::from_bytes([8; 16]);
+        assert_eq!(
+            open_keys_with_card(&sealed, &other, "482916").err(),
+            Some(VaultError::WrongPassphrase)
+        );
+        assert_eq!(
+            open_keys_with_card(&sealed, &card, "482917").err(),
+            Some(VaultError::WrongPassphrase)
+        );
+        // Even an attacker who tries every PIN, with no card, finds none that opens it: the
+        // card's bits are part of the key. (Every 6-digit PIN would take too long in a test;
+        // a thousand around the right one, with an all-zero card, stand for the search.)
+        let no_card = CardSecret::from_bytes([0; 16]);
+        for pin in 482_416..483_416 {
+            assert!(open_keys_with_card(&sealed, &no_card, &pin.to_string()).is_err());
+        }
+        // A passphrase store is not opened as a card store.
+        assert_eq!(
+            open_keys_with_card(&self::tests::sealed().1, &card, "correct horse").err(),
+            Some(VaultError::Malformed("key store version"))
+        );
+        assert_eq!(format!("{card:?}"), "CardSecret(…)");
+    }
+
+    #[test]
+    fn every_changed_byte_of_a_card_bound_store_is_detected() {
+        let (_, card, sealed) = card_sealed();
+        for i in 0..sealed.len() {
+            let mut bad = sealed.clone();
+            bad[i] ^= 1;
+            assert!(open_keys_with_card(&bad, &card, "482916").is_err(), "byte {i}");
+        }
+        for cut in 0..sealed.len() {
+            assert!(open_keys_with_card(&sealed[..cut], &card, "482916").is_err());
+        }
+    }
+
+    #[test]
+    fn pin_parameters_are_within_bounds() {
+        assert!(KdfParams::PIN.is_sane());
+        assert!(KdfParams::PIN.memory_kib > KdfParams::DEFAULT.memory_kib);
     }
 
     #[test]
@@ -429,6 +640,7 @@ mod tests {
             bytes in proptest::collection::vec(any::<u8>(), 0..200),
         ) {
             prop_assert!(open_keys(&bytes, "pw").is_err());
+            prop_assert!(open_keys_with_card(&bytes, &CardSecret::from_bytes([1; 16]), "pw").is_err());
             prop_assert!(open_with_passphrase(&bytes, "pw").is_err());
         }
 

@@ -37,4 +37,7 @@ mod keystore;
 pub use envelope::{DataKey, WrappedKey, open, seal, unwrap_key, wrap_key};
 pub use error::VaultError;
 pub use keys::{ActorKeys, PublicKeys, Verifier, verify_signature};
-pub use keystore::{KdfParams, open_keys, open_with_passphrase, seal_keys, seal_with_passphrase};
+pub use keystore::{
+    CardSecret, KdfParams, needs_card, open_keys, open_keys_with_card, open_with_passphrase,
+    seal_keys, seal_keys_with_card, seal_with_passphrase,
+};
