@@ -1,5 +1,11 @@
 //! The clinic node's SQLite file: the one place Carelog opens a database.
 //!
+//! The file is encrypted with SQLCipher under a 256-bit key the node gives (a raw key, so no
+//! key stretching is spent on each open): every page, the header included, is ciphertext, and
+//! a copy of the file is not a database to anyone without the key. A plain SQLite file made
+//! before encryption is encrypted in place by [`Store::encrypt_plain`]. The file is created
+//! readable by its owner only (SQLite gives its -wal and -shm files the same mode).
+//!
 //! It holds the ledger replica (blocks as canonical bytes, keyed by hash), the outbox of locally
 //! sealed blocks not yet acknowledged by a peer, sealed key stores, settings and known peers.
 //! Chart content only ever arrives here as ciphertext inside blocks: no table holds plaintext
@@ -8,7 +14,8 @@
 //!
 //! ```
 //! let dir = tempfile::tempdir().unwrap();
-//! let mut store = carelog_store::Store::create(&dir.path().join("node.sqlite3")).unwrap();
+//! let key = [7u8; 32];
+//! let mut store = carelog_store::Store::create(&dir.path().join("node.sqlite3"), &key).unwrap();
 //! let block = carelog_store::NewBlock { hash: [1; 32], clinic: [2; 16], height: 0, bytes: b"block" };
 //! store.write(|w| w.put_block(&block, carelog_store::Origin::Local, 1_000)).unwrap();
 //! assert_eq!(store.pending_count().unwrap(), 1);
@@ -151,11 +158,55 @@ pub struct SavedStatePart {
     pub seal: [u8; 32],
 }
 
+/// The database key, as SQLCipher's `PRAGMA key` takes a raw key.
+fn key_pragma(key: &[u8; 32]) -> zeroize::Zeroizing<String> {
+    let mut text = zeroize::Zeroizing::new(String::with_capacity(80));
+    text.push_str("PRAGMA key = \"x'");
+    for byte in key {
+        text.push(char::from(b"0123456789abcdef"[usize::from(byte >> 4)]));
+        text.push(char::from(b"0123456789abcdef"[usize::from(byte & 15)]));
+    }
+    text.push_str("'\";");
+    text
+}
+
+/// Gives a new connection the database key, before anything reads the file.
+fn apply_key(conn: &Connection, key: &[u8; 32]) -> rusqlite::Result<()> {
+    // SQLCipher would also print its own lines on stderr when a page does not decrypt; the
+    // store reports every failure through its errors instead (a refusal is one line).
+    conn.execute_batch("PRAGMA cipher_log_level = NONE;")?;
+    conn.execute_batch(&key_pragma(key))
+}
+
+/// The first bytes of every plain (unencrypted) SQLite file.
+const PLAIN_HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+/// Whether a file is a plain SQLite database (made before encryption).
+pub fn is_plain(path: &Path) -> bool {
+    use std::io::Read;
+    let mut header = [0u8; 16];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut header))
+        .is_ok_and(|()| &header == PLAIN_HEADER)
+}
+
+/// Creates an empty file readable by its owner only, for SQLite to fill.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path).map(drop)
+}
+
 /// The bytes of the first block stored in a database that may be damaged: read with no check,
 /// opened read-only so nothing is written to the file. `None` if SQLite cannot read it.
 ///
 /// For recovering a home's genesis block; the caller checks the bytes against the network id.
-pub fn salvage_first_block(path: &Path) -> Option<Vec<u8>> {
+pub fn salvage_first_block(path: &Path, key: &[u8; 32]) -> Option<Vec<u8>> {
     // `immutable`: no locks, and no -wal or -shm file is made beside the damaged one. The genesis
     // block was committed (and checkpointed) long before any damage.
     let escaped = path
@@ -170,6 +221,9 @@ pub fn salvage_first_block(path: &Path) -> Option<Vec<u8>> {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .ok()?;
+    if !is_plain(path) {
+        apply_key(&conn, key).ok()?;
+    }
     conn.query_row("SELECT bytes FROM blocks ORDER BY seq LIMIT 1", [], |r| {
         r.get(0)
     })
@@ -182,6 +236,8 @@ pub struct Store {
     /// the connection in turn; SQLite itself is opened without its own mutex).
     conn: Mutex<Connection>,
     path: PathBuf,
+    /// The database key, for the other connections this store opens.
+    key: zeroize::Zeroizing<[u8; 32]>,
 }
 
 /// A second, read-only connection to a node's database, for reading blocks back (from any
@@ -223,29 +279,97 @@ fn corrupt(path: &Path, e: impl std::fmt::Display) -> StoreError {
 }
 
 impl Store {
-    /// Creates a new database; refuses to overwrite an existing one.
-    pub fn create(path: &Path) -> Result<Store, StoreError> {
+    /// Creates a new database encrypted under `key`, readable by its owner only; refuses to
+    /// overwrite an existing file.
+    pub fn create(path: &Path, key: &[u8; 32]) -> Result<Store, StoreError> {
         if path.exists() {
             return Err(StoreError::Exists(path.to_path_buf()));
         }
+        create_private(path).map_err(|e| corrupt(path, e))?;
         Self::open_with(
             path,
+            key,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
         )
     }
 
-    /// Opens an existing database, migrating its schema forward.
-    pub fn open(path: &Path) -> Result<Store, StoreError> {
+    /// Opens an existing database encrypted under `key`, migrating its schema forward. A wrong
+    /// key cannot be told from a damaged file: both are [`StoreError::Corrupt`].
+    pub fn open(path: &Path, key: &[u8; 32]) -> Result<Store, StoreError> {
         if !path.exists() {
             return Err(StoreError::Missing(path.to_path_buf()));
         }
-        Self::open_with(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
+        Self::open_with(path, key, OpenFlags::SQLITE_OPEN_READ_WRITE)
     }
 
-    fn open_with(path: &Path, flags: OpenFlags) -> Result<Store, StoreError> {
+    /// Encrypts a plain SQLite database (made before encryption) in place under `key`: a
+    /// complete encrypted copy is written beside it and synced, then renamed over it, and the
+    /// plain file's -wal and -shm files are removed. Returns false, changing nothing, if the
+    /// file is not a plain SQLite database. A crash leaves the plain file or the encrypted one.
+    pub fn encrypt_plain(path: &Path, key: &[u8; 32]) -> Result<bool, StoreError> {
+        if !is_plain(path) {
+            return Ok(false);
+        }
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let temp = dir.join(format!(".{name}.encrypting"));
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", temp.display()));
+        }
+        create_private(&temp).map_err(|e| corrupt(&temp, e))?;
+        let encrypted = (|| -> Result<(), StoreError> {
+            let conn = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(|e| corrupt(path, e))?;
+            conn.busy_timeout(std::time::Duration::from_secs(10))?;
+            let target = temp
+                .to_str()
+                .ok_or_else(|| corrupt(&temp, "the path is not valid UTF-8"))?;
+            let key_text = key_pragma(key);
+            // `PRAGMA key = "x'…'";` → the quoted key for ATTACH … KEY.
+            let quoted = &key_text["PRAGMA key = ".len()..key_text.len() - 1];
+            conn.execute(
+                &format!("ATTACH DATABASE ?1 AS encrypted KEY {quoted}"),
+                params![target],
+            )
+            .map_err(|e| corrupt(path, e))?;
+            conn.query_row("SELECT sqlcipher_export('encrypted')", [], |_| Ok(()))
+                .map_err(|e| corrupt(path, e))?;
+            let version: i64 = conn.query_row("PRAGMA main.user_version", [], |r| r.get(0))?;
+            conn.pragma_update(Some("encrypted"), "user_version", version)?;
+            conn.execute_batch("DETACH DATABASE encrypted")?;
+            drop(conn);
+            std::fs::File::open(&temp)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| corrupt(&temp, e))?;
+            Ok(())
+        })();
+        if let Err(e) = encrypted {
+            let _ = std::fs::remove_file(&temp);
+            return Err(e);
+        }
+        std::fs::rename(&temp, path).map_err(|e| corrupt(path, e))?;
+        // The plain file's log and index belong to the file that is gone; they may hold pages
+        // of it in the clear.
+        for suffix in ["-wal", "-shm", "-journal"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(true)
+    }
+
+    fn open_with(path: &Path, key: &[u8; 32], flags: OpenFlags) -> Result<Store, StoreError> {
         let creating = flags.contains(OpenFlags::SQLITE_OPEN_CREATE);
         let mut conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)
             .map_err(|e| corrupt(path, e))?;
+        apply_key(&conn, key).map_err(|e| corrupt(path, e))?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         // Before anything writes to the file: an existing Carelog database always has its schema
         // version set (`create` migrates at once). SQLite takes an empty file (one truncated to
@@ -278,6 +402,7 @@ impl Store {
         Ok(Store {
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
+            key: zeroize::Zeroizing::new(*key),
         })
     }
 
@@ -293,6 +418,7 @@ impl Store {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| corrupt(&self.path, e))?;
+        apply_key(&conn, &self.key).map_err(|e| corrupt(&self.path, e))?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         Ok(BlockReader {
             conn: Mutex::new(conn),
@@ -483,12 +609,14 @@ impl Store {
         Ok(())
     }
 
-    /// Writes a consistent copy of the whole database to a new file (for backups).
+    /// Writes a consistent copy of the whole database to a new file (for backups), encrypted
+    /// under the same key and readable by its owner only.
     pub fn snapshot_to(&self, path: &Path) -> Result<(), StoreError> {
         let conn = self.conn();
         let target = path
             .to_str()
             .ok_or_else(|| corrupt(path, "the backup path is not valid UTF-8"))?;
+        create_private(path).map_err(|e| corrupt(path, e))?;
         conn.execute("VACUUM INTO ?1", params![target])?;
         Ok(())
     }
