@@ -1,23 +1,39 @@
-//! Backups: the whole home (database and node keys) in one file sealed under a passphrase.
+//! Backups: the whole home (database and the home's own keys) in one file sealed under a
+//! passphrase. The restored home seals its keys afresh, as the machine it lands on allows
+//! (node passphrase or OS keyring).
 
 use std::path::Path;
+use std::sync::Arc;
 
 use carelog_vault::KdfParams;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::Node;
+use crate::at_rest::{self, HomeSecrets, NodeUnlock};
 use crate::error::{NodeError, Result, io_err};
 use crate::home::{self, Home};
+use crate::{Node, check_node_passphrase};
 
-const BACKUP_FORMAT: &str = "carelog-backup-1";
+const BACKUP_FORMAT: &str = "carelog-backup-2";
+/// Backups of homes made before encryption: a plain database and a hex node key.
+const PLAIN_BACKUP_FORMAT: &str = "carelog-backup-1";
 
 #[derive(Serialize, Deserialize)]
 struct Contents {
     format: String,
+    /// The database file (encrypted under the database key in `secrets`; plain in format 1).
     database: Vec<u8>,
+    /// The home's secrets (format 2) or its hex node key (format 1).
     node_key: Vec<u8>,
+    /// `authority.key` as the home kept it (sealed under the authority's passphrase).
     authority_key: Option<Vec<u8>>,
+}
+
+impl Drop for Contents {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.node_key.zeroize();
+    }
 }
 
 impl Node {
@@ -35,20 +51,17 @@ impl Node {
         self.store.snapshot_to(&snapshot)?;
         let database = std::fs::read(&snapshot).map_err(io_err(&snapshot));
         let _ = std::fs::remove_file(&snapshot);
-        let read_key = |name: &str| -> Result<Option<Vec<u8>>> {
-            let path = self.home.root().join(name);
-            match std::fs::read(&path) {
-                Ok(bytes) => Ok(Some(bytes)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                Err(e) => Err(io_err(&path)(e)),
-            }
+        let authority = self.home.root().join(home::AUTHORITY_KEY);
+        let authority_key = match std::fs::read(&authority) {
+            Ok(bytes) => Some(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(io_err(&authority)(e)),
         };
         let contents = Contents {
             format: BACKUP_FORMAT.into(),
             database: database?,
-            node_key: read_key(home::NODE_KEY)?
-                .ok_or_else(|| NodeError::Damaged("the node key file is missing".into()))?,
-            authority_key: read_key(home::AUTHORITY_KEY)?,
+            node_key: self.secrets.to_bytes().to_vec(),
+            authority_key,
         };
         let plain = Zeroizing::new(postcard::to_stdvec(&contents).expect("backups always encode"));
         Ok(carelog_vault::seal_with_passphrase(
@@ -60,8 +73,19 @@ impl Node {
         ))
     }
 
-    /// Restores a backup into an empty home and checks every block from genesis.
+    /// Restores a backup into an empty home and checks every block from genesis. The home's
+    /// keys are sealed as [`NodeUnlock::from_env`] says.
     pub fn restore(root: &Path, sealed: &[u8], passphrase: &str) -> Result<Node> {
+        Node::restore_with(root, sealed, passphrase, &NodeUnlock::from_env()?)
+    }
+
+    /// [`Node::restore`], sealing the home's keys with `unlock`.
+    pub fn restore_with(
+        root: &Path,
+        sealed: &[u8],
+        passphrase: &str,
+        unlock: &NodeUnlock,
+    ) -> Result<Node> {
         let plain =
             carelog_vault::open_with_passphrase(sealed, passphrase).map_err(|e| match e {
                 carelog_vault::VaultError::WrongPassphrase => {
@@ -71,31 +95,27 @@ impl Node {
             })?;
         let contents: Contents = postcard::from_bytes(&plain)
             .map_err(|e| NodeError::Invalid(format!("not a Carelog backup: {e}")))?;
-        if contents.format != BACKUP_FORMAT {
-            return Err(NodeError::Invalid(format!(
-                "unknown backup format `{}`",
-                contents.format
-            )));
+        let secrets = match contents.format.as_str() {
+            BACKUP_FORMAT => HomeSecrets::from_bytes(&contents.node_key),
+            PLAIN_BACKUP_FORMAT => at_rest::legacy_key(&contents.node_key).map(HomeSecrets::new),
+            other => {
+                return Err(NodeError::Invalid(format!(
+                    "unknown backup format `{other}`"
+                )));
+            }
         }
+        .ok_or_else(|| NodeError::Invalid("not a Carelog backup: its keys do not read".into()))?;
+        check_node_passphrase(unlock, &[])?;
         let home = Home::new(root);
         home.prepare_new()?;
-        let write = |name: &str, bytes: &[u8]| -> Result<()> {
-            let path = root.join(name);
-            std::fs::write(&path, bytes).map_err(io_err(&path))?;
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
-                    .map_err(io_err(&path))?;
-            }
-            Ok(())
-        };
-        write(home::NODE_KEY, &contents.node_key)?;
+        // Every file lands 0600 (atomic writes), in a home made 0700, before any is written.
+        at_rest::seal_node_key(&home, &secrets, unlock)?;
         if let Some(key) = &contents.authority_key {
-            write(home::AUTHORITY_KEY, key)?;
+            Home::write_atomic(&root.join(home::AUTHORITY_KEY), key)?;
         }
-        write(home::DATABASE, &contents.database)?;
-        let mut node = Node::open(root)?;
+        Home::write_atomic(&home.database(), &contents.database)?;
+        // A plain database (format 1) is encrypted by the open, like any older home's.
+        let mut node = Node::open_unlocked(root, Arc::new(secrets))?;
         node.verify()?;
         // Peers may hold blocks this clinic sealed after the backup: sealing the same heights
         // again would fork its chain (and peers would refuse everything after). Until a sync

@@ -67,7 +67,7 @@ impl Node {
     ) -> [(ActorId, &'a carelog_vault::ActorKeys); 2] {
         [
             (session.user, &session.keys),
-            (self.clinic, &self.node_keys),
+            (self.clinic, &self.secrets.node),
         ]
     }
 

@@ -107,6 +107,24 @@ pub enum NodeError {
         /// How long to wait.
         seconds: u64,
     },
+    /// The home's own keys (node key, database key) could not be opened; the message says why
+    /// and what to set. Nothing was created.
+    #[error("{0}")]
+    NodeLocked(String),
+    /// The node passphrase given does not open the home's keys.
+    #[error(
+        "the node passphrase does not open {}: check $CARELOG_NODE_PASSPHRASE (or the file named by $CARELOG_NODE_PASSPHRASE_FILE); nothing was changed",
+        .0.display()
+    )]
+    WrongNodePassphrase(PathBuf),
+    /// The health authority's key did not open.
+    #[error("{0}")]
+    AuthorityLocked(String),
+    /// A patient's keys open only with their card.
+    #[error(
+        "{0} is a patient, whose keys open only with their card and PIN: give the card's content (its QR code) in $CARELOG_CARD"
+    )]
+    CardNeeded(String),
     /// The user's keys are not on this node.
     #[error("{0} has no keys on this clinic node; sign in at the clinic where they were enrolled")]
     KeysElsewhere(String),

@@ -1,14 +1,19 @@
 //! A clinic home on disk: the database and the node's own key files.
 //!
-//! The clinic node key (which seals blocks) and, on the home that founded the network, the health
-//! authority key are kept in files readable only by the node's account, like a server's host
-//! keys: the node must seal blocks without a person present. Users' and patients' keys live in
-//! the database, sealed under their passphrases.
+//! The home directory is readable by its owner only (0700) and so is every file in it (0600),
+//! set when the home is made, before any secret is written, and checked on every open.
+//!
+//! The clinic node key (which seals blocks) and the database key are kept in `node.key`, sealed
+//! under the node passphrase or a key in the OS keyring (see `at_rest`); on the home that
+//! founded the network, `authority.key` holds the health authority key sealed under its own
+//! passphrase. Users' and patients' keys live in the (encrypted) database, sealed under their
+//! passphrases (a patient's under their card and PIN).
 //!
 //! What only this home holds and no peer can give back is also kept outside the database, so a
 //! destroyed database loses nothing that `carelog recover` cannot fetch again from peers:
-//! - `keys/<actor hex>.sealed`: each user's key store, the same sealed bytes as its database row
-//!   (Argon2id under the user's passphrase; as safe as the row);
+//! - `keys/<actor hex>.sealed`: each user's key store, the bytes of its database row sealed
+//!   again under a key derived from the database key (so a copied home shows nothing of it
+//!   without the node passphrase or keyring);
 //! - `genesis.block`: the network's genesis block, the root that a recovery checks every fetched
 //!   block against (a peer cannot pass off a network of its own that enrolls this clinic's key).
 
@@ -19,6 +24,7 @@ use carelog_ledger::{ActorId, Block};
 use carelog_vault::ActorKeys;
 use zeroize::Zeroizing;
 
+use crate::at_rest::HomeSecrets;
 use crate::error::{NodeError, Result, io_err};
 
 /// The database file inside a home.
@@ -55,35 +61,60 @@ impl Home {
         self.root.join(DATABASE)
     }
 
-    /// Makes the directory for a new node; refuses a home that already holds one.
+    /// Makes the directory for a new node, readable by its owner only; refuses a home that
+    /// already holds one.
     pub fn prepare_new(&self) -> Result<()> {
         if self.database().exists() || self.root.join(NODE_KEY).exists() {
             return Err(NodeError::HomeInUse(self.root.clone()));
         }
-        std::fs::create_dir_all(&self.root).map_err(io_err(&self.root))?;
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        builder.create(&self.root).map_err(io_err(&self.root))?;
+        self.secure()
+    }
+
+    /// Makes the home readable by its owner only: the directory and `keys/` 0700, every file
+    /// in them 0600 (changing only what differs).
+    pub fn secure(&self) -> Result<()> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fn set(path: &Path, mode: u32) -> Result<()> {
+                let meta = std::fs::symlink_metadata(path).map_err(io_err(path))?;
+                if meta.file_type().is_symlink() || meta.permissions().mode() & 0o777 == mode {
+                    return Ok(());
+                }
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+                    .map_err(io_err(path))
+            }
+            fn directory(dir: &Path) -> Result<()> {
+                set(dir, 0o700)?;
+                for entry in std::fs::read_dir(dir).map_err(io_err(dir))? {
+                    let entry = entry.map_err(io_err(dir))?;
+                    let kind = entry.file_type().map_err(io_err(dir))?;
+                    if kind.is_file() {
+                        set(&entry.path(), 0o600)?;
+                    } else if kind.is_dir() && entry.file_name() == KEYS_DIR {
+                        directory(&entry.path())?;
+                    }
+                }
+                Ok(())
+            }
+            if self.root.is_dir() {
+                directory(&self.root)?;
+            }
+        }
         Ok(())
     }
 
     /// Whether this home founded the network (holds the health authority key).
     pub fn is_authority(&self) -> bool {
         self.root.join(AUTHORITY_KEY).exists()
-    }
-
-    /// Writes a key file readable only by this account.
-    pub fn write_key(&self, name: &str, keys: &ActorKeys) -> Result<()> {
-        let path = self.root.join(name);
-        let text = Zeroizing::new(hex::encode(keys.seed()));
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(&path).map_err(io_err(&path))?;
-        file.write_all(text.as_bytes()).map_err(io_err(&path))?;
-        file.sync_all().map_err(io_err(&path))?;
-        Ok(())
     }
 
     /// Writes a file atomically: a temporary file (mode 0600) written and synced, then renamed
@@ -126,9 +157,14 @@ impl Home {
             .join(format!("{}{SEALED_SUFFIX}", hex::encode(actor.0)))
     }
 
-    /// Keeps a copy of an actor's sealed key store beside the database (the same bytes as its
-    /// row in the database's key store table).
-    pub fn mirror_sealed_keys(&self, actor: &ActorId, sealed: &[u8]) -> Result<()> {
+    /// Keeps a copy of an actor's sealed key store beside the database (its database row,
+    /// sealed again under the home's key).
+    pub fn mirror_sealed_keys(
+        &self,
+        secrets: &HomeSecrets,
+        actor: &ActorId,
+        sealed: &[u8],
+    ) -> Result<()> {
         let dir = self.root.join(KEYS_DIR);
         std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         #[cfg(unix)]
@@ -137,7 +173,10 @@ impl Home {
             std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
                 .map_err(io_err(&dir))?;
         }
-        Home::write_atomic(&self.sealed_keys_file(actor), sealed)
+        Home::write_atomic(
+            &self.sealed_keys_file(actor),
+            &secrets.seal_mirror(&actor.0, sealed),
+        )
     }
 
     /// The actors whose key stores are mirrored, from the file names (`<32 hex>.sealed`; other
@@ -165,16 +204,29 @@ impl Home {
         Ok(out)
     }
 
-    /// Every mirrored key store: the actor and the sealed bytes.
-    pub fn mirrored_keys(&self) -> Result<Vec<(ActorId, Vec<u8>)>> {
+    /// Every mirrored key store: the actor and the key store's bytes (as its database row).
+    pub fn mirrored_keys(&self, secrets: &HomeSecrets) -> Result<Vec<(ActorId, Vec<u8>)>> {
         self.mirrored_actors()?
             .into_iter()
             .map(|actor| {
                 let path = self.sealed_keys_file(&actor);
                 let bytes = std::fs::read(&path).map_err(io_err(&path))?;
-                Ok((actor, bytes))
+                Ok((actor, secrets.open_mirror(&actor.0, &bytes)?))
             })
             .collect()
+    }
+
+    /// Actors whose copies in `keys/` were kept before copies were sealed under the home's key.
+    pub(crate) fn unsealed_mirrors(&self) -> Result<std::collections::BTreeSet<ActorId>> {
+        let mut out = std::collections::BTreeSet::new();
+        for actor in self.mirrored_actors()? {
+            let path = self.sealed_keys_file(&actor);
+            let bytes = std::fs::read(&path).map_err(io_err(&path))?;
+            if crate::at_rest::mirror_is_unsealed(&bytes) {
+                out.insert(actor);
+            }
+        }
+        Ok(out)
     }
 
     /// Keeps the network's genesis block beside the database.
@@ -195,15 +247,6 @@ impl Home {
         })
     }
 
-    /// Reads a key file.
-    pub fn read_key(&self, name: &str) -> Result<ActorKeys> {
-        let path = self.root.join(name);
-        let text = Zeroizing::new(std::fs::read_to_string(&path).map_err(io_err(&path))?);
-        let mut seed = Zeroizing::new([0u8; 64]);
-        hex::decode_to_slice(text.trim(), seed.as_mut_slice())
-            .map_err(|_| NodeError::Damaged(format!("{} is not a key file", path.display())))?;
-        Ok(ActorKeys::from_seed(*seed))
-    }
 }
 
 /// Fresh random bytes from the operating system.

@@ -7,9 +7,10 @@ use carelog_store::{Origin, Store};
 use carelog_vault::{ActorKeys, PublicKeys};
 use serde::{Deserialize, Serialize};
 
+use crate::at_rest::{self, AuthorityKeys, HomeSecrets, NodeUnlock};
 use crate::error::{NodeError, Result};
 use crate::home::{self, Home};
-use crate::{Node, put_block, seal_user_keys, validate_name};
+use crate::{Node, check_node_passphrase, put_block, seal_user_keys, validate_name};
 
 const REQUEST_SETTING: &str = "join_request";
 
@@ -113,7 +114,8 @@ impl JoinRequest {
 }
 
 impl Node {
-    /// In an empty home: makes node and admin keys and writes a signed join request.
+    /// In an empty home: makes node and admin keys and writes a signed join request. The home's
+    /// keys are sealed as [`NodeUnlock::from_env`] says.
     pub fn request_join(
         root: &Path,
         clinic_name: &str,
@@ -121,35 +123,88 @@ impl Node {
         admin_passphrase: &str,
         out: &Path,
     ) -> Result<(ActorId, ActorId)> {
+        Node::request_join_with(
+            root,
+            clinic_name,
+            admin_name,
+            admin_passphrase,
+            out,
+            &NodeUnlock::from_env()?,
+        )
+    }
+
+    /// [`Node::request_join`], sealing the home's keys with `unlock`.
+    pub fn request_join_with(
+        root: &Path,
+        clinic_name: &str,
+        admin_name: &str,
+        admin_passphrase: &str,
+        out: &Path,
+        unlock: &NodeUnlock,
+    ) -> Result<(ActorId, ActorId)> {
         validate_name("the clinic name", clinic_name)?;
         validate_name("the admin's name", admin_name)?;
         let home = Home::new(root);
         let node_keys = home::new_keys();
         let admin = home::new_keys();
-        let sealed_admin = seal_user_keys(&admin, admin_passphrase)?;
+        let context = [admin_name, clinic_name];
+        let sealed_admin = seal_user_keys(&admin, admin_passphrase, &context)?;
+        check_node_passphrase(unlock, &context)?;
         let request = JoinRequest::new(clinic_name, admin_name, &node_keys, &admin);
         let json = serde_json::to_vec_pretty(&request).expect("requests always encode");
         home.prepare_new()?;
-        home.write_key(home::NODE_KEY, &node_keys)?;
+        let clinic_id = ActorId::from_signing_key(&node_keys.public().signing);
+        let secrets = HomeSecrets::new(node_keys);
+        at_rest::seal_node_key(&home, &secrets, unlock)?;
         let admin_id = ActorId::from_signing_key(&admin.public().signing);
-        home.mirror_sealed_keys(&admin_id, &sealed_admin)?;
-        let mut store = Store::create(&home.database())?;
+        home.mirror_sealed_keys(&secrets, &admin_id, &sealed_admin)?;
+        let mut store = Store::create(&home.database(), secrets.database.expose())?;
         store.write(|w| {
             w.put_sealed_keys(&admin_id.0, &sealed_admin)?;
             w.set_setting(REQUEST_SETTING, &json)
         })?;
         std::fs::write(out, &json).map_err(crate::error::io_err(out))?;
-        Ok((
-            ActorId::from_signing_key(&node_keys.public().signing),
-            admin_id,
-        ))
+        Ok((clinic_id, admin_id))
     }
 
-    /// On the founding home: enrolls a requesting clinic and its first admin, and returns the
-    /// invite (this replica's blocks and the given peer addresses).
-    pub fn approve(&mut self, request: &[u8], peers: &[String]) -> Result<(ActorId, Vec<u8>)> {
+    /// Opens the health authority's key with its passphrase (`$CARELOG_AUTHORITY_PASSPHRASE`),
+    /// on the home that founded the network: what enrolling, suspending and reinstating clinics
+    /// sign with. Refuses, in words, on any other home, with a wrong passphrase, or when the key
+    /// is not the network's. An authority key that an older home kept in the clear is sealed
+    /// under `passphrase` now.
+    pub fn open_authority(&self, passphrase: &str) -> Result<AuthorityKeys> {
+        if !self.home.is_authority() {
+            return Err(NodeError::Invalid(
+                "only the home that created the network holds the health authority key".into(),
+            ));
+        }
+        let keys = at_rest::open_authority_key(&self.home, &self.secrets, passphrase)?;
+        let authority_id = ActorId::from_signing_key(&keys.public().signing);
+        if self.ledger.state().authority() != Some(authority_id) {
+            return Err(NodeError::Damaged(
+                "the authority key file does not match the network".into(),
+            ));
+        }
+        Ok(AuthorityKeys(keys))
+    }
+
+    /// On the founding home: enrolls a requesting clinic and its first admin, signed by the
+    /// health authority ([`Node::open_authority`]), and returns the invite (this replica's
+    /// blocks and the given peer addresses).
+    pub fn approve(
+        &mut self,
+        authority: &AuthorityKeys,
+        request: &[u8],
+        peers: &[String],
+    ) -> Result<(ActorId, Vec<u8>)> {
         let request = JoinRequest::parse(request)?;
-        let authority = self.authority_keys()?;
+        let authority = &authority.0;
+        let authority_id = ActorId::from_signing_key(&authority.public().signing);
+        if self.ledger.state().authority() != Some(authority_id) {
+            return Err(NodeError::Damaged(
+                "the authority key does not match the network".into(),
+            ));
+        }
         let clinic = ActorId::from_signing_key(&request.clinic_keys.signing);
         if self.ledger.state().is_actor(&clinic) {
             return Err(NodeError::Invalid(format!(
@@ -158,7 +213,7 @@ impl Node {
         }
         let txs = vec![
             self.sign_as_authority(
-                &authority,
+                authority,
                 Payload::EnrollClinic {
                     clinic,
                     name: request.clinic_name.clone(),
@@ -166,7 +221,7 @@ impl Node {
                 },
             ),
             self.sign_as_authority(
-                &authority,
+                authority,
                 Payload::EnrollUser {
                     user: ActorId::from_signing_key(&request.admin_keys.signing),
                     clinic,
@@ -206,16 +261,23 @@ impl Node {
     }
 
     /// In a home that made a join request: checks the invite's blocks as any replica would and
-    /// stores them. Returns the opened node.
+    /// stores them. Returns the opened node. The home's keys open as [`NodeUnlock::from_env`]
+    /// says.
     pub fn join(root: &Path, invite: &[u8]) -> Result<Node> {
+        Node::join_with(root, invite, &NodeUnlock::from_env()?)
+    }
+
+    /// [`Node::join`], opening the home's keys with `unlock`.
+    pub fn join_with(root: &Path, invite: &[u8], unlock: &NodeUnlock) -> Result<Node> {
         let bad = |why: String| NodeError::Invalid(format!("not a valid invite: {why}"));
         let invite: Invite = serde_json::from_slice(invite).map_err(|e| bad(e.to_string()))?;
         if invite.format != INVITE_FORMAT {
             return Err(bad(format!("unknown format `{}`", invite.format)));
         }
         let home = Home::new(root);
-        let mut store =
-            Store::open(&home.database()).map_err(|_| NodeError::NoHome(root.to_path_buf()))?;
+        let secrets = std::sync::Arc::new(Node::open_secrets(root, unlock)?);
+        let mut store = Store::open(&home.database(), secrets.database.expose())
+            .map_err(|_| NodeError::NoHome(root.to_path_buf()))?;
         if store.setting(REQUEST_SETTING)?.is_none() {
             return Err(NodeError::Invalid(
                 "this home did not ask to join a network".into(),
@@ -226,7 +288,6 @@ impl Node {
                 "this home has already joined a network".into(),
             ));
         }
-        let node_keys = home.read_key(home::NODE_KEY)?;
         let mut blocks = Vec::with_capacity(invite.blocks.len());
         for (i, text) in invite.blocks.iter().enumerate() {
             let bytes = hex::decode(text).map_err(|_| bad(format!("block {i} is not hex")))?;
@@ -243,7 +304,7 @@ impl Node {
         if ledger.network_id().to_string() != invite.network_id {
             return Err(bad("its blocks belong to another network".into()));
         }
-        let Some(clinic) = crate::clinic_of_key(ledger.state(), &node_keys) else {
+        let Some(clinic) = crate::clinic_of_key(ledger.state(), &secrets.node) else {
             return Err(bad("it does not enroll this clinic's key".into()));
         };
         let ordered: Vec<Block> = ledger
@@ -263,7 +324,7 @@ impl Node {
             home,
             store,
             ledger,
-            node_keys,
+            secrets,
             clinic,
             loaded_seq,
             saved_txs: 0,

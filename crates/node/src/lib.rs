@@ -6,16 +6,25 @@
 //! block, commit block and outbox entry (and any new key store) in one SQLite transaction, then
 //! apply the block to the in-memory replica. A refusal at any step changes nothing.
 //!
+//! A home's database is encrypted (SQLCipher) and its own keys are sealed under a node
+//! passphrase or kept in the OS keyring ([`NodeUnlock`], module `at_rest`).
+//!
 //! ```no_run
-//! use carelog_node::{Node, NewNetwork};
-//! let (mut node, created) = Node::create_network("/tmp/north".as_ref(), &NewNetwork {
-//!     network: "District", clinic: "North", admin: "Ada", admin_passphrase: "secret",
-//! }).unwrap();
-//! let admin = node.unlock(created.admin_id, "secret").unwrap();
-//! let doctor = node.add_user(&admin, carelog_ledger::Role::Doctor, "Dr Who", Some("family medicine"), "pw").unwrap();
+//! use carelog_node::{Node, NewNetwork, NodeUnlock};
+//! let unlock = NodeUnlock::passphrase("north clinic node passphrase");
+//! let (mut node, created) = Node::create_network_with("/tmp/north".as_ref(), &NewNetwork {
+//!     network: "District", clinic: "North", admin: "Ada",
+//!     admin_passphrase: "ada's long passphrase",
+//!     authority_passphrase: "the district authority's passphrase",
+//! }, &unlock).unwrap();
+//! let admin = node.unlock(created.admin_id, "ada's long passphrase").unwrap();
+//! let doctor = node.add_user(&admin, carelog_ledger::Role::Doctor, "Dr Who",
+//!     Some("family medicine"), "a doctor's own passphrase").unwrap();
 //! ```
 
 mod access;
+mod at_rest;
+mod card;
 mod backup;
 mod charting;
 mod error;
@@ -44,6 +53,11 @@ use carelog_store::{NewBlock, Origin, Store, StoreError};
 use carelog_vault::{ActorKeys, KdfParams};
 
 pub use access::{AccessRequestView, AuditLine};
+pub use at_rest::{
+    AUTHORITY_PASSPHRASE_VAR, AuthorityKeys, DatabaseKey, HomeSecrets, KEYRING_SERVICE, Keyring,
+    MemoryKeyring, NODE_PASSPHRASE_FILE_VAR, NODE_PASSPHRASE_VAR, NodeUnlock, OsKeyring,
+};
+pub use card::{CARD_NUMBER_DIGITS, Card, card_number, check_pin, parse_card_number};
 pub use carelog_sync::net::{LinkState, PeerState, SyncStatus};
 pub use charting::PatientListing;
 pub use error::{NodeError, Result};
@@ -57,6 +71,15 @@ pub use replication::{Accepted, Evidence, NewRecord, PatientBundle};
 pub use shared::{GroupStats, SharedNode};
 pub use standing::{KeyRequest, Replacement};
 
+/// The demo network's staff passphrase (`carelog demo`; never for a real home).
+pub const DEMO_STAFF_PASSPHRASE: &str = "demo clinic staff";
+/// The demo network's patient PIN (each demo patient also has their own card).
+pub const DEMO_PATIENT_PIN: &str = "246810";
+/// The node passphrase of the demo network's homes when none is set in the environment.
+pub const DEMO_NODE_PASSPHRASE: &str = "demo homes only, not for patients";
+/// The demo network's health authority passphrase when none is set in the environment.
+pub const DEMO_AUTHORITY_PASSPHRASE: &str = "demo district authority";
+
 /// What `network create` needs.
 pub struct NewNetwork<'a> {
     /// The network's name.
@@ -67,6 +90,8 @@ pub struct NewNetwork<'a> {
     pub admin: &'a str,
     /// The first admin's passphrase.
     pub admin_passphrase: &'a str,
+    /// The passphrase that seals the health authority's key (`$CARELOG_AUTHORITY_PASSPHRASE`).
+    pub authority_passphrase: &'a str,
 }
 
 /// The ids a new network starts with.
@@ -85,6 +110,8 @@ pub struct Session {
     /// The user's id.
     pub user: ActorId,
     keys: ActorKeys,
+    /// The card a patient signed in with (a patient's PIN change keeps it).
+    card: Option<carelog_vault::CardSecret>,
     /// Patients' data keys this session has opened.
     opened: keys::OpenedKeys,
     /// Chart entries this session has opened.
@@ -111,7 +138,8 @@ pub struct Node {
     home: Home,
     store: Store,
     ledger: Ledger,
-    node_keys: ActorKeys,
+    /// The node key, the database key and the home's id.
+    secrets: Arc<at_rest::HomeSecrets>,
     clinic: ActorId,
     /// The newest stored block this replica has applied (blocks may arrive from other processes).
     loaded_seq: i64,
@@ -149,12 +177,52 @@ fn validate_name(what: &str, name: &str) -> Result<()> {
     Ok(())
 }
 
-fn seal_user_keys(keys: &ActorKeys, passphrase: &str) -> Result<Vec<u8>> {
-    if passphrase.chars().count() < 4 {
-        return Err(NodeError::Invalid(
-            "a passphrase or PIN needs at least 4 characters".into(),
-        ));
+/// The least zxcvbn score (0 to 4) a new staff, node or authority passphrase needs: 3 is "safely
+/// unguessable: moderate protection from an offline slow-hash scenario" (under 10¹⁰ guesses).
+pub const MIN_PASSPHRASE_SCORE: u8 = 3;
+
+/// Refuses a new passphrase that zxcvbn finds too easy to guess, saying why and what helps.
+/// `context` (names of the person, clinic, network) counts as known to an attacker.
+pub fn check_passphrase_strength(what: &str, passphrase: &str, context: &[&str]) -> Result<()> {
+    if passphrase.chars().count() > 256 {
+        return Err(NodeError::Invalid(format!(
+            "{what} is longer than 256 characters"
+        )));
     }
+    let words: Vec<String> = ["carelog", "clinic", "passphrase", "password"]
+        .iter()
+        .map(|w| w.to_string())
+        .chain(
+            context
+                .iter()
+                .flat_map(|c| c.split_whitespace())
+                .map(str::to_lowercase),
+        )
+        .collect();
+    let known: Vec<&str> = words.iter().map(String::as_str).collect();
+    let estimate = zxcvbn::zxcvbn(passphrase, &known);
+    let score = u8::from(estimate.score());
+    if score >= MIN_PASSPHRASE_SCORE {
+        return Ok(());
+    }
+    let mut advice = String::new();
+    if let Some(feedback) = estimate.feedback() {
+        if let Some(warning) = feedback.warning() {
+            advice.push_str(&format!(" {warning}."));
+        }
+        for suggestion in feedback.suggestions() {
+            advice.push_str(&format!(" {suggestion}"));
+        }
+    }
+    Err(NodeError::Invalid(format!(
+        "{what} is too easy to guess (strength {score} of 4; at least {MIN_PASSPHRASE_SCORE} is \
+         needed).{advice} A few unrelated words, or a longer phrase of your own, will do."
+    )))
+}
+
+/// Seals a staff user's keys under their passphrase, once it is strong enough.
+fn seal_user_keys(keys: &ActorKeys, passphrase: &str, context: &[&str]) -> Result<Vec<u8>> {
+    check_passphrase_strength("this passphrase", passphrase, context)?;
     Ok(carelog_vault::seal_keys(
         keys,
         passphrase,
@@ -164,16 +232,41 @@ fn seal_user_keys(keys: &ActorKeys, passphrase: &str) -> Result<Vec<u8>> {
     ))
 }
 
+/// Seals a patient's keys under their card and PIN (at least 6 digits).
+fn seal_patient_keys(keys: &ActorKeys, card: &Card, pin: &str) -> Result<Vec<u8>> {
+    card::check_pin(pin)?;
+    Ok(carelog_vault::seal_keys_with_card(
+        keys,
+        card.secret(),
+        pin,
+        KdfParams::PIN,
+        home::random(),
+        home::random(),
+    ))
+}
+
 impl Node {
     /// Founds a new network in an empty home: health authority, genesis, this clinic, its admin.
+    /// The home's keys are sealed as [`NodeUnlock::from_env`] says.
     pub fn create_network(root: &Path, new: &NewNetwork<'_>) -> Result<(Node, Created)> {
-        Node::create_network_at(root, new, now_ms())
+        Node::create_network_with(root, new, &NodeUnlock::from_env()?)
     }
 
-    /// [`Node::create_network`] founded at a given time (a synthetic history starts in the past).
+    /// [`Node::create_network`], sealing the home's keys with `unlock`.
+    pub fn create_network_with(
+        root: &Path,
+        new: &NewNetwork<'_>,
+        unlock: &NodeUnlock,
+    ) -> Result<(Node, Created)> {
+        Node::create_network_at(root, new, unlock, now_ms())
+    }
+
+    /// [`Node::create_network_with`] founded at a given time (a synthetic history starts in the
+    /// past).
     pub(crate) fn create_network_at(
         root: &Path,
         new: &NewNetwork<'_>,
+        unlock: &NodeUnlock,
         founded_ms: i64,
     ) -> Result<(Node, Created)> {
         validate_name("the network name", new.network)?;
@@ -183,7 +276,14 @@ impl Node {
         let authority = home::new_keys();
         let node_keys = home::new_keys();
         let admin = home::new_keys();
-        let sealed_admin = seal_user_keys(&admin, new.admin_passphrase)?;
+        let context = [new.admin, new.clinic, new.network];
+        let sealed_admin = seal_user_keys(&admin, new.admin_passphrase, &context)?;
+        check_passphrase_strength(
+            "the health authority's passphrase",
+            new.authority_passphrase,
+            &context,
+        )?;
+        check_node_passphrase(unlock, &context)?;
         home.prepare_new()?;
         let genesis = Ledger::found(
             &authority,
@@ -197,18 +297,19 @@ impl Node {
             founded_ms,
         );
         let mut ledger = Ledger::new(genesis.clone())?;
-        home.write_key(home::NODE_KEY, &node_keys)?;
-        home.write_key(home::AUTHORITY_KEY, &authority)?;
+        let secrets = Arc::new(at_rest::HomeSecrets::new(node_keys));
+        at_rest::seal_node_key(&home, &secrets, unlock)?;
+        at_rest::seal_authority_key(&home, &authority, new.authority_passphrase)?;
         home.keep_genesis(&genesis)?;
         let admin_id = ActorId::from_signing_key(&admin.public().signing);
-        home.mirror_sealed_keys(&admin_id, &sealed_admin)?;
-        let mut store = Store::create(&home.database())?;
+        home.mirror_sealed_keys(&secrets, &admin_id, &sealed_admin)?;
+        let mut store = Store::create(&home.database(), secrets.database.expose())?;
         store.write(|w| {
             w.put_sealed_keys(&admin_id.0, &sealed_admin)?;
             put_block(w, &genesis, Origin::Peer)
         })?;
         read_bodies_from_store(&mut ledger, &store)?;
-        let clinic = ActorId::from_signing_key(&node_keys.public().signing);
+        let clinic = ActorId::from_signing_key(&secrets.node.public().signing);
         let created = Created {
             network_id: ledger.network_id(),
             clinic_id: clinic,
@@ -221,7 +322,7 @@ impl Node {
                 home,
                 store,
                 ledger,
-                node_keys,
+                secrets,
                 clinic,
                 loaded_seq,
                 saved_txs: 0,
@@ -230,13 +331,58 @@ impl Node {
         ))
     }
 
-    /// Opens a home, re-reading and checking every stored block.
+    /// Opens a home, re-reading and checking every stored block. Its keys are opened as
+    /// [`NodeUnlock::from_env`] says.
     ///
     /// A database that is damaged, truncated, not a Carelog database, or whose blocks fail
     /// their checks is refused with [`NodeError::DatabaseDamaged`] or
-    /// [`NodeError::DamagedBlock`], both naming the file and `carelog recover`.
+    /// [`NodeError::DamagedBlock`], both naming the file and `carelog recover`. Keys that do not
+    /// open are [`NodeError::NodeLocked`] or [`NodeError::WrongNodePassphrase`]; nothing is made.
     pub fn open(root: &Path) -> Result<Node> {
+        Node::open_with(root, &NodeUnlock::from_env()?)
+    }
+
+    /// [`Node::open`], opening the home's keys with `unlock`.
+    ///
+    /// A home made before encryption (a plain SQLite file and a hex `node.key`) is sealed on
+    /// this first open: its keys under `unlock` (with a new database key), then the database
+    /// encrypted in place (a complete encrypted copy renamed over it), then the copies in
+    /// `keys/` and an authority key sealed too. Each step can be interrupted; the next open
+    /// finishes the rest.
+    pub fn open_with(root: &Path, unlock: &NodeUnlock) -> Result<Node> {
+        let secrets = Arc::new(Node::open_secrets(root, unlock)?);
+        Node::open_unlocked(root, secrets)
+    }
+
+    /// Opens a home's sealed keys (sealing a home made before encryption first).
+    fn open_secrets(root: &Path, unlock: &NodeUnlock) -> Result<at_rest::HomeSecrets> {
         let home = Home::new(root);
+        let database = home.database();
+        match at_rest::node_key_state(&home)? {
+            at_rest::NodeKeyFileState::Missing if database.exists() => {
+                Err(NodeError::Damaged(format!(
+                    "{} is missing: without it the database beside it cannot be opened, and a \
+                     new clinic is not made in its place. Put the file back, or restore a \
+                     backup into an empty home (`carelog restore FILE`)",
+                    root.join(home::NODE_KEY).display()
+                )))
+            }
+            at_rest::NodeKeyFileState::Missing => Err(NodeError::NoHome(root.to_path_buf())),
+            at_rest::NodeKeyFileState::Legacy(keys) => {
+                home.secure()?;
+                let secrets = at_rest::HomeSecrets::new(keys);
+                at_rest::seal_node_key(&home, &secrets, unlock)?;
+                tracing::info!(home = %root.display(), "sealed the node key of a home made before sealing");
+                Ok(secrets)
+            }
+            at_rest::NodeKeyFileState::Sealed => at_rest::open_node_key(&home, unlock),
+        }
+    }
+
+    /// Opens a home whose keys are open.
+    fn open_unlocked(root: &Path, secrets: Arc<at_rest::HomeSecrets>) -> Result<Node> {
+        let home = Home::new(root);
+        home.secure()?;
         let path = home.database();
         let damaged_file = |e: StoreError| match e {
             StoreError::Missing(_) => NodeError::NoHome(root.to_path_buf()),
@@ -254,8 +400,12 @@ impl Node {
                     .into(),
             });
         }
-        let store = Store::open(&path).map_err(damaged_file)?;
-        let node_keys = home.read_key(home::NODE_KEY)?;
+        let key = secrets.database.expose();
+        if Store::encrypt_plain(&path, key).map_err(damaged_file)? {
+            tracing::info!(home = %root.display(), "encrypted the database of a home made before encryption");
+        }
+        at_rest::seal_legacy_authority_key(&home, &secrets)?;
+        let store = Store::open(&path, key).map_err(damaged_file)?;
         // The genesis block alone first: with a saved state, most homes need no other.
         let mut pages = StoredPages::new(&store, 0, 1);
         let genesis = match pages.next() {
@@ -269,7 +419,7 @@ impl Node {
             Some(Ok(genesis)) => genesis,
         };
         // A saved state spares replaying the blocks it covers; only later ones are read.
-        let (mut ledger, saved_txs) = match saved::restore(&store, &node_keys, &genesis.block) {
+        let (mut ledger, saved_txs) = match saved::restore(&store, &secrets.node, &genesis.block) {
             Some((ledger, through_seq, txs)) => {
                 pages = StoredPages::new(&store, through_seq, StoredPages::PAGE);
                 (ledger, txs)
@@ -319,8 +469,8 @@ impl Node {
         // The clinic whose current key this is (its id is its first key's; a replacement by the
         // health authority keeps the id). Blocks this node seals are not checked against its
         // key again (`Check::Own`), so it must be the enrolled one.
-        let clinic = clinic_of_key(ledger.state(), &node_keys).ok_or_else(|| {
-            let own = ActorId::from_signing_key(&node_keys.public().signing);
+        let clinic = clinic_of_key(ledger.state(), &secrets.node).ok_or_else(|| {
+            let own = ActorId::from_signing_key(&secrets.node.public().signing);
             if ledger.state().clinics.contains_key(&own) {
                 NodeError::Damaged(format!(
                     "{} is not this clinic's current key (the health authority replaced it)",
@@ -334,7 +484,7 @@ impl Node {
             home,
             store,
             ledger,
-            node_keys,
+            secrets,
             clinic,
             loaded_seq,
             saved_txs,
@@ -351,7 +501,7 @@ impl Node {
     /// replica does not hold exactly the blocks stored (another process on the home has stored
     /// more since) or its state is incomplete.
     pub fn save_state(&mut self) -> Result<bool> {
-        let saved = saved::save(&mut self.store, &self.node_keys, &self.ledger)?;
+        let saved = saved::save(&mut self.store, &self.secrets.node, &self.ledger)?;
         if saved {
             self.saved_txs = self.ledger.tx_count();
         }
@@ -365,9 +515,17 @@ impl Node {
     }
 
     /// Drops a closed home's saved state: its next open replays every block.
-    pub fn forget_saved_state(root: &Path) -> Result<()> {
-        Store::open(&Home::new(root).database())?.forget_saved_state()?;
+    pub fn forget_saved_state(root: &Path, unlock: &NodeUnlock) -> Result<()> {
+        let secrets = Node::open_secrets(root, unlock)?;
+        Store::open(&Home::new(root).database(), secrets.database.expose())?
+            .forget_saved_state()?;
         Ok(())
+    }
+
+    /// This home opened again, with the keys this node already holds: a second node on the
+    /// same home (the window's sync link) needs no passphrase again.
+    pub fn reopen(&self) -> Result<Node> {
+        Node::open_unlocked(self.home.root(), self.secrets.clone())
     }
 
     /// Makes sure the genesis block and every key store of the database are also kept as files
@@ -376,15 +534,17 @@ impl Node {
         if self.home.kept_genesis().ok().flatten().map(|g| g.hash()) != Some(self.network_id()) {
             self.home.keep_genesis(self.ledger.genesis())?;
         }
-        // Every later change to a key store writes its file too: only missing files are made.
+        // Every later change to a key store writes its file too: only missing files are made,
+        // and copies kept before they were sealed under the home's key are sealed.
         let mirrored: std::collections::BTreeSet<ActorId> =
             self.home.mirrored_actors()?.into_iter().collect();
+        let unsealed = self.home.unsealed_mirrors()?;
         for actor in self.store.local_actors()? {
             let actor = ActorId(actor);
-            if !mirrored.contains(&actor)
+            if (!mirrored.contains(&actor) || unsealed.contains(&actor))
                 && let Some(sealed) = self.store.sealed_keys(&actor.0)?
             {
-                self.home.mirror_sealed_keys(&actor, &sealed)?;
+                self.home.mirror_sealed_keys(&self.secrets, &actor, &sealed)?;
             }
         }
         Ok(())
@@ -410,9 +570,12 @@ impl Node {
         &self.home
     }
 
-    /// Finds a user or patient by id, or a staff user by unique name.
+    /// Finds a user or patient by id, a patient by card number, or a staff user by unique name.
     pub fn resolve_user(&self, text: &str) -> Result<ActorId> {
         let users = &self.ledger.state().users;
+        if let Some(patient) = self.patient_by_card_number(text)? {
+            return Ok(patient);
+        }
         if let Ok(id) = text.parse::<ActorId>() {
             if users.contains_key(&id) {
                 return Ok(id);
@@ -467,19 +630,82 @@ impl Node {
         }
     }
 
-    /// Finds a registered patient by id.
+    /// Finds a registered patient by id or card number.
     pub fn resolve_patient(&self, text: &str) -> Result<ActorId> {
-        text.parse::<ActorId>()
+        if let Some(patient) = self.patient_by_card_number(text)? {
+            return Ok(patient);
+        }
+        text.trim()
+            .parse::<ActorId>()
             .ok()
             .filter(|id| self.ledger.state().patients.contains_key(id))
             .ok_or_else(|| NodeError::UnknownPatient(text.to_string()))
     }
 
-    /// Unlocks a user's keys with their passphrase (a patient's PIN).
+    /// The patient a card number names, if `text` is one (`None` if it is not a card number).
+    fn patient_by_card_number(&self, text: &str) -> Result<Option<ActorId>> {
+        let Some(number) = card::parse_card_number(text) else {
+            return Ok(None);
+        };
+        let matches: Vec<ActorId> = self
+            .ledger
+            .state()
+            .patients
+            .keys()
+            .filter(|p| card::has_number(p, number))
+            .copied()
+            .collect();
+        match matches.as_slice() {
+            [one] => Ok(Some(*one)),
+            [] => Err(NodeError::UnknownPatient(format!(
+                "with card number {}",
+                text.trim()
+            ))),
+            _ => Err(NodeError::UnknownPatient(format!(
+                "with card number {}: it names more than one patient; use the patient id",
+                text.trim()
+            ))),
+        }
+    }
+
+    /// Unlocks a staff user's keys with their passphrase. A patient signs in with
+    /// [`Node::unlock_patient`] (their card and PIN); a patient's key store made before cards
+    /// opens here with the PIN alone until the patient changes their PIN.
     ///
     /// After three wrong passphrases in a row, each further try must wait twice as long as the
-    /// one before (1 s, 2 s, 4 s … up to 5 minutes), across processes: the count is stored.
+    /// one before (1 s, 2 s, 4 s … up to 5 minutes), across processes: the count is stored in
+    /// the (encrypted) database.
     pub fn unlock(&self, user: ActorId, passphrase: &str) -> Result<Session> {
+        self.unlock_by(user, None, |sealed| {
+            carelog_vault::open_keys(sealed, passphrase)
+        })
+    }
+
+    /// Unlocks a patient's keys with their card and PIN, counted and slowed like
+    /// [`Node::unlock`]. A card of another patient is refused before any try is counted.
+    pub fn unlock_patient(&self, patient: ActorId, card: &Card, pin: &str) -> Result<Session> {
+        if card.patient != patient {
+            return Err(NodeError::Invalid(format!(
+                "this card belongs to patient {}, not to {patient}",
+                card.patient
+            )));
+        }
+        self.unlock_by(patient, Some(card.secret().clone()), |sealed| {
+            if carelog_vault::needs_card(sealed) {
+                carelog_vault::open_keys_with_card(sealed, card.secret(), pin)
+            } else {
+                // A key store from before cards: the PIN alone, until the patient changes it.
+                carelog_vault::open_keys(sealed, pin)
+            }
+        })
+    }
+
+    fn unlock_by(
+        &self,
+        user: ActorId,
+        card: Option<carelog_vault::CardSecret>,
+        open: impl FnOnce(&[u8]) -> std::result::Result<ActorKeys, carelog_vault::VaultError>,
+    ) -> Result<Session> {
         let state = self.ledger.state();
         if let Some(stop) = state.users.get(&user).and_then(|u| u.disabled.as_ref()) {
             return Err(NodeError::Disabled {
@@ -501,7 +727,10 @@ impl Node {
         let Some(sealed) = self.store.sealed_keys(&user.0)? else {
             return Err(NodeError::KeysElsewhere(self.describe(&user)));
         };
-        let counter = format!("unlock_failures:{user}");
+        if card.is_none() && carelog_vault::needs_card(&sealed) {
+            return Err(NodeError::CardNeeded(self.describe(&user)));
+        }
+        let counter = unlock_counter(&user);
         let (failures, last_ms) = self
             .store
             .setting(&counter)?
@@ -522,7 +751,7 @@ impl Node {
                 });
             }
         }
-        let keys = match carelog_vault::open_keys(&sealed, passphrase) {
+        let keys = match open(&sealed) {
             Ok(keys) => keys,
             Err(carelog_vault::VaultError::WrongPassphrase) => {
                 let mut record = failures.saturating_add(1).to_le_bytes().to_vec();
@@ -555,6 +784,7 @@ impl Node {
         Ok(Session {
             user,
             keys,
+            card,
             opened: keys::OpenedKeys::default(),
             read: keys::OpenedEntries::default(),
         })
@@ -638,7 +868,8 @@ impl Node {
         self.refuse_if_chain_lost()?;
         let txs: Vec<SignedTx> = txs.into_iter().map(|t| t.0).collect();
         let ledger = &mut self.ledger;
-        let node_keys = &self.node_keys;
+        let secrets = &self.secrets;
+        let node_keys = &self.secrets.node;
         let loaded_seq = &mut self.loaded_seq;
         let home = &self.home;
         let path = home.database();
@@ -653,7 +884,7 @@ impl Node {
             for (actor, sealed) in new_keys {
                 // The file first: if it cannot be written the transaction rolls back, and a file
                 // left by a rolled-back transaction only holds keys no block refers to.
-                home.mirror_sealed_keys(actor, sealed)?;
+                home.mirror_sealed_keys(secrets, actor, sealed)?;
                 w.put_sealed_keys(&actor.0, sealed)?;
             }
             put_block(w, &block.block, Origin::Local)?;
@@ -730,6 +961,20 @@ pub(crate) fn clinic_of_key(state: &carelog_ledger::State, keys: &ActorKeys) -> 
         .iter()
         .find(|(_, c)| c.keys.signing == signing)
         .map(|(id, _)| *id)
+}
+
+/// The setting that counts a user's wrong passphrases (or PINs) in a row, with the time of the
+/// last one.
+pub(crate) fn unlock_counter(user: &ActorId) -> String {
+    format!("unlock_failures:{user}")
+}
+
+/// A new home's node passphrase, if it is sealed under one, must be strong enough.
+fn check_node_passphrase(unlock: &NodeUnlock, context: &[&str]) -> Result<()> {
+    match unlock {
+        NodeUnlock::Passphrase(p) => check_passphrase_strength("the node passphrase", p, context),
+        NodeUnlock::Keyring(_) => Ok(()),
+    }
 }
 
 /// A patient's file, or the error that names the unknown patient.

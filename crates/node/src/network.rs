@@ -87,7 +87,7 @@ impl Node {
     pub fn bind_endpoint(&self, listen: SocketAddr) -> Result<Endpoint> {
         Endpoint::bind(
             listen,
-            &self.node_keys,
+            &self.secrets.node,
             AllowList::from_ledger(&self.ledger),
         )
         .map_err(net_err)
@@ -218,19 +218,15 @@ impl std::fmt::Debug for Link {
 }
 
 impl Link {
-    /// Opens the home again, binds `listen` and syncs with `peers` until the link is dropped.
-    /// Must be called inside a tokio runtime.
-    pub fn start(
-        home: &std::path::Path,
-        listen: SocketAddr,
-        peers: Vec<SocketAddr>,
-    ) -> Result<Link> {
+    /// Opens `node`'s home again (with the keys it holds), binds `listen` and syncs with
+    /// `peers` until the link is dropped. Must be called inside a tokio runtime.
+    pub fn start(node: &Node, listen: SocketAddr, peers: Vec<SocketAddr>) -> Result<Link> {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(NodeError::Network(
                 "sync needs the app's async runtime, which is not running".into(),
             ));
         }
-        let node = Node::open(home)?;
+        let node = node.reopen()?;
         let endpoint = node.bind_endpoint(listen)?;
         let addr = endpoint.local_addr().map_err(net_err)?;
         let handle = endpoint.handle();

@@ -4,10 +4,13 @@ use carelog_chart::{EntryData, EntryKind};
 use carelog_ledger::{Action, ActorId, Payload, Role, authorize};
 use carelog_vault::DataKey;
 
+use crate::card::Card;
 use crate::error::{NodeError, Result};
 use crate::home::{self, now_ms};
 use crate::keys::{self, EntryPlaintext};
-use crate::{Node, Session, patient_file, seal_user_keys, validate_name};
+use crate::{
+    Node, Session, patient_file, seal_patient_keys, seal_user_keys, validate_name,
+};
 
 impl Node {
     /// Enrolls a staff user at this clinic; their keys are sealed under `passphrase` here.
@@ -39,7 +42,8 @@ impl Node {
             now_ms(),
         )?;
         let keys = home::new_keys();
-        let sealed = seal_user_keys(&keys, passphrase)?;
+        let clinic_name = self.display_name(&self.clinic);
+        let sealed = seal_user_keys(&keys, passphrase, &[name, &clinic_name])?;
         let user = ActorId::from_signing_key(&keys.public().signing);
         let tx = self.sign(
             admin,
@@ -57,8 +61,10 @@ impl Node {
         Ok(user)
     }
 
-    /// Registers a patient: keys sealed under the patient's PIN, data key epoch 0 wrapped for the
-    /// patient and this clinic, and the identity in a sealed demographics entry.
+    /// Registers a patient: a new card, keys sealed under the card's secret and the patient's
+    /// PIN (6 to 12 digits), data key epoch 0 wrapped for the patient and this clinic, and the
+    /// identity in a sealed demographics entry. Returns the patient and their card, whose
+    /// content ([`Card::content`]) is printed on the card and kept nowhere else.
     pub fn register_patient(
         &mut self,
         admin: &Session,
@@ -66,7 +72,8 @@ impl Node {
         birth_date: &str,
         sex: &str,
         pin: &str,
-    ) -> Result<ActorId> {
+    ) -> Result<(ActorId, Card)> {
+        crate::card::check_pin(pin)?;
         let demographics =
             serde_json::json!({"name": name.trim(), "birth_date": birth_date, "sex": sex});
         let data = EntryData::parse(EntryKind::Demographics, &demographics.to_string())?;
@@ -80,10 +87,11 @@ impl Node {
             now_ms(),
         )?;
         let keys = home::new_keys();
-        let sealed = seal_user_keys(&keys, pin)?;
         let patient = ActorId::from_signing_key(&keys.public().signing);
+        let card = Card::issue(patient);
+        let sealed = seal_patient_keys(&keys, &card, pin)?;
         let data_key = DataKey::from_bytes(home::random());
-        let node_public = self.node_keys.public();
+        let node_public = self.secrets.node.public();
         let register = self.sign(
             admin,
             Payload::RegisterPatient {
@@ -113,7 +121,58 @@ impl Node {
         );
         self.commit(vec![register, entry], &[(patient, sealed)])?;
         tracing::info!(patient = %patient, "patient registered");
-        Ok(patient)
+        Ok((patient, card))
+    }
+
+    /// A staff user changes their own passphrase (the session proves they knew the old one).
+    /// The key store is sealed again under the new one, in the database and its copy in
+    /// `keys/`; the old passphrase no longer opens it here. The keys themselves do not change.
+    pub fn change_passphrase(&mut self, session: &Session, new_passphrase: &str) -> Result<()> {
+        let user = self.ledger.state().users.get(&session.user);
+        let Some(user) = user.filter(|u| u.role != Role::Patient) else {
+            return Err(NodeError::Invalid(
+                "a patient changes their PIN (`patient pin`), not a passphrase".into(),
+            ));
+        };
+        let name = user.name.clone();
+        let clinic_name = self.display_name(&self.clinic);
+        let sealed = seal_user_keys(&session.keys, new_passphrase, &[&name, &clinic_name])?;
+        self.replace_key_store(session.user, &sealed)?;
+        tracing::info!(user = %session.user, "passphrase changed");
+        Ok(())
+    }
+
+    /// A patient changes their PIN (6 to 12 digits), keeping the card they signed in with. A
+    /// patient whose keys were sealed under the PIN alone (registered before cards) gets a new
+    /// card, returned: print it for them, as the old PIN alone no longer opens anything.
+    pub fn change_pin(&mut self, session: &Session, new_pin: &str) -> Result<Option<Card>> {
+        if self.ledger.state().patient(&session.user).is_none() {
+            return Err(NodeError::Invalid(
+                "only a patient changes a PIN; staff change their passphrase (`user passphrase`)"
+                    .into(),
+            ));
+        }
+        let (card, issued) = match &session.card {
+            Some(secret) => (Card::new(session.user, secret.clone()), false),
+            None => (Card::issue(session.user), true),
+        };
+        let sealed = seal_patient_keys(&session.keys, &card, new_pin)?;
+        self.replace_key_store(session.user, &sealed)?;
+        tracing::info!(patient = %session.user, "PIN changed");
+        Ok(issued.then_some(card))
+    }
+
+    /// Puts a new sealed key store in place of a user's (its copy in `keys/` first, as
+    /// `commit` does) and clears their count of wrong tries.
+    fn replace_key_store(&mut self, user: ActorId, sealed: &[u8]) -> Result<()> {
+        let secrets = self.secrets.clone();
+        let home = self.home.clone();
+        self.store.write(|w| {
+            home.mirror_sealed_keys(&secrets, &user, sealed)?;
+            w.put_sealed_keys(&user.0, sealed)?;
+            w.delete_setting(&crate::unlock_counter(&user))?;
+            Ok::<_, NodeError>(())
+        })
     }
 
     /// Adds a doctor to a patient's attention list (as custodian: the family doctor), giving
@@ -140,7 +199,7 @@ impl Node {
         let held = admin.opened.open_all(
             file,
             &patient,
-            &[(self.clinic, &self.node_keys), (admin.user, &admin.keys)],
+            &[(self.clinic, &self.secrets.node), (admin.user, &admin.keys)],
         );
         if held.is_empty() {
             return Err(NodeError::NoKey(

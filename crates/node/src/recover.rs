@@ -95,7 +95,9 @@ impl Node {
                 node_key.display()
             )));
         }
-        match Node::open(root) {
+        // The home's own keys must open first: a recovery never starts from a locked home.
+        let secrets = Arc::new(Node::open_secrets(root, &crate::NodeUnlock::from_env()?)?);
+        match Node::open_unlocked(root, secrets.clone()) {
             Ok(_) => {
                 return Err(NodeError::Invalid(format!(
                     "{} opens and verifies: there is nothing to recover (to fetch new blocks, `carelog sync --peer ADDR`)",
@@ -104,8 +106,7 @@ impl Node {
             }
             Err(e) => tracing::info!(error = %e, "recovering the home from peers"),
         }
-        let node_keys = home.read_key(home::NODE_KEY)?;
-        let genesis = genesis_for(&home, network)?;
+        let genesis = genesis_for(&home, &secrets, network)?;
         let ledger = Ledger::new(genesis.clone()).map_err(|e| {
             NodeError::Invalid(format!(
                 "{} is not a valid genesis block: {e}",
@@ -117,13 +118,13 @@ impl Node {
             .map_or(0, |d| d.as_secs());
         let fresh = root.join(format!("{}.recovering-{stamp}", home::DATABASE));
         remove_database_files(&fresh);
-        let store = Store::create(&fresh)?;
-        let clinic = ActorId::from_signing_key(&node_keys.public().signing);
+        let store = Store::create(&fresh, secrets.database.expose())?;
+        let clinic = ActorId::from_signing_key(&secrets.node.public().signing);
         let node = Node {
             home: home.clone(),
             store,
             ledger,
-            node_keys,
+            secrets: secrets.clone(),
             clinic,
             loaded_seq: 0,
             saved_txs: 0,
@@ -145,7 +146,7 @@ impl Node {
                 std::fs::rename(&from, &to).map_err(io_err(&to))?;
             }
         }
-        let node = Node::open(root)?;
+        let node = Node::open_unlocked(root, secrets)?;
         let (blocks, txs) = node.verify()?;
         let recovered = Recovered {
             network_id: node.network_id(),
@@ -164,7 +165,11 @@ impl Node {
 
 /// The genesis block to root the new replica in: the kept one, or (for homes made before it was
 /// kept) the first block of the damaged database if its hash is the given network id.
-fn genesis_for(home: &Home, network: Option<Hash>) -> Result<Block> {
+fn genesis_for(
+    home: &Home,
+    secrets: &crate::HomeSecrets,
+    network: Option<Hash>,
+) -> Result<Block> {
     let kept_path = home.root().join(home::GENESIS);
     match (home.kept_genesis()?, network) {
         (Some(kept), Some(id)) if kept.hash() != id => Err(NodeError::Invalid(format!(
@@ -177,7 +182,8 @@ fn genesis_for(home: &Home, network: Option<Hash>) -> Result<Block> {
             "this home keeps no genesis block ({} is missing; homes made before it was kept have none): give the network id with --network ID",
             kept_path.display()
         ))),
-        (None, Some(id)) => carelog_store::salvage_first_block(&home.database())
+        (None, Some(id)) => {
+            carelog_store::salvage_first_block(&home.database(), secrets.database.expose())
             .and_then(|bytes| Block::from_bytes(&bytes).ok())
             .filter(|block| block.hash() == id)
             .ok_or_else(|| {
@@ -185,7 +191,8 @@ fn genesis_for(home: &Home, network: Option<Hash>) -> Result<Block> {
                     "the damaged database does not yield the genesis block of network {id}: copy genesis.block from the home of any clinic of the network to {} (its hash is checked against --network) and run recover again",
                     kept_path.display()
                 ))
-            }),
+            })
+        }
     }
 }
 
@@ -199,7 +206,7 @@ async fn fetch(
 ) -> Result<(Vec<ActorId>, Vec<ActorId>, Vec<ActorId>)> {
     node.store.write(|w| put_block(w, genesis, Origin::Peer))?;
     node.loaded_seq = node.store.blocks()?.last().map_or(0, |b| b.seq);
-    let node_keys_public = node.node_keys.public();
+    let node_keys_public = node.secrets.node.public();
     let shared = Arc::new(Mutex::new(node));
     let mut peer_clinics = Vec::new();
     for &peer in peers {
@@ -211,7 +218,7 @@ async fn fetch(
         let endpoint = {
             let node = shared.lock().unwrap_or_else(|p| p.into_inner());
             // Dials out only: nothing accepts connections on this endpoint.
-            Endpoint::bind(listen, &node.node_keys, AllowList::any_key())
+            Endpoint::bind(listen, &node.secrets.node, AllowList::any_key())
                 .map_err(|e| NodeError::Network(e.to_string()))?
         };
         let report = net::sync_once(&endpoint, shared.clone(), peer, limit)
@@ -245,7 +252,7 @@ async fn fetch(
             node.clinic
         )));
     }
-    let mirrored = node.home.mirrored_keys()?;
+    let mirrored = node.home.mirrored_keys(&node.secrets)?;
     let (restored, waiting): (Vec<ActorId>, Vec<ActorId>) = mirrored
         .iter()
         .map(|(actor, _)| *actor)

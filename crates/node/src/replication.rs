@@ -397,6 +397,14 @@ impl Node {
             .store
             .sealed_keys(&patient.0)?
             .ok_or_else(|| NodeError::KeysElsewhere(patient.to_string()))?;
+        if !carelog_vault::needs_card(&sealed) {
+            // A bundle travels: the keys in it must need the card as well as the PIN.
+            return Err(NodeError::Invalid(
+                "this patient's keys are sealed under the PIN alone (registered before cards): \
+                 change the PIN first (`patient pin`), which issues a card, then export"
+                    .into(),
+            ));
+        }
         let wanted = self.causal_closure(patient);
         let blocks = self
             .ledger
@@ -483,6 +491,13 @@ impl Node {
             .ok_or_else(|| bad("it does not hold the patient's registration".into()))?;
         carelog_vault::verify_signature(&key, &signed, &signature)
             .map_err(|_| bad("the patient's signature does not verify".into()))?;
+        if !carelog_vault::needs_card(&sealed) {
+            return Err(bad(
+                "the patient's keys in it open with a PIN alone; Carelog takes only keys that \
+                 need the patient's card too"
+                    .into(),
+            ));
+        }
         let accepted = self.accept_blocks(blocks)?;
         if let Some(reason) = accepted.refused {
             return Err(bad(reason));
@@ -503,7 +518,8 @@ impl Node {
             ));
         }
         if self.store.sealed_keys(&patient.0)?.is_none() {
-            self.home.mirror_sealed_keys(&patient, &sealed)?;
+            self.home
+                .mirror_sealed_keys(&self.secrets, &patient, &sealed)?;
             self.store
                 .write(|w| w.put_sealed_keys(&patient.0, &sealed))?;
         }

@@ -228,7 +228,7 @@ impl Node {
     fn check_alone(&self, tx: &OwnTx) -> Result<()> {
         let block = self
             .ledger
-            .seal(&self.node_keys, vec![(**tx).clone()], crate::now_ms());
+            .seal(&self.secrets.node, vec![(**tx).clone()], crate::now_ms());
         self.ledger
             .validate(&block, carelog_ledger::Check::Own)
             .map_err(NodeError::from)
@@ -297,6 +297,7 @@ mod tests {
                 clinic: "North",
                 admin: "Ada Admin",
                 admin_passphrase: PASS,
+                authority_passphrase: crate::tests::AUTHORITY_PASS,
             },
         )
         .unwrap();
@@ -307,8 +308,8 @@ mod tests {
         let other = node
             .add_user(&admin, Role::Doctor, "Dr Other", None, DOC_PASS)
             .unwrap();
-        let patient = node
-            .register_patient(&admin, "Zelda Quimby", "1980-02-29", "female", "pin-2468")
+        let (patient, _) = node
+            .register_patient(&admin, "Zelda Quimby", "1980-02-29", "female", "482916")
             .unwrap();
         node.assign(&admin, patient, doctor, true).unwrap();
         let doctor = node.unlock(doctor, DOC_PASS).unwrap();
@@ -355,6 +356,7 @@ mod tests {
         let stranger = Session {
             user: ActorId([9; 16]),
             keys: crate::home::new_keys(),
+            card: None,
             opened: Default::default(),
             read: Default::default(),
         };

@@ -13,10 +13,14 @@ use carelog_ledger::{
 };
 use carelog_vault::{ActorKeys, DataKey, PublicKeys};
 
+use crate::at_rest::AuthorityKeys;
+use crate::card::Card;
 use crate::error::{NodeError, Result};
 use crate::home;
 use crate::keys;
-use crate::{Node, OwnTx, Session, patient_file, seal_user_keys, validate_name};
+use crate::{
+    Node, OwnTx, Session, patient_file, seal_patient_keys, seal_user_keys, validate_name,
+};
 
 /// A patient key replacement waiting for a second party.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,23 +82,6 @@ impl Node {
         self.rotate_stale_keys()
     }
 
-    /// The health authority's keys, from the home that founded the network.
-    pub(crate) fn authority_keys(&self) -> Result<ActorKeys> {
-        if !self.home.is_authority() {
-            return Err(NodeError::Invalid(
-                "only the home that created the network holds the health authority key".into(),
-            ));
-        }
-        let authority = self.home.read_key(home::AUTHORITY_KEY)?;
-        let authority_id = ActorId::from_signing_key(&authority.public().signing);
-        if self.ledger.state().authority() != Some(authority_id) {
-            return Err(NodeError::Damaged(
-                "the authority key file does not match the network".into(),
-            ));
-        }
-        Ok(authority)
-    }
-
     /// A transaction by the health authority, sealed at this clinic.
     pub(crate) fn sign_as_authority(&self, authority: &ActorKeys, payload: Payload) -> OwnTx {
         OwnTx::by_authority(
@@ -110,14 +97,16 @@ impl Node {
 
     /// The health authority suspends a clinic (`suspend`) or lifts its suspension: while
     /// suspended, its blocks carry nothing valid, its handshakes are refused and the records it
-    /// held get new keys without it. Returns how many of this clinic's records were rotated.
+    /// held get new keys without it. Signed with the health authority's keys
+    /// ([`Node::open_authority`]). Returns how many of this clinic's records were rotated.
     pub fn suspend_clinic(
         &mut self,
+        authority: &AuthorityKeys,
         clinic: ActorId,
         suspend: bool,
         reason: &str,
     ) -> Result<usize> {
-        let authority = self.authority_keys()?;
+        let authority = &authority.0;
         let authority_id = ActorId::from_signing_key(&authority.public().signing);
         authorize(
             self.ledger.state(),
@@ -156,7 +145,7 @@ impl Node {
             }
             (false, true) => Payload::ReinstateClinic { clinic },
         };
-        let tx = self.sign_as_authority(&authority, payload);
+        let tx = self.sign_as_authority(authority, payload);
         self.commit(vec![tx], &[])?;
         tracing::info!(%clinic, suspend, "clinic standing changed by the health authority");
         self.rotate_stale_keys()
@@ -197,7 +186,8 @@ impl Node {
             self.clock(),
         )?;
         let keys = home::new_keys();
-        let sealed = seal_user_keys(&keys, passphrase)?;
+        let name = self.display_name(&user);
+        let sealed = seal_user_keys(&keys, passphrase, &[&name])?;
         let tx = self.sign(
             admin,
             Payload::ReplaceKey {
@@ -211,16 +201,20 @@ impl Node {
         self.rotate_stale_keys().map(|_| ())
     }
 
-    /// Asks for (or agrees to) new keys for a patient whose card or keys were lost: the first
-    /// party's node makes the keys, sealed under the PIN the patient types, and keeps them until
-    /// a second party agrees; a second party at any clinic agrees to the keys already asked for.
+    /// Asks for (or agrees to) new keys for a patient whose card or keys were lost, or who
+    /// forgot their PIN: the first party's node makes the keys and a new card, seals the keys
+    /// under the card and the PIN the patient types, and keeps them until a second party
+    /// agrees; a second party at any clinic agrees to the keys already asked for. Returns the
+    /// new card when this call made it (print it for the patient: it is kept nowhere else).
+    /// Neither party learns anything they could not read before: the new keys are the
+    /// patient's, and the records are wrapped for them only as the ledger's rules allow.
     pub fn replace_patient_key(
         &mut self,
         party: &Session,
         patient: ActorId,
         pin: &str,
         reason: &str,
-    ) -> Result<Replacement> {
+    ) -> Result<(Replacement, Option<Card>)> {
         validate_name("the reason", reason)?;
         authorize(
             self.ledger.state(),
@@ -236,6 +230,7 @@ impl Node {
             .find(|(asker, _)| *asker != party.user)
             .map(|(_, keys)| *keys);
         let pending_setting = setting_for_pending(&patient);
+        let mut card = None;
         let (keys, new_store) = match asked {
             // Agreeing: the keys someone else asked for. If that party's node is this one, its
             // sealed key store becomes the patient's once the replacement applies.
@@ -249,7 +244,9 @@ impl Node {
             }
             None => {
                 let new = home::new_keys();
-                let sealed = seal_user_keys(&new, pin)?;
+                let new_card = Card::issue(patient);
+                let sealed = seal_patient_keys(&new, &new_card, pin)?;
+                card = Some(new_card);
                 let pending =
                     postcard::to_stdvec(&(new.public(), sealed)).expect("keys always encode");
                 self.store.put_setting(&pending_setting, &pending)?;
@@ -268,14 +265,14 @@ impl Node {
         self.commit(vec![tx], &new_store)?;
         let done = self.ledger.state().users.get(&patient).map(|u| u.keys) == Some(keys);
         if !done {
-            return Ok(Replacement::Asked);
+            return Ok((Replacement::Asked, card));
         }
         if !new_store.is_empty() {
             self.store.put_setting(&pending_setting, &[])?;
         }
         tracing::info!(%patient, "patient keys replaced");
         self.rotate_stale_keys()?;
-        Ok(Replacement::Done)
+        Ok((Replacement::Done, card))
     }
 
     /// Key replacements of a patient waiting for a second party.
@@ -295,6 +292,7 @@ impl Node {
     /// new machine wrote (`clinic request`). Returns the invite for that machine.
     pub fn replace_clinic_key(
         &mut self,
+        authority: &AuthorityKeys,
         clinic: ActorId,
         request: &[u8],
         peers: &[String],
@@ -302,7 +300,7 @@ impl Node {
     ) -> Result<Vec<u8>> {
         validate_name("the reason", reason)?;
         let request = crate::JoinRequest::parse(request)?;
-        let authority = self.authority_keys()?;
+        let authority = &authority.0;
         let authority_id = ActorId::from_signing_key(&authority.public().signing);
         authorize(
             self.ledger.state(),
@@ -317,7 +315,7 @@ impl Node {
             ));
         }
         let tx = self.sign_as_authority(
-            &authority,
+            authority,
             Payload::ReplaceKey {
                 actor: clinic,
                 keys: request.clinic_keys,
@@ -401,7 +399,7 @@ impl Node {
             .filter(|(_, f)| f.clinic == self.clinic)
             .collect();
         files.sort_unstable_by_key(|(id, _)| **id);
-        let clinic_holder = [(self.clinic, &self.node_keys)];
+        let clinic_holder = [(self.clinic, &self.secrets.node)];
         for (patient, file) in files {
             let required = state.required_readers(patient, file, None, now, None);
             let current: std::collections::BTreeSet<ActorId> = file
@@ -452,7 +450,7 @@ impl Node {
                 time_ms: self.clock(),
                 payload,
             }
-            .sign(&self.node_keys),
+            .sign(&self.secrets.node),
         )
     }
 }

@@ -34,8 +34,10 @@ pub struct Spec<'a> {
     pub patients: usize,
     /// Transactions per block (the node's group commit seals up to 256).
     pub block_size: usize,
-    /// Passphrase of the home's admin and of the probe doctor.
+    /// Passphrase of the home's admin, of the health authority and of the probe doctor.
     pub passphrase: &'a str,
+    /// How the home's own keys are sealed.
+    pub unlock: &'a crate::NodeUnlock,
 }
 
 /// What was generated.
@@ -103,11 +105,13 @@ pub fn build(
             clinic: "Clinic 1",
             admin: "Admin 1",
             admin_passphrase: spec.passphrase,
+            authority_passphrase: spec.passphrase,
         },
+        spec.unlock,
         now_ms() - year_ms,
     )?;
-    let authority = node.home.read_key(home::AUTHORITY_KEY)?;
-    let node_keys = Rc::new(node.home.read_key(home::NODE_KEY)?);
+    let authority = node.open_authority(spec.passphrase)?.0;
+    let node_keys = Rc::new(ActorKeys::from_seed(*node.secrets.node.seed()));
     let admin = Rc::new(node.unlock(created.admin_id, spec.passphrase)?.keys);
     let clinics = spec.clinics.max(1);
     let doctors = spec.doctors_per_clinic.max(1);
@@ -237,7 +241,7 @@ pub fn build(
 
     // The probe: clinic 1's first doctor signs in with the passphrase; patient 1 is theirs.
     let doctor_keys = b.clinics[0].doctors[0].clone();
-    let sealed = seal_user_keys(&doctor_keys, spec.passphrase)?;
+    let sealed = seal_user_keys(&doctor_keys, spec.passphrase, &[])?;
     b.node.loaded_seq = b.node.store.write(|w| {
         w.put_sealed_keys(&id(&doctor_keys).0, &sealed)?;
         w.max_seq()
@@ -442,7 +446,8 @@ mod tests {
             patients: 40,
             // Small blocks, so opening reads several pages of them.
             block_size: 12,
-            passphrase: "synthetic pass",
+            passphrase: "synthetic district passphrase",
+            unlock: &crate::NodeUnlock::passphrase(crate::tests::NODE_PASS),
         };
         let made = build(dir.path(), &spec, &mut |done, total| {
             assert!(done <= total);
@@ -460,7 +465,7 @@ mod tests {
         assert_eq!(node.ledger().state().patients.len(), 40);
         assert_eq!(node.verify().unwrap(), (made.blocks, 3_000));
 
-        let doctor = node.unlock(made.doctor, "synthetic pass").unwrap();
+        let doctor = node.unlock(made.doctor, "synthetic district passphrase").unwrap();
         let chart = node.chart(&doctor, made.patient, "treatment").unwrap();
         let entries = chart["entries"].as_array().unwrap();
         assert!(entries.len() > 10, "the probe patient has a chart");

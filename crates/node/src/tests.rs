@@ -9,7 +9,10 @@ mod trust;
 
 pub(crate) const PASS: &str = "admin secret";
 pub(crate) const DOC_PASS: &str = "doctor secret";
-pub(crate) const PIN: &str = "pin-2468";
+pub(crate) const PIN: &str = "482916";
+/// The node passphrase homes made in these tests are sealed under (see `NodeUnlock::from_env`).
+pub(crate) const NODE_PASS: &str = "north clinic node passphrase";
+pub(crate) const AUTHORITY_PASS: &str = "test district authority passphrase";
 
 pub(crate) struct Clinic {
     pub(crate) _dir: tempfile::TempDir,
@@ -19,6 +22,8 @@ pub(crate) struct Clinic {
     pub(crate) doctor: ActorId,
     pub(crate) other_doctor: ActorId,
     pub(crate) patient: ActorId,
+    /// The patient's card.
+    pub(crate) card: Card,
 }
 
 pub(crate) fn clinic() -> Clinic {
@@ -31,6 +36,7 @@ pub(crate) fn clinic() -> Clinic {
             clinic: "North",
             admin: "Ada Admin",
             admin_passphrase: PASS,
+            authority_passphrase: AUTHORITY_PASS,
         },
     )
     .unwrap();
@@ -47,7 +53,7 @@ pub(crate) fn clinic() -> Clinic {
     let other_doctor = node
         .add_user(&admin, Role::Doctor, "Dr Other", None, DOC_PASS)
         .unwrap();
-    let patient = node
+    let (patient, card) = node
         .register_patient(&admin, "Zelda Quimby", "1980-02-29", "female", PIN)
         .unwrap();
     node.assign(&admin, patient, doctor, true).unwrap();
@@ -59,7 +65,22 @@ pub(crate) fn clinic() -> Clinic {
         doctor,
         other_doctor,
         patient,
+        card,
     }
+}
+
+/// A home's database opened straight with SQLite and its key (as damage, or another tool, would
+/// reach it), for a closed home whose keys are sealed under [`NODE_PASS`].
+pub(crate) fn raw_database(file: &std::path::Path) -> rusqlite::Connection {
+    let root = file.parent().unwrap();
+    let secrets = Node::open_secrets(root, &NodeUnlock::passphrase(NODE_PASS)).unwrap();
+    let conn = rusqlite::Connection::open(file).unwrap();
+    conn.execute_batch(&format!(
+        "PRAGMA key = \"x'{}'\";",
+        hex::encode(secrets.database.expose())
+    ))
+    .unwrap();
+    conn
 }
 
 pub(crate) fn entries(view: &serde_json::Value) -> &Vec<serde_json::Value> {
@@ -301,7 +322,7 @@ fn the_database_holds_no_plaintext_names_or_notes() {
 fn consent_grant_revoke_and_key_rotation() {
     let mut c = clinic();
     let other = c.node.unlock(c.other_doctor, DOC_PASS).unwrap();
-    let me = c.node.unlock(c.patient, PIN).unwrap();
+    let me = c.node.unlock_patient(c.patient, &c.card, PIN).unwrap();
     c.node
         .request_access(&other, c.patient, AccessLevel::Sample, "referral")
         .unwrap();
@@ -377,7 +398,7 @@ fn a_damaged_block_is_named_when_the_home_opens() {
     drop(c.node);
     let db = c.root.join(home::DATABASE);
     // Damage reaches the file the way a disk fault or an editor would: straight through SQLite.
-    let conn = rusqlite::Connection::open(&db).unwrap();
+    let conn = raw_database(&db);
     let (hash, mut bytes): (Vec<u8>, Vec<u8>) = conn
         .query_row(
             "SELECT hash, bytes FROM blocks ORDER BY seq DESC LIMIT 1",
@@ -407,9 +428,10 @@ pub(crate) fn two_clinics() -> (Clinic, Node, ActorId) {
     let request = north.root.parent().unwrap().join("south-request.json");
     Node::request_join(&south_root, "South", "Sam Admin", PASS, &request).unwrap();
     let mut north = north;
+    let authority = north.node.open_authority(AUTHORITY_PASS).unwrap();
     let (_, invite) = north
         .node
-        .approve(&std::fs::read(&request).unwrap(), &[])
+        .approve(&authority, &std::fs::read(&request).unwrap(), &[])
         .unwrap();
     let south = Node::join(&south_root, &invite).unwrap();
     let sam = south.resolve_user("Sam Admin").unwrap();
@@ -538,7 +560,7 @@ fn a_patient_carries_their_record_to_a_clinic_with_no_link() {
             None,
         )
         .unwrap();
-    let me = north.node.unlock(north.patient, PIN).unwrap();
+    let me = north.node.unlock_patient(north.patient, &north.card, PIN).unwrap();
     let bundle = north.node.export_bundle(&me).unwrap();
     assert!(
         !String::from_utf8_lossy(&bundle).contains("Latex"),
@@ -553,7 +575,7 @@ fn a_patient_carries_their_record_to_a_clinic_with_no_link() {
     let south_doc = south
         .add_user(&admin, Role::Doctor, "Dr South", None, DOC_PASS)
         .unwrap();
-    let me_south = south.unlock(north.patient, PIN).unwrap();
+    let me_south = south.unlock_patient(north.patient, &north.card, PIN).unwrap();
     south
         .grant(&me_south, patient, south_doc, AccessLevel::Full, None)
         .unwrap();
@@ -681,7 +703,7 @@ fn concurrent_summary_edits_at_two_offline_clinics_merge_and_show_the_conflict()
             None,
         )
         .unwrap();
-    let me = north.node.unlock(north.patient, PIN).unwrap();
+    let me = north.node.unlock_patient(north.patient, &north.card, PIN).unwrap();
     north
         .node
         .grant(&me, north.patient, south_doctor, AccessLevel::Full, None)
@@ -881,7 +903,7 @@ fn a_restored_clinic_seals_nothing_until_it_has_caught_up_with_a_peer() {
 
 /// Runs SQL on a closed home's database (as damage or another tool would).
 fn alter_database(root: &std::path::Path, sql: &str) {
-    let db = rusqlite::Connection::open(root.join("carelog.sqlite3")).unwrap();
+    let db = raw_database(&root.join("carelog.sqlite3"));
     db.execute_batch(sql).unwrap();
 }
 
@@ -951,6 +973,7 @@ fn a_large_home_saves_its_state_when_it_closes_and_opens_from_it() {
             patients: 200,
             block_size: 256,
             passphrase: PASS,
+            unlock: &NodeUnlock::passphrase(NODE_PASS),
         },
         &mut |_, _| {},
     )
@@ -980,7 +1003,7 @@ fn a_part_of_an_older_save_spliced_into_the_newer_one_is_not_used() {
     let doc = c.node.unlock(c.doctor, DOC_PASS).unwrap();
     assert!(c.node.save_state().unwrap());
     let part = |root: &std::path::Path, n: i64| -> (Vec<u8>, Vec<u8>) {
-        let db = rusqlite::Connection::open(root.join("carelog.sqlite3")).unwrap();
+        let db = raw_database(&root.join("carelog.sqlite3"));
         db.query_row(
             "SELECT bytes, seal FROM saved_state WHERE part = ?1",
             [n],
@@ -1018,7 +1041,7 @@ fn verify_drops_a_saved_state_that_differs_from_the_blocks() {
     let doc = c.node.unlock(c.doctor, DOC_PASS).unwrap();
     assert!(c.node.save_state().unwrap());
     let part = |root: &std::path::Path, n: i64| -> Vec<u8> {
-        let db = rusqlite::Connection::open(root.join("carelog.sqlite3")).unwrap();
+        let db = raw_database(&root.join("carelog.sqlite3"));
         db.query_row("SELECT bytes FROM saved_state WHERE part = ?1", [n], |r| {
             r.get(0)
         })
@@ -1030,11 +1053,11 @@ fn verify_drops_a_saved_state_that_differs_from_the_blocks() {
     assert!(c.node.save_state().unwrap());
     // A patient's page from before the audited read, under a good seal of this save (made
     // with the node key): only a replay tells.
-    let key = saved::seal_key(&c.node.node_keys);
+    let key = saved::seal_key(&c.node.secrets.node);
     let save = saved::save_of(&part(&c.root, 0));
     let seal = saved::seal(&key, &save, last, &before_the_read);
     drop(c.node);
-    let db = rusqlite::Connection::open(c.root.join("carelog.sqlite3")).unwrap();
+    let db = raw_database(&c.root.join("carelog.sqlite3"));
     db.execute(
         "UPDATE saved_state SET bytes = ?1, seal = ?2 WHERE part = ?3",
         rusqlite::params![before_the_read, &seal[..], last],

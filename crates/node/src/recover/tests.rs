@@ -120,7 +120,7 @@ async fn a_clinic_whose_database_is_deleted_gets_every_synced_block_back_from_a_
     assert!(text.contains("before the sync"), "{text}");
     assert!(!text.contains("never synced"));
     assert!(entries(&view).len() >= 2);
-    node.unlock(north.patient, PIN).unwrap();
+    node.unlock_patient(north.patient, &north.card, PIN).unwrap();
     node.unlock(north.admin, PASS).unwrap();
     note(&mut node, north.doctor, north.patient, "after recovery");
 
@@ -209,11 +209,12 @@ async fn a_peer_of_another_network_is_refused_and_the_damaged_file_stays() {
             clinic: "Rogue",
             admin: "Rex",
             admin_passphrase: PASS,
+            authority_passphrase: crate::tests::AUTHORITY_PASS,
         },
     )
     .unwrap();
     let addr = free_addr();
-    let endpoint = Endpoint::bind(addr, &other.node_keys, AllowList::any_key()).unwrap();
+    let endpoint = Endpoint::bind(addr, &other.secrets.node, AllowList::any_key()).unwrap();
     let (events, _events) = tokio::sync::mpsc::unbounded_channel();
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     tokio::spawn(net::serve(
@@ -256,7 +257,7 @@ fn key_stores_and_the_genesis_block_are_kept_beside_the_database() {
     let home = north.node.home();
     let kept = home.kept_genesis().unwrap().unwrap();
     assert_eq!(kept.hash(), north.node.network_id());
-    let mirrored = home.mirrored_keys().unwrap();
+    let mirrored = home.mirrored_keys(&north.node.secrets).unwrap();
     for who in [north.admin, north.doctor, north.other_doctor, north.patient] {
         let (_, bytes) = mirrored.iter().find(|(a, _)| *a == who).unwrap();
         assert_eq!(
@@ -304,7 +305,7 @@ async fn a_home_that_keeps_no_genesis_recovers_with_the_network_id() {
     // A block fails its hash check, but SQLite still reads the file; and the home was made
     // before the genesis block was kept beside the database.
     let db = north.root.join(home::DATABASE);
-    let conn = rusqlite::Connection::open(&db).unwrap();
+    let conn = crate::tests::raw_database(&db);
     conn.execute(
         "UPDATE blocks SET bytes = zeroblob(length(bytes)) WHERE seq = (SELECT max(seq) FROM blocks)",
         [],

@@ -188,7 +188,7 @@ fn a_replaced_key_opens_nothing_written_after_the_replacement() {
     let block = c
         .node
         .ledger()
-        .seal(&c.node.node_keys, vec![forged], now_ms());
+        .seal(&c.node.secrets.node, vec![forged], now_ms());
     assert!(c.node.accept_blocks(vec![block]).unwrap().refused.is_some());
 }
 
@@ -197,22 +197,28 @@ fn a_patients_keys_change_only_when_two_parties_ask_and_the_old_pin_stops_workin
     let mut c = clinic();
     let admin = c.node.unlock(c.admin, PASS).unwrap();
     let doc = c.node.unlock(c.doctor, DOC_PASS).unwrap();
-    let first = c
+    let (first, new_card) = c
         .node
         .replace_patient_key(&admin, c.patient, "864201", "card lost")
         .unwrap();
     assert_eq!(first, Replacement::Asked);
+    let new_card = new_card.expect("the first party's node issues the new card");
+    assert_ne!(new_card.secret(), c.card.secret());
     assert!(
-        c.node.unlock(c.patient, PIN).is_ok(),
+        c.node.unlock_patient(c.patient, &c.card, PIN).is_ok(),
         "one party is not enough"
     );
-    let second = c
+    let (second, no_card) = c
         .node
         .replace_patient_key(&doc, c.patient, "", "card lost")
         .unwrap();
     assert_eq!(second, Replacement::Done);
-    assert!(c.node.unlock(c.patient, PIN).is_err());
-    let me = c.node.unlock(c.patient, "864201").unwrap();
+    assert!(no_card.is_none(), "the keys asked for are the ones agreed to");
+    assert!(c.node.unlock_patient(c.patient, &c.card, PIN).is_err());
+    // The new keys open only with the new card and the new PIN.
+    assert!(c.node.unlock(c.patient, "864201").is_err());
+    assert!(c.node.unlock_patient(c.patient, &c.card, "864201").is_err());
+    let me = c.node.unlock_patient(c.patient, &new_card, "864201").unwrap();
     let view = c.node.chart(&me, c.patient, "test").unwrap();
     assert_eq!(view["level"], "full");
     assert_eq!(view.get("sealed_entries"), None, "{view}");
@@ -224,11 +230,12 @@ fn a_suspended_clinic_is_dropped_from_the_handshake_and_its_staff_cannot_sign_in
     exchange(&mut north.node, &mut south);
     let south_id = south.clinic_id();
     let allow = carelog_sync::net::AllowList::from_ledger(north.node.ledger());
-    let south_key = south.node_keys.public().signing;
+    let south_key = south.secrets.node.public().signing;
     assert_eq!(allow.clinic_of(&south_key), Some(south_id));
+    let authority = north.node.open_authority(AUTHORITY_PASS).unwrap();
     north
         .node
-        .suspend_clinic(south_id, true, "a cloned server")
+        .suspend_clinic(&authority, south_id, true, "a cloned server")
         .unwrap();
     allow.refresh(north.node.ledger().state());
     assert_eq!(allow.clinic_of(&south_key), None);
@@ -238,15 +245,14 @@ fn a_suspended_clinic_is_dropped_from_the_handshake_and_its_staff_cannot_sign_in
     };
     assert!(err.to_string().contains("suspended"), "{err}");
     // Whatever South seals now carries nothing valid anywhere.
-    north.node.suspend_clinic(south_id, false, "").unwrap();
+    north
+        .node
+        .suspend_clinic(&authority, south_id, false, "")
+        .unwrap();
     allow.refresh(north.node.ledger().state());
     assert_eq!(allow.clinic_of(&south_key), Some(south_id));
     // Only the founding home holds the authority's key.
-    assert!(
-        south
-            .suspend_clinic(north.node.clinic_id(), true, "x")
-            .is_err()
-    );
+    assert!(south.open_authority(AUTHORITY_PASS).is_err());
 }
 
 #[test]
@@ -254,15 +260,17 @@ fn a_clinic_given_new_node_keys_works_on_its_new_machine_and_the_old_key_is_refu
     let (mut north, mut south, _) = two_clinics();
     exchange(&mut north.node, &mut south);
     let south_id = south.clinic_id();
-    let old_key = south.node_keys.public().signing;
+    let old_key = south.secrets.node.public().signing;
     let dir = north.root.parent().unwrap().to_path_buf();
     let request = dir.join("south-again.json");
     let (new_id, _) =
         Node::request_join(&dir.join("south-2"), "South", "Sam Again", PASS, &request).unwrap();
     assert_ne!(new_id, south_id);
+    let authority = north.node.open_authority(AUTHORITY_PASS).unwrap();
     let invite = north
         .node
         .replace_clinic_key(
+            &authority,
             south_id,
             &std::fs::read(&request).unwrap(),
             &[],
@@ -308,7 +316,7 @@ fn a_clinic_given_new_node_keys_works_on_its_new_machine_and_the_old_key_is_refu
 fn a_patient_moves_their_record_and_the_new_clinic_manages_it() {
     let (mut north, mut south, sam) = two_clinics();
     exchange(&mut north.node, &mut south);
-    let me = north.node.unlock(north.patient, PIN).unwrap();
+    let me = north.node.unlock_patient(north.patient, &north.card, PIN).unwrap();
     let south_id = south.clinic_id();
     north.node.move_record(&me, south_id).unwrap();
     exchange(&mut north.node, &mut south);
@@ -342,7 +350,7 @@ fn an_expired_grant_rotates_the_key_at_the_clinic_of_record() {
         .add_user(&sam, Role::Doctor, "Dr Heart", None, DOC_PASS)
         .unwrap();
     exchange(&mut north.node, &mut south);
-    let me = north.node.unlock(north.patient, PIN).unwrap();
+    let me = north.node.unlock_patient(north.patient, &north.card, PIN).unwrap();
     let end = now_ms() + 1_500;
     north
         .node
