@@ -25,6 +25,18 @@ mod sweep;
 use std::path::PathBuf;
 use std::time::Instant;
 
+/// The node passphrase every benchmark home is sealed under.
+pub const NODE_PASSPHRASE: &str = "bench homes node passphrase";
+/// The staff passphrase of every benchmark user (and of the health authority).
+pub const STAFF_PASSPHRASE: &str = "bench staff passphrase";
+/// The benchmark patients' PIN.
+pub const PATIENT_PIN: &str = "135790";
+
+/// How every benchmark home's keys are sealed and opened.
+pub fn unlock() -> carelog_node::NodeUnlock {
+    carelog_node::NodeUnlock::passphrase(NODE_PASSPHRASE)
+}
+
 /// Any failure of a benchmark run.
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 

@@ -35,31 +35,46 @@ impl Resync {
 /// Resyncs `records` records once.
 pub fn measure(rt: &tokio::runtime::Runtime, records: usize) -> Result<Resync, Error> {
     let dir = tempfile::tempdir()?;
-    let (mut north, created) = Node::create_network(
+    let (mut north, created) = Node::create_network_with(
         &dir.path().join("north"),
         &NewNetwork {
             network: "Bench",
             clinic: "North",
             admin: "Admin",
-            admin_passphrase: "bench-admin",
+            admin_passphrase: crate::STAFF_PASSPHRASE,
+            authority_passphrase: crate::STAFF_PASSPHRASE,
         },
+        &crate::unlock(),
     )?;
     let request = dir.path().join("req.json");
-    Node::request_join(
+    Node::request_join_with(
         &dir.path().join("south"),
         "South",
         "South Admin",
-        "bench-admin",
+        crate::STAFF_PASSPHRASE,
         &request,
+        &crate::unlock(),
     )?;
-    let (_, invite) = north.approve(&std::fs::read(&request)?, &[])?;
-    let south = Node::join(&dir.path().join("south"), &invite)?;
-    let admin = north.unlock(created.admin_id, "bench-admin")?;
-    let doctor = north.add_user(&admin, Role::Doctor, "Dr Bench", None, "bench-doctor")?;
-    let patient =
-        north.register_patient(&admin, "Bench Patient", "1970-01-01", "other", "bench-pin")?;
+    let authority = north.open_authority(crate::STAFF_PASSPHRASE)?;
+    let (_, invite) = north.approve(&authority, &std::fs::read(&request)?, &[])?;
+    let south = Node::join_with(&dir.path().join("south"), &invite, &crate::unlock())?;
+    let admin = north.unlock(created.admin_id, crate::STAFF_PASSPHRASE)?;
+    let doctor = north.add_user(
+        &admin,
+        Role::Doctor,
+        "Dr Bench",
+        None,
+        crate::STAFF_PASSPHRASE,
+    )?;
+    let (patient, _) = north.register_patient(
+        &admin,
+        "Bench Patient",
+        "1970-01-01",
+        "other",
+        crate::PATIENT_PIN,
+    )?;
     north.assign(&admin, patient, doctor, true)?;
-    let doc = north.unlock(doctor, "bench-doctor")?;
+    let doc = north.unlock(doctor, crate::STAFF_PASSPHRASE)?;
     for i in 0..records {
         let data = json!({"systolic": 110 + (i % 40), "diastolic": 70 + (i % 20)}).to_string();
         north.add_entry(&doc, patient, "vitals", &data, None)?;

@@ -102,6 +102,7 @@ pub fn measure(dir: &Path, transactions: u64) -> Result<Scale, Error> {
             patients,
             block_size: 256,
             passphrase: PASSPHRASE,
+            unlock: &crate::unlock(),
         },
         &mut |done, total| {
             let tenth = done * 10 / total.max(1);
@@ -156,7 +157,7 @@ pub fn measure(dir: &Path, transactions: u64) -> Result<Scale, Error> {
         return Err("the home's saved state was not used".into());
     }
     eprintln!("cold start without a saved state: replay every block, sign in, show a chart");
-    Node::forget_saved_state(&home)?;
+    Node::forget_saved_state(&home, &crate::unlock())?;
     let replay = run(&probe_args)?;
     eprintln!("cold start: ledger verify");
     let verify = run(&["--scale-verify".into(), home_arg])?;
@@ -185,7 +186,7 @@ pub fn probe(home: &Path, doctor: &str, patient: &str) -> Result<(), Error> {
     let doctor: ActorId = doctor.parse()?;
     let patient: ActorId = patient.parse()?;
     let passphrase = std::env::var("CARELOG_PASSPHRASE")?;
-    let mut node = Node::open(home)?;
+    let mut node = Node::open_with(home, &crate::unlock())?;
     let open_ms = ms_since(start);
     let opened = Usage::now();
     let from_saved_state = node.saved_state_txs() > 0;
@@ -219,7 +220,7 @@ pub fn probe(home: &Path, doctor: &str, patient: &str) -> Result<(), Error> {
 /// transaction from genesis; print timings as JSON.
 pub fn verify(home: &Path) -> Result<(), Error> {
     let start = Instant::now();
-    let node = Node::open(home)?;
+    let node = Node::open_with(home, &crate::unlock())?;
     let open_ms = ms_since(start);
     let t = Instant::now();
     let (blocks, txs) = node.verify()?;

@@ -22,21 +22,34 @@ pub struct Single {
 /// Saves `entries` entries for one patient, then shows the chart `shows` times.
 pub fn measure(entries: usize, shows: usize) -> Result<Single, Error> {
     let dir = tempfile::tempdir()?;
-    let (mut node, created) = Node::create_network(
+    let (mut node, created) = Node::create_network_with(
         &dir.path().join("bench"),
         &NewNetwork {
             network: "Bench",
             clinic: "North",
             admin: "Admin",
-            admin_passphrase: "bench-admin",
+            admin_passphrase: crate::STAFF_PASSPHRASE,
+            authority_passphrase: crate::STAFF_PASSPHRASE,
         },
+        &crate::unlock(),
     )?;
-    let admin = node.unlock(created.admin_id, "bench-admin")?;
-    let doctor = node.add_user(&admin, Role::Doctor, "Dr Bench", None, "bench-doctor")?;
-    let patient =
-        node.register_patient(&admin, "Bench Patient", "1970-01-01", "other", "bench-pin")?;
+    let admin = node.unlock(created.admin_id, crate::STAFF_PASSPHRASE)?;
+    let doctor = node.add_user(
+        &admin,
+        Role::Doctor,
+        "Dr Bench",
+        None,
+        crate::STAFF_PASSPHRASE,
+    )?;
+    let (patient, _) = node.register_patient(
+        &admin,
+        "Bench Patient",
+        "1970-01-01",
+        "other",
+        crate::PATIENT_PIN,
+    )?;
     node.assign(&admin, patient, doctor, true)?;
-    let doc = node.unlock(doctor, "bench-doctor")?;
+    let doc = node.unlock(doctor, crate::STAFF_PASSPHRASE)?;
 
     eprintln!("durable chart saves: {entries} entries for one patient");
     let mut saves = Latencies(Vec::with_capacity(entries));

@@ -220,16 +220,18 @@ fn vitals(i: usize) -> String {
 fn prepare(plan: &Plan) -> Result<Clinic, Error> {
     let dir = tempfile::tempdir()?;
     let template = dir.path().join("clinic");
-    let (mut node, created) = Node::create_network(
+    let (mut node, created) = Node::create_network_with(
         &template,
         &NewNetwork {
             network: "Bench",
             clinic: "North",
             admin: "Admin",
-            admin_passphrase: "bench-admin",
+            admin_passphrase: crate::STAFF_PASSPHRASE,
+            authority_passphrase: crate::STAFF_PASSPHRASE,
         },
+        &crate::unlock(),
     )?;
-    let admin = node.unlock(created.admin_id, "bench-admin")?;
+    let admin = node.unlock(created.admin_id, crate::STAFF_PASSPHRASE)?;
     let mut doctors = Vec::with_capacity(plan.doctors);
     for d in 0..plan.doctors {
         let doctor = node.add_user(
@@ -237,21 +239,24 @@ fn prepare(plan: &Plan) -> Result<Clinic, Error> {
             Role::Doctor,
             &format!("Dr Bench {d}"),
             Some("family medicine"),
-            "bench-doctor",
+            crate::STAFF_PASSPHRASE,
         )?;
         let mut patients = Vec::with_capacity(plan.patients_per_doctor);
         for p in 0..plan.patients_per_doctor {
-            let patient = node.register_patient(
+            let (patient, _) = node.register_patient(
                 &admin,
                 &format!("Patient {d}-{p}"),
                 "1970-01-01",
                 "other",
-                "bench-pin",
+                crate::PATIENT_PIN,
             )?;
             node.assign(&admin, patient, doctor, true)?;
             patients.push(patient);
         }
-        doctors.push((Arc::new(node.unlock(doctor, "bench-doctor")?), patients));
+        doctors.push((
+            Arc::new(node.unlock(doctor, crate::STAFF_PASSPHRASE)?),
+            patients,
+        ));
         if (d + 1) % 10 == 0 {
             eprintln!("  {} / {} doctors and their patients", d + 1, plan.doctors);
         }
@@ -316,7 +321,7 @@ fn run_level(clinic: &Clinic, plan: &Plan, sessions: usize, mode: Mode) -> Resul
     let dir = tempfile::tempdir()?;
     let home = dir.path().join("clinic");
     copy_home(&clinic.template, &home)?;
-    let node = Node::open(&home)?;
+    let node = Node::open_with(&home, &crate::unlock())?;
     let desk = match mode {
         Mode::OneBlockPerWrite => Desk::Locked(Box::new(Mutex::new(node))),
         Mode::GroupCommit | Mode::HealthyBlockRate => Desk::Shared(SharedNode::new(node)),

@@ -26,7 +26,8 @@ pub struct Cli {
 /// Acting as a user.
 #[derive(Args, Debug, Clone)]
 pub struct Actor {
-    /// The user acting: a user id or a unique name (patients by id).
+    /// The user acting: a user id or a unique name (patients by id or card number; their card
+    /// in $CARELOG_CARD).
     #[arg(long = "as", value_name = "USER")]
     pub user: String,
 }
@@ -315,6 +316,11 @@ pub enum UserCommand {
         #[arg(long)]
         reason: String,
     },
+    /// Change your own passphrase (old in $CARELOG_PASSPHRASE, new in $CARELOG_NEW_PASSPHRASE).
+    Passphrase {
+        #[command(flatten)]
+        actor: Actor,
+    },
 }
 
 /// `patient …`
@@ -354,6 +360,12 @@ pub enum PatientCommand {
         /// The new clinic of record (id or name).
         #[arg(long)]
         to: String,
+    },
+    /// The patient changes their PIN (card in $CARELOG_CARD, old PIN in $CARELOG_PASSPHRASE,
+    /// new PIN in $CARELOG_NEW_PASSPHRASE).
+    Pin {
+        #[command(flatten)]
+        actor: Actor,
     },
 }
 

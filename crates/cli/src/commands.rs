@@ -11,7 +11,7 @@ use crate::args::{
     AccessCommand, BundleCommand, ChartCommand, ClinicCommand, Command, LedgerCommand,
     NetworkCommand, PatientCommand, UserCommand,
 };
-use crate::secrets::{new_passphrase, passphrase};
+use crate::secrets::{authority_passphrase, card, new_passphrase, passphrase};
 use crate::{Failure, Output, demo};
 
 pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, Failure> {
@@ -27,9 +27,15 @@ fn level(text: &str) -> Result<AccessLevel, Failure> {
         .map_err(|e| e.to_string().into())
 }
 
-/// Resolves `--as`, reads the passphrase and unlocks the user's keys.
+/// Resolves `--as`, reads the passphrase and unlocks the user's keys. A patient signs in with
+/// their card ($CARELOG_CARD) and PIN.
 pub(crate) fn sign_in(node: &Node, user: &str) -> Result<Session, Failure> {
     let id = node.resolve_user(user)?;
+    let is_patient = node.ledger().state().patient(&id).is_some();
+    if is_patient && let Some(card) = card()? {
+        let pin = passphrase(&format!("the PIN of patient {id}"))?;
+        return Ok(node.unlock_patient(id, &card, &pin)?);
+    }
     let pass = passphrase(&node.describe(&id))?;
     Ok(node.unlock(id, &pass)?)
 }
@@ -50,6 +56,7 @@ pub fn run(home: &Path, command: Command, json: bool) -> Result<Output, Failure>
                 },
         } => {
             let pass = new_passphrase(&format!("passphrase for {admin}"))?;
+            let authority = authority_passphrase(true)?;
             let (_, created) = Node::create_network(
                 home,
                 &NewNetwork {
@@ -57,6 +64,7 @@ pub fn run(home: &Path, command: Command, json: bool) -> Result<Output, Failure>
                     clinic: &clinic,
                     admin: &admin,
                     admin_passphrase: &pass,
+                    authority_passphrase: &authority,
                 },
             )?;
             Ok(Output::new(
@@ -124,7 +132,8 @@ fn clinic(home: &Path, command: ClinicCommand) -> Result<Output, Failure> {
         ClinicCommand::Approve { file, out, peers } => {
             let request = read_file(&file)?;
             let mut node = Node::open(home)?;
-            let (clinic_id, invite) = node.approve(&request, &peers)?;
+            let authority = node.open_authority(&authority_passphrase(false)?)?;
+            let (clinic_id, invite) = node.approve(&authority, &request, &peers)?;
             write_file(&out, &invite)?;
             Ok(Output::new(
                 json!({"clinic_id": clinic_id.to_string()}),
@@ -190,11 +199,52 @@ fn on_node(node: &mut Node, command: Command) -> Result<Output, Failure> {
         } => {
             let admin = sign_in(node, &actor.user)?;
             let pin = new_passphrase("PIN for the patient")?;
-            let id = node.register_patient(&admin, &name, &birth_date, &sex, &pin)?;
+            let (id, card) = node.register_patient(&admin, &name, &birth_date, &sex, &pin)?;
+            let content = card.content();
             Ok(Output::new(
-                json!({"patient_id": id.to_string()}),
-                format!("Patient registered: {id}"),
+                json!({"patient_id": id.to_string(), "card": content.as_str(), "card_number": card.number()}),
+                format!(
+                    "Patient registered: {id}\nCard number: {}\nCard (print it as a QR code for the patient; it is not kept anywhere else):\n{}",
+                    card.number(),
+                    content.as_str()
+                ),
             ))
+        }
+        Command::Patient {
+            command: PatientCommand::Pin { actor },
+        } => {
+            let patient = sign_in(node, &actor.user)?;
+            let pin = new_passphrase("PIN")?;
+            let card = node.change_pin(&patient, &pin)?;
+            let mut out =
+                json!({"ok": true, "card_number": carelog_node::card_number(&patient.user)});
+            let mut human =
+                "PIN changed; the old PIN no longer opens the patient's keys here.".to_string();
+            if let Some(card) = card {
+                let content = card.content();
+                out["card"] = json!(content.as_str());
+                human.push_str(&format!(
+                    "\nA card was issued (the keys were sealed under the PIN alone before): print it for the patient:\n{}",
+                    content.as_str()
+                ));
+            }
+            Ok(Output::new(out, human))
+        }
+        Command::User {
+            command: UserCommand::Passphrase { actor },
+        } => {
+            let id = node.resolve_user(&actor.user)?;
+            let old = passphrase(&node.describe(&id))?;
+            let user = node.unlock(id, &old)?;
+            let new = new_passphrase("passphrase")?;
+            if new == old {
+                return Err("the new passphrase is the old one; nothing was changed".into());
+            }
+            node.change_passphrase(&user, &new)?;
+            Ok(ok(format!(
+                "Passphrase changed for {}; the old one no longer opens their keys here.",
+                node.describe(&id)
+            )))
         }
         Command::Assign {
             actor,

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::args::{ClinicCommand, PatientCommand, UserCommand};
 use crate::commands::{ok, read_file, sign_in, write_file};
-use crate::secrets::new_passphrase;
+use crate::secrets::{authority_passphrase, new_passphrase};
 use crate::{Failure, Output};
 
 /// `user disable` and `user replace-key`.
@@ -45,7 +45,9 @@ pub fn user(node: &mut Node, command: UserCommand) -> Result<Output, Failure> {
                 node.describe(&user)
             )))
         }
-        UserCommand::Add { .. } => Err("not a standing command".into()),
+        UserCommand::Add { .. } | UserCommand::Passphrase { .. } => {
+            Err("not a standing command".into())
+        }
     }
 }
 
@@ -65,7 +67,7 @@ pub fn patient(node: &mut Node, command: PatientCommand) -> Result<Output, Failu
             } else {
                 new_passphrase("PIN for the patient")?
             };
-            let status = node.replace_patient_key(&party, patient, &pin, &reason)?;
+            let (status, card) = node.replace_patient_key(&party, patient, &pin, &reason)?;
             let (word, human) = match status {
                 Replacement::Asked => (
                     "asked",
@@ -77,7 +79,19 @@ pub fn patient(node: &mut Node, command: PatientCommand) -> Result<Output, Failu
                     "The patient has new keys; the old ones sign nothing from now on.",
                 ),
             };
-            Ok(Output::new(json!({"ok": true, "status": word}), human))
+            let mut out = json!({"ok": true, "status": word});
+            let mut human = human.to_string();
+            if let Some(card) = card {
+                // The new keys open only with this card and the new PIN: print it now.
+                let content = card.content();
+                out["card"] = json!(content.as_str());
+                out["card_number"] = json!(card.number());
+                human.push_str(&format!(
+                    "\nThe patient's new card (print it; it is kept nowhere else): {}",
+                    content.as_str()
+                ));
+            }
+            Ok(Output::new(out, human))
         }
         PatientCommand::Move { actor, to } => {
             let clinic = node.resolve_clinic(&to)?;
@@ -88,7 +102,9 @@ pub fn patient(node: &mut Node, command: PatientCommand) -> Result<Output, Failu
                 node.describe(&clinic)
             )))
         }
-        PatientCommand::Register { .. } => Err("not a standing command".into()),
+        PatientCommand::Register { .. } | PatientCommand::Pin { .. } => {
+            Err("not a standing command".into())
+        }
     }
 }
 
@@ -98,7 +114,8 @@ pub fn clinic(home: &Path, command: ClinicCommand) -> Result<Output, Failure> {
     match command {
         ClinicCommand::Suspend { clinic, reason } => {
             let clinic = node.resolve_clinic(&clinic)?;
-            let rotated = node.suspend_clinic(clinic, true, &reason)?;
+            let authority = node.open_authority(&authority_passphrase(false)?)?;
+            let rotated = node.suspend_clinic(&authority, clinic, true, &reason)?;
             Ok(Output::new(
                 json!({"ok": true, "rotated": rotated}),
                 format!(
@@ -109,7 +126,8 @@ pub fn clinic(home: &Path, command: ClinicCommand) -> Result<Output, Failure> {
         }
         ClinicCommand::Reinstate { clinic } => {
             let clinic = node.resolve_clinic(&clinic)?;
-            node.suspend_clinic(clinic, false, "")?;
+            let authority = node.open_authority(&authority_passphrase(false)?)?;
+            node.suspend_clinic(&authority, clinic, false, "")?;
             Ok(ok(format!("{} is reinstated.", node.describe(&clinic))))
         }
         ClinicCommand::ReplaceKey {
@@ -121,7 +139,8 @@ pub fn clinic(home: &Path, command: ClinicCommand) -> Result<Output, Failure> {
         } => {
             let request = read_file(&file)?;
             let clinic = node.resolve_clinic(&clinic)?;
-            let invite = node.replace_clinic_key(clinic, &request, &peers, &reason)?;
+            let authority = node.open_authority(&authority_passphrase(false)?)?;
+            let invite = node.replace_clinic_key(&authority, clinic, &request, &peers, &reason)?;
             write_file(&out, &invite)?;
             Ok(Output::new(
                 json!({"clinic_id": clinic.to_string()}),

@@ -7,7 +7,37 @@ use serde_json::Value;
 
 const ADMIN_PW: &str = "admin secret";
 const DOC_PW: &str = "doctor secret";
-const PIN: &str = "pin-1357";
+const PIN: &str = "135713";
+const NODE_PW: &str = "contract test node passphrase";
+const AUTHORITY_PW: &str = "contract test authority passphrase";
+
+/// The cards of the patients registered in this test binary, by patient id: a command acting
+/// as a patient gets its card in $CARELOG_CARD, as a kiosk would scan it.
+static CARDS: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+
+fn card_of(actor: &str) -> Option<String> {
+    let cards = CARDS.lock().unwrap_or_else(|p| p.into_inner());
+    cards
+        .iter()
+        .find(|(id, _)| id == actor)
+        .map(|(_, card)| card.clone())
+}
+
+/// A home's database opened straight with SQLite and the home's key (as damage would reach it).
+fn raw_db(db: &Path) -> rusqlite::Connection {
+    let secrets = carelog_node::Node::open_secrets(
+        db.parent().unwrap(),
+        &carelog_node::NodeUnlock::passphrase(NODE_PW),
+    )
+    .unwrap();
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.execute_batch(&format!(
+        "PRAGMA key = \"x'{}'\";",
+        hex::encode(secrets.database.expose())
+    ))
+    .unwrap();
+    conn
+}
 
 struct Home {
     _dir: tempfile::TempDir,
@@ -15,16 +45,26 @@ struct Home {
 }
 
 fn carelog(home: &Path, pass: &str, new_pass: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_carelog"))
-        .arg("--home")
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_carelog"));
+    cmd.arg("--home")
         .arg(home)
         .arg("--json")
         .args(args)
         .env("CARELOG_PASSPHRASE", pass)
         .env("CARELOG_NEW_PASSPHRASE", new_pass)
-        .env_remove("CARELOG_HOME")
-        .output()
-        .expect("the carelog binary runs")
+        .env("CARELOG_NODE_PASSPHRASE", NODE_PW)
+        .env("CARELOG_AUTHORITY_PASSPHRASE", AUTHORITY_PW)
+        .env_remove("CARELOG_CARD")
+        .env_remove("CARELOG_NODE_PASSPHRASE_FILE")
+        .env_remove("CARELOG_HOME");
+    let acting = args
+        .iter()
+        .position(|a| *a == "--as")
+        .and_then(|i| args.get(i + 1));
+    if let Some(card) = acting.and_then(|a| card_of(a)) {
+        cmd.env("CARELOG_CARD", card);
+    }
+    cmd.output().expect("the carelog binary runs")
 }
 
 /// Runs a command that must succeed and print exactly one JSON object.
@@ -43,6 +83,12 @@ fn ok(home: &Path, pass: &str, new_pass: &str, args: &[&str]) -> Value {
     );
     let value: Value = serde_json::from_str(&text).expect("stdout is JSON");
     assert!(value.is_object(), "{value}");
+    if let (Some(id), Some(card)) = (value["patient_id"].as_str(), value["card"].as_str()) {
+        CARDS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((id.to_string(), card.to_string()));
+    }
     value
 }
 
@@ -464,7 +510,7 @@ fn changing_any_stored_byte_is_detected_and_named() {
     );
     let db = h.join("carelog.sqlite3");
     let rows: Vec<(Vec<u8>, Vec<u8>)> = {
-        let conn = rusqlite::Connection::open(&db).unwrap();
+        let conn = raw_db(&db);
         let mut stmt = conn.prepare("SELECT hash, bytes FROM blocks").unwrap();
         stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
             .unwrap()
@@ -478,7 +524,7 @@ fn changing_any_stored_byte_is_detected_and_named() {
         for at in (0..bytes.len()).step_by(step) {
             let mut damaged = bytes.clone();
             damaged[at] ^= 0x5a;
-            let conn = rusqlite::Connection::open(&db).unwrap();
+            let conn = raw_db(&db);
             conn.execute(
                 "UPDATE blocks SET bytes = ?1 WHERE hash = ?2",
                 rusqlite::params![damaged, hash],
@@ -488,7 +534,7 @@ fn changing_any_stored_byte_is_detected_and_named() {
             let err = refused(h, "", &["ledger", "verify"]);
             let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
             assert!(err.contains(&hex), "byte {at} of block {hex}: {err}");
-            let conn = rusqlite::Connection::open(&db).unwrap();
+            let conn = raw_db(&db);
             conn.execute(
                 "UPDATE blocks SET bytes = ?1 WHERE hash = ?2",
                 rusqlite::params![bytes, hash],
@@ -621,7 +667,7 @@ fn two_clinics_join_through_request_and_invite() {
     ok(
         &south,
         "south admin pw",
-        "doc pw 2",
+        "south doctor pw 2",
         &[
             "user", "add", "--as", &sam, "--role", "doctor", "--name", "Dr South",
         ],

@@ -12,6 +12,11 @@ fn carelog(home: &Path, pass: &str, new_pass: &str) -> Command {
         .arg("--json")
         .env("CARELOG_PASSPHRASE", pass)
         .env("CARELOG_NEW_PASSPHRASE", new_pass)
+        .env("CARELOG_NODE_PASSPHRASE", "crash test node passphrase")
+        .env(
+            "CARELOG_AUTHORITY_PASSPHRASE",
+            "crash test authority passphrase",
+        )
         .env_remove("CARELOG_HOME");
     cmd
 }
@@ -57,7 +62,7 @@ fn acknowledged_entries_survive_kill_9_at_any_moment() {
         .unwrap()
         .to_string();
     let patient = json(
-        carelog(&home, "admin secret", "pin-9999")
+        carelog(&home, "admin secret", "999999")
             .args([
                 "patient",
                 "register",

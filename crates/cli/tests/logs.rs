@@ -24,7 +24,11 @@ fn carelog(home: Option<&Path>, args: &[&str]) -> Output {
         .arg("--json")
         .args(args)
         .env("RUST_LOG", LOG_LEVELS)
-        .env("CARELOG_PASSPHRASE", "demo-pass")
+        .env("CARELOG_PASSPHRASE", STAFF)
+        .env(
+            "CARELOG_NODE_PASSPHRASE",
+            carelog_node::DEMO_NODE_PASSPHRASE,
+        )
         .env_remove("CARELOG_HOME")
         .output()
         .expect("carelog runs");
@@ -41,9 +45,23 @@ fn logged(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// Every private key sealed in a home's key store that the demo's passphrase or PIN opens.
-fn private_keys(home: &Path) -> Vec<Vec<u8>> {
+const STAFF: &str = carelog_node::DEMO_STAFF_PASSPHRASE;
+const PIN: &str = carelog_node::DEMO_PATIENT_PIN;
+
+/// Every private key sealed in a home's key store that the demo's passphrase, or a demo card
+/// with the PIN, opens; and the home's own node key and database key.
+fn private_keys(home: &Path, cards: &[carelog_node::Card]) -> Vec<Vec<u8>> {
+    let secrets = carelog_node::Node::open_secrets(
+        home,
+        &carelog_node::NodeUnlock::passphrase(carelog_node::DEMO_NODE_PASSPHRASE),
+    )
+    .expect("the demo home's keys open");
     let db = rusqlite::Connection::open(home.join("carelog.sqlite3")).expect("the store opens");
+    db.execute_batch(&format!(
+        "PRAGMA key = \"x'{}'\";",
+        hex::encode(secrets.database.expose())
+    ))
+    .expect("the key is taken");
     let mut rows = db
         .prepare("SELECT sealed FROM keystore")
         .expect("the keystore table");
@@ -52,10 +70,21 @@ fn private_keys(home: &Path) -> Vec<Vec<u8>> {
         .expect("keystore rows")
         .map(|r| r.expect("a sealed key"))
         .collect();
-    let mut keys = Vec::new();
+    let mut keys = vec![
+        secrets.node.seed().to_vec(),
+        // Padded to the 64 bytes the printed forms below take apart.
+        [
+            secrets.database.expose().as_slice(),
+            secrets.database.expose(),
+        ]
+        .concat(),
+    ];
     for blob in sealed {
-        for secret in ["demo-pass", "1234"] {
-            if let Ok(keys_opened) = carelog_vault::open_keys(&blob, secret) {
+        if let Ok(keys_opened) = carelog_vault::open_keys(&blob, STAFF) {
+            keys.push(keys_opened.seed().to_vec());
+        }
+        for card in cards {
+            if let Ok(keys_opened) = carelog_vault::open_keys_with_card(&blob, card.secret(), PIN) {
                 keys.push(keys_opened.seed().to_vec());
             }
         }
@@ -101,6 +130,10 @@ fn a_full_demo_run_logs_no_names_chart_text_or_keys() {
         .arg(&north)
         .args(["serve", "--listen", &addr])
         .env("RUST_LOG", LOG_LEVELS)
+        .env(
+            "CARELOG_NODE_PASSPHRASE",
+            carelog_node::DEMO_NODE_PASSPHRASE,
+        )
         .env_remove("CARELOG_HOME")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -158,13 +191,24 @@ fn a_full_demo_run_logs_no_names_chart_text_or_keys() {
     );
 
     // The demo announces its own published credentials on purpose (README, `cargo xtask run`).
-    let logs = logs.replace("Staff passphrase: demo-pass", "");
+    let logs = logs
+        .replace(&format!("Staff passphrase: {STAFF}"), "")
+        .replace(&format!("patient PIN: {PIN}"), "");
+    let built: Value = serde_json::from_slice(&demo_run.stdout).unwrap();
+    let cards: Vec<carelog_node::Card> = built["homes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|h| h["cards"].as_array().unwrap().clone())
+        .map(|c| carelog_node::Card::parse(c["card"].as_str().unwrap()).unwrap())
+        .collect();
+    assert!(cards.len() >= 3, "the demo prints its patients' cards");
 
     // What must never appear.
     let sample: Value =
         serde_json::from_str(include_str!("../../../assets/demo-patients.json")).unwrap();
     let mut secrets: Vec<(String, String)> = vec![
-        ("a passphrase".into(), "demo-pass".into()),
+        ("a passphrase".into(), STAFF.into()),
         ("a note".into(), note.into()),
         ("a note".into(), "amber-heron-7731".into()),
     ];
@@ -186,7 +230,7 @@ fn a_full_demo_run_logs_no_names_chart_text_or_keys() {
     }
     let mut keys = 0;
     for home in [&north, &south, &demo.join("clinic-3")] {
-        for key in private_keys(home) {
+        for key in private_keys(home, &cards) {
             keys += 1;
             for form in printed_forms(&key) {
                 secrets.push(("a private key".into(), form));

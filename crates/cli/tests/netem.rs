@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const PW: &str = "netem pw";
+const PW: &str = "netem test passphrase";
 
 fn carelog(ns: Option<&str>, home: &Path) -> Command {
     let mut cmd = match ns {
@@ -25,6 +25,11 @@ fn carelog(ns: Option<&str>, home: &Path) -> Command {
         .arg("--json")
         .env("CARELOG_PASSPHRASE", PW)
         .env("CARELOG_NEW_PASSPHRASE", PW)
+        .env("CARELOG_NODE_PASSPHRASE", "netem test node passphrase")
+        .env(
+            "CARELOG_AUTHORITY_PASSPHRASE",
+            "netem test authority passphrase",
+        )
         .env_remove("CARELOG_HOME");
     cmd
 }

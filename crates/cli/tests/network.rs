@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use common::{Server, free_addr};
 
-const PW: &str = "network pw";
+const PW: &str = "network test passphrase";
 
 fn carelog(home: &Path) -> Command {
     common::carelog(home, PW)

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use common::{Server, free_addr};
 
-const PW: &str = "recover pw";
+const PW: &str = "recover test passphrase";
 
 fn carelog(home: &Path) -> Command {
     common::carelog(home, PW)
@@ -30,6 +30,37 @@ fn ok(home: &Path, args: &[&str]) -> Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Like `ok`, with a patient's PIN as the new secret.
+fn ok_with_pin(home: &Path, args: &[&str]) -> Value {
+    let out = carelog(home)
+        .env("CARELOG_NEW_PASSPHRASE", "482916")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The home and every file in it are readable by their owner only.
+#[cfg(unix)]
+fn assert_owner_only(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(dir), 0o700, "{}", dir.display());
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            assert_owner_only(&path);
+        } else {
+            assert_eq!(mode(&path), 0o600, "{}", path.display());
+        }
+    }
 }
 
 /// A refusal: non-zero exit, one line on stderr, nothing on stdout.
@@ -130,7 +161,7 @@ fn clinics() -> Clinics {
         .as_str()
         .unwrap()
         .to_string();
-    let patient = ok(
+    let patient = ok_with_pin(
         &south,
         &[
             "patient",
@@ -230,6 +261,9 @@ fn a_deleted_database_comes_back_from_a_peer_and_the_clinic_charts_again() {
         synced["state_hash"]
     );
     assert_eq!(ok(&c.south, &["ledger", "verify"])["ok"], true);
+    // The recovered home, the damaged file set aside and the kept files: all owner-only.
+    #[cfg(unix)]
+    assert_owner_only(&c.south);
     let status = ok(&c.south, &["status"]);
     assert!(
         status["peers"]

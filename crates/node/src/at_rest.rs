@@ -156,7 +156,9 @@ impl MemoryKeyring {
         self.lock().clear();
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<String, Zeroizing<Vec<u8>>>> {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<String, Zeroizing<Vec<u8>>>> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -394,7 +396,8 @@ pub(crate) fn seal_node_key(home: &Home, secrets: &HomeSecrets, unlock: &NodeUnl
 pub(crate) fn open_node_key(home: &Home, unlock: &NodeUnlock) -> Result<HomeSecrets> {
     let path = home.root().join(home::NODE_KEY);
     let bytes = std::fs::read(&path).map_err(io_err(&path))?;
-    let damaged = || NodeError::Damaged(format!("{} is not a Carelog node key file", path.display()));
+    let damaged =
+        || NodeError::Damaged(format!("{} is not a Carelog node key file", path.display()));
     let file: NodeKeyFile = postcard::from_bytes(&bytes).map_err(|_| damaged())?;
     if file.format != NODE_KEY_FORMAT {
         return Err(damaged());

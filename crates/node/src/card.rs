@@ -107,7 +107,8 @@ impl Card {
             return Err(bad("its check characters do not match"));
         }
         let mut id = [0u8; 16];
-        hex::decode_to_slice(patient, &mut id).map_err(|_| bad("the patient id is not 32 hex digits"))?;
+        hex::decode_to_slice(patient, &mut id)
+            .map_err(|_| bad("the patient id is not 32 hex digits"))?;
         let mut bytes = Zeroizing::new([0u8; 16]);
         hex::decode_to_slice(secret, bytes.as_mut_slice())
             .map_err(|_| bad("the secret is not 32 hex digits"))?;
@@ -210,7 +211,10 @@ mod tests {
         );
         assert_eq!(Card::parse(&content).unwrap(), card);
         assert_eq!(Card::parse(&content.to_lowercase()).unwrap(), card);
-        assert_eq!(Card::parse(&format!("  {}\n", content.as_str())).unwrap(), card);
+        assert_eq!(
+            Card::parse(&format!("  {}\n", content.as_str())).unwrap(),
+            card
+        );
         assert_eq!(format!("{card:?}").contains("ab"), false, "{card:?}");
     }
 
@@ -256,7 +260,13 @@ mod tests {
                 assert_eq!(parse_card_number(&typo), None, "{typo}");
             }
         }
-        for text in ["", "123", "12345678901234", "abcd efgh ijkl m", "1234 5678 9012"] {
+        for text in [
+            "",
+            "123",
+            "12345678901234",
+            "abcd efgh ijkl m",
+            "1234 5678 9012",
+        ] {
             assert_eq!(parse_card_number(text), None, "{text}");
         }
         // The Luhn digit of a known number.
@@ -268,7 +278,15 @@ mod tests {
         for good in ["482916", "000000", "123456789012"] {
             assert!(check_pin(good).is_ok(), "{good}");
         }
-        for bad in ["1234", "12345", "12345a", "pin-2468", "1234567890123", "", "12 3456"] {
+        for bad in [
+            "1234",
+            "12345",
+            "12345a",
+            "pin-2468",
+            "1234567890123",
+            "",
+            "12 3456",
+        ] {
             assert!(check_pin(bad).is_err(), "{bad}");
         }
     }

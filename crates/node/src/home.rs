@@ -246,7 +246,6 @@ impl Home {
             NodeError::Damaged(format!("{} is not a genesis block: {e}", path.display()))
         })
     }
-
 }
 
 /// Fresh random bytes from the operating system.

@@ -24,8 +24,8 @@
 
 mod access;
 mod at_rest;
-mod card;
 mod backup;
+mod card;
 mod charting;
 mod error;
 mod home;
@@ -354,8 +354,9 @@ impl Node {
         Node::open_unlocked(root, secrets)
     }
 
-    /// Opens a home's sealed keys (sealing a home made before encryption first).
-    fn open_secrets(root: &Path, unlock: &NodeUnlock) -> Result<at_rest::HomeSecrets> {
+    /// Opens a home's sealed keys (sealing a home made before encryption first), without
+    /// opening its database: for tools that reach the database directly, and for tests.
+    pub fn open_secrets(root: &Path, unlock: &NodeUnlock) -> Result<at_rest::HomeSecrets> {
         let home = Home::new(root);
         let database = home.database();
         match at_rest::node_key_state(&home)? {
@@ -544,7 +545,8 @@ impl Node {
             if (!mirrored.contains(&actor) || unsealed.contains(&actor))
                 && let Some(sealed) = self.store.sealed_keys(&actor.0)?
             {
-                self.home.mirror_sealed_keys(&self.secrets, &actor, &sealed)?;
+                self.home
+                    .mirror_sealed_keys(&self.secrets, &actor, &sealed)?;
             }
         }
         Ok(())

@@ -8,9 +8,7 @@ use crate::card::Card;
 use crate::error::{NodeError, Result};
 use crate::home::{self, now_ms};
 use crate::keys::{self, EntryPlaintext};
-use crate::{
-    Node, Session, patient_file, seal_patient_keys, seal_user_keys, validate_name,
-};
+use crate::{Node, Session, patient_file, seal_patient_keys, seal_user_keys, validate_name};
 
 impl Node {
     /// Enrolls a staff user at this clinic; their keys are sealed under `passphrase` here.

@@ -165,11 +165,7 @@ impl Node {
 
 /// The genesis block to root the new replica in: the kept one, or (for homes made before it was
 /// kept) the first block of the damaged database if its hash is the given network id.
-fn genesis_for(
-    home: &Home,
-    secrets: &crate::HomeSecrets,
-    network: Option<Hash>,
-) -> Result<Block> {
+fn genesis_for(home: &Home, secrets: &crate::HomeSecrets, network: Option<Hash>) -> Result<Block> {
     let kept_path = home.root().join(home::GENESIS);
     match (home.kept_genesis()?, network) {
         (Some(kept), Some(id)) if kept.hash() != id => Err(NodeError::Invalid(format!(

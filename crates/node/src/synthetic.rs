@@ -465,7 +465,9 @@ mod tests {
         assert_eq!(node.ledger().state().patients.len(), 40);
         assert_eq!(node.verify().unwrap(), (made.blocks, 3_000));
 
-        let doctor = node.unlock(made.doctor, "synthetic district passphrase").unwrap();
+        let doctor = node
+            .unlock(made.doctor, "synthetic district passphrase")
+            .unwrap();
         let chart = node.chart(&doctor, made.patient, "treatment").unwrap();
         let entries = chart["entries"].as_array().unwrap();
         assert!(entries.len() > 10, "the probe patient has a chart");

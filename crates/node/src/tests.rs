@@ -560,7 +560,10 @@ fn a_patient_carries_their_record_to_a_clinic_with_no_link() {
             None,
         )
         .unwrap();
-    let me = north.node.unlock_patient(north.patient, &north.card, PIN).unwrap();
+    let me = north
+        .node
+        .unlock_patient(north.patient, &north.card, PIN)
+        .unwrap();
     let bundle = north.node.export_bundle(&me).unwrap();
     assert!(
         !String::from_utf8_lossy(&bundle).contains("Latex"),
@@ -575,7 +578,9 @@ fn a_patient_carries_their_record_to_a_clinic_with_no_link() {
     let south_doc = south
         .add_user(&admin, Role::Doctor, "Dr South", None, DOC_PASS)
         .unwrap();
-    let me_south = south.unlock_patient(north.patient, &north.card, PIN).unwrap();
+    let me_south = south
+        .unlock_patient(north.patient, &north.card, PIN)
+        .unwrap();
     south
         .grant(&me_south, patient, south_doc, AccessLevel::Full, None)
         .unwrap();
@@ -703,7 +708,10 @@ fn concurrent_summary_edits_at_two_offline_clinics_merge_and_show_the_conflict()
             None,
         )
         .unwrap();
-    let me = north.node.unlock_patient(north.patient, &north.card, PIN).unwrap();
+    let me = north
+        .node
+        .unlock_patient(north.patient, &north.card, PIN)
+        .unwrap();
     north
         .node
         .grant(&me, north.patient, south_doctor, AccessLevel::Full, None)

@@ -87,9 +87,15 @@ fn a_failed_write_leaves_nothing_behind() {
 fn create_refuses_an_existing_file_and_open_a_missing_one() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
-    assert!(matches!(Store::open(&path, &KEY), Err(StoreError::Missing(_))));
+    assert!(matches!(
+        Store::open(&path, &KEY),
+        Err(StoreError::Missing(_))
+    ));
     Store::create(&path, &KEY).unwrap();
-    assert!(matches!(Store::create(&path, &KEY), Err(StoreError::Exists(_))));
+    assert!(matches!(
+        Store::create(&path, &KEY),
+        Err(StoreError::Exists(_))
+    ));
 }
 
 #[test]
@@ -97,7 +103,9 @@ fn a_file_that_is_not_a_database_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
     std::fs::write(&path, vec![0x42u8; 8192]).unwrap();
-    let err = Store::open(&path, &KEY).err().expect("garbage must not open");
+    let err = Store::open(&path, &KEY)
+        .err()
+        .expect("garbage must not open");
     assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
 }
 
@@ -195,7 +203,10 @@ fn the_file_is_ciphertext_to_anyone_without_the_key() {
     }
     assert!(!bytes.starts_with(b"SQLite format 3"));
     assert!(!bytes.windows(5).any(|w| w == b"Greta"), "no plaintext row");
-    assert!(!bytes.windows(8).any(|w| w == b"settings"), "no plaintext schema");
+    assert!(
+        !bytes.windows(8).any(|w| w == b"settings"),
+        "no plaintext schema"
+    );
     assert!(!is_plain(&path));
     #[cfg(unix)]
     {
@@ -203,7 +214,9 @@ fn the_file_is_ciphertext_to_anyone_without_the_key() {
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "only the owner reads the database");
     }
-    let err = Store::open(&path, &[0x5d; 32]).err().expect("a wrong key must not open");
+    let err = Store::open(&path, &[0x5d; 32])
+        .err()
+        .expect("a wrong key must not open");
     assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
     let store = Store::open(&path, &KEY).unwrap();
     assert_eq!(
@@ -216,7 +229,10 @@ fn the_file_is_ciphertext_to_anyone_without_the_key() {
     assert!(!is_plain(&copy));
     assert!(Store::open(&copy, &[1; 32]).is_err());
     assert_eq!(
-        Store::open(&copy, &KEY).unwrap().sealed_keys(&[7; 16]).unwrap(),
+        Store::open(&copy, &KEY)
+            .unwrap()
+            .sealed_keys(&[7; 16])
+            .unwrap(),
         Some(b"sealed".to_vec())
     );
 }
@@ -238,7 +254,10 @@ fn a_plain_database_is_encrypted_in_place_with_everything_it_held() {
         .unwrap();
     }
     assert!(is_plain(&path));
-    assert!(Store::open(&path, &KEY).is_err(), "a plain file is not opened as encrypted");
+    assert!(
+        Store::open(&path, &KEY).is_err(),
+        "a plain file is not opened as encrypted"
+    );
     assert!(Store::encrypt_plain(&path, &KEY).unwrap());
     assert!(!is_plain(&path));
     assert!(!Store::encrypt_plain(&path, &KEY).unwrap(), "only once");
@@ -246,7 +265,11 @@ fn a_plain_database_is_encrypted_in_place_with_everything_it_held() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names, vec!["db".to_string()], "no plain -wal, -shm or temporary file");
+    assert_eq!(
+        names,
+        vec!["db".to_string()],
+        "no plain -wal, -shm or temporary file"
+    );
     let bytes = std::fs::read(&path).unwrap();
     assert!(!bytes.windows(5).any(|w| w == b"Greta"));
     let store = Store::open(&path, &KEY).unwrap();

@@ -343,7 +343,14 @@ pub fn seal_keys_with_card(
         "key store parameters out of bounds: {params:?}"
     );
     let kek = card_key(pin, card, params, &salt).expect("sane parameters always derive a key");
-    let sealed = seal_under(VERSION_CARD, &kek, keys.seed().as_slice(), params, salt, nonce);
+    let sealed = seal_under(
+        VERSION_CARD,
+        &kek,
+        keys.seed().as_slice(),
+        params,
+        salt,
+        nonce,
+    );
     debug_assert_eq!(sealed.len(), SEALED_LEN);
     sealed
 }
@@ -533,7 +540,10 @@ mod tests {
         for i in 0..sealed.len() {
             let mut bad = sealed.clone();
             bad[i] ^= 1;
-            assert!(open_keys_with_card(&bad, &card, "482916").is_err(), "byte {i}");
+            assert!(
+                open_keys_with_card(&bad, &card, "482916").is_err(),
+                "byte {i}"
+            );
         }
         for cut in 0..sealed.len() {
             assert!(open_keys_with_card(&sealed[..cut], &card, "482916").is_err());

@@ -7,7 +7,13 @@ use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-/// `carelog --home HOME --json`, with `passphrase` for every user and every new secret.
+/// The node passphrase the tests' homes are sealed under.
+pub const NODE_PASSPHRASE: &str = "cli test homes node passphrase";
+/// The health authority's passphrase in the tests' networks.
+pub const AUTHORITY_PASSPHRASE: &str = "cli test district authority";
+
+/// `carelog --home HOME --json`, with `passphrase` for every user and every new secret, and the
+/// tests' node and authority passphrases.
 pub fn carelog(home: &Path, passphrase: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_carelog"));
     cmd.arg("--home")
@@ -15,6 +21,10 @@ pub fn carelog(home: &Path, passphrase: &str) -> Command {
         .arg("--json")
         .env("CARELOG_PASSPHRASE", passphrase)
         .env("CARELOG_NEW_PASSPHRASE", passphrase)
+        .env("CARELOG_NODE_PASSPHRASE", NODE_PASSPHRASE)
+        .env("CARELOG_AUTHORITY_PASSPHRASE", AUTHORITY_PASSPHRASE)
+        .env_remove("CARELOG_NODE_PASSPHRASE_FILE")
+        .env_remove("CARELOG_CARD")
         .env_remove("CARELOG_HOME");
     cmd
 }

@@ -31,7 +31,9 @@ fn encodings(secret: &[u8]) -> Vec<Vec<u8>> {
         hex::encode_upper(secret).into_bytes(),
     ];
     for shift in 0..3 {
-        let shifted: Vec<u8> = std::iter::repeat_n(0u8, shift).chain(secret.iter().copied()).collect();
+        let shifted: Vec<u8> = std::iter::repeat_n(0u8, shift)
+            .chain(secret.iter().copied())
+            .collect();
         for alphabet in [
             b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
             b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
@@ -47,7 +49,11 @@ fn encodings(secret: &[u8]) -> Vec<Vec<u8>> {
 fn base64(bytes: &[u8], alphabet: &[u8; 64]) -> Vec<u8> {
     let mut out = Vec::new();
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..=chunk.len() {
             out.push(alphabet[((n >> (18 - 6 * i)) & 63) as usize]);
@@ -92,14 +98,29 @@ fn a_copied_home_shows_no_name_chart_text_or_key_in_any_encoding() {
     let me = c.node.unlock_patient(c.patient, &c.card, PIN).unwrap();
     let mut secrets: Vec<(String, Vec<u8>)> = vec![
         ("node key".into(), c.node.secrets.node.seed().to_vec()),
-        ("node signing key".into(), c.node.secrets.node.seed()[..32].to_vec()),
-        ("node encryption key".into(), c.node.secrets.node.seed()[32..].to_vec()),
-        ("database key".into(), c.node.secrets.database.expose().to_vec()),
+        (
+            "node signing key".into(),
+            c.node.secrets.node.seed()[..32].to_vec(),
+        ),
+        (
+            "node encryption key".into(),
+            c.node.secrets.node.seed()[32..].to_vec(),
+        ),
+        (
+            "database key".into(),
+            c.node.secrets.database.expose().to_vec(),
+        ),
         ("card secret".into(), c.card.secret().expose().to_vec()),
     ];
     for (who, session) in [("doctor", &doc), ("admin", &admin), ("patient", &me)] {
-        secrets.push((format!("{who}'s private keys"), session.keys.seed().to_vec()));
-        secrets.push((format!("{who}'s signing key"), session.keys.seed()[..32].to_vec()));
+        secrets.push((
+            format!("{who}'s private keys"),
+            session.keys.seed().to_vec(),
+        ));
+        secrets.push((
+            format!("{who}'s signing key"),
+            session.keys.seed()[..32].to_vec(),
+        ));
     }
     let state = c.node.ledger.state();
     let file = state.patient(&c.patient).unwrap();
@@ -115,7 +136,14 @@ fn a_copied_home_shows_no_name_chart_text_or_key_in_any_encoding() {
     copy_home(&c.root, &copy);
     let files = files_under(&copy);
     assert!(files.iter().any(|(p, _)| p.ends_with("carelog.sqlite3")));
-    let words = ["Zelda", "Quimby", "night sweats", "Lisbon", "Follow-up", "1980-02-29"];
+    let words = [
+        "Zelda",
+        "Quimby",
+        "night sweats",
+        "Lisbon",
+        "Follow-up",
+        "1980-02-29",
+    ];
     for (path, bytes) in &files {
         assert!(
             !bytes.starts_with(b"SQLite format 3"),
@@ -123,13 +151,25 @@ fn a_copied_home_shows_no_name_chart_text_or_key_in_any_encoding() {
             path.display()
         );
         for word in words {
-            assert!(!contains(bytes, word.as_bytes()), "{} shows `{word}`", path.display());
+            assert!(
+                !contains(bytes, word.as_bytes()),
+                "{} shows `{word}`",
+                path.display()
+            );
             let upper = word.to_uppercase();
-            assert!(!contains(bytes, upper.as_bytes()), "{} shows `{upper}`", path.display());
+            assert!(
+                !contains(bytes, upper.as_bytes()),
+                "{} shows `{upper}`",
+                path.display()
+            );
         }
         for (what, secret) in &secrets {
             for encoded in encodings(secret) {
-                assert!(!contains(bytes, &encoded), "{} holds the {what}", path.display());
+                assert!(
+                    !contains(bytes, &encoded),
+                    "{} holds the {what}",
+                    path.display()
+                );
             }
         }
     }
@@ -150,7 +190,10 @@ fn a_copy_does_not_open_without_the_node_passphrase_and_says_why() {
             assert!(said.contains("node passphrase does not open"), "{said}");
             assert!(said.contains("CARELOG_NODE_PASSPHRASE"), "{said}");
         }
-        other => panic!("expected a wrong node passphrase, got {:?}", other.map(|_| ())),
+        other => panic!(
+            "expected a wrong node passphrase, got {:?}",
+            other.map(|_| ())
+        ),
     }
     // No passphrase at all (a machine without one set and without this home's keyring entry).
     let keyring = NodeUnlock::Keyring(std::sync::Arc::new(MemoryKeyring::default()));
@@ -182,10 +225,19 @@ fn the_node_passphrase_comes_from_the_variable_or_its_file_or_the_keyring() {
         NodeUnlock::Passphrase(p) => assert_eq!(p.as_str(), "from a systemd credential"),
         other => panic!("{other:?}"),
     }
-    assert!(matches!(from(Some(""), None).unwrap(), NodeUnlock::Keyring(_)));
+    assert!(matches!(
+        from(Some(""), None).unwrap(),
+        NodeUnlock::Keyring(_)
+    ));
     assert!(matches!(from(None, None).unwrap(), NodeUnlock::Keyring(_)));
-    let missing = from(None, Some(&dir.path().join("nope"))).err().unwrap().to_string();
-    assert!(missing.contains("CARELOG_NODE_PASSPHRASE_FILE") && missing.contains("nope"), "{missing}");
+    let missing = from(None, Some(&dir.path().join("nope")))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        missing.contains("CARELOG_NODE_PASSPHRASE_FILE") && missing.contains("nope"),
+        "{missing}"
+    );
     std::fs::write(&file, "\n").unwrap();
     let empty = from(None, Some(&file)).err().unwrap().to_string();
     assert!(empty.contains("empty"), "{empty}");
@@ -211,7 +263,12 @@ fn a_desktop_home_keeps_its_key_in_the_keyring_and_a_missing_entry_or_a_moved_ho
     .unwrap();
     let home_id = node.secrets.home_id;
     drop(node);
-    assert!(keyring.get(&format!("home-{}", hex::encode(home_id))).unwrap().is_some());
+    assert!(
+        keyring
+            .get(&format!("home-{}", hex::encode(home_id)))
+            .unwrap()
+            .is_some()
+    );
     // It opens again with the keyring, and a node passphrase in the environment does not get
     // in the way (the keyring is asked, as the home was made with it).
     let node = Node::open_with(&root, &unlock).unwrap();
@@ -326,13 +383,28 @@ fn the_authority_key_opens_only_with_its_passphrase() {
     assert!(legacy_key(&file).is_none(), "not a key in hex");
     let said = c.node.open_authority("").err().unwrap().to_string();
     assert!(said.contains("set $CARELOG_AUTHORITY_PASSPHRASE"), "{said}");
-    let said = c.node.open_authority("not the passphrase").err().unwrap().to_string();
-    assert!(said.contains("is not the health authority's passphrase"), "{said}");
+    let said = c
+        .node
+        .open_authority("not the passphrase")
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        said.contains("is not the health authority's passphrase"),
+        "{said}"
+    );
     c.node.open_authority(AUTHORITY_PASS).unwrap();
     // Another clinic's home holds no authority key at all.
     let (_, south, _) = crate::tests::two_clinics();
-    let said = south.open_authority(AUTHORITY_PASS).err().unwrap().to_string();
-    assert!(said.contains("only the home that created the network"), "{said}");
+    let said = south
+        .open_authority(AUTHORITY_PASS)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        said.contains("only the home that created the network"),
+        "{said}"
+    );
 }
 
 #[test]
@@ -371,12 +443,15 @@ fn a_pin_alone_opens_no_patients_key_store_from_a_copy_or_a_bundle() {
         carelog_vault::open_keys(&bundle.sealed_keys, PIN).err(),
         Some(VaultError::CardNeeded)
     );
-    assert!(
-        carelog_vault::open_keys_with_card(&bundle.sealed_keys, c.card.secret(), PIN).is_ok()
-    );
+    assert!(carelog_vault::open_keys_with_card(&bundle.sealed_keys, c.card.secret(), PIN).is_ok());
     // Another patient's card does not open this patient's keys, and is named.
     let other = crate::Card::issue(c.doctor);
-    let said = c.node.unlock_patient(c.patient, &other, PIN).err().unwrap().to_string();
+    let said = c
+        .node
+        .unlock_patient(c.patient, &other, PIN)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(said.contains("belongs to"), "{said}");
 }
 
@@ -403,7 +478,12 @@ fn a_passphrase_or_pin_change_works_and_the_old_one_stops() {
     let doc = c.node.unlock(c.doctor, DOC_PASS).unwrap();
     let new_pass = "winter orchard lamp seventeen";
     // A weak new passphrase is refused with advice, and nothing changes.
-    let said = c.node.change_passphrase(&doc, "password1").err().unwrap().to_string();
+    let said = c
+        .node
+        .change_passphrase(&doc, "password1")
+        .err()
+        .unwrap()
+        .to_string();
     assert!(said.contains("too easy to guess"), "{said}");
     c.node.unlock(c.doctor, DOC_PASS).unwrap();
     c.node.change_passphrase(&doc, new_pass).unwrap();
@@ -417,7 +497,10 @@ fn a_passphrase_or_pin_change_works_and_the_old_one_stops() {
     let me = c.node.unlock_patient(c.patient, &c.card, PIN).unwrap();
     assert!(c.node.change_passphrase(&me, new_pass).is_err());
     // The patient changes the PIN at the kiosk and keeps the card.
-    assert!(c.node.change_pin(&me, "12345").is_err(), "six digits at least");
+    assert!(
+        c.node.change_pin(&me, "12345").is_err(),
+        "six digits at least"
+    );
     assert!(c.node.change_pin(&me, "135791").unwrap().is_none());
     assert!(matches!(
         c.node.unlock_patient(c.patient, &c.card, PIN),
@@ -469,7 +552,10 @@ fn a_card_number_names_the_patient_wherever_an_id_does() {
     let number = c.card.number();
     assert_eq!(c.node.resolve_patient(&number).unwrap(), c.patient);
     assert_eq!(c.node.resolve_user(&number).unwrap(), c.patient);
-    assert_eq!(c.node.resolve_patient(&number.replace(' ', "")).unwrap(), c.patient);
+    assert_eq!(
+        c.node.resolve_patient(&number.replace(' ', "")).unwrap(),
+        c.patient
+    );
     // A typo is not taken for another patient.
     let mut typo: Vec<char> = number.chars().collect();
     typo[0] = if typo[0] == '1' { '2' } else { '1' };
@@ -560,7 +646,11 @@ fn an_older_home_is_sealed_and_encrypted_in_place_on_its_first_open() {
     let mut node = Node::open(&root).unwrap();
     // node.key is sealed (no hex of the key), the database encrypted (no plain -wal left),
     // the copies in keys/ sealed under the home's key, the authority key not in the clear.
-    assert_eq!(*node.secrets.node.seed(), *old_seed, "the clinic keeps its key");
+    assert_eq!(
+        *node.secrets.node.seed(),
+        *old_seed,
+        "the clinic keeps its key"
+    );
     let after = std::fs::read(root.join(crate::home::NODE_KEY)).unwrap();
     assert!(legacy_key(&after).is_none());
     assert!(!contains(&after, hex::encode(*old_seed).as_bytes()));
@@ -568,7 +658,11 @@ fn an_older_home_is_sealed_and_encrypted_in_place_on_its_first_open() {
     for (path, bytes) in files_under(&root) {
         assert!(!bytes.starts_with(b"SQLite format 3"), "{}", path.display());
         assert!(!contains(&bytes, b"Zelda"), "{}", path.display());
-        assert!(!contains(&bytes, hex::encode(*old_seed).as_bytes()), "{}", path.display());
+        assert!(
+            !contains(&bytes, hex::encode(*old_seed).as_bytes()),
+            "{}",
+            path.display()
+        );
     }
     for actor in node.home.mirrored_actors().unwrap() {
         let bytes = std::fs::read(node.home.sealed_keys_file(&actor)).unwrap();
@@ -601,7 +695,10 @@ fn an_older_home_is_sealed_and_encrypted_in_place_on_its_first_open() {
     drop(node);
     let again = std::fs::read(root.join(crate::home::NODE_KEY)).unwrap();
     Node::open(&root).unwrap();
-    assert_eq!(std::fs::read(root.join(crate::home::NODE_KEY)).unwrap(), again);
+    assert_eq!(
+        std::fs::read(root.join(crate::home::NODE_KEY)).unwrap(),
+        again
+    );
 }
 
 #[test]

@@ -120,7 +120,8 @@ async fn a_clinic_whose_database_is_deleted_gets_every_synced_block_back_from_a_
     assert!(text.contains("before the sync"), "{text}");
     assert!(!text.contains("never synced"));
     assert!(entries(&view).len() >= 2);
-    node.unlock_patient(north.patient, &north.card, PIN).unwrap();
+    node.unlock_patient(north.patient, &north.card, PIN)
+        .unwrap();
     node.unlock(north.admin, PASS).unwrap();
     note(&mut node, north.doctor, north.patient, "after recovery");
 
