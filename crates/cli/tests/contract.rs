@@ -1060,6 +1060,28 @@ fn backup_and_restore_give_a_home_that_verifies() {
     );
     assert_eq!(done["ok"], true);
     assert_eq!(done["awaiting_catch_up"], true);
+    // The restored home and every file in it are readable by their owner only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&restored), 0o700);
+        let mut dirs = vec![restored.clone()];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    assert_eq!(mode(&path), 0o700, "{}", path.display());
+                    dirs.push(path);
+                } else {
+                    assert_eq!(mode(&path), 0o600, "{}", path.display());
+                }
+            }
+        }
+    }
+    // The backup file itself holds no plain database.
+    let sealed = std::fs::read(&file).unwrap();
+    assert!(!sealed.windows(15).any(|w| w == b"SQLite format 3"));
     assert_eq!(
         ok(&restored, "", "", &["ledger", "stats"])["state_hash"],
         ok(h, "", "", &["ledger", "stats"])["state_hash"]
