@@ -7,11 +7,12 @@ use std::str::FromStr;
 
 use carelog_chart::AccessLevel;
 use carelog_desktop_api::{
-    ApproveClinic, AskAccess, Assign, AuditRow, BreakGlass, ChartScreen, ClinicPatient,
-    CreateNetwork, Enroll, ExportChart, Exported, Failure, FailureKind, GrantAccess, HomeInfo,
-    ImportRecords, Imported, JoinNetwork, KioskSignIn, Me, NewEntry, NewPatient, NewRecordNote,
-    OpenChart, PatientRef, PatientRow, PeerLink, PendingRequest, Reader, RefuseRequest,
-    RequestJoin, RevokeAccess, SavedFile, SignIn, StaffMember, StatusBar, SyncNow,
+    ApproveClinic, AskAccess, Assign, AuditRow, BreakGlass, ChangePassphrase, ChangePin,
+    ChartScreen, ChooseExportFile, ClinicPatient, CreateNetwork, Enroll, ExportChart, Exported,
+    Failure, FailureKind, GrantAccess, HomeInfo, ImportRecords, Imported, JoinNetwork, KioskSignIn,
+    Me, NewEntry, NewPatient, NewRecordNote, OpenChart, PatientRef, PatientRow, PeerLink,
+    PendingRequest, Reader, RefuseRequest, RegisteredPatient, RequestJoin, RevokeAccess, SavedFile,
+    SetKiosk, SignIn, StaffMember, StatusBar, SyncNow, UnlockHome,
 };
 use carelog_ledger::{ActorId, Role, TxId};
 use carelog_node::{Link, NewNetwork, Node};
@@ -72,11 +73,82 @@ pub async fn home_info(desk: State<'_, Desk>) -> Answer<HomeInfo> {
 /// Founds a network in the chosen (empty) home.
 #[tauri::command]
 pub async fn create_network(desk: State<'_, Desk>, args: CreateNetwork) -> Answer<HomeInfo> {
-    desk.create_network(&NewNetwork {
-        network: &args.network,
-        clinic: &args.clinic,
-        admin: &args.admin,
-        admin_passphrase: &args.passphrase,
+    desk.create_network(
+        &NewNetwork {
+            network: &args.network,
+            clinic: &args.clinic,
+            admin: &args.admin,
+            admin_passphrase: &args.passphrase,
+            authority_passphrase: &args.authority_passphrase,
+        },
+        &args.node_passphrase,
+    )
+    .map_err(|f| {
+        if matches!(f.kind, FailureKind::Other) && f.message.contains("keyring") {
+            Failure::new(
+                FailureKind::Invalid,
+                format!(
+                    "{} — or enter a node passphrase for this computer's home",
+                    f.message
+                ),
+            )
+        } else {
+            f
+        }
+    })
+}
+
+/// Opens a home whose keys are sealed under a node passphrase.
+#[tauri::command]
+pub async fn unlock_home(desk: State<'_, Desk>, args: UnlockHome) -> Answer<HomeInfo> {
+    desk.unlock_home(&args.passphrase)
+}
+
+/// The person touched the window (a key, a click, a touch): the idle lock counts from now.
+#[tauri::command]
+pub async fn activity(desk: State<'_, Desk>) -> Answer<()> {
+    desk.touch();
+    Ok(())
+}
+
+/// The window becomes the patients' kiosk, or stops being one (whoever was signed in is
+/// signed out either way).
+#[tauri::command]
+pub async fn set_kiosk(desk: State<'_, Desk>, args: SetKiosk) -> Answer<()> {
+    desk.set_kiosk(args.on);
+    Ok(())
+}
+
+/// A staff member changes their own passphrase (asked for the current one again).
+#[tauri::command]
+pub async fn change_passphrase(desk: State<'_, Desk>, args: ChangePassphrase) -> Answer<()> {
+    if args.new.is_empty() {
+        return Err(invalid("enter the new passphrase"));
+    }
+    if args.new == args.old {
+        return Err(invalid("the new passphrase is the one you have now"));
+    }
+    desk.with_session(|node, session| {
+        let again = node.unlock_again(session, &args.old).map_err(failure)?;
+        node.change_passphrase(&again, &args.new).map_err(failure)
+    })
+}
+
+/// A patient changes their PIN at the kiosk (asked for the current one again; the card stays).
+#[tauri::command]
+pub async fn change_pin(desk: State<'_, Desk>, args: ChangePin) -> Answer<()> {
+    if args.new == args.old {
+        return Err(invalid("the new PIN is the one you have now"));
+    }
+    desk.with_session(|node, session| {
+        let again = node.unlock_again(session, &args.old).map_err(failure)?;
+        match node.change_pin(&again, &args.new).map_err(failure)? {
+            None => Ok(()),
+            // Registered before cards: a new card must be printed at the desk first.
+            Some(_) => Err(invalid(
+                "your record needs a card first: ask at the desk, then change your PIN here",
+            )),
+        }
     })
 }
 
@@ -88,7 +160,7 @@ pub async fn open_demo(desk: State<'_, Desk>) -> Answer<HomeInfo> {
     if !first.join("carelog.sqlite3").exists() {
         build_demo(&dir)?;
     }
-    desk.switch_to(&first)
+    desk.switch_to(&first, Desk::demo_unlock())
 }
 
 /// Runs `carelog demo` (installed beside this app, or on the PATH).
@@ -257,18 +329,29 @@ pub async fn sign_in(desk: State<'_, Desk>, args: SignIn) -> Answer<Me> {
     Ok(me)
 }
 
-/// A patient identifies at the kiosk with id and PIN.
+/// A patient identifies at the kiosk with their card (its QR code) and PIN; a patient registered
+/// before cards, with their id or card number and PIN.
 #[tauri::command]
 pub async fn kiosk_sign_in(desk: State<'_, Desk>, args: KioskSignIn) -> Answer<Me> {
+    if args.card.trim().is_empty() {
+        return Err(invalid("scan your card (or type what its QR code says)"));
+    }
     if args.pin.is_empty() {
         return Err(invalid("enter your PIN"));
     }
     let (session, id) = desk.with_node(|node| {
-        let id = patient(node, &args.patient_id)?;
+        let text = args.card.trim();
+        if text.to_ascii_uppercase().starts_with("CL1:") {
+            let card = carelog_node::Card::parse(text).map_err(failure)?;
+            let id = patient(node, &card.patient.to_string())?;
+            let session = node.unlock_patient(id, &card, &args.pin).map_err(failure)?;
+            return Ok((session, id));
+        }
+        let id = patient(node, text)?;
         let session = node.unlock(id, &args.pin).map_err(failure)?;
         Ok((session, id))
     })?;
-    desk.sign_in(session);
+    desk.kiosk_sign_in(session);
     Ok(Me {
         id: id.to_string(),
         name: "Patient".into(),
@@ -386,13 +469,21 @@ pub async fn enroll(desk: State<'_, Desk>, args: Enroll) -> Answer<StaffMember> 
     })
 }
 
-/// Registers a patient; returns the new patient id.
+/// Registers a patient; returns the new patient id and what their card carries.
 #[tauri::command]
-pub async fn register_patient(desk: State<'_, Desk>, args: NewPatient) -> Answer<String> {
+pub async fn register_patient(
+    desk: State<'_, Desk>,
+    args: NewPatient,
+) -> Answer<RegisteredPatient> {
     desk.with_session(|node, session| {
-        node.register_patient(session, &args.name, &args.birth_date, &args.sex, &args.pin)
-            .map(|id| id.to_string())
-            .map_err(failure)
+        let (id, card) = node
+            .register_patient(session, &args.name, &args.birth_date, &args.sex, &args.pin)
+            .map_err(failure)?;
+        Ok(RegisteredPatient {
+            patient_id: id.to_string(),
+            card: card.content().to_string(),
+            card_number: card.number(),
+        })
     })
 }
 
@@ -528,41 +619,85 @@ fn format(text: &str) -> Answer<carelog_node::Format> {
     })
 }
 
-/// The chart in HL7 v2 or FHIR R4 at the level the user may see, saved under the app's data
-/// directory (`exports/`); the export is recorded as a read in the patient's audit.
+/// Asks where to save an export, with the system's save dialog; `None` if the person cancels.
+#[tauri::command]
+pub async fn choose_export_file(
+    app: tauri::AppHandle,
+    args: ChooseExportFile,
+) -> Answer<Option<String>> {
+    use tauri_plugin_dialog::DialogExt;
+    let (name, extension) = match format(&args.format)? {
+        carelog_node::Format::Hl7 => ("HL7 v2 message", "hl7"),
+        carelog_node::Format::Fhir => ("FHIR R4 bundle", "json"),
+    };
+    let chosen = tauri::async_runtime::spawn_blocking(move || {
+        app.dialog()
+            .file()
+            .set_title("Save the export (unencrypted health information)")
+            .add_filter(name, &[extension])
+            .set_file_name(format!("chart-export.{extension}"))
+            .blocking_save_file()
+    })
+    .await
+    .map_err(|e| Failure::new(FailureKind::Other, format!("the save dialog failed: {e}")))?;
+    Ok(chosen
+        .and_then(|path| path.into_path().ok())
+        .map(|path| path.display().to_string()))
+}
+
+/// The chart in HL7 v2 or FHIR R4 at the level the user may see, written where the person
+/// chose, readable by their account only (it is unencrypted health information); nothing is
+/// kept in the app's own folders. The export is recorded as a read in the patient's audit.
 #[tauri::command]
 pub async fn export_chart(desk: State<'_, Desk>, args: ExportChart) -> Answer<Exported> {
     let format = format(&args.format)?;
-    let (patient_id, text) = desk.with_session(|node, session| {
+    let target = std::path::PathBuf::from(args.path.trim());
+    if args.path.trim().is_empty() {
+        return Err(invalid("choose where to save the export"));
+    }
+    if !target.is_absolute() || target.is_dir() {
+        return Err(invalid(format!(
+            "`{}` is not a file path: choose a file with \"Choose…\"",
+            target.display()
+        )));
+    }
+    let text = desk.with_session(|node, session| {
         let id = patient(node, &args.patient_id)?;
-        let text = node.export(session, id, format).map_err(failure)?;
-        Ok((id, text))
+        node.export(session, id, format).map_err(failure)
     })?;
-    let dir = desk::data_dir().join("exports");
-    std::fs::create_dir_all(&dir).map_err(|e| {
+    write_private(&target, text.as_bytes()).map_err(|e| {
         Failure::new(
             FailureKind::Other,
-            format!("could not create {}: {e}", dir.display()),
-        )
-    })?;
-    let extension = match format {
-        carelog_node::Format::Hl7 => "hl7",
-        carelog_node::Format::Fhir => "fhir.json",
-    };
-    let stamp = carelog_node::rfc3339(carelog_node::now_ms()).replace([':', '-'], "");
-    let short: String = patient_id.to_string().chars().take(12).collect();
-    let file = dir.join(format!("{short}-{stamp}.{extension}"));
-    std::fs::write(&file, &text).map_err(|e| {
-        Failure::new(
-            FailureKind::Other,
-            format!("could not save {}: {e}", file.display()),
+            format!("could not save {}: {e}", target.display()),
         )
     })?;
     Ok(Exported {
-        file: file.display().to_string(),
+        file: target.display().to_string(),
         // HL7 separates segments with CR; the screen shows them as lines.
         text: text.replace('\r', "\n"),
     })
+}
+
+/// Writes a file readable by its owner only (also when it replaces an older one).
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        let mut file = options.open(path)?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        file.write_all(bytes)?;
+        return file.sync_all();
+    }
+    #[cfg(not(unix))]
+    {
+        let mut file = options.open(path)?;
+        file.write_all(bytes)?;
+        file.sync_all()
+    }
 }
 
 /// Imports an ORU^R01 message (or batch) or a FHIR R4 Bundle into the chart it names, as the
@@ -608,7 +743,13 @@ pub async fn request_join(desk: State<'_, Desk>, args: RequestJoin) -> Answer<Ho
     let file = desk::data_dir()
         .join("join-requests")
         .join(format!("{}.json", safe.trim_matches('-')));
-    desk.request_join(&args.clinic, &args.admin, &args.passphrase, &file)
+    desk.request_join(
+        &args.clinic,
+        &args.admin,
+        &args.passphrase,
+        &args.node_passphrase,
+        &file,
+    )
 }
 
 /// Joins with the health authority's invite file.
@@ -658,7 +799,10 @@ pub async fn approve_clinic(desk: State<'_, Desk>, args: ApproveClinic) -> Answe
                 "only a clinic admin approves clinics",
             ));
         }
-        node.approve(&request, &peers).map_err(failure)
+        let authority = node
+            .open_authority(&args.authority_passphrase)
+            .map_err(failure)?;
+        node.approve(&authority, &request, &peers).map_err(failure)
     })?;
     let file = desk::data_dir()
         .join("invites")

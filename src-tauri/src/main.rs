@@ -6,6 +6,13 @@
 //!
 //! The home directory comes from `--home DIR`, else `$CARELOG_HOME`, else the user's data
 //! directory; a home that holds no node yet opens on "Create a network" / "Open the demo network".
+//! The home's keys open with `$CARELOG_NODE_PASSPHRASE` (or the file named by
+//! `$CARELOG_NODE_PASSPHRASE_FILE`), else the OS keyring; a home sealed under a node passphrase
+//! that neither gives opens on a screen that asks for it. A staff session locks after
+//! `--idle-lock SECONDS` (or `$CARELOG_IDLE_LOCK`; 5 minutes) without use.
+//!
+//! Release builds have no web inspector: Tauri's `devtools` feature is not enabled, and without
+//! it the inspector exists in debug builds only.
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
@@ -17,7 +24,7 @@ mod updates;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use desk::{Desk, LinkConfig};
+use desk::{Desk, IdleLocks, LinkConfig};
 use tauri::Manager;
 
 /// Where the clinic home is: `--home DIR`, `--home=DIR`, `$CARELOG_HOME`, or the data directory.
@@ -70,9 +77,87 @@ fn link_config(args: &[String]) -> Result<LinkConfig, String> {
     Ok(config)
 }
 
+/// The idle locks, with the staff's from `--idle-lock SECONDS` (also `--idle-lock=SECONDS`), else
+/// `$CARELOG_IDLE_LOCK`, else 5 minutes.
+fn idle_locks(args: &[String]) -> Result<IdleLocks, String> {
+    let mut locks = IdleLocks::default();
+    let mut text = std::env::var("CARELOG_IDLE_LOCK")
+        .ok()
+        .filter(|t| !t.is_empty());
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        if arg == "--idle-lock" {
+            text = Some(
+                iter.next()
+                    .cloned()
+                    .ok_or("--idle-lock needs a number of seconds")?,
+            );
+        } else if let Some(value) = arg.strip_prefix("--idle-lock=") {
+            text = Some(value.to_string());
+        }
+    }
+    if let Some(text) = text {
+        let seconds: u64 =
+            text.trim().parse().ok().filter(|s| *s > 0).ok_or_else(|| {
+                format!("--idle-lock: `{text}` is not a number of seconds above 0")
+            })?;
+        locks.staff = std::time::Duration::from_secs(seconds);
+    }
+    Ok(locks)
+}
+
 fn parse_addr(what: &str, text: &str) -> Result<SocketAddr, String> {
     text.parse()
         .map_err(|_| format!("{what}: `{text}` is not an address such as 127.0.0.1:7070"))
+}
+
+/// Hands a command from the window to its handler (after the desk's guard).
+fn run_command(invoke: tauri::ipc::Invoke<tauri::Wry>) -> bool {
+    fn typed<F: Fn(tauri::ipc::Invoke<tauri::Wry>) -> bool>(handler: F) -> F {
+        handler
+    }
+    let handler = typed(tauri::generate_handler![
+        commands::home_info,
+        commands::create_network,
+        commands::unlock_home,
+        commands::open_demo,
+        commands::status,
+        commands::sync_now,
+        commands::activity,
+        commands::set_kiosk,
+        commands::change_passphrase,
+        commands::change_pin,
+        commands::choose_export_file,
+        commands::export_chart,
+        commands::request_join,
+        commands::join_network,
+        commands::approve_clinic,
+        commands::import_records,
+        commands::staff,
+        commands::sign_in,
+        commands::kiosk_sign_in,
+        commands::sign_out,
+        commands::my_patients,
+        commands::new_records,
+        commands::chart,
+        commands::add_entry,
+        commands::request_access,
+        commands::break_glass,
+        commands::enroll,
+        commands::register_patient,
+        commands::clinic_patients,
+        commands::doctors,
+        commands::assign,
+        commands::audit,
+        commands::pending_requests,
+        commands::grant,
+        commands::refuse,
+        commands::readers,
+        commands::revoke,
+        updates::check_update,
+        updates::install_update,
+    ]);
+    handler(invoke)
 }
 
 fn main() {
@@ -88,9 +173,18 @@ fn main() {
         eprintln!("carelog-desktop: {e}");
         std::process::exit(2);
     });
-    let desk = Desk::open(chosen_home(&args), config);
+    let idle = idle_locks(&args).unwrap_or_else(|e| {
+        eprintln!("carelog-desktop: {e}");
+        std::process::exit(2);
+    });
+    let unlock = carelog_node::NodeUnlock::from_env().unwrap_or_else(|e| {
+        eprintln!("carelog-desktop: {e}");
+        std::process::exit(2);
+    });
+    let desk = Desk::open(chosen_home(&args), config, idle, unlock);
     tauri::Builder::default()
         .plugin(tauri_plugin_updater::Builder::new().build())
+        .plugin(tauri_plugin_dialog::init())
         .manage(desk)
         .setup(|app| {
             // Sync runs on the app's async runtime, which exists from here on.
@@ -98,41 +192,23 @@ fn main() {
             tauri::async_runtime::spawn(async move { handle.state::<Desk>().relink() });
             Ok(())
         })
-        .invoke_handler(tauri::generate_handler![
-            commands::home_info,
-            commands::create_network,
-            commands::open_demo,
-            commands::status,
-            commands::sync_now,
-            commands::export_chart,
-            commands::request_join,
-            commands::join_network,
-            commands::approve_clinic,
-            commands::import_records,
-            commands::staff,
-            commands::sign_in,
-            commands::kiosk_sign_in,
-            commands::sign_out,
-            commands::my_patients,
-            commands::new_records,
-            commands::chart,
-            commands::add_entry,
-            commands::request_access,
-            commands::break_glass,
-            commands::enroll,
-            commands::register_patient,
-            commands::clinic_patients,
-            commands::doctors,
-            commands::assign,
-            commands::audit,
-            commands::pending_requests,
-            commands::grant,
-            commands::refuse,
-            commands::readers,
-            commands::revoke,
-            updates::check_update,
-            updates::install_update,
-        ])
+        // Every command passes the desk's guard first: the kiosk runs only its own commands.
+        .invoke_handler(move |invoke| {
+            let command = invoke.message.command().to_string();
+            let refused = invoke
+                .message
+                .webview()
+                .state::<Desk>()
+                .guard(&command)
+                .err();
+            match refused {
+                Some(failure) => {
+                    invoke.resolver.reject(failure);
+                    true
+                }
+                None => run_command(invoke),
+            }
+        })
         .build(tauri::generate_context!("../tauri.conf.json"))
         .unwrap_or_else(|e| {
             eprintln!("carelog-desktop: the window could not start: {e}");
@@ -181,6 +257,32 @@ mod tests {
         );
         let missing = link_config(&args(&["--listen"])).unwrap_err();
         assert!(missing.contains("--listen needs an address"), "{missing}");
+    }
+
+    #[test]
+    fn the_staff_idle_lock_comes_from_the_arguments() {
+        assert_eq!(
+            idle_locks(&args(&["--idle-lock", "7"]))
+                .unwrap()
+                .staff
+                .as_secs(),
+            7
+        );
+        assert_eq!(
+            idle_locks(&args(&["--idle-lock=90"]))
+                .unwrap()
+                .staff
+                .as_secs(),
+            90
+        );
+        assert_eq!(idle_locks(&args(&[])).unwrap().kiosk.as_secs(), 60);
+        for bad in [
+            &["--idle-lock", "soon"][..],
+            &["--idle-lock", "0"],
+            &["--idle-lock"],
+        ] {
+            assert!(idle_locks(&args(bad)).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! The clinic admin's desk: enroll staff, register patients, assign physicians, browse audits.
 
 use carelog_desktop_api::{
-    ApproveClinic, Assign, AuditRow, ClinicPatient, Enroll, Me, NewPatient, PatientRef, SavedFile,
-    StaffMember, commands,
+    ApproveClinic, Assign, AuditRow, ClinicPatient, Enroll, Me, NewPatient, PatientRef,
+    RegisteredPatient, SavedFile, StaffMember, commands,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -149,6 +149,7 @@ fn PatientsTab() -> impl IntoView {
     let pin = RwSignal::new(String::new());
     let registered = RwSignal::new(None::<Result<String, String>>);
     let new_id = RwSignal::new(None::<String>);
+    let new_card = RwSignal::new(None::<RegisteredPatient>);
     let busy = RwSignal::new(false);
     let register = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -164,12 +165,13 @@ fn PatientsTab() -> impl IntoView {
             args,
             busy,
             registered,
-            move |id: String| {
+            move |done: RegisteredPatient| {
                 name.set(String::new());
                 birth.set(String::new());
                 pin.set(String::new());
-                new_id.set(Some(id.clone()));
-                Some("Patient registered. Give them their patient id and PIN for the kiosk:".into())
+                new_id.set(Some(done.patient_id.clone()));
+                new_card.set(Some(done));
+                Some("Patient registered. Print their card now: it opens their record with their PIN at the kiosk, and it is not kept anywhere else.".into())
             },
         );
     };
@@ -238,12 +240,19 @@ fn PatientsTab() -> impl IntoView {
                     <option value="other">"other"</option>
                     <option value="unknown">"unknown"</option>
                 </select>
-                <label for="reg-pin">"Patient's PIN (at least 4 digits, they choose it)"</label>
+                <label for="reg-pin">"Patient's PIN (6 to 12 digits, they choose it)"</label>
                 <input id="reg-pin" type="password" inputmode="numeric" prop:value=pin
                     on:input=move |ev| pin.set(event_target_value(&ev))/>
                 <div><button id="reg-submit" type="submit" disabled=busy>"Register"</button></div>
                 {result_line("reg-status", registered)}
-                {move || new_id.get().map(|id| view! { <p><code id="reg-new-id">{id}</code></p> })}
+                {move || new_id.get().map(|id| view! { <p>"Patient id " <code id="reg-new-id">{id}</code></p> })}
+                {move || new_card.get().map(|card| view! {
+                    <div class="card" id="reg-card-box">
+                        <p>"Card number " <strong id="reg-card-number">{card.card_number}</strong></p>
+                        <p class="hint">"The card's code (print it as a QR code on the card):"</p>
+                        <p><code id="reg-card">{card.card}</code></p>
+                    </div>
+                })}
             </form>
             <form class="card" on:submit=assign aria-labelledby="assign-heading">
                 <h2 id="assign-heading">"Assign a physician"</h2>
@@ -419,6 +428,7 @@ fn SyncTab() -> impl IntoView {
 fn ClinicsTab() -> impl IntoView {
     let ctx = Ctx::get();
     let request = RwSignal::new(String::new());
+    let authority = RwSignal::new(String::new());
     let peers = RwSignal::new(
         ctx.status
             .get_untracked()
@@ -434,7 +444,9 @@ fn ClinicsTab() -> impl IntoView {
         let args = ApproveClinic {
             request_path: request.get_untracked(),
             peers: peers.get_untracked(),
+            authority_passphrase: authority.get_untracked(),
         };
+        authority.set(String::new());
         submit(
             ctx,
             commands::APPROVE_CLINIC,
@@ -462,6 +474,9 @@ fn ClinicsTab() -> impl IntoView {
                 <input id="approve-peers" autocomplete="off" spellcheck="false"
                     placeholder="192.168.1.20:7070" prop:value=peers
                     on:input=move |ev| peers.set(event_target_value(&ev))/>
+                <label for="approve-authority">"The health authority's passphrase"</label>
+                <input id="approve-authority" type="password" required autocomplete="off"
+                    prop:value=authority on:input=move |ev| authority.set(event_target_value(&ev))/>
                 <button id="approve-submit" type="submit" disabled=move || busy.get()>"Enroll the clinic"</button>
             </form>
             {result_line("approve-status", message)}

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use carelog_desktop_api::{HomeInfo, Me, StatusBar as Status, SyncNow, commands};
+use carelog_desktop_api::{
+    FailureKind, HomeInfo, Me, SetKiosk, StatusBar as Status, SyncNow, commands,
+};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -22,6 +24,10 @@ pub struct Ctx {
     pub changed: RwSignal<u32>,
     /// The sync bar's last reading, shared with the admin's peers panel.
     pub status: RwSignal<Option<Status>>,
+    /// Why the last session ended by itself (an idle lock), and whose it was.
+    pub locked: RwSignal<Option<(String, String)>>,
+    /// Whether the "change my passphrase / PIN" form is open.
+    pub changing_secret: RwSignal<bool>,
 }
 
 impl Ctx {
@@ -37,12 +43,99 @@ impl Ctx {
 
     /// Signs out in the shell and here.
     pub fn sign_out(self) {
+        self.changing_secret.set(false);
         spawn_local(async move {
             // Signing out cannot fail in the shell; the window forgets the user either way.
             let _ = call::<()>(commands::SIGN_OUT).await;
             self.me.set(None);
         });
     }
+
+    /// The session locked itself (here, or in the shell, which says so with `Locked`): the
+    /// window forgets the user and the sign-in screen says why, with the same person chosen.
+    pub fn lock(self, why: String) {
+        if let Some(me) = self.me.get_untracked() {
+            self.locked.set(Some((me.id, why)));
+        }
+        self.sign_out();
+    }
+
+    /// The window becomes the patients' kiosk (or leaves it): the shell is told first, so the
+    /// kiosk's limits hold there and not only on screen.
+    pub fn set_kiosk(self, on: bool) {
+        self.locked.set(None);
+        spawn_local(async move {
+            let _ = call_with::<_, ()>(commands::SET_KIOSK, &SetKiosk { on }).await;
+            self.me.set(None);
+            self.kiosk.set(on);
+        });
+    }
+}
+
+/// Tells the shell that the person is using the window (keys, clicks, touches), at most every
+/// few seconds, and locks a staff session that has gone untouched for its idle time.
+fn watch_activity(ctx: Ctx) {
+    const REPORT_EVERY_MS: f64 = 5_000.0;
+    let last_activity = StoredValue::new(js_sys::Date::now());
+    let last_report = StoredValue::new(0.0f64);
+    let touched = move || {
+        let now = js_sys::Date::now();
+        last_activity.set_value(now);
+        if ctx.me.get_untracked().is_some() && now - last_report.get_value() >= REPORT_EVERY_MS {
+            last_report.set_value(now);
+            spawn_local(async move {
+                let _ = call::<()>(commands::ACTIVITY).await;
+            });
+        }
+    };
+    let h1 = window_event_listener(leptos::ev::pointerdown, move |_| touched());
+    let h2 = window_event_listener(leptos::ev::keydown, move |_| touched());
+    let h3 = window_event_listener(leptos::ev::touchstart, move |_| touched());
+    // A new session starts its idle count now.
+    Effect::new(move |_| {
+        if ctx.me.get().is_some() {
+            last_activity.set_value(js_sys::Date::now());
+            last_report.set_value(js_sys::Date::now());
+        }
+    });
+    let tick = set_interval_with_handle(
+        move || {
+            let Some(me) = ctx.me.get_untracked() else {
+                return;
+            };
+            // The kiosk keeps its own shorter count on its screen.
+            if me.role == "patient" {
+                return;
+            }
+            let limit = ctx
+                .home
+                .get_untracked()
+                .map_or(300, |h| h.idle_lock_seconds)
+                .max(1) as f64;
+            if (js_sys::Date::now() - last_activity.get_value()) / 1000.0 >= limit {
+                ctx.lock(idle_words(limit as u64));
+            }
+        },
+        Duration::from_secs(1),
+    );
+    on_cleanup(move || {
+        h1.remove();
+        h2.remove();
+        h3.remove();
+        if let Ok(t) = tick {
+            t.clear();
+        }
+    });
+}
+
+/// "Locked after 5 minutes without use."
+pub fn idle_words(seconds: u64) -> String {
+    let after = if seconds >= 120 && seconds % 60 == 0 {
+        format!("{} minutes", seconds / 60)
+    } else {
+        format!("{seconds} seconds")
+    };
+    format!("Locked after {after} without use. Sign in again to go on.")
 }
 
 /// The app.
@@ -54,8 +147,11 @@ pub fn App() -> impl IntoView {
         kiosk: RwSignal::new(false),
         changed: RwSignal::new(0),
         status: RwSignal::new(None),
+        locked: RwSignal::new(None),
+        changing_secret: RwSignal::new(false),
     };
     provide_context(ctx);
+    watch_activity(ctx);
     spawn_local(async move {
         match call::<HomeInfo>(commands::HOME_INFO).await {
             Ok(info) => ctx.home.set(Some(info)),
@@ -69,6 +165,9 @@ pub fn App() -> impl IntoView {
         let Some(home) = ctx.home.get() else {
             return view! { <p class="hint">"Opening the clinic…"</p> }.into_any();
         };
+        if home.locked {
+            return view! { <crate::welcome::UnlockHome/> }.into_any();
+        }
         if !home.open {
             return view! { <crate::welcome::Welcome/> }.into_any();
         }
@@ -82,7 +181,12 @@ pub fn App() -> impl IntoView {
     };
     view! {
         <div class="app">
-            <main class="screen">{screen}</main>
+            <main class="screen">
+                <Show when=move || ctx.changing_secret.get() && ctx.me.get().is_some()>
+                    <crate::secrets::ChangeSecret/>
+                </Show>
+                {screen}
+            </main>
             <StatusBar/>
         </div>
     }
@@ -194,8 +298,15 @@ fn StatusBar() -> impl IntoView {
     };
     let who = move || {
         ctx.me.get().map(|me| {
+            let change = if me.role == "patient" {
+                "Change my PIN"
+            } else {
+                "Change my passphrase"
+            };
             view! {
                 <span id="signed-in">{format!("{} ({})", me.name, me.role)}</span>
+                <button id="change-secret" class="secondary"
+                    on:click=move |_| ctx.changing_secret.update(|open| *open = !*open)>{change}</button>
                 <button id="sign-out" on:click=move |_| ctx.sign_out()>"Sign out"</button>
             }
         })
@@ -246,6 +357,7 @@ pub fn submit<A, R, F>(
                 message.set(said.map(Ok));
                 ctx.touch();
             }
+            Err(e) if e.kind == FailureKind::Locked => ctx.lock(e.message),
             Err(e) => message.set(Some(Err(e.message))),
         }
     });

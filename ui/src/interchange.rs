@@ -1,23 +1,49 @@
 //! HL7 v2 and FHIR R4 in the window: export the open chart (at the reader's level), import
 //! results a lab analyzer or another system sent.
 
-use carelog_desktop_api::{ExportChart, Exported, ImportRecords, Imported, commands};
+use carelog_desktop_api::{
+    ChooseExportFile, ExportChart, Exported, ImportRecords, Imported, commands,
+};
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 
+use crate::api::call_with;
 use crate::app::{Ctx, result_line, submit};
 
-/// "Export HL7 v2" / "Export FHIR R4" for the chart on screen: saved to a file, shown for copying.
+/// "Export HL7 v2" / "Export FHIR R4" for the chart on screen: saved where the person chooses
+/// (the system's save dialog, or a typed path), readable by their account only, and shown for
+/// copying. The card says that the file is unencrypted health information.
 #[component]
 pub fn ExportCard(patient_id: String) -> impl IntoView {
     let ctx = Ctx::get();
     let busy = RwSignal::new(false);
     let message = RwSignal::new(None::<Result<String, String>>);
     let shown = RwSignal::new(None::<String>);
+    let path = RwSignal::new(String::new());
     let patient = StoredValue::new(patient_id);
+    let choose = move |format: &'static str| {
+        spawn_local(async move {
+            let args = ChooseExportFile {
+                format: format.into(),
+            };
+            match call_with::<_, Option<String>>(commands::CHOOSE_EXPORT_FILE, &args).await {
+                Ok(Some(chosen)) => path.set(chosen),
+                Ok(None) => {}
+                Err(e) => message.set(Some(Err(e.message))),
+            }
+        });
+    };
     let export = move |format: &'static str| {
+        if path.get_untracked().trim().is_empty() {
+            message.set(Some(Err(
+                "Choose where to save the export first (\"Choose…\", or type a path).".into(),
+            )));
+            return;
+        }
         let args = ExportChart {
             patient_id: patient.get_value(),
             format: format.into(),
+            path: path.get_untracked(),
         };
         submit(
             ctx,
@@ -27,7 +53,10 @@ pub fn ExportCard(patient_id: String) -> impl IntoView {
             message,
             move |done: Exported| {
                 shown.set(Some(done.text));
-                Some(format!("Saved to {}", done.file))
+                Some(format!(
+                    "Saved to {} (readable by your account only). It is unencrypted: delete it once it has been sent.",
+                    done.file
+                ))
             },
         );
     };
@@ -35,6 +64,15 @@ pub fn ExportCard(patient_id: String) -> impl IntoView {
         <section class="card" aria-labelledby="export-heading">
             <h2 id="export-heading">"Export"</h2>
             <p class="hint">"The export holds what you may see of this chart, and is recorded in the patient's access log."</p>
+            <p id="export-warning" class="error">"An export is unencrypted health information: save it only where it stays protected (not a shared or synced folder), and delete it once it has been sent."</p>
+            <label for="export-path">"Save to"</label>
+            <input id="export-path" autocomplete="off" spellcheck="false" placeholder="/path/to/chart-export.hl7"
+                prop:value=path on:input=move |ev| path.set(event_target_value(&ev))/>
+            <button id="export-choose-hl7" type="button" class="secondary" disabled=move || busy.get()
+                on:click=move |_| choose("hl7")>"Choose… (HL7)"</button>
+            <button id="export-choose-fhir" type="button" class="secondary" disabled=move || busy.get()
+                on:click=move |_| choose("fhir")>"Choose… (FHIR)"</button>
+            <br/>
             <button id="export-hl7" type="button" class="secondary" disabled=move || busy.get()
                 on:click=move |_| export("hl7")>"Export HL7 v2"</button>
             <button id="export-fhir" type="button" class="secondary" disabled=move || busy.get()

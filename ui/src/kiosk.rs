@@ -14,8 +14,13 @@ use crate::admin::AuditTable;
 use crate::api::{call, call_with};
 use crate::app::{Ctx, result_line, submit};
 
-/// Seconds without activity before the kiosk locks.
-pub const IDLE_LOCK_SECONDS: f64 = 60.0;
+/// Seconds without activity before the kiosk locks (the shell locks the session then too).
+fn idle_lock_seconds(ctx: Ctx) -> f64 {
+    ctx.home
+        .get_untracked()
+        .map_or(60, |h| h.kiosk_idle_lock_seconds)
+        .max(1) as f64
+}
 
 /// The patient's own view.
 #[component]
@@ -47,7 +52,8 @@ pub fn Kiosk(me: Me) -> impl IntoView {
 
     // Idle lock: any touch, click or key restarts the count.
     let last_activity = RwSignal::new(js_sys::Date::now());
-    let seconds_left = RwSignal::new(IDLE_LOCK_SECONDS);
+    let limit = idle_lock_seconds(ctx);
+    let seconds_left = RwSignal::new(limit);
     let bump = move || last_activity.set(js_sys::Date::now());
     let h1 = window_event_listener(leptos::ev::pointerdown, move |_| bump());
     let h2 = window_event_listener(leptos::ev::keydown, move |_| bump());
@@ -55,8 +61,8 @@ pub fn Kiosk(me: Me) -> impl IntoView {
     let tick = set_interval_with_handle(
         move || {
             let idle = (js_sys::Date::now() - last_activity.get_untracked()) / 1000.0;
-            seconds_left.set((IDLE_LOCK_SECONDS - idle).max(0.0).ceil());
-            if idle >= IDLE_LOCK_SECONDS && ctx.me.get_untracked().is_some() {
+            seconds_left.set((limit - idle).max(0.0).ceil());
+            if idle >= limit && ctx.me.get_untracked().is_some() {
                 ctx.sign_out();
             }
         },
@@ -176,7 +182,7 @@ pub fn Kiosk(me: Me) -> impl IntoView {
             <h1>"Your health record"</h1>
             <p class="hint">"Patient id " <code>{me.id.clone()}</code></p>
             <p class="lock-note" id="lock-note">
-                {move || format!("For your privacy this screen locks after {IDLE_LOCK_SECONDS:.0} seconds without a touch ({:.0} s left).", seconds_left.get())}
+                {move || format!("For your privacy this screen locks after {limit:.0} seconds without a touch ({:.0} s left).", seconds_left.get())}
             </p>
             {result_line("kiosk-status", message)}
             <section aria-labelledby="requests-heading" id="requests">

@@ -9,6 +9,7 @@ mod clinician;
 mod entry_form;
 mod interchange;
 mod kiosk;
+mod secrets;
 mod sign_in;
 mod trend;
 mod updates;

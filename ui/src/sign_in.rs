@@ -1,5 +1,5 @@
-//! Signing in: staff pick their name and type a passphrase; patients at the kiosk type their
-//! patient id and PIN.
+//! Signing in: staff pick their name and type a passphrase; patients at the kiosk scan their
+//! card (its QR code; typing what it says also works) and type their PIN.
 
 use carelog_desktop_api::{
     FailureKind, KioskSignIn, Me, SignIn as SignInArgs, StaffMember, commands,
@@ -19,11 +19,14 @@ pub fn SignIn() -> impl IntoView {
     let passphrase = RwSignal::new(String::new());
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
+    // After an idle lock, the person whose session locked is the one chosen.
+    let locked_user = ctx.locked.get_untracked().map(|(id, _)| id);
     spawn_local(async move {
         match call::<Vec<StaffMember>>(commands::STAFF).await {
             Ok(list) => {
-                if let Some(first) = list.first() {
-                    chosen.set(first.id.clone());
+                let again = locked_user.filter(|id| list.iter().any(|s| &s.id == id));
+                if let Some(id) = again.or_else(|| list.first().map(|s| s.id.clone())) {
+                    chosen.set(id);
                 }
                 staff.set(list);
             }
@@ -50,6 +53,7 @@ pub fn SignIn() -> impl IntoView {
             match result {
                 Ok(me) => {
                     passphrase.set(String::new());
+                    ctx.locked.set(None);
                     ctx.me.set(Some(me));
                 }
                 Err(e) if e.kind == FailureKind::WrongPassphrase => error.set(Some(format!(
@@ -63,6 +67,7 @@ pub fn SignIn() -> impl IntoView {
     view! {
         <form class="card sign-in" on:submit=submit aria-labelledby="signin-heading" style="max-width: 520px">
             <h1 id="signin-heading">"Sign in to " {clinic}</h1>
+            {move || ctx.locked.get().map(|(_, why)| view! { <p id="lock-note" class="hint" role="status">{why}</p> })}
             <label for="signin-user">"Who are you?"</label>
             <select id="signin-user" on:change=move |ev| chosen.set(event_target_value(&ev))>
                 {move || staff.get().into_iter().map(|s| {
@@ -81,7 +86,7 @@ pub fn SignIn() -> impl IntoView {
                 <button id="signin-submit" type="submit" disabled=busy>
                     {move || if busy.get() { "Signing in…" } else { "Sign in" }}
                 </button>
-                <button id="mode-kiosk" type="button" class="secondary" on:click=move |_| ctx.kiosk.set(true)>
+                <button id="mode-kiosk" type="button" class="secondary" on:click=move |_| ctx.set_kiosk(true)>
                     "Patient kiosk"
                 </button>
             </div>
@@ -90,18 +95,18 @@ pub fn SignIn() -> impl IntoView {
     }
 }
 
-/// The kiosk's identify screen: patient id and PIN, with large targets.
+/// The kiosk's identify screen: the card and the PIN, with large targets.
 #[component]
 pub fn KioskIdentify() -> impl IntoView {
     let ctx = Ctx::get();
-    let patient = RwSignal::new(String::new());
+    let card = RwSignal::new(String::new());
     let pin = RwSignal::new(String::new());
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let args = KioskSignIn {
-            patient_id: patient.get_untracked().trim().to_lowercase(),
+            card: card.get_untracked().trim().to_string(),
             pin: pin.get_untracked(),
         };
         busy.set(true);
@@ -113,10 +118,10 @@ pub fn KioskIdentify() -> impl IntoView {
             match result {
                 Ok(me) => ctx.me.set(Some(me)),
                 Err(e) if e.kind == FailureKind::WrongPassphrase => error.set(Some(
-                    "That PIN does not match this patient id. Please try again.".into(),
+                    "That PIN does not match this card. Please try again.".into(),
                 )),
                 Err(e) if e.kind == FailureKind::NotFound => error.set(Some(
-                    "No patient has this id here. Check the id on your card.".into(),
+                    "This clinic holds no record for this card. Ask at the desk.".into(),
                 )),
                 Err(e) => error.set(Some(e.message)),
             }
@@ -126,15 +131,15 @@ pub fn KioskIdentify() -> impl IntoView {
         <form class="kiosk card" on:submit=submit aria-labelledby="kiosk-heading">
             <h1 id="kiosk-heading">"Your health record"</h1>
             <p class="hint">"See who asks to read your record, decide, and see who opened it."</p>
-            <label for="kiosk-patient">"Your patient id"</label>
-            <input id="kiosk-patient" autocomplete="off" spellcheck="false" autofocus
-                prop:value=patient on:input=move |ev| patient.set(event_target_value(&ev))/>
+            <label for="kiosk-card">"Your card: scan its code (or type what it says)"</label>
+            <input id="kiosk-card" type="password" autocomplete="off" spellcheck="false" autofocus
+                prop:value=card on:input=move |ev| card.set(event_target_value(&ev))/>
             <label for="kiosk-pin">"Your PIN"</label>
             <input id="kiosk-pin" type="password" inputmode="numeric" autocomplete="off"
                 prop:value=pin on:input=move |ev| pin.set(event_target_value(&ev))/>
             <div>
                 <button id="kiosk-submit" type="submit" disabled=busy>"Open my record"</button>
-                <button id="mode-staff" type="button" class="secondary" on:click=move |_| ctx.kiosk.set(false)>
+                <button id="mode-staff" type="button" class="secondary" on:click=move |_| ctx.set_kiosk(false)>
                     "Staff sign-in"
                 </button>
             </div>

@@ -1,7 +1,9 @@
 //! First run: no clinic home yet. Found a network here, join one with the health authority's
 //! invite, or open the demo network.
 
-use carelog_desktop_api::{CreateNetwork, HomeInfo, JoinNetwork, RequestJoin, commands};
+use carelog_desktop_api::{
+    CreateNetwork, FailureKind, HomeInfo, JoinNetwork, RequestJoin, UnlockHome, commands,
+};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -16,6 +18,8 @@ pub fn Welcome() -> impl IntoView {
     let clinic = RwSignal::new(String::new());
     let admin = RwSignal::new(String::new());
     let passphrase = RwSignal::new(String::new());
+    let authority = RwSignal::new(String::new());
+    let node_passphrase = RwSignal::new(String::new());
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
     let home = move || ctx.home.get().map(|h| h.home).unwrap_or_default();
@@ -35,6 +39,8 @@ pub fn Welcome() -> impl IntoView {
             clinic: clinic.get_untracked(),
             admin: admin.get_untracked(),
             passphrase: passphrase.get_untracked(),
+            authority_passphrase: authority.get_untracked(),
+            node_passphrase: node_passphrase.get_untracked(),
         };
         busy.set(true);
         error.set(None);
@@ -67,9 +73,15 @@ pub fn Welcome() -> impl IntoView {
                 <label for="new-admin">"First admin's name"</label>
                 <input id="new-admin" required prop:value=admin
                     on:input=move |ev| admin.set(event_target_value(&ev))/>
-                <label for="new-passphrase">"Admin passphrase (at least 4 characters)"</label>
+                <label for="new-passphrase">"Admin passphrase (a few unrelated words)"</label>
                 <input id="new-passphrase" type="password" required prop:value=passphrase
                     on:input=move |ev| passphrase.set(event_target_value(&ev))/>
+                <label for="new-authority-passphrase">"Health authority passphrase (seals the key that enrolls clinics)"</label>
+                <input id="new-authority-passphrase" type="password" required prop:value=authority
+                    on:input=move |ev| authority.set(event_target_value(&ev))/>
+                <label for="new-node-passphrase">"Node passphrase (optional: leave empty to keep this computer's key in its keyring)"</label>
+                <input id="new-node-passphrase" type="password" prop:value=node_passphrase
+                    on:input=move |ev| node_passphrase.set(event_target_value(&ev))/>
                 <button id="create-network" type="submit" disabled=busy>"Create a network"</button>
             </form>
             </Show>
@@ -78,7 +90,8 @@ pub fn Welcome() -> impl IntoView {
                 <h2 id="demo-heading">"Open the demo network"</h2>
                 <p class="hint">
                     "Three invented clinics with staff, patients and charts. Staff passphrase "
-                    <code>"demo-pass"</code>", patient PIN "<code>"1234"</code>"."
+                    <code>"demo clinic staff"</code>", patient PIN "<code>"246810"</code>
+                    " with the patient's card (the demo prints each card)."
                 </p>
                 <button id="open-demo" class="secondary" on:click=demo disabled=busy>
                     "Open the demo network"
@@ -98,6 +111,7 @@ fn JoinCard() -> impl IntoView {
     let clinic = RwSignal::new(String::new());
     let admin = RwSignal::new(String::new());
     let passphrase = RwSignal::new(String::new());
+    let node_passphrase = RwSignal::new(String::new());
     let invite = RwSignal::new(String::new());
     let busy = RwSignal::new(false);
     let said = RwSignal::new(None::<Result<String, String>>);
@@ -108,6 +122,7 @@ fn JoinCard() -> impl IntoView {
             clinic: clinic.get_untracked(),
             admin: admin.get_untracked(),
             passphrase: passphrase.get_untracked(),
+            node_passphrase: node_passphrase.get_untracked(),
         };
         busy.set(true);
         said.set(None);
@@ -152,6 +167,9 @@ fn JoinCard() -> impl IntoView {
                     <label for="join-passphrase">"Admin passphrase"</label>
                     <input id="join-passphrase" type="password" required prop:value=passphrase
                         on:input=move |ev| passphrase.set(event_target_value(&ev))/>
+                    <label for="join-node-passphrase">"Node passphrase (optional: empty keeps the key in this computer's keyring)"</label>
+                    <input id="join-node-passphrase" type="password" prop:value=node_passphrase
+                        on:input=move |ev| node_passphrase.set(event_target_value(&ev))/>
                     <button id="join-request" type="submit" class="secondary" disabled=busy>"Ask to join"</button>
                 </form>
             </Show>
@@ -180,5 +198,50 @@ fn JoinCard() -> impl IntoView {
                 None => None,
             }}
         </section>
+    }
+}
+
+/// A home whose keys are sealed under a node passphrase that neither the environment nor the
+/// keyring gave: the window asks for it.
+#[component]
+pub fn UnlockHome() -> impl IntoView {
+    let ctx = Ctx::get();
+    let passphrase = RwSignal::new(String::new());
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let home = move || ctx.home.get().map(|h| h.home).unwrap_or_default();
+    let problem = move || ctx.home.get().and_then(|h| h.problem);
+    let unlock = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let args = UnlockHome {
+            passphrase: passphrase.get_untracked(),
+        };
+        busy.set(true);
+        error.set(None);
+        spawn_local(async move {
+            let result = call_with::<_, HomeInfo>(commands::UNLOCK_HOME, &args).await;
+            busy.set(false);
+            passphrase.set(String::new());
+            match result {
+                Ok(info) => ctx.home.set(Some(info)),
+                Err(e) if e.kind == FailureKind::WrongPassphrase => error.set(Some(
+                    "That is not this clinic's node passphrase. Check it and try again.".into(),
+                )),
+                Err(e) => error.set(Some(e.message)),
+            }
+        });
+    };
+    view! {
+        <form class="card" id="unlock-home" on:submit=unlock aria-labelledby="unlock-heading" style="max-width: 620px">
+            <h1 id="unlock-heading">"Open this clinic"</h1>
+            <p class="hint">"The clinic's keys and records at " <code>{home}</code>
+                " are sealed under its node passphrase. The person who set up this computer knows it."</p>
+            {move || problem().map(|p| view! { <p class="hint">{p}</p> })}
+            <label for="unlock-passphrase">"Node passphrase"</label>
+            <input id="unlock-passphrase" type="password" autocomplete="off" autofocus
+                prop:value=passphrase on:input=move |ev| passphrase.set(event_target_value(&ev))/>
+            <div><button id="unlock-submit" type="submit" disabled=busy>"Open"</button></div>
+            {move || error.get().map(|e| view! { <p id="unlock-error" class="error" role="alert">{e}</p> })}
+        </form>
     }
 }

@@ -23,8 +23,20 @@ pub mod commands {
     pub const OPEN_DEMO: &str = "open_demo";
     /// `() -> StatusBar`
     pub const STATUS: &str = "status";
-    /// `ExportChart -> Exported` (saved under the app's data directory, audited as a read)
+    /// `ExportChart -> Exported` (saved 0600 where the person chose, audited as a read)
     pub const EXPORT_CHART: &str = "export_chart";
+    /// `ChooseExportFile -> Option<String>` (the system's save dialog; `None` if cancelled)
+    pub const CHOOSE_EXPORT_FILE: &str = "choose_export_file";
+    /// `UnlockHome -> HomeInfo` (opens a home sealed under a node passphrase)
+    pub const UNLOCK_HOME: &str = "unlock_home";
+    /// `() -> ()` (the person at the window touched it: the idle lock counts from now)
+    pub const ACTIVITY: &str = "activity";
+    /// `SetKiosk -> ()` (the window becomes the patients' kiosk, or stops being one)
+    pub const SET_KIOSK: &str = "set_kiosk";
+    /// `ChangePassphrase -> ()` (the signed-in staff member's own passphrase)
+    pub const CHANGE_PASSPHRASE: &str = "change_passphrase";
+    /// `ChangePin -> ()` (the signed-in patient's own PIN, at the kiosk)
+    pub const CHANGE_PIN: &str = "change_pin";
     /// `ImportRecords -> Imported`
     pub const IMPORT_RECORDS: &str = "import_records";
     /// `RequestJoin -> HomeInfo` (writes the signed join request; `join_request` says where)
@@ -55,7 +67,7 @@ pub mod commands {
     pub const BREAK_GLASS: &str = "break_glass";
     /// `Enroll -> StaffMember`
     pub const ENROLL: &str = "enroll";
-    /// `NewPatient -> String` (the new patient's id)
+    /// `NewPatient -> RegisteredPatient` (the new patient's id and card)
     pub const REGISTER_PATIENT: &str = "register_patient";
     /// `() -> Vec<ClinicPatient>`
     pub const CLINIC_PATIENTS: &str = "clinic_patients";
@@ -97,6 +109,10 @@ pub enum FailureKind {
     NotFound,
     /// Nobody is signed in (or the kiosk locked itself).
     SignedOut,
+    /// The session locked after the idle time: the person signs in again.
+    Locked,
+    /// The command is not one the patients' kiosk offers.
+    KioskOnly,
     /// No clinic home is open.
     NoHome,
     /// Anything else (damaged home, disk).
@@ -147,6 +163,15 @@ pub struct HomeInfo {
     /// Where this window saved the join request, when it made one.
     #[serde(default)]
     pub join_request: Option<String>,
+    /// The home's keys are sealed under a node passphrase the window must ask for.
+    #[serde(default)]
+    pub locked: bool,
+    /// Seconds without use after which a staff session locks.
+    #[serde(default)]
+    pub idle_lock_seconds: u64,
+    /// Seconds without use after which the kiosk locks.
+    #[serde(default)]
+    pub kiosk_idle_lock_seconds: u64,
 }
 
 /// What the status bar shows on every screen.
@@ -239,10 +264,54 @@ pub struct SignIn {
 /// A patient identifies at the kiosk.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct KioskSignIn {
-    /// The patient id.
-    pub patient_id: String,
+    /// The patient's card as its QR code reads (or, for a patient registered before cards,
+    /// the patient id or card number).
+    pub card: String,
     /// The PIN.
     pub pin: String,
+}
+
+/// The node passphrase of a home sealed under one.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct UnlockHome {
+    /// The node passphrase.
+    pub passphrase: String,
+}
+
+/// Entering or leaving kiosk mode.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct SetKiosk {
+    /// Whether the window is the patients' kiosk from now on.
+    pub on: bool,
+}
+
+/// A staff member changes their own passphrase.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct ChangePassphrase {
+    /// The passphrase now (asked again).
+    pub old: String,
+    /// The new one.
+    pub new: String,
+}
+
+/// A patient changes their PIN at the kiosk.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct ChangePin {
+    /// The PIN now (asked again).
+    pub old: String,
+    /// The new PIN (6 to 12 digits).
+    pub new: String,
+}
+
+/// A patient just registered: what their card carries.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RegisteredPatient {
+    /// The new patient's id.
+    pub patient_id: String,
+    /// The card's QR content (print it on the card; it is kept nowhere else).
+    pub card: String,
+    /// The number printed on the card.
+    pub card_number: String,
 }
 
 /// Founding a network in an empty home.
@@ -256,6 +325,11 @@ pub struct CreateNetwork {
     pub admin: String,
     /// The first admin's passphrase.
     pub passphrase: String,
+    /// The passphrase that seals the health authority's key.
+    pub authority_passphrase: String,
+    /// A node passphrase for this computer's home; empty: the OS keyring keeps its key.
+    #[serde(default)]
+    pub node_passphrase: String,
 }
 
 /// Asking to join a network from an empty home: this clinic and its first admin.
@@ -267,6 +341,9 @@ pub struct RequestJoin {
     pub admin: String,
     /// The first admin's passphrase.
     pub passphrase: String,
+    /// A node passphrase for this computer's home; empty: the OS keyring keeps its key.
+    #[serde(default)]
+    pub node_passphrase: String,
 }
 
 /// A file the app wrote for the person to hand on (a join request, an invite).
@@ -290,6 +367,8 @@ pub struct ApproveClinic {
     pub request_path: String,
     /// Addresses (`host:port`) the new clinic can sync from, separated by spaces or commas.
     pub peers: String,
+    /// The health authority's passphrase.
+    pub authority_passphrase: String,
 }
 
 /// A patient the signed-in user may open.
@@ -326,6 +405,16 @@ pub struct ExportChart {
     /// Patient id.
     pub patient_id: String,
     /// `hl7` (v2.5 ORU^R01) or `fhir` (R4 Bundle).
+    pub format: String,
+    /// Where to save it (chosen with [`commands::CHOOSE_EXPORT_FILE`] or typed); the file is
+    /// unencrypted health information, written readable by its owner only.
+    pub path: String,
+}
+
+/// Asking where to save an export.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct ChooseExportFile {
+    /// `hl7` or `fhir` (the file type the dialog suggests).
     pub format: String,
 }
 

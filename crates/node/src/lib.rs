@@ -702,6 +702,18 @@ impl Node {
         })
     }
 
+    /// Asks a signed-in person for their passphrase (a patient: their PIN, with the card they
+    /// signed in with) again, before a change as grave as a new passphrase or PIN. Counted and
+    /// slowed like a sign-in.
+    pub fn unlock_again(&self, session: &Session, secret: &str) -> Result<Session> {
+        match &session.card {
+            Some(card) => {
+                self.unlock_patient(session.user, &Card::new(session.user, card.clone()), secret)
+            }
+            None => self.unlock(session.user, secret),
+        }
+    }
+
     fn unlock_by(
         &self,
         user: ActorId,
