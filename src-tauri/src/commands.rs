@@ -685,19 +685,18 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
-        let mut file = options.open(path)?;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        file.write_all(bytes)?;
-        return file.sync_all();
     }
-    #[cfg(not(unix))]
+    let mut file = options.open(path)?;
+    // A file that was there before keeps its mode on open: it is made private too.
+    #[cfg(unix)]
     {
-        let mut file = options.open(path)?;
-        file.write_all(bytes)?;
-        file.sync_all()
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     }
+    file.write_all(bytes)?;
+    file.sync_all()
 }
 
 /// Imports an ORU^R01 message (or batch) or a FHIR R4 Bundle into the chart it names, as the

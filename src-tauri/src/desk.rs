@@ -142,7 +142,7 @@ fn signed_out() -> Failure {
 
 fn locked_failure(limit: Duration) -> Failure {
     let seconds = limit.as_secs();
-    let after = if seconds >= 120 && seconds % 60 == 0 {
+    let after = if seconds >= 120 && seconds.is_multiple_of(60) {
         format!("{} minutes", seconds / 60)
     } else {
         format!("{seconds} seconds")

@@ -130,7 +130,7 @@ fn watch_activity(ctx: Ctx) {
 
 /// "Locked after 5 minutes without use."
 pub fn idle_words(seconds: u64) -> String {
-    let after = if seconds >= 120 && seconds % 60 == 0 {
+    let after = if seconds >= 120 && seconds.is_multiple_of(60) {
         format!("{} minutes", seconds / 60)
     } else {
         format!("{seconds} seconds")

@@ -8,8 +8,17 @@ use std::time::Instant;
 
 use super::{Result, cmd, is_root, root, step};
 
+/// Debian packages every build needs: SQLCipher links the system's libcrypto (libssl-dev), the
+/// OS keyring is reached over D-Bus (libdbus-1-dev), both found with pkg-config.
+const BUILD_PACKAGES: [&str; 4] = [
+    "build-essential",
+    "pkg-config",
+    "libssl-dev",
+    "libdbus-1-dev",
+];
+
 /// Debian packages the window, its build and its tests need (TOOLCHAIN.md, step 1).
-const APT_PACKAGES: [&str; 13] = [
+const APT_PACKAGES: [&str; 15] = [
     "libwebkit2gtk-4.1-dev",
     "build-essential",
     "libssl-dev",
@@ -23,6 +32,8 @@ const APT_PACKAGES: [&str; 13] = [
     "imagemagick",
     "x11-utils",
     "python3",
+    "libdbus-1-dev",
+    "sqlite3",
 ];
 
 /// Cargo-installed tools at the versions that work here: (crate, version, binary, --locked).
@@ -48,18 +59,23 @@ fn installed(package: &str) -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
 }
 
+/// Installs what any build of the workspace needs, before the first cargo command.
+pub fn build_packages() -> Result {
+    install_missing(&BUILD_PACKAGES)
+}
+
 fn apt_packages() -> Result {
+    install_missing(&APT_PACKAGES)
+}
+
+fn install_missing(packages: &[&str]) -> Result {
     if !Path::new("/usr/bin/dpkg-query").exists() {
         eprintln!(
             "    (not a Debian system: make sure WebKitGTK 4.1, Xvfb and WebKitWebDriver are installed)"
         );
         return Ok(());
     }
-    let missing: Vec<&str> = APT_PACKAGES
-        .iter()
-        .copied()
-        .filter(|p| !installed(p))
-        .collect();
+    let missing: Vec<&str> = packages.iter().copied().filter(|p| !installed(p)).collect();
     if missing.is_empty() {
         return Ok(());
     }
@@ -209,6 +225,7 @@ pub fn run_window(demo: impl FnOnce() -> Result, carelog: &Path) -> Result {
             .arg("--home")
             .arg(&home)
             .args(["serve", "--listen", &addr(i)])
+            .env("CARELOG_NODE_PASSPHRASE", super::demo_node_passphrase())
             .stdout(std::process::Stdio::null())
             .stderr(
                 std::fs::File::create(&log)
@@ -221,11 +238,16 @@ pub fn run_window(demo: impl FnOnce() -> Result, carelog: &Path) -> Result {
     }
     let referral = spawn_referral_visit(carelog, &demo_dir.join("clinic-2"));
     step(&format!("opening {} in the window", north.display()));
-    eprintln!("    staff passphrase: demo-pass   patient PIN: 1234");
+    eprintln!(
+        "    staff passphrase: {}   patient PIN: {} with the patient's card (printed above)",
+        super::DEMO_STAFF_PASSPHRASE,
+        super::DEMO_PATIENT_PIN
+    );
     eprintln!(
         "    in about 20 s South Harbour charts new vitals for its referred patient: sign in as\n    Dr Lukas Brandt to see them arrive, or as Nora Admin for the peers panel"
     );
     let status = Command::new(root().join("target/debug/carelog-desktop"))
+        .env("CARELOG_NODE_PASSPHRASE", super::demo_node_passphrase())
         .arg("--home")
         .arg(&north)
         .args(["--listen", &addr(0), "--peer", &addr(1), "--peer", &addr(2)])
@@ -279,7 +301,8 @@ fn spawn_referral_visit(carelog: &Path, south: &Path) -> std::thread::JoinHandle
                 .arg(&south)
                 .arg("--json")
                 .args(args)
-                .env("CARELOG_PASSPHRASE", "demo-pass")
+                .env("CARELOG_PASSPHRASE", super::DEMO_STAFF_PASSPHRASE)
+                .env("CARELOG_NODE_PASSPHRASE", super::demo_node_passphrase())
                 .output()
         };
         let patient = run(&["patients", "--as", "Dr Ines Duarte"])

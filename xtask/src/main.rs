@@ -20,12 +20,16 @@ fn main() -> ExitCode {
     let task = args.first().map(String::as_str).unwrap_or("help");
     let rest = &args[args.len().min(1)..];
     let result = match task {
-        "run" => run(rest),
-        "test" => test(rest),
-        "bench" => bench(rest),
-        "demo" => demo(rest),
-        "fuzz" => fuzz::fuzz(rest),
-        "dist" => dist::dist(rest),
+        "run" | "test" | "bench" | "demo" | "fuzz" | "dist" => {
+            desktop::build_packages().and_then(|()| match task {
+                "run" => run(rest),
+                "test" => test(rest),
+                "bench" => bench(rest),
+                "demo" => demo(rest),
+                "dist" => dist::dist(rest),
+                _ => fuzz::fuzz(rest),
+            })
+        }
         _ => {
             eprintln!(
                 "usage: cargo xtask <task>\n\n  run     build and start Carelog on a demo network of three clinics\n  test    formatting, lints and every test\n  bench   benchmarks against HealthyBlock's published figures (--quick for a short run,\n          --scale N for the large ledger's size, --window for the desktop window's launch time and memory only)\n  demo    the headless demo story only\n  fuzz    each decoder of outside bytes under cargo-fuzz (--seconds N each, default 60; or one TARGET)\n  dist    release packages (.deb, .rpm) signed for the updater (--check installs and checks them)"
@@ -123,8 +127,13 @@ fn apt_install(packages: &[(&str, &str)]) -> Result {
 
 fn ensure_test_tools() -> Result {
     // python3 runs the CLI acceptance script's JSON checks and the independent HL7/FHIR checkers;
-    // systemd-analyze verifies the headless node's unit (systemd need not be running).
-    apt_install(&[("python3", "python3"), ("systemd", "systemd-analyze")])?;
+    // systemd-analyze verifies the headless node's unit (systemd need not be running); sqlite3 is
+    // the stranger who must fail to read a copied database.
+    apt_install(&[
+        ("python3", "python3"),
+        ("systemd", "systemd-analyze"),
+        ("sqlite3", "sqlite3"),
+    ])?;
     for component in ["rustfmt", "clippy"] {
         let probe = if component == "rustfmt" {
             "rustfmt"
@@ -190,6 +199,22 @@ fn demo(_args: &[String]) -> Result {
     run_demo("debug")
 }
 
+/// The node passphrase of the demo homes `cargo xtask run` and `demo` make (the demo's own
+/// default; every program xtask starts on them gets it in `$CARELOG_NODE_PASSPHRASE`).
+pub const DEMO_NODE_PASSPHRASE: &str = "demo homes only, not for patients";
+/// The demo's staff passphrase.
+pub const DEMO_STAFF_PASSPHRASE: &str = "demo clinic staff";
+/// The demo's patient PIN (with each patient's card, which the demo prints).
+pub const DEMO_PATIENT_PIN: &str = "246810";
+
+/// The node passphrase for the demo homes: the environment's, else the demo's own.
+pub fn demo_node_passphrase() -> String {
+    std::env::var("CARELOG_NODE_PASSPHRASE")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| DEMO_NODE_PASSPHRASE.to_string())
+}
+
 fn run_demo(profile: &str) -> Result {
     let dir = root().join("target").join("demo");
     if dir.exists() {
@@ -201,13 +226,16 @@ fn run_demo(profile: &str) -> Result {
     let status = Command::new(&bin)
         .args(["demo", "--dir"])
         .arg(&dir)
+        .env("CARELOG_NODE_PASSPHRASE", demo_node_passphrase())
+        .env_remove("CARELOG_NODE_PASSPHRASE_FILE")
         .status()
         .map_err(|e| format!("could not start {}: {e}", bin.display()))?;
     if !status.success() {
         return Err("the demo failed".into());
     }
     eprintln!(
-        "\nTry it: {} --home {} patients --as \"Dr Amara Osei\"   (passphrase demo-pass in $CARELOG_PASSPHRASE)",
+        "\nTry it: CARELOG_NODE_PASSPHRASE=\"{}\" CARELOG_PASSPHRASE=\"{DEMO_STAFF_PASSPHRASE}\" {} --home {} patients --as \"Dr Amara Osei\"",
+        demo_node_passphrase(),
         bin.display(),
         dir.join("clinic-1").display()
     );

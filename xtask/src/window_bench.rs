@@ -107,6 +107,7 @@ pub fn bench_window(quick: bool) -> Result {
     let built = Command::new(root().join("target/debug/carelog"))
         .args(["demo", "--dir"])
         .arg(&dir)
+        .env("CARELOG_NODE_PASSPHRASE", super::demo_node_passphrase())
         .output()
         .map_err(|e| format!("could not run the demo: {e}"))?;
     if !built.status.success() {
@@ -207,6 +208,7 @@ fn launch_once(app: &Path, display: &str, home: &Path, wait_idle: bool) -> Resul
     let mut child = Command::new(app)
         .arg("--home")
         .arg(home)
+        .env("CARELOG_NODE_PASSPHRASE", super::demo_node_passphrase())
         .env("DISPLAY", display)
         .env("CARELOG_STARTUP_PROBE", "1")
         .env("XDG_DATA_HOME", root().join("target/bench/desktop-data"))

@@ -77,7 +77,7 @@ impl NodeUnlock {
         if passphrase.is_none() && file.is_none() {
             return Ok(NodeUnlock::passphrase(crate::tests::NODE_PASS));
         }
-        NodeUnlock::from_sources(passphrase, file.as_deref(), || NodeUnlock::os_keyring())
+        NodeUnlock::from_sources(passphrase, file.as_deref(), NodeUnlock::os_keyring)
     }
 
     /// A passphrase if one is given (non-empty), else one read from `file`, else `keyring()`.
@@ -317,7 +317,7 @@ pub(crate) enum NodeKeyFileState {
     /// Nothing: no such file.
     Missing,
     /// A node key in hex, as homes made before sealing kept it.
-    Legacy(ActorKeys),
+    Legacy(Box<ActorKeys>),
     /// Sealed secrets.
     Sealed,
 }
@@ -337,7 +337,7 @@ pub(crate) fn node_key_state(home: &Home) -> Result<NodeKeyFileState> {
         Err(e) => return Err(io_err(&path)(e)),
     };
     if let Some(keys) = legacy_key(&bytes) {
-        return Ok(NodeKeyFileState::Legacy(keys));
+        return Ok(NodeKeyFileState::Legacy(Box::new(keys)));
     }
     Ok(NodeKeyFileState::Sealed)
 }

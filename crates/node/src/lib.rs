@@ -371,7 +371,7 @@ impl Node {
             at_rest::NodeKeyFileState::Missing => Err(NodeError::NoHome(root.to_path_buf())),
             at_rest::NodeKeyFileState::Legacy(keys) => {
                 home.secure()?;
-                let secrets = at_rest::HomeSecrets::new(keys);
+                let secrets = at_rest::HomeSecrets::new(*keys);
                 at_rest::seal_node_key(&home, &secrets, unlock)?;
                 tracing::info!(home = %root.display(), "sealed the node key of a home made before sealing");
                 Ok(secrets)

@@ -551,9 +551,15 @@ mod tests {
     }
 
     #[test]
-    fn pin_parameters_are_within_bounds() {
+    fn pin_parameters_are_within_bounds_and_cost_more_than_a_passphrases() {
+        const { assert!(KdfParams::PIN.memory_kib > KdfParams::DEFAULT.memory_kib) };
         assert!(KdfParams::PIN.is_sane());
-        assert!(KdfParams::PIN.memory_kib > KdfParams::DEFAULT.memory_kib);
+        let keys = ActorKeys::from_seed([4; 64]);
+        let card = CardSecret::from_bytes([5; 16]);
+        let sealed = seal_keys_with_card(&keys, &card, "135790", KdfParams::PIN, [6; 16], [7; 12]);
+        assert_eq!(&sealed[5..9], &KdfParams::PIN.memory_kib.to_le_bytes());
+        let opened = open_keys_with_card(&sealed, &card, "135790").unwrap();
+        assert_eq!(opened.public(), keys.public());
     }
 
     #[test]

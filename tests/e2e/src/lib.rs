@@ -16,6 +16,16 @@ use serde_json::{Value, json};
 /// How long the harness waits for the window to show something.
 pub const WAIT: Duration = Duration::from_secs(40);
 
+/// The node passphrase every home in these stories is sealed under: the app, the CLI, `serve`
+/// and the demo all get it in `$CARELOG_NODE_PASSPHRASE` (no test touches an OS keyring).
+pub const NODE_PASSPHRASE: &str = "end to end homes node passphrase";
+/// The health authority's passphrase in these stories' networks.
+pub const AUTHORITY_PASSPHRASE: &str = "end to end district authority";
+/// The demo's staff passphrase (`carelog demo`).
+pub const STAFF_PASSPHRASE: &str = "demo clinic staff";
+/// The demo's patient PIN (with each patient's own card).
+pub const PATIENT_PIN: &str = "246810";
+
 /// The workspace root.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -180,6 +190,8 @@ pub fn cli(home: &Path, passphrase: &str, args: &[&str]) -> Value {
         .args(args)
         .env("CARELOG_PASSPHRASE", passphrase)
         .env("CARELOG_NEW_PASSPHRASE", passphrase)
+        .env("CARELOG_NODE_PASSPHRASE", NODE_PASSPHRASE)
+        .env("CARELOG_AUTHORITY_PASSPHRASE", AUTHORITY_PASSPHRASE)
         .env_remove("CARELOG_HOME")
         .output()
         .expect("carelog runs");
@@ -215,6 +227,7 @@ pub fn serve(home: &Path, addr: &str, log: Option<&Path>) -> Process {
             .arg("--home")
             .arg(home)
             .args(["serve", "--listen", addr])
+            .env("CARELOG_NODE_PASSPHRASE", NODE_PASSPHRASE)
             .stdout(Stdio::null())
             .stderr(stderr),
     )
@@ -230,8 +243,10 @@ pub fn demo_network(dir: &Path) -> PathBuf {
         std::fs::remove_dir_all(dir).expect("the old demo directory can be removed");
     }
     let output = Command::new(carelog)
-        .args(["demo", "--dir"])
+        .args(["--json", "demo", "--dir"])
         .arg(dir)
+        .env("CARELOG_NODE_PASSPHRASE", NODE_PASSPHRASE)
+        .env("CARELOG_AUTHORITY_PASSPHRASE", AUTHORITY_PASSPHRASE)
         .output()
         .expect("carelog demo runs");
     assert!(
@@ -404,6 +419,25 @@ impl Window {
         eprintln!("screenshot {}", path.display());
     }
 
+    /// Calls a shell command from inside the webview, as the window's own code would (or a
+    /// script injected into it): `Ok` with its answer, `Err` with its failure.
+    pub async fn invoke(&self, command: &str, args: Value) -> Result<Value, Value> {
+        let answer = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1]; \
+                 window.__TAURI__.core.invoke(arguments[0], arguments[1]) \
+                   .then(v => done({ok: v === undefined ? null : v}), e => done({err: e}));",
+                vec![json!(command), args],
+            )
+            .await
+            .expect("the script runs in the webview");
+        match answer.get("ok") {
+            Some(value) => Ok(value.clone()),
+            None => Err(answer.get("err").cloned().unwrap_or(Value::Null)),
+        }
+    }
+
     pub async fn sign_in(&self, who: &str, passphrase: &str) {
         self.choose("#signin-user", who).await;
         self.type_into("#signin-passphrase", passphrase).await;
@@ -488,6 +522,9 @@ impl App {
             ])
             .env("DISPLAY", &display.name)
             .env_remove("CARELOG_HOME")
+            .env("CARELOG_NODE_PASSPHRASE", NODE_PASSPHRASE)
+            .env_remove("CARELOG_NODE_PASSPHRASE_FILE")
+            .env_remove("CARELOG_IDLE_LOCK")
             .stdout(Stdio::null())
             .stderr(log_file);
         match user_home {

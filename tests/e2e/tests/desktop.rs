@@ -1,14 +1,15 @@
 //! A day at North Valley Clinic, in the real window: the admin registers a patient and assigns
 //! the family doctor; the doctor charts vitals three times and sees the trend; a specialist is
 //! refused and asks for access; the patient allows it at the kiosk and reads the access log.
-//! A wrong passphrase and a refused chart show their messages in words; the kiosk locks itself
-//! after 60 s without a touch.
+//! A wrong passphrase and a refused chart show their messages in words; the patient signs in at
+//! the kiosk with the card printed at registration and a 6-digit PIN; the kiosk locks itself
+//! after 60 s without a touch. The chart's HL7 export goes where the person says, 0600.
 //!
 //! A screenshot of each step lands in `target/e2e/`.
 
 use std::time::Duration;
 
-use carelog_e2e::{App, demo_network, root};
+use carelog_e2e::{App, STAFF_PASSPHRASE, demo_network, root};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_day_at_north_valley_clinic() {
@@ -29,13 +30,17 @@ async fn a_day_at_north_valley_clinic() {
     w.screenshot("wrong-passphrase").await;
 
     // The admin registers a patient and makes Dr Osei the family doctor.
-    w.type_into("#signin-passphrase", "demo-pass").await;
+    w.type_into("#signin-passphrase", STAFF_PASSPHRASE).await;
     w.click("#signin-submit").await;
     w.element("#tab-patients").await;
     w.type_into("#reg-name", "Iris Novak").await;
     w.type_into("#reg-birth", "1990-05-05").await;
     w.choose("#reg-sex", "female").await;
+    // A PIN of four digits is refused in words; six are needed.
     w.type_into("#reg-pin", "5678").await;
+    w.click("#reg-submit").await;
+    w.text_with("#reg-status", "6 to 12 digits").await;
+    w.type_into("#reg-pin", "567890").await;
     w.click("#reg-submit").await;
     w.text_with("#reg-status", "Patient registered").await;
     let patient = w
@@ -45,6 +50,25 @@ async fn a_day_at_north_valley_clinic() {
         .await
         .expect("the new patient id");
     assert_eq!(patient.len(), 32, "a patient id is 32 hex characters");
+    // The card to print: its code (QR content) and its number.
+    let card = w
+        .element("#reg-card")
+        .await
+        .text()
+        .await
+        .expect("the new patient's card");
+    assert!(card.starts_with("CL1:"), "{card}");
+    let number = w
+        .element("#reg-card-number")
+        .await
+        .text()
+        .await
+        .expect("the card number");
+    assert_eq!(
+        number.chars().filter(char::is_ascii_digit).count(),
+        13,
+        "{number}"
+    );
     w.element(&format!("#assign-patient option[value='{patient}']"))
         .await;
     w.choose("#assign-patient", &patient).await;
@@ -61,7 +85,7 @@ async fn a_day_at_north_valley_clinic() {
     w.sign_out().await;
 
     // The family doctor charts vitals three times and sees the trend with its three points.
-    w.sign_in("Dr Amara Osei", "demo-pass").await;
+    w.sign_in("Dr Amara Osei", STAFF_PASSPHRASE).await;
     w.click(&format!("button.patient-row[data-patient-id='{patient}']"))
         .await;
     w.text_with("#chart-title", "Iris Novak").await;
@@ -118,8 +142,34 @@ async fn a_day_at_north_valley_clinic() {
     .await;
     // The chart opens afresh with the result in its timeline.
     w.text_with("#chart", "Glucose").await;
+    // The export says it is unencrypted, goes where the person chooses, readable by them only.
+    w.text_with("#export-warning", "unencrypted health information")
+        .await;
+    w.click("#export-hl7").await;
+    w.text_with("#export-status", "Choose where to save").await;
+    let exports = root().join("target/e2e/north-valley-exports");
+    let _ = std::fs::remove_dir_all(&exports);
+    std::fs::create_dir_all(&exports).expect("the export folder can be made");
+    let saved = exports.join("iris.hl7");
+    w.type_into("#export-path", saved.to_str().unwrap()).await;
     w.click("#export-hl7").await;
     w.text_with("#export-status", "Saved to").await;
+    w.text_with("#export-status", "readable by your account only")
+        .await;
+    let written = std::fs::read_to_string(&saved).expect("the export is where it was asked to go");
+    assert!(written.starts_with("MSH|"), "{written}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&saved).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the export is its owner's alone");
+    }
+    // Nothing is left in the app's own folders.
+    let app_data = root().join("target/e2e/north-valley-data");
+    assert!(
+        !app_data.join("carelog/exports").exists(),
+        "no copy under the app's data directory"
+    );
     let exported = w
         .element("#export-text")
         .await
@@ -141,7 +191,7 @@ async fn a_day_at_north_valley_clinic() {
     w.sign_out().await;
 
     // A specialist without access is refused in words, and asks the patient.
-    w.sign_in("Dr Lukas Brandt", "demo-pass").await;
+    w.sign_in("Dr Lukas Brandt", STAFF_PASSPHRASE).await;
     w.type_into("#open-id", &patient).await;
     w.click("#open-id-submit").await;
     w.text_with("#chart-error", "access denied").await;
@@ -154,11 +204,11 @@ async fn a_day_at_north_valley_clinic() {
 
     // At the kiosk the patient allows "sample" and reads who opened the record.
     w.click("#mode-kiosk").await;
-    w.type_into("#kiosk-patient", &patient).await;
-    w.type_into("#kiosk-pin", "0000").await;
+    w.type_into("#kiosk-card", &card).await;
+    w.type_into("#kiosk-pin", "000000").await;
     w.click("#kiosk-submit").await;
     w.text_with("#kiosk-error", "PIN does not match").await;
-    w.type_into("#kiosk-pin", "5678").await;
+    w.type_into("#kiosk-pin", "567890").await;
     w.click("#kiosk-submit").await;
     let request = ".request[data-requester='Dr Lukas Brandt']";
     w.text_with(request, "cardiology referral").await;
@@ -199,14 +249,14 @@ async fn a_day_at_north_valley_clinic() {
     w.screenshot("kiosk-granted-and-access-log").await;
     // Nobody touches the kiosk: after 60 s it locks itself and asks for an id again.
     w.text_with("#lock-note", "locks after 60 seconds").await;
-    w.element_within("#kiosk-patient", Duration::from_secs(75))
+    w.element_within("#kiosk-card", Duration::from_secs(75))
         .await;
     w.text_with("#kiosk-heading", "Your health record").await;
     w.screenshot("kiosk-locked-after-idle").await;
 
     // The specialist now opens the record at the level the patient chose.
     w.click("#mode-staff").await;
-    w.sign_in("Dr Lukas Brandt", "demo-pass").await;
+    w.sign_in("Dr Lukas Brandt", STAFF_PASSPHRASE).await;
     let row = format!("button.patient-row[data-patient-id='{patient}']");
     w.text_with(&row, "sample").await;
     w.click(&row).await;

@@ -7,12 +7,14 @@
 
 use std::path::Path;
 
-use carelog_e2e::{App, cli, free_udp_addr, root, serve};
+use carelog_e2e::{AUTHORITY_PASSPHRASE, App, cli, free_udp_addr, root, serve};
 use serde_json::Value;
+
+const LENA: &str = "lena keeps the lakeside keys";
 
 /// The founder's CLI, as its admin.
 fn lakeside_cli(home: &Path, args: &[&str]) -> Value {
-    cli(home, "lena-secret", args)
+    cli(home, LENA, args)
 }
 
 fn fresh(dir: &str) -> std::path::PathBuf {
@@ -54,7 +56,8 @@ async fn a_new_clinic_joins_with_an_invite_and_syncs() {
     // Ask to join.
     w.type_into("#join-clinic", "Hillside Clinic").await;
     w.type_into("#join-admin", "Hana Admin").await;
-    w.type_into("#join-passphrase", "hana-secret").await;
+    w.type_into("#join-passphrase", "hana opens the hillside door")
+        .await;
     w.screenshot("join-form").await;
     w.click("#join-request").await;
     let said = w.text_with("#join-saved", "Request saved to").await;
@@ -88,7 +91,8 @@ async fn a_new_clinic_joins_with_an_invite_and_syncs() {
     w.click("#join-submit").await;
     w.text_with("#signin-heading", "Hillside Clinic").await;
     w.text_with("#peer-count", "1 peer, in sync").await;
-    w.sign_in("Hana Admin", "hana-secret").await;
+    w.sign_in("Hana Admin", "hana opens the hillside door")
+        .await;
     w.element("#tab-patients").await;
     w.screenshot("joined-and-signed-in").await;
     // What Hillside seals reaches Lakeside.
@@ -96,7 +100,8 @@ async fn a_new_clinic_joins_with_an_invite_and_syncs() {
     w.choose("#enroll-role", "doctor").await;
     w.type_into("#enroll-name", "Dr Hugo Hale").await;
     w.type_into("#enroll-specialty", "family medicine").await;
-    w.type_into("#enroll-passphrase", "hugo-secret").await;
+    w.type_into("#enroll-passphrase", "hugo writes careful notes")
+        .await;
     w.click("#enroll-submit").await;
     w.text_with("#enroll-status", "Dr Hugo Hale is enrolled")
         .await;
@@ -137,16 +142,25 @@ async fn the_founding_admin_enrolls_a_clinic_from_its_request() {
     );
     let mut app = App::launch(&lakeside, "approve").await;
     let w = &mut app.window;
-    w.sign_in("Lena Admin", "lena-secret").await;
+    w.sign_in("Lena Admin", LENA).await;
     w.click("#tab-clinics").await;
     // A wrong address is named.
     w.type_into("#approve-request", request.to_str().unwrap())
         .await;
     w.type_into("#approve-peers", "lakeside").await;
+    w.type_into("#approve-authority", AUTHORITY_PASSPHRASE)
+        .await;
     w.click("#approve-submit").await;
     w.text_with("#approve-status", "`lakeside` is not an address")
         .await;
     w.paste_into("#approve-peers", "").await;
+    // Without the health authority's passphrase nothing is enrolled.
+    w.type_into("#approve-authority", "a guess at it").await;
+    w.click("#approve-submit").await;
+    w.text_with("#approve-status", "not the health authority's passphrase")
+        .await;
+    w.type_into("#approve-authority", AUTHORITY_PASSPHRASE)
+        .await;
     w.click("#approve-submit").await;
     let said = w
         .text_with("#approve-status", "The clinic is enrolled")

@@ -5,7 +5,10 @@
 //!
 //! Screenshots land in `target/e2e/new-network/`.
 
-use carelog_e2e::{App, root};
+use carelog_e2e::{App, STAFF_PASSPHRASE, root};
+
+const LENA: &str = "lena keeps the lakeside keys";
+const STAFF: &str = "lakeside staff morning shift";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clinic_starts_a_network_and_cares_for_its_first_patient() {
@@ -22,14 +25,24 @@ async fn a_clinic_starts_a_network_and_cares_for_its_first_patient() {
     w.type_into("#new-network", "Lake District").await;
     w.type_into("#new-clinic", "Lakeside Clinic").await;
     w.type_into("#new-admin", "Lena Admin").await;
-    w.type_into("#new-passphrase", "lena-secret").await;
+    // A weak admin passphrase is refused with advice, and nothing is made.
+    w.type_into("#new-passphrase", "lena123").await;
+    w.type_into(
+        "#new-authority-passphrase",
+        "lake district health authority",
+    )
+    .await;
+    w.click("#create-network").await;
+    w.text_with("#welcome-error", "too easy to guess").await;
+    assert!(!home.join("node.key").exists());
+    w.type_into("#new-passphrase", LENA).await;
     w.screenshot("welcome").await;
     w.click("#create-network").await;
     w.text_with("#signin-heading", "Lakeside Clinic").await;
     w.text_with("#status-clinic", "Lakeside Clinic").await;
 
     // Staff.
-    w.sign_in("Lena Admin", "lena-secret").await;
+    w.sign_in("Lena Admin", LENA).await;
     w.click("#tab-staff").await;
     for (role, name, specialty) in [
         ("doctor", "Dr Kai Moreno", "family medicine"),
@@ -41,7 +54,7 @@ async fn a_clinic_starts_a_network_and_cares_for_its_first_patient() {
         if !specialty.is_empty() {
             w.type_into("#enroll-specialty", specialty).await;
         }
-        w.type_into("#enroll-passphrase", "staff-secret").await;
+        w.type_into("#enroll-passphrase", STAFF).await;
         w.click("#enroll-submit").await;
         w.text_with("#enroll-status", &format!("{name} is enrolled as {role}"))
             .await;
@@ -54,7 +67,7 @@ async fn a_clinic_starts_a_network_and_cares_for_its_first_patient() {
     w.type_into("#reg-name", "Omar Haddad").await;
     w.type_into("#reg-birth", "1971-09-30").await;
     w.choose("#reg-sex", "male").await;
-    w.type_into("#reg-pin", "2468").await;
+    w.type_into("#reg-pin", "246813").await;
     w.click("#reg-submit").await;
     w.text_with("#reg-status", "Patient registered").await;
     let patient = w
@@ -63,6 +76,12 @@ async fn a_clinic_starts_a_network_and_cares_for_its_first_patient() {
         .text()
         .await
         .expect("the new patient id");
+    let card = w
+        .element("#reg-card")
+        .await
+        .text()
+        .await
+        .expect("the new patient's card");
     w.element(&format!("#assign-patient option[value='{patient}']"))
         .await;
     w.choose("#assign-patient", &patient).await;
@@ -73,7 +92,7 @@ async fn a_clinic_starts_a_network_and_cares_for_its_first_patient() {
     w.sign_out().await;
 
     // The family doctor records a lab result and a note, then amends the note.
-    w.sign_in("Dr Kai Moreno", "staff-secret").await;
+    w.sign_in("Dr Kai Moreno", STAFF).await;
     w.click(&format!("button.patient-row[data-patient-id='{patient}']"))
         .await;
     w.text_with("#chart-title", "Omar Haddad").await;
@@ -109,7 +128,7 @@ async fn a_clinic_starts_a_network_and_cares_for_its_first_patient() {
     w.sign_out().await;
 
     // A colleague with no access breaks the glass in an emergency.
-    w.sign_in("Dr Ada Quinn", "staff-secret").await;
+    w.sign_in("Dr Ada Quinn", STAFF).await;
     w.type_into("#open-id", &patient).await;
     w.click("#open-id-submit").await;
     w.text_with("#chart-error", "access denied").await;
@@ -122,7 +141,7 @@ async fn a_clinic_starts_a_network_and_cares_for_its_first_patient() {
     w.sign_out().await;
 
     // The clinic's lab records a result without reading the chart.
-    w.sign_in("Lakeside Lab", "staff-secret").await;
+    w.sign_in("Lakeside Lab", STAFF).await;
     w.click(&format!(
         "#clinic-patient-list button.patient-row[data-patient-id='{patient}']"
     ))
@@ -138,7 +157,7 @@ async fn a_clinic_starts_a_network_and_cares_for_its_first_patient() {
     w.sign_out().await;
 
     // The admin's audit browser shows every step.
-    w.sign_in("Lena Admin", "lena-secret").await;
+    w.sign_in("Lena Admin", LENA).await;
     w.click("#tab-audit").await;
     w.choose("#audit-patient", &patient).await;
     w.text_with("#audit-table", "break-glass").await;
@@ -159,8 +178,8 @@ async fn a_clinic_starts_a_network_and_cares_for_its_first_patient() {
 
     // At the kiosk the patient takes the emergency access away.
     w.click("#mode-kiosk").await;
-    w.type_into("#kiosk-patient", &patient).await;
-    w.type_into("#kiosk-pin", "2468").await;
+    w.type_into("#kiosk-card", &card).await;
+    w.type_into("#kiosk-pin", "246813").await;
     w.click("#kiosk-submit").await;
     let quinn = "#readers tr.reader[data-reader='Dr Ada Quinn']";
     w.text_with(quinn, "emergency").await;
@@ -194,7 +213,7 @@ async fn the_welcome_screen_opens_the_demo_network() {
     w.click("#open-demo").await;
     w.text_with("#signin-heading", "North Valley Clinic").await;
     w.text_with("#signin-user", "Dr Amara Osei").await;
-    w.sign_in("Dr Amara Osei", "demo-pass").await;
+    w.sign_in("Dr Amara Osei", STAFF_PASSPHRASE).await;
     w.text_with("#patient-list", "Elena Marsh").await;
     w.screenshot("demo-opened").await;
     app.close().await;

@@ -31,14 +31,15 @@ async fn records_from_another_clinic_arrive_in_the_window() {
     w.screenshot("online").await;
 
     // North's cardiologist signs in; South Harbour charts for his referred patient.
-    w.sign_in("Dr Lukas Brandt", "demo-pass").await;
+    w.sign_in("Dr Lukas Brandt", carelog_e2e::STAFF_PASSPHRASE)
+        .await;
     w.element("#patient-search").await;
     // What the demo's referral already brought from South Harbour is announced first; he reads
     // it and dismisses it.
     w.text_with("#new-records", "from other clinics").await;
     w.click("#dismiss-records").await;
     w.count("#new-records", 0).await;
-    let run = |args: &[&str]| cli(&south, "demo-pass", args);
+    let run = |args: &[&str]| cli(&south, carelog_e2e::STAFF_PASSPHRASE, args);
     let listed = run(&["patients", "--as", "Dr Ines Duarte"]);
     let grace = listed["patients"][0]["patient_id"]
         .as_str()
@@ -68,7 +69,7 @@ async fn records_from_another_clinic_arrive_in_the_window() {
 
     // The admin's peers panel.
     w.sign_out().await;
-    w.sign_in("Nora Admin", "demo-pass").await;
+    w.sign_in("Nora Admin", carelog_e2e::STAFF_PASSPHRASE).await;
     w.click("#tab-sync").await;
     w.text_with("#peers-table", "South Harbour").await;
     w.text_with("#peers-table", "in-sync").await;
