@@ -299,13 +299,13 @@ fn StatusBar() -> impl IntoView {
     let who = move || {
         ctx.me.get().map(|me| {
             let change = if me.role == "patient" {
-                "Change my PIN"
+                "Change PIN"
             } else {
-                "Change my passphrase"
+                "Change passphrase"
             };
             view! {
                 <span id="signed-in">{format!("{} ({})", me.name, me.role)}</span>
-                <button id="change-secret" class="secondary"
+                <button id="change-secret"
                     on:click=move |_| ctx.changing_secret.update(|open| *open = !*open)>{change}</button>
                 <button id="sign-out" on:click=move |_| ctx.sign_out()>"Sign out"</button>
             }

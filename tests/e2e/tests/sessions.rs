@@ -100,7 +100,7 @@ async fn an_idle_session_locks_and_the_kiosk_offers_only_its_own_commands() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_home_sealed_under_another_node_passphrase_asks_for_it() {
-    let dir = root().join("target/e2e/sealed-home");
+    let dir = root().join("target/e2e/sealed-home-test");
     if dir.exists() {
         std::fs::remove_dir_all(&dir).expect("the old home can be removed");
     }
