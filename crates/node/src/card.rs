@@ -216,7 +216,10 @@ mod tests {
             card
         );
         let shown = format!("{card:?}").to_lowercase();
-        assert!(!shown.contains("abab"), "the secret is not printed: {shown}");
+        assert!(
+            !shown.contains("abab"),
+            "the secret is not printed: {shown}"
+        );
     }
 
     #[test]

@@ -769,7 +769,8 @@ impl Node {
             Ok(keys) => keys,
             Err(carelog_vault::VaultError::WrongPassphrase) => {
                 let mut record = failures.saturating_add(1).to_le_bytes().to_vec();
-                record.extend_from_slice(&now.to_le_bytes());
+                // The wait counts from when the try failed (a PIN's key derivation takes a while).
+                record.extend_from_slice(&now_ms().to_le_bytes());
                 self.store.put_setting(&counter, &record)?;
                 return Err(NodeError::WrongPassphrase(self.describe(&user)));
             }

@@ -18,9 +18,7 @@ use crate::card::Card;
 use crate::error::{NodeError, Result};
 use crate::home;
 use crate::keys;
-use crate::{
-    Node, OwnTx, Session, patient_file, seal_patient_keys, seal_user_keys, validate_name,
-};
+use crate::{Node, OwnTx, Session, patient_file, seal_patient_keys, seal_user_keys, validate_name};
 
 /// A patient key replacement waiting for a second party.
 #[derive(Clone, Debug, PartialEq, Eq)]

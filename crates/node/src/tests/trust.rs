@@ -213,12 +213,18 @@ fn a_patients_keys_change_only_when_two_parties_ask_and_the_old_pin_stops_workin
         .replace_patient_key(&doc, c.patient, "", "card lost")
         .unwrap();
     assert_eq!(second, Replacement::Done);
-    assert!(no_card.is_none(), "the keys asked for are the ones agreed to");
+    assert!(
+        no_card.is_none(),
+        "the keys asked for are the ones agreed to"
+    );
     assert!(c.node.unlock_patient(c.patient, &c.card, PIN).is_err());
     // The new keys open only with the new card and the new PIN.
     assert!(c.node.unlock(c.patient, "864201").is_err());
     assert!(c.node.unlock_patient(c.patient, &c.card, "864201").is_err());
-    let me = c.node.unlock_patient(c.patient, &new_card, "864201").unwrap();
+    let me = c
+        .node
+        .unlock_patient(c.patient, &new_card, "864201")
+        .unwrap();
     let view = c.node.chart(&me, c.patient, "test").unwrap();
     assert_eq!(view["level"], "full");
     assert_eq!(view.get("sealed_entries"), None, "{view}");
@@ -316,7 +322,10 @@ fn a_clinic_given_new_node_keys_works_on_its_new_machine_and_the_old_key_is_refu
 fn a_patient_moves_their_record_and_the_new_clinic_manages_it() {
     let (mut north, mut south, sam) = two_clinics();
     exchange(&mut north.node, &mut south);
-    let me = north.node.unlock_patient(north.patient, &north.card, PIN).unwrap();
+    let me = north
+        .node
+        .unlock_patient(north.patient, &north.card, PIN)
+        .unwrap();
     let south_id = south.clinic_id();
     north.node.move_record(&me, south_id).unwrap();
     exchange(&mut north.node, &mut south);
@@ -350,7 +359,10 @@ fn an_expired_grant_rotates_the_key_at_the_clinic_of_record() {
         .add_user(&sam, Role::Doctor, "Dr Heart", None, DOC_PASS)
         .unwrap();
     exchange(&mut north.node, &mut south);
-    let me = north.node.unlock_patient(north.patient, &north.card, PIN).unwrap();
+    let me = north
+        .node
+        .unlock_patient(north.patient, &north.card, PIN)
+        .unwrap();
     let end = now_ms() + 1_500;
     north
         .node
