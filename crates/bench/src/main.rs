@@ -124,6 +124,7 @@ fn main() {
         }
         Some("--scale-verify") if args.len() == 2 => scale::verify(args[1].as_ref()),
         Some("--scale-only") if args.len() == 2 => scale_only(&args[1]),
+        Some("--single-only") if args.len() == 3 => single_only(&args[1], &args[2]),
         Some("--resync-only") if args.len() == 2 => resync_only(&args[1]),
         Some("--load-only") if args.len() == 4 => load_only(&args[1], &args[2], &args[3]),
         _ => run(),
@@ -139,6 +140,22 @@ fn scale_only(n: &str) -> Result<(), Error> {
     let n: u64 = n.replace('_', "").parse()?;
     let s = scale::measure(&PathBuf::from("target/bench/scale"), n)?;
     print!("{}", report::scale_table(&s));
+    Ok(())
+}
+
+/// `--single-only ENTRIES SHOWS`: one doctor's chart saves and views alone (to compare builds).
+fn single_only(entries: &str, shows: &str) -> Result<(), Error> {
+    let s = single::measure(entries.parse()?, shows.parse()?)?;
+    for (what, l) in [("chart save", &s.saves), ("chart show", &s.shows)] {
+        println!(
+            "{what:<11} n={:>5}  mean {:>7.2} ms  p50 {:>7.2} ms  p95 {:>7.2} ms  p99 {:>7.2} ms",
+            l.0.len(),
+            l.mean(),
+            l.percentile(50.0),
+            l.percentile(95.0),
+            l.percentile(99.0)
+        );
+    }
     Ok(())
 }
 
