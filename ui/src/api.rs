@@ -11,6 +11,20 @@ extern "C" {
     async fn tauri_invoke(cmd: &str, args: JsValue) -> Result<JsValue, JsValue>;
 }
 
+/// What the window does when the shell answers that the session locked itself.
+type LockedHandler = std::rc::Rc<dyn Fn(String)>;
+
+thread_local! {
+    static ON_LOCKED: std::cell::RefCell<Option<LockedHandler>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Sets what happens when any command answers [`FailureKind::Locked`] (the shell dropped an
+/// idle session's keys): the window forgets the user and says why, whichever call noticed.
+pub fn on_locked(handler: impl Fn(String) + 'static) {
+    ON_LOCKED.with(|h| *h.borrow_mut() = Some(std::rc::Rc::new(handler)));
+}
+
 fn decode<R: DeserializeOwned>(value: JsValue) -> Result<R, Failure> {
     serde_wasm_bindgen::from_value(value).map_err(|e| {
         Failure::new(
@@ -21,6 +35,17 @@ fn decode<R: DeserializeOwned>(value: JsValue) -> Result<R, Failure> {
 }
 
 async fn invoke<R: DeserializeOwned>(cmd: &str, args: JsValue) -> Result<R, Failure> {
+    let answer = answer(cmd, args).await;
+    if let Err(failure) = &answer
+        && failure.kind == FailureKind::Locked
+        && let Some(handler) = ON_LOCKED.with(|h| h.borrow().clone())
+    {
+        handler(failure.message.clone());
+    }
+    answer
+}
+
+async fn answer<R: DeserializeOwned>(cmd: &str, args: JsValue) -> Result<R, Failure> {
     match tauri_invoke(cmd, args).await {
         Ok(value) => decode(value),
         Err(error) => Err(

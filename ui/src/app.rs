@@ -152,6 +152,7 @@ pub fn App() -> impl IntoView {
     };
     provide_context(ctx);
     watch_activity(ctx);
+    crate::api::on_locked(move |why| ctx.lock(why));
     spawn_local(async move {
         match call::<HomeInfo>(commands::HOME_INFO).await {
             Ok(info) => ctx.home.set(Some(info)),
@@ -357,7 +358,8 @@ pub fn submit<A, R, F>(
                 message.set(said.map(Ok));
                 ctx.touch();
             }
-            Err(e) if e.kind == FailureKind::Locked => ctx.lock(e.message),
+            // The shell locked the session: `api::on_locked` has signed the window out.
+            Err(e) if e.kind == FailureKind::Locked => {}
             Err(e) => message.set(Some(Err(e.message))),
         }
     });
