@@ -83,7 +83,7 @@ impl Node {
         let records = match publisher {
             Some(session) => self.opened_records(session, patient, file)?,
             None => {
-                let holders = [(self.clinic, &self.node_keys)];
+                let holders = [(self.clinic, &self.secrets.node)];
                 self.records_opened_by(&holders, patient, file)?
             }
         };
@@ -266,7 +266,7 @@ impl Node {
         let chart = match publisher {
             Some(session) => self.open_entries(session, patient, file)?,
             None => self.open_entries_with(
-                &[(self.clinic, &self.node_keys)],
+                &[(self.clinic, &self.secrets.node)],
                 &OpenedKeys::default(),
                 &OpenedEntries::default(),
                 patient,

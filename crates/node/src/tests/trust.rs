@@ -447,7 +447,10 @@ fn a_grantee_below_full_holds_no_key_that_opens_an_entry_and_sees_their_level() 
             .unwrap();
         note(&mut north.node, &doc, north.patient, text);
     }
-    let me = north.node.unlock(north.patient, PIN).unwrap();
+    let me = north
+        .node
+        .unlock_patient(north.patient, &north.card, PIN)
+        .unwrap();
     north
         .node
         .grant(&me, north.patient, cardio, AccessLevel::Sample, None)
