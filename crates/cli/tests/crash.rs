@@ -97,16 +97,10 @@ fn acknowledged_entries_survive_kill_9_at_any_moment() {
             .unwrap(),
     );
 
-    // A deterministic spread of kill delays, from before the process starts work to after it ends.
-    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut acknowledged = Vec::new();
-    let mut killed = 0;
-    for round in 0..200 {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        let delay = Duration::from_micros(seed % 120_000);
-        let mut child = carelog(&home, "doctor secret", "")
+    // How long one write takes here, start to finish (opening the home's sealed keys and the
+    // doctor's key store costs two key derivations, whose time depends on the machine).
+    let add = |title: &str| {
+        carelog(&home, "doctor secret", "")
             .args([
                 "chart",
                 "add",
@@ -118,13 +112,28 @@ fn acknowledged_entries_survive_kill_9_at_any_moment() {
                 "note",
                 "--data",
             ])
-            .arg(format!(
-                r#"{{"title":"round {round}","text":"crash test"}}"#
-            ))
+            .arg(format!(r#"{{"title":"{title}","text":"crash test"}}"#))
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap();
+            .unwrap()
+    };
+    let timed = Instant::now();
+    let first = add("timing").wait_with_output().unwrap();
+    assert!(first.status.success(), "a write completes when left alone");
+    let whole = timed.elapsed().as_micros().max(1_000) as u64;
+
+    // A deterministic spread of kill delays, from before the process starts work to after it
+    // ends (half as long again as a whole write).
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut acknowledged = Vec::new();
+    let mut killed = 0;
+    for round in 0..200 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let delay = Duration::from_micros(seed % (whole * 3 / 2));
+        let mut child = add(&format!("round {round}"));
         let started = Instant::now();
         let mut finished = None;
         while started.elapsed() < delay {
