@@ -449,7 +449,27 @@ fn a_hostile_enrolled_clinic_changes_nothing_over_quic_and_is_refused_once_suspe
             AllowList::from_ledger(&hostile.ledger),
         )
         .unwrap();
-        endpoint.open_link(addr).await.err()
+        // QUIC lets the client finish its half of the handshake before the server has checked
+        // the client's certificate, so the refusal may arrive as the link closing instead.
+        match endpoint.open_link(addr).await {
+            Err(refused) => Some(refused.to_string()),
+            Ok(mut link) => {
+                let hello = Frame::Hello {
+                    network: hostile.ledger.network_id(),
+                    clinic: endpoint.clinic(),
+                    frontier: frontier_tips(&hostile.ledger),
+                };
+                if let Err(refused) = link.send(&hello).await {
+                    return Some(refused.to_string());
+                }
+                match tokio::time::timeout(Duration::from_secs(10), link.receive()).await {
+                    Ok(Err(refused)) => Some(refused.to_string()),
+                    Ok(Ok(None)) => Some("the clinic closed the link".into()),
+                    Ok(Ok(Some(frame))) => panic!("a suspended clinic was answered: {frame:?}"),
+                    Err(_) => None,
+                }
+            }
+        }
     });
     drop(server);
     assert!(
