@@ -244,12 +244,14 @@ impl Demographics {
         })
     }
 
-    /// The name as initials, e.g. "Paula Ester" → "P. E.".
+    /// The name as initials, e.g. "Paula Ester" → "P. E.". One letter per word, even where a
+    /// letter's capital is several ("ß" → "S."), so the initials of initials are the same.
     pub fn initials(&self) -> String {
         self.name
             .split_whitespace()
             .filter_map(|word| word.chars().next())
-            .map(|c| format!("{}.", c.to_uppercase()))
+            .filter_map(|c| c.to_uppercase().next())
+            .map(|c| format!("{c}."))
             .collect::<Vec<_>>()
             .join(" ")
     }
@@ -390,6 +392,18 @@ mod tests {
             sex: "female".into(),
         };
         assert_eq!(d.initials(), "P. E.");
+        for (name, initials) in [("ὐλη ßeta", "Υ. S."), ("élodie", "É.")] {
+            let d = Demographics {
+                name: name.into(),
+                ..d.clone()
+            };
+            assert_eq!(d.initials(), initials);
+            let again = Demographics {
+                name: d.initials(),
+                ..d.clone()
+            };
+            assert_eq!(again.initials(), initials, "initials of initials");
+        }
         assert_eq!(d.birth_year(), 1980);
     }
 
