@@ -79,17 +79,20 @@ pub fn measure(rt: &tokio::runtime::Runtime, records: usize) -> Result<Resync, E
         let data = json!({"systolic": 110 + (i % 40), "diastolic": 70 + (i % 20)}).to_string();
         north.add_entry(&doc, patient, "vitals", &data, None)?;
     }
-    let addr = std::net::UdpSocket::bind("127.0.0.1:0")?.local_addr()?;
+    // North is listening once its endpoint is bound; the clock starts when South dials.
+    let endpoint = {
+        let _in_runtime = rt.enter();
+        north.bind_endpoint(([127, 0, 0, 1], 0).into())?
+    };
+    let addr = endpoint.local_addr()?;
     let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let server = rt.spawn(carelog_node::serve(
+    let server = rt.spawn(carelog_node::serve_on(
         north,
-        addr,
+        endpoint,
         Vec::new(),
         shutdown,
         |_| {},
     ));
-    // Let North's endpoint come up; the clock starts when South dials.
-    std::thread::sleep(Duration::from_millis(300));
     let south = Arc::new(Mutex::new(south));
     let started = Instant::now();
     let report = rt.block_on(carelog_node::sync_once(
