@@ -2,7 +2,6 @@
 //! [`Failure`] in words when it does not happen; nothing here logs chart content or keys.
 
 use std::path::Path;
-use std::process::Command;
 use std::str::FromStr;
 
 use carelog_chart::AccessLevel;
@@ -21,23 +20,23 @@ use tauri::State;
 use crate::desk::{self, Desk, failure};
 use crate::screens;
 
-type Answer<T> = Result<T, Failure>;
+pub(crate) type Answer<T> = Result<T, Failure>;
 
 /// Why the chart was opened, as the patient will read it in the access log.
 const CHART_PURPOSE: &str = "chart opened in the desktop app";
 
-fn invalid(message: impl Into<String>) -> Failure {
+pub(crate) fn invalid(message: impl Into<String>) -> Failure {
     Failure::new(FailureKind::Invalid, message)
 }
 
-fn patient(node: &Node, text: &str) -> Answer<ActorId> {
+pub(crate) fn patient(node: &Node, text: &str) -> Answer<ActorId> {
     if text.trim().is_empty() {
         return Err(invalid("enter the patient id"));
     }
     node.resolve_patient(text.trim()).map_err(failure)
 }
 
-fn user(node: &Node, text: &str) -> Answer<ActorId> {
+pub(crate) fn user(node: &Node, text: &str) -> Answer<ActorId> {
     if text.trim().is_empty() {
         return Err(invalid("choose a person"));
     }
@@ -48,20 +47,15 @@ fn level(text: &str) -> Answer<AccessLevel> {
     AccessLevel::from_str(text).map_err(|e| invalid(e.to_string()))
 }
 
-fn staff_member(node: &Node, id: &ActorId) -> Option<StaffMember> {
-    let state = node.ledger().state();
-    let u = state.users.get(id).filter(|u| u.role != Role::Patient)?;
-    Some(StaffMember {
-        id: id.to_string(),
-        name: u.name.clone(),
-        role: u.role.as_str().into(),
-        specialty: u.specialty.clone(),
-        clinic: state
-            .clinics
-            .get(&u.clinic)
-            .map(|c| c.name.clone())
-            .unwrap_or_default(),
-    })
+pub(crate) fn staff_member(person: carelog_node::Person) -> StaffMember {
+    StaffMember {
+        id: person.id.to_string(),
+        name: person.name,
+        role: person.role.as_str().into(),
+        specialty: person.specialty,
+        clinic: person.clinic_name,
+        disabled: person.disabled,
+    }
 }
 
 /// Which home is open.
@@ -157,40 +151,45 @@ pub async fn change_pin(desk: State<'_, Desk>, args: ChangePin) -> Answer<()> {
 pub async fn open_demo(desk: State<'_, Desk>) -> Answer<HomeInfo> {
     let dir = desk::data_dir().join("demo");
     let first = dir.join("clinic-1");
+    let unlock = Desk::demo_unlock();
     if !first.join("carelog.sqlite3").exists() {
-        build_demo(&dir)?;
+        if dir.exists() {
+            // A demo whose building stopped half-way: start it again.
+            std::fs::remove_dir_all(&dir).map_err(|e| {
+                invalid(format!(
+                    "could not clear the unfinished demo under {}: {e}",
+                    dir.display()
+                ))
+            })?;
+        }
+        // The demo runs its own sync runtime, so it is built off this command's async runtime.
+        let building = dir.clone();
+        tauri::async_runtime::spawn_blocking(move || build_demo(&building, &Desk::demo_unlock()))
+            .await
+            .map_err(|e| {
+                Failure::new(
+                    FailureKind::Other,
+                    format!("the demo network could not be built: {e}"),
+                )
+            })??;
     }
-    desk.switch_to(&first, Desk::demo_unlock())
+    desk.switch_to(&first, unlock)
 }
 
 /// Runs `carelog demo` (installed beside this app, or on the PATH).
-fn build_demo(dir: &Path) -> Answer<()> {
-    let beside = std::env::current_exe()
+fn build_demo(dir: &Path, unlock: &carelog_node::NodeUnlock) -> Answer<()> {
+    let authority_passphrase = std::env::var(carelog_node::AUTHORITY_PASSPHRASE_VAR)
         .ok()
-        .and_then(|exe| exe.parent().map(|d| d.join("carelog")))
-        .filter(|p| p.exists());
-    let program = beside.unwrap_or_else(|| "carelog".into());
-    let output = Command::new(&program)
-        .arg("demo")
-        .arg("--dir")
-        .arg(dir)
-        .output()
-        .map_err(|e| {
-            Failure::new(
-                FailureKind::Other,
-                format!(
-                    "the demo needs the `carelog` program beside this app or on the PATH ({e}); build it with `cargo build -p carelog-cli`"
-                ),
-            )
-        })?;
-    if !output.status.success() {
-        let said = String::from_utf8_lossy(&output.stderr);
-        let last = said.lines().last().unwrap_or("no reason given").trim();
-        return Err(Failure::new(
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| carelog_node::DEMO_AUTHORITY_PASSPHRASE.to_string());
+    // Each step of the demo's story goes to the app's log (it holds no chart content).
+    let mut say = |line: String| tracing::info!(target: "carelog_desktop::demo", "{line}");
+    carelog_node::build_demo(dir, unlock, &authority_passphrase, &mut say).map_err(|e| {
+        Failure::new(
             FailureKind::Other,
-            format!("the demo network could not be built: {last}"),
-        ));
-    }
+            format!("the demo network could not be built: {e}"),
+        )
+    })?;
     Ok(())
 }
 
@@ -290,18 +289,7 @@ pub async fn staff(desk: State<'_, Desk>) -> Answer<Vec<StaffMember>> {
             eprintln!("carelog-desktop: sign-in screen ready");
         }
     });
-    desk.with_node(|node| {
-        let clinic = node.clinic_id();
-        let state = node.ledger().state();
-        let mut list: Vec<StaffMember> = state
-            .users
-            .iter()
-            .filter(|(_, u)| u.clinic == clinic && u.role != Role::Patient)
-            .filter_map(|(id, _)| staff_member(node, id))
-            .collect();
-        list.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(list)
-    })
+    desk.with_node(|node| Ok(node.staff().into_iter().map(staff_member).collect()))
 }
 
 /// Staff sign-in with a passphrase.
@@ -312,9 +300,10 @@ pub async fn sign_in(desk: State<'_, Desk>, args: SignIn) -> Answer<Me> {
     }
     let (session, me) = desk.with_node(|node| {
         let id = user(node, &args.user_id)?;
-        let me = staff_member(node, &id).ok_or_else(|| {
-            invalid("patients identify at the kiosk with their patient id and PIN")
-        })?;
+        let me = node
+            .person(&id)
+            .map(staff_member)
+            .ok_or_else(|| invalid("patients identify at the kiosk with their card and PIN"))?;
         let session = node.unlock(id, &args.passphrase).map_err(failure)?;
         Ok((
             session,
@@ -465,7 +454,9 @@ pub async fn enroll(desk: State<'_, Desk>, args: Enroll) -> Answer<StaffMember> 
         let id = node
             .add_user(session, role, &args.name, specialty, &args.passphrase)
             .map_err(failure)?;
-        staff_member(node, &id).ok_or_else(|| invalid("the new user is not in the ledger"))
+        node.person(&id)
+            .map(staff_member)
+            .ok_or_else(|| invalid("the new user is not in the ledger"))
     })
 }
 
@@ -487,26 +478,16 @@ pub async fn register_patient(
     })
 }
 
-/// Patients registered at this clinic, for the admin (ids only: names are sealed).
+/// The records this clinic keeps, for its admin (ids only: names are sealed).
 #[tauri::command]
 pub async fn clinic_patients(desk: State<'_, Desk>) -> Answer<Vec<ClinicPatient>> {
-    desk.with_session(|node, _| Ok(screens::clinic_patients(node)))
+    desk.with_session(|node, session| Ok(screens::clinic_patients(node, session)))
 }
 
 /// Every doctor of the network, for assignment.
 #[tauri::command]
 pub async fn doctors(desk: State<'_, Desk>) -> Answer<Vec<StaffMember>> {
-    desk.with_session(|node, _| {
-        let state = node.ledger().state();
-        let mut list: Vec<StaffMember> = state
-            .users
-            .iter()
-            .filter(|(_, u)| u.role == Role::Doctor)
-            .filter_map(|(id, _)| staff_member(node, id))
-            .collect();
-        list.sort_by(|a, b| (&a.clinic, &a.name).cmp(&(&b.clinic, &b.name)));
-        Ok(list)
-    })
+    desk.with_session(|node, _| Ok(node.doctors().into_iter().map(staff_member).collect()))
 }
 
 /// Puts a doctor on a patient's attention list (as custodian: the family doctor).
@@ -766,15 +747,28 @@ pub async fn join_network(desk: State<'_, Desk>, args: JoinNetwork) -> Answer<Ho
 /// its request; the invite is saved under the app's data directory (`invites/`).
 #[tauri::command]
 pub async fn approve_clinic(desk: State<'_, Desk>, args: ApproveClinic) -> Answer<SavedFile> {
-    let path = args.request_path.trim();
+    let request = join_request(&args.request_path)?;
+    let peers = peer_list(&args.peers)?;
+    let (clinic, invite) = desk.with_session(|node, session| {
+        let authority = authority(node, session, &args.authority_passphrase)?;
+        node.approve(&authority, &request, &peers).map_err(failure)
+    })?;
+    save_invite(&clinic, &invite)
+}
+
+/// The join request a clinic's machine wrote, read from the path the admin typed.
+pub(crate) fn join_request(path: &str) -> Answer<Vec<u8>> {
+    let path = path.trim();
     if path.is_empty() {
         return Err(invalid("choose the join request the clinic sent"));
     }
-    let request =
-        std::fs::read(path).map_err(|e| invalid(format!("could not read {path}: {e}")))?;
+    std::fs::read(path).map_err(|e| invalid(format!("could not read {path}: {e}")))
+}
+
+/// Peer addresses typed into a form, separated by commas or spaces.
+pub(crate) fn peer_list(text: &str) -> Answer<Vec<String>> {
     let mut peers = Vec::new();
-    for peer in args
-        .peers
+    for peer in text
         .split(|c: char| c == ',' || c.is_whitespace())
         .filter(|p| !p.is_empty())
     {
@@ -785,24 +779,26 @@ pub async fn approve_clinic(desk: State<'_, Desk>, args: ApproveClinic) -> Answe
         })?;
         peers.push(peer.to_string());
     }
-    let (clinic, invite) = desk.with_session(|node, session| {
-        let role = node
-            .ledger()
-            .state()
-            .users
-            .get(&session.user)
-            .map(|u| u.role);
-        if role != Some(Role::Admin) {
-            return Err(Failure::new(
-                FailureKind::Denied,
-                "only a clinic admin approves clinics",
-            ));
-        }
-        let authority = node
-            .open_authority(&args.authority_passphrase)
-            .map_err(failure)?;
-        node.approve(&authority, &request, &peers).map_err(failure)
-    })?;
+    Ok(peers)
+}
+
+/// The health authority's keys, for an admin signed in at the clinic that founded the network.
+pub(crate) fn authority(
+    node: &Node,
+    session: &carelog_node::Session,
+    passphrase: &str,
+) -> Answer<carelog_node::AuthorityKeys> {
+    if node.role_of(&session.user) != Some(Role::Admin) {
+        return Err(Failure::new(
+            FailureKind::Denied,
+            "only a clinic admin acts for the health authority",
+        ));
+    }
+    node.open_authority(passphrase).map_err(failure)
+}
+
+/// Saves an invite for a clinic under the app's data directory (`invites/`).
+pub(crate) fn save_invite(clinic: &ActorId, invite: &[u8]) -> Answer<SavedFile> {
     let file = desk::data_dir()
         .join("invites")
         .join(format!("{clinic}.json"));

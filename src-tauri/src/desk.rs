@@ -112,7 +112,9 @@ pub fn failure(e: NodeError) -> Failure {
         NodeError::WrongPassphrase(_) | NodeError::WrongNodePassphrase(_) => {
             FailureKind::WrongPassphrase
         }
-        NodeError::Denied(_) => FailureKind::Denied,
+        NodeError::Denied(_) | NodeError::Disabled { .. } | NodeError::Suspended { .. } => {
+            FailureKind::Denied
+        }
         NodeError::Invalid(_) => FailureKind::Invalid,
         NodeError::UnknownUser(_) | NodeError::UnknownPatient(_) | NodeError::UnknownEntry(_) => {
             FailureKind::NotFound
@@ -469,7 +471,9 @@ impl Desk {
     pub fn demo_unlock() -> NodeUnlock {
         NodeUnlock::from_sources(
             std::env::var(carelog_node::NODE_PASSPHRASE_VAR).ok(),
-            None,
+            std::env::var_os(carelog_node::NODE_PASSPHRASE_FILE_VAR)
+                .map(PathBuf::from)
+                .as_deref(),
             || NodeUnlock::passphrase(carelog_node::DEMO_NODE_PASSPHRASE),
         )
         .unwrap_or_else(|_| NodeUnlock::passphrase(carelog_node::DEMO_NODE_PASSPHRASE))
@@ -494,24 +498,13 @@ impl Desk {
 
 fn info_of(inner: &Inner) -> HomeInfo {
     match &inner.node {
-        Some(node) => {
-            let state = node.ledger().state();
-            HomeInfo {
-                home: inner.home.display().to_string(),
-                open: true,
-                clinic: state
-                    .clinics
-                    .get(&node.clinic_id())
-                    .map(|c| c.name.clone())
-                    .unwrap_or_default(),
-                network: state
-                    .network
-                    .as_ref()
-                    .map(|n| n.name.clone())
-                    .unwrap_or_default(),
-                ..HomeInfo::default()
-            }
-        }
+        Some(node) => HomeInfo {
+            home: inner.home.display().to_string(),
+            open: true,
+            clinic: node.clinic_name(),
+            network: node.network_name(),
+            ..HomeInfo::default()
+        },
         None => HomeInfo {
             home: inner.home.display().to_string(),
             open: false,

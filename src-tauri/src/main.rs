@@ -19,6 +19,7 @@
 mod commands;
 mod desk;
 mod screens;
+mod standing;
 mod updates;
 
 use std::net::SocketAddr;
@@ -154,6 +155,12 @@ fn run_command(invoke: tauri::ipc::Invoke<tauri::Wry>) -> bool {
         commands::refuse,
         commands::readers,
         commands::revoke,
+        standing::disable_user,
+        standing::replace_user_key,
+        standing::replace_patient_key,
+        standing::clinics,
+        standing::clinic_standing,
+        standing::replace_clinic_key,
         updates::check_update,
         updates::install_update,
     ]);

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use carelog_chart::{EntryData, EntryKind, VITAL_SIGNS};
 use carelog_desktop_api::{ChartScreen, ClinicPatient, Failure, Reader, Trend, TrendPoint};
-use carelog_ledger::{Action, ActorId, BREAK_GLASS_MS, authorize};
-use carelog_node::{Node, Session, now_ms, parse_time, rfc3339};
+use carelog_ledger::ActorId;
+use carelog_node::{Node, ReadBasis, Session, parse_time, rfc3339};
 use serde_json::Value;
 
 use crate::desk::failure;
@@ -98,78 +98,49 @@ pub fn with_names(node: &Node, detail: &str) -> String {
     detail
         .split(' ')
         .map(|word| match word.parse::<ActorId>() {
-            Ok(id) if node.ledger().state().users.contains_key(&id) => node.display_name(&id),
+            Ok(id) if node.is_person(&id) => node.display_name(&id),
             _ => word.to_string(),
         })
         .collect::<Vec<_>>()
         .join(" ")
 }
 
-/// Patients registered at this clinic with their doctors (names of patients stay sealed).
-pub fn clinic_patients(node: &Node) -> Vec<ClinicPatient> {
-    let state = node.ledger().state();
-    let mut files: Vec<_> = state
-        .patients
-        .iter()
-        .filter(|(_, f)| f.clinic == node.clinic_id())
-        .collect();
-    files.sort_unstable_by_key(|(id, _)| **id);
-    files
+/// The records this clinic keeps, with their doctors (patients' names stay sealed).
+pub fn clinic_patients(node: &Node, session: &Session) -> Vec<ClinicPatient> {
+    node.kept_records(session)
         .into_iter()
-        .map(|(id, f)| ClinicPatient {
-            patient_id: id.to_string(),
-            custodian: f.custodian().map(|c| node.display_name(&c)),
-            attention: f.attention.keys().map(|d| node.display_name(d)).collect(),
-            entries: f.entries().len(),
+        .map(|record| ClinicPatient {
+            patient_id: record.patient.to_string(),
+            custodian: record.custodian.map(|c| node.display_name(&c)),
+            attention: record
+                .attention
+                .iter()
+                .map(|d| node.display_name(d))
+                .collect(),
+            entries: record.entries,
         })
         .collect()
 }
 
 /// Who may read a record now: attention list, grants, open break-glass access.
 pub fn readers(node: &Node, session: &Session, patient: ActorId) -> Result<Vec<Reader>, Failure> {
-    let state = node.ledger().state();
-    let now = now_ms();
-    authorize(state, session.user, &Action::ViewAudit, Some(patient), now)
-        .map_err(|d| failure(d.into()))?;
-    let Some(file) = state.patient(&patient) else {
-        return Ok(Vec::new());
-    };
-    let mut out: Vec<Reader> = file
-        .attention
-        .iter()
-        .map(|(id, attending)| Reader {
-            id: id.to_string(),
-            name: node.display_name(id),
-            basis: if attending.custodian {
-                "family doctor"
-            } else {
-                "attending"
+    let readers = node.current_readers(session, patient).map_err(failure)?;
+    Ok(readers
+        .into_iter()
+        .map(|r| Reader {
+            id: r.id.to_string(),
+            name: node.display_name(&r.id),
+            basis: match r.basis {
+                ReadBasis::Custodian => "family doctor",
+                ReadBasis::Attending => "attending",
+                ReadBasis::Grant => "your grant",
+                ReadBasis::BreakGlass => "emergency (break-glass)",
             }
             .into(),
-            level: "full".into(),
-            expires: None,
+            level: r.level.as_str().into(),
+            expires: r.expires_ms.map(rfc3339),
         })
-        .collect();
-    out.extend(file.grants.iter().map(|(id, g)| Reader {
-        id: id.to_string(),
-        name: node.display_name(id),
-        basis: "your grant".into(),
-        level: g.level.as_str().into(),
-        expires: g.expires_ms.map(rfc3339),
-    }));
-    out.extend(
-        file.break_glass
-            .iter()
-            .filter(|(_, at)| now < at + BREAK_GLASS_MS)
-            .map(|(id, at)| Reader {
-                id: id.to_string(),
-                name: node.display_name(id),
-                basis: "emergency (break-glass)".into(),
-                level: "full".into(),
-                expires: Some(rfc3339(at + BREAK_GLASS_MS)),
-            }),
-    );
-    Ok(out)
+        .collect())
 }
 
 #[cfg(test)]

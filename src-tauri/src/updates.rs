@@ -156,15 +156,12 @@ fn offer(app_version: String, update: Option<&Update>, source: String) -> Update
 
 /// Updates change the software of the whole computer: only a clinic admin asks for them.
 fn admin_only(desk: &Desk) -> Answer<()> {
-    desk.with_session(|node, session| {
-        let state = node.ledger().state();
-        match state.users.get(&session.user) {
-            Some(u) if u.role == Role::Admin => Ok(()),
-            _ => Err(Failure::new(
-                FailureKind::Denied,
-                "only a clinic admin installs updates",
-            )),
-        }
+    desk.with_session(|node, session| match node.role_of(&session.user) {
+        Some(Role::Admin) => Ok(()),
+        _ => Err(Failure::new(
+            FailureKind::Denied,
+            "only a clinic admin installs updates",
+        )),
     })
 }
 

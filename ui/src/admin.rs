@@ -1,8 +1,9 @@
 //! The clinic admin's desk: enroll staff, register patients, assign physicians, browse audits.
 
 use carelog_desktop_api::{
-    ApproveClinic, Assign, AuditRow, ClinicPatient, Enroll, Me, NewPatient, PatientRef,
-    RegisteredPatient, SavedFile, StaffMember, commands,
+    ApproveClinic, Assign, AuditRow, ClinicPatient, ClinicRow, ClinicStanding, DisableUser, Enroll,
+    Me, NewPatient, PatientKeyReplaced, PatientRef, RegisteredPatient, ReplaceClinicKey,
+    ReplacePatientKey, ReplaceUserKey, SavedFile, StaffMember, commands,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -128,13 +129,134 @@ fn StaffTab() -> impl IntoView {
             <section class="card" style="flex: 1" aria-labelledby="staff-heading">
                 <h2 id="staff-heading">"Staff of this clinic"</h2>
                 <table id="staff-table">
-                    <thead><tr><th>"Name"</th><th>"Role"</th><th>"Specialty"</th></tr></thead>
+                    <thead><tr><th>"Name"</th><th>"Role"</th><th>"Specialty"</th><th>"Standing"</th></tr></thead>
                     <tbody>{move || staff.get().into_iter().map(|s| view! {
-                        <tr><td>{s.name}</td><td>{s.role}</td><td>{s.specialty.unwrap_or_default()}</td></tr>
+                        <tr class="staff-row" data-user-id=s.id.clone()>
+                            <td>{s.name}</td><td>{s.role}</td><td>{s.specialty.unwrap_or_default()}</td>
+                            <td class="standing">{s.disabled.map(|why| format!("disabled: {why}")).unwrap_or_else(|| "active".into())}</td>
+                        </tr>
                     }).collect_view()}</tbody>
                 </table>
             </section>
         </div>
+        <StaffStanding staff=staff/>
+    }
+}
+
+/// Someone left, or lost their laptop or passphrase: disable them, or give them new keys.
+#[component]
+fn StaffStanding(staff: RwSignal<Vec<StaffMember>>) -> impl IntoView {
+    let ctx = Ctx::get();
+    let chosen = RwSignal::new(String::new());
+    let reason = RwSignal::new(String::new());
+    let passphrase = RwSignal::new(String::new());
+    let confirming = RwSignal::new(false);
+    let busy = RwSignal::new(false);
+    let message = RwSignal::new(None::<Result<String, String>>);
+    Effect::new(move |_| {
+        let list = staff.get();
+        if chosen.get_untracked().is_empty()
+            && let Some(s) = list.iter().find(|s| s.disabled.is_none())
+        {
+            chosen.set(s.id.clone());
+        }
+    });
+    let name_of = move |id: &str| {
+        staff
+            .get_untracked()
+            .into_iter()
+            .find(|s| s.id == id)
+            .map(|s| s.name)
+            .unwrap_or_default()
+    };
+    let disable = move |_| {
+        confirming.set(false);
+        let who = name_of(&chosen.get_untracked());
+        let args = DisableUser {
+            user_id: chosen.get_untracked(),
+            reason: reason.get_untracked(),
+        };
+        submit(
+            ctx,
+            commands::DISABLE_USER,
+            args,
+            busy,
+            message,
+            move |rotated: usize| {
+                reason.set(String::new());
+                Some(match rotated {
+                    0 => format!("{who} is disabled: they can no longer sign in."),
+                    1 => format!(
+                        "{who} is disabled: they can no longer sign in, and 1 record they could read has a new key without them."
+                    ),
+                    n => format!(
+                        "{who} is disabled: they can no longer sign in, and {n} records they could read have new keys without them."
+                    ),
+                })
+            },
+        );
+    };
+    let replace = move |_| {
+        confirming.set(false);
+        let who = name_of(&chosen.get_untracked());
+        let args = ReplaceUserKey {
+            user_id: chosen.get_untracked(),
+            passphrase: passphrase.get_untracked(),
+            reason: reason.get_untracked(),
+        };
+        passphrase.set(String::new());
+        submit(
+            ctx,
+            commands::REPLACE_USER_KEY,
+            args,
+            busy,
+            message,
+            move |()| {
+                reason.set(String::new());
+                Some(format!(
+                    "{who} has new keys under the passphrase just typed; their old keys can do nothing from now on."
+                ))
+            },
+        );
+    };
+    view! {
+        <section class="card" aria-labelledby="standing-heading">
+            <h2 id="standing-heading">"Someone left, or lost their keys"</h2>
+            <p class="hint">"Disabling is for good: they cannot sign in, and every record they could read gets a new key without them. New keys replace a lost laptop's or a forgotten passphrase's: the old keys open nothing written after."</p>
+            <label for="standing-user">"Staff member"</label>
+            <select id="standing-user" on:change=move |ev| { confirming.set(false); chosen.set(event_target_value(&ev)) }>
+                {move || staff.get().into_iter().map(|s| {
+                    let selected = s.id == chosen.get_untracked();
+                    let words = match &s.disabled {
+                        Some(_) => format!("{} — {} (disabled)", s.name, s.role),
+                        None => format!("{} — {}", s.name, s.role),
+                    };
+                    view! { <option value=s.id selected=selected>{words}</option> }
+                }).collect_view()}
+            </select>
+            <label for="standing-reason">"Why (the audit keeps it)"</label>
+            <input id="standing-reason" autocomplete="off" placeholder="e.g. left the clinic on 30 November"
+                prop:value=reason on:input=move |ev| reason.set(event_target_value(&ev))/>
+            <label for="standing-passphrase">"Their new passphrase (only for new keys; they type it)"</label>
+            <input id="standing-passphrase" type="password" autocomplete="new-password"
+                prop:value=passphrase on:input=move |ev| passphrase.set(event_target_value(&ev))/>
+            <div>
+                <button id="standing-disable" type="button" class="danger" disabled=busy
+                    on:click=move |_| confirming.set(true)>"Disable…"</button>
+                <button id="standing-replace" type="button" class="secondary" disabled=busy
+                    on:click=replace>"Give new keys"</button>
+            </div>
+            {move || confirming.get().then(|| view! {
+                <p class="warning" role="alert">
+                    "Disable " {name_of(&chosen.get_untracked())} "? This cannot be undone; enroll them again if they come back. "
+                    <button id="standing-disable-confirm" type="button" class="danger" on:click=disable>"Disable"</button>
+                    " "
+                    <button id="standing-disable-cancel" type="button" class="secondary"
+                        on:click=move |_| confirming.set(false)>"Keep"</button>
+                </p>
+            })}
+            {result_line("standing-status", message)}
+        </section>
     }
 }
 
@@ -297,6 +419,80 @@ fn PatientsTab() -> impl IntoView {
                 }).collect_view()}</tbody>
             </table>
         </section>
+        <PatientNewKeys patients=patients/>
+    }
+}
+
+/// A patient lost their card or forgot their PIN: two parties (the admin of the clinic of
+/// record, the family doctor or the health authority) ask for the same new keys.
+#[component]
+fn PatientNewKeys(patients: RwSignal<Vec<ClinicPatient>>) -> impl IntoView {
+    let ctx = Ctx::get();
+    let chosen = RwSignal::new(String::new());
+    let pin = RwSignal::new(String::new());
+    let reason = RwSignal::new(String::new());
+    let busy = RwSignal::new(false);
+    let message = RwSignal::new(None::<Result<String, String>>);
+    let card = RwSignal::new(None::<PatientKeyReplaced>);
+    let ask = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let args = ReplacePatientKey {
+            patient_id: chosen.get_untracked(),
+            pin: pin.get_untracked(),
+            reason: reason.get_untracked(),
+        };
+        pin.set(String::new());
+        card.set(None);
+        submit(
+            ctx,
+            commands::REPLACE_PATIENT_KEY,
+            args,
+            busy,
+            message,
+            move |done: PatientKeyReplaced| {
+                reason.set(String::new());
+                let words = match (done.done, done.card.is_some()) {
+                    (true, _) => {
+                        "The patient's new keys are in force; the old card opens nothing written from now on."
+                    }
+                    (false, true) => {
+                        "Asked. The new keys wait for a second party (the family doctor, or the health authority) to agree. Print the new card now: it is kept nowhere else."
+                    }
+                    (false, false) => "Asked. The new keys wait for a second party to agree.",
+                };
+                card.set(done.card.is_some().then_some(done));
+                Some(words.into())
+            },
+        );
+    };
+    view! {
+        <form class="card" on:submit=ask aria-labelledby="newkeys-heading">
+            <h2 id="newkeys-heading">"A lost card or a forgotten PIN"</h2>
+            <p class="hint">"Two of the clinic's admin, the family doctor and the health authority must ask: the first makes the new card, the second agrees."</p>
+            <label for="newkeys-patient">"Patient"</label>
+            <select id="newkeys-patient" on:change=move |ev| chosen.set(event_target_value(&ev))>
+                <option value="" selected=true>"Choose a patient…"</option>
+                {move || patients.get().into_iter().map(|p| {
+                    let words = format!("{}… — {}", p.patient_id.chars().take(16).collect::<String>(),
+                        p.custodian.clone().unwrap_or_else(|| "no family doctor".into()));
+                    view! { <option value=p.patient_id>{words}</option> }
+                }).collect_view()}
+            </select>
+            <label for="newkeys-pin">"The patient's new PIN (6 to 12 digits; only if you ask first)"</label>
+            <input id="newkeys-pin" type="password" inputmode="numeric" prop:value=pin
+                on:input=move |ev| pin.set(event_target_value(&ev))/>
+            <label for="newkeys-reason">"Why (the audit keeps it)"</label>
+            <input id="newkeys-reason" autocomplete="off" placeholder="e.g. card lost"
+                prop:value=reason on:input=move |ev| reason.set(event_target_value(&ev))/>
+            <div><button id="newkeys-submit" type="submit" disabled=busy>"Ask for new keys"</button></div>
+            {result_line("newkeys-status", message)}
+            {move || card.get().and_then(|c| Some((c.card_number?, c.card?))).map(|(number, content)| view! {
+                <div class="card" id="newkeys-card-box">
+                    <p>"New card number " <strong id="newkeys-card-number">{number}</strong></p>
+                    <p><code id="newkeys-card">{content}</code></p>
+                </div>
+            })}
+        </form>
     }
 }
 
@@ -480,6 +676,142 @@ fn ClinicsTab() -> impl IntoView {
                 <button id="approve-submit" type="submit" disabled=move || busy.get()>"Enroll the clinic"</button>
             </form>
             {result_line("approve-status", message)}
+        </section>
+        <ClinicStandingCard/>
+    }
+}
+
+/// The health authority's revocations: suspend a clinic (its blocks and handshakes are refused,
+/// its patients' keys rotate without it), reinstate it, or give it new node keys.
+#[component]
+fn ClinicStandingCard() -> impl IntoView {
+    let ctx = Ctx::get();
+    let clinics = live_list::<ClinicRow>(commands::CLINICS);
+    let chosen = RwSignal::new(String::new());
+    let reason = RwSignal::new(String::new());
+    let authority = RwSignal::new(String::new());
+    let request = RwSignal::new(String::new());
+    let peers = RwSignal::new(String::new());
+    let busy = RwSignal::new(false);
+    let message = RwSignal::new(None::<Result<String, String>>);
+    Effect::new(move |_| {
+        let list = clinics.get();
+        if chosen.get_untracked().is_empty()
+            && let Some(c) = list.iter().find(|c| !c.here)
+        {
+            chosen.set(c.id.clone());
+        }
+    });
+    let name_of = move |id: &str| {
+        clinics
+            .get_untracked()
+            .into_iter()
+            .find(|c| c.id == id)
+            .map(|c| c.name)
+            .unwrap_or_default()
+    };
+    let standing = move |suspend: bool| {
+        let clinic = name_of(&chosen.get_untracked());
+        let args = ClinicStanding {
+            clinic_id: chosen.get_untracked(),
+            suspend,
+            reason: reason.get_untracked(),
+            authority_passphrase: authority.get_untracked(),
+        };
+        authority.set(String::new());
+        submit(
+            ctx,
+            commands::CLINIC_STANDING,
+            args,
+            busy,
+            message,
+            move |rotated: usize| {
+                reason.set(String::new());
+                Some(if suspend {
+                    let rotated = match rotated {
+                        0 => String::new(),
+                        1 => " One record held here has a new key without it.".into(),
+                        n => format!(" {n} records held here have new keys without it."),
+                    };
+                    format!(
+                        "{clinic} is suspended: its blocks and connections are refused.{rotated}"
+                    )
+                } else {
+                    format!("{clinic} is reinstated.")
+                })
+            },
+        );
+    };
+    let replace = move |_| {
+        let clinic = name_of(&chosen.get_untracked());
+        let args = ReplaceClinicKey {
+            clinic_id: chosen.get_untracked(),
+            request_path: request.get_untracked(),
+            peers: peers.get_untracked(),
+            reason: reason.get_untracked(),
+            authority_passphrase: authority.get_untracked(),
+        };
+        authority.set(String::new());
+        submit(
+            ctx,
+            commands::REPLACE_CLINIC_KEY,
+            args,
+            busy,
+            message,
+            move |saved: SavedFile| {
+                reason.set(String::new());
+                request.set(String::new());
+                Some(format!(
+                    "{clinic} has new node keys; the old machine's blocks are refused from now on. Its invite is saved to {}: hand it to the new machine.",
+                    saved.file
+                ))
+            },
+        );
+    };
+    view! {
+        <section class="card" aria-labelledby="network-clinics-heading">
+            <h2 id="network-clinics-heading">"Clinics of the network"</h2>
+            <table id="clinics-table">
+                <thead><tr><th>"Clinic"</th><th>"Standing"</th></tr></thead>
+                <tbody>{move || clinics.get().into_iter().map(|c| view! {
+                    <tr class="clinic-row" data-clinic-id=c.id.clone()>
+                        <td>{c.name.clone()}{c.here.then_some(" (this clinic)")}</td>
+                        <td class="standing">{c.suspended.map(|why| format!("suspended: {why}")).unwrap_or_else(|| "enrolled".into())}</td>
+                    </tr>
+                }).collect_view()}</tbody>
+            </table>
+            <label for="standing-clinic">"Clinic"</label>
+            <select id="standing-clinic" on:change=move |ev| chosen.set(event_target_value(&ev))>
+                {move || clinics.get().into_iter().filter(|c| !c.here).map(|c| {
+                    let selected = c.id == chosen.get_untracked();
+                    view! { <option value=c.id selected=selected>{c.name}</option> }
+                }).collect_view()}
+            </select>
+            <label for="standing-clinic-reason">"Why (the audit keeps it)"</label>
+            <input id="standing-clinic-reason" autocomplete="off" placeholder="e.g. its server was stolen"
+                prop:value=reason on:input=move |ev| reason.set(event_target_value(&ev))/>
+            <label for="standing-authority">"The health authority's passphrase"</label>
+            <input id="standing-authority" type="password" autocomplete="off"
+                prop:value=authority on:input=move |ev| authority.set(event_target_value(&ev))/>
+            <div>
+                <button id="standing-suspend" type="button" class="danger" disabled=busy
+                    on:click=move |_| standing(true)>"Suspend"</button>
+                <button id="standing-reinstate" type="button" class="secondary" disabled=busy
+                    on:click=move |_| standing(false)>"Reinstate"</button>
+            </div>
+            <details>
+                <summary>"New node keys for its new machine"</summary>
+                <label for="standing-request">"The join request its new machine wrote"</label>
+                <input id="standing-request" autocomplete="off" spellcheck="false"
+                    placeholder="/path/to/request.json" prop:value=request
+                    on:input=move |ev| request.set(event_target_value(&ev))/>
+                <label for="standing-peers">"Where it can sync from (addresses, optional)"</label>
+                <input id="standing-peers" autocomplete="off" spellcheck="false"
+                    placeholder="192.168.1.20:7070" prop:value=peers
+                    on:input=move |ev| peers.set(event_target_value(&ev))/>
+                <div><button id="standing-clinic-replace" type="button" disabled=busy on:click=replace>"Give new node keys"</button></div>
+            </details>
+            {result_line("standing-clinic-status", message)}
         </section>
     }
 }

@@ -72,10 +72,13 @@ pub fn SignIn() -> impl IntoView {
             <select id="signin-user" on:change=move |ev| chosen.set(event_target_value(&ev))>
                 {move || staff.get().into_iter().map(|s| {
                     let selected = s.id == chosen.get_untracked();
-                    let what = match &s.specialty {
+                    let mut what = match &s.specialty {
                         Some(sp) => format!("{} — {} ({sp})", s.name, s.role),
                         None => format!("{} — {}", s.name, s.role),
                     };
+                    if s.disabled.is_some() {
+                        what.push_str(" — disabled");
+                    }
                     view! { <option value=s.id selected=selected>{what}</option> }
                 }).collect_view()}
             </select>

@@ -7,6 +7,7 @@ mod desktop;
 mod dist;
 mod fuzz;
 mod install_check;
+mod layering;
 mod window_bench;
 
 use std::path::{Path, PathBuf};
@@ -265,6 +266,8 @@ fn test(_args: &[String]) -> Result {
     step("dependencies (cargo deny: bans, licences, sources)");
     desktop::cargo_tools(&["cargo-deny"])?;
     cmd("cargo", &["deny", "check", "bans", "licenses", "sources"])?;
+    step("layering (the window reaches the ledger only through the node)");
+    layering::check(&root())?;
     step("tests");
     // Every test binary runs even when one fails, so one run reports every failure.
     cmd("cargo", &with_host(&["test", "--no-fail-fast"]))?;

@@ -93,6 +93,19 @@ pub mod commands {
     pub const CHECK_UPDATE: &str = "check_update";
     /// `CheckUpdate -> String` (admins; the sentence says to reopen the app)
     pub const INSTALL_UPDATE: &str = "install_update";
+    /// `DisableUser -> usize` (an admin of the user's clinic; how many records got new keys)
+    pub const DISABLE_USER: &str = "disable_user";
+    /// `ReplaceUserKey -> ()` (an admin of the user's clinic)
+    pub const REPLACE_USER_KEY: &str = "replace_user_key";
+    /// `ReplacePatientKey -> PatientKeyReplaced` (the admin of the clinic of record, the
+    /// custodian or the health authority: two of them must ask)
+    pub const REPLACE_PATIENT_KEY: &str = "replace_patient_key";
+    /// `() -> Vec<ClinicRow>` (every clinic of the network and its standing)
+    pub const CLINICS: &str = "clinics";
+    /// `ClinicStanding -> usize` (the health authority; how many records got new keys)
+    pub const CLINIC_STANDING: &str = "clinic_standing";
+    /// `ReplaceClinicKey -> SavedFile` (the health authority; the invite for the new machine)
+    pub const REPLACE_CLINIC_KEY: &str = "replace_clinic_key";
 }
 
 /// What kind of problem a command met; the window words some of them differently.
@@ -239,6 +252,94 @@ pub struct StaffMember {
     pub specialty: Option<String>,
     /// The clinic where they were enrolled.
     pub clinic: String,
+    /// Why an admin disabled them, if one did (they can no longer sign in).
+    #[serde(default)]
+    pub disabled: Option<String>,
+}
+
+/// An admin disables a staff user who left or whose account was misused.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DisableUser {
+    /// The user's id.
+    pub user_id: String,
+    /// Why, as the audit and the user's refused sign-in will say.
+    pub reason: String,
+}
+
+/// An admin gives a staff user new keys (a lost laptop, a forgotten passphrase).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReplaceUserKey {
+    /// The user's id.
+    pub user_id: String,
+    /// The passphrase the user types for their new keys.
+    pub passphrase: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// A second party asks for (or agrees to) new keys for a patient who lost their card or
+/// forgot their PIN.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReplacePatientKey {
+    /// The patient's id.
+    pub patient_id: String,
+    /// The new PIN the patient types (only when asking first: the new card is made here).
+    pub pin: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// What asking for a patient's new keys did.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PatientKeyReplaced {
+    /// Whether the new keys are in force (a second party had already asked for them), or wait
+    /// for a second party.
+    pub done: bool,
+    /// The new card's QR content, when this call made it (print it now: it is kept nowhere).
+    pub card: Option<String>,
+    /// The number printed on the new card.
+    pub card_number: Option<String>,
+}
+
+/// A clinic of the network.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClinicRow {
+    /// The clinic's id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Why the health authority suspended it, while it is suspended.
+    pub suspended: Option<String>,
+    /// Whether it is the clinic whose window this is.
+    pub here: bool,
+}
+
+/// The health authority suspends a clinic, or lifts its suspension.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClinicStanding {
+    /// The clinic's id.
+    pub clinic_id: String,
+    /// `true` to suspend, `false` to reinstate.
+    pub suspend: bool,
+    /// Why (required to suspend).
+    pub reason: String,
+    /// The health authority's passphrase.
+    pub authority_passphrase: String,
+}
+
+/// The health authority gives a clinic new node keys, from the join request of its new machine.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReplaceClinicKey {
+    /// The clinic's id.
+    pub clinic_id: String,
+    /// The join request the clinic's new machine wrote.
+    pub request_path: String,
+    /// Addresses (`host:port`) it can sync from, separated by spaces or commas.
+    pub peers: String,
+    /// Why.
+    pub reason: String,
+    /// The health authority's passphrase.
+    pub authority_passphrase: String,
 }
 
 /// The signed-in person.

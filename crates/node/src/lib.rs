@@ -27,6 +27,8 @@ mod at_rest;
 mod backup;
 mod card;
 mod charting;
+mod demo;
+mod directory;
 mod error;
 mod home;
 mod interop;
@@ -60,6 +62,8 @@ pub use at_rest::{
 pub use card::{CARD_NUMBER_DIGITS, Card, card_number, check_pin, parse_card_number};
 pub use carelog_sync::net::{LinkState, PeerState, SyncStatus};
 pub use charting::PatientListing;
+pub use demo::{DemoHome, DemoNetwork, build_demo};
+pub use directory::{ClinicEntry, CurrentReader, KeptRecord, Person, ReadBasis};
 pub use error::{NodeError, Result};
 pub use home::{Home, now_ms, parse_time, rfc3339};
 pub use interop::Format;

@@ -5,6 +5,7 @@ use carelog_ledger::Role;
 
 use super::*;
 
+mod directory;
 mod trust;
 
 pub(crate) const PASS: &str = "admin secret";
