@@ -115,11 +115,11 @@ pub fn run(home: &Path, command: Command, json: bool) -> Result<Output, Failure>
         }
         Command::Recover { peers, network } => crate::network::recover(home, &peers, network),
         Command::Serve { listen, peers } => {
-            crate::network::serve(Node::open(home)?, listen, peers, json)
+            crate::network::serve(crate::progress::open(home)?, listen, peers, json)
         }
-        Command::Sync { peer } => crate::network::sync(Node::open(home)?, peer),
+        Command::Sync { peer } => crate::network::sync(crate::progress::open(home)?, peer),
         command => {
-            let mut node = Node::open(home)?;
+            let mut node = crate::progress::open(home)?;
             on_node(&mut node, command)
         }
     }
@@ -143,7 +143,7 @@ fn clinic(home: &Path, command: ClinicCommand) -> Result<Output, Failure> {
         }
         ClinicCommand::Approve { file, out, peers } => {
             let request = read_file(&file)?;
-            let mut node = Node::open(home)?;
+            let mut node = crate::progress::open(home)?;
             let authority = node.open_authority(&authority_passphrase(false)?)?;
             let (clinic_id, invite) = node.approve(&authority, &request, &peers)?;
             write_file(&out, &invite)?;

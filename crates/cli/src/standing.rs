@@ -110,7 +110,7 @@ pub fn patient(node: &mut Node, command: PatientCommand) -> Result<Output, Failu
 
 /// `clinic suspend`, `clinic reinstate` and `clinic replace-key`, on the founding home.
 pub fn clinic(home: &Path, command: ClinicCommand) -> Result<Output, Failure> {
-    let mut node = Node::open(home)?;
+    let mut node = crate::progress::open(home)?;
     match command {
         ClinicCommand::Suspend { clinic, reason } => {
             let clinic = node.resolve_clinic(&clinic)?;

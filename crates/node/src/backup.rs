@@ -115,7 +115,7 @@ impl Node {
         }
         Home::write_atomic(&home.database(), &contents.database)?;
         // A plain database (format 1) is encrypted by the open, like any older home's.
-        let mut node = Node::open_unlocked(root, Arc::new(secrets))?;
+        let mut node = Node::open_unlocked(root, Arc::new(secrets), &mut |_, _| {})?;
         node.verify()?;
         // Peers may hold blocks this clinic sealed after the backup: sealing the same heights
         // again would fork its chain (and peers would refuse everything after). Until a sync

@@ -354,8 +354,19 @@ impl Node {
     /// `keys/` and an authority key sealed too. Each step can be interrupted; the next open
     /// finishes the rest.
     pub fn open_with(root: &Path, unlock: &NodeUnlock) -> Result<Node> {
+        Node::open_with_progress(root, unlock, &mut |_, _| {})
+    }
+
+    /// [`Node::open_with`], reporting `(blocks applied, blocks to apply)` as the blocks beyond
+    /// the saved state are checked and applied (all of them when there is no saved state: a
+    /// first open after `recover`, say, which takes seconds on a large home).
+    pub fn open_with_progress(
+        root: &Path,
+        unlock: &NodeUnlock,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Node> {
         let secrets = Arc::new(Node::open_secrets(root, unlock)?);
-        Node::open_unlocked(root, secrets)
+        Node::open_unlocked(root, secrets, progress)
     }
 
     /// Opens a home's sealed keys (sealing a home made before encryption first), without
@@ -385,7 +396,11 @@ impl Node {
     }
 
     /// Opens a home whose keys are open.
-    fn open_unlocked(root: &Path, secrets: Arc<at_rest::HomeSecrets>) -> Result<Node> {
+    fn open_unlocked(
+        root: &Path,
+        secrets: Arc<at_rest::HomeSecrets>,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Node> {
         let home = Home::new(root);
         home.secure()?;
         let path = home.database();
@@ -437,6 +452,10 @@ impl Node {
             }
         };
         read_bodies_from_store(&mut ledger, &store)?;
+        let to_apply = usize::try_from(store.blocks_after(pages.after).map_err(damaged_file)?)
+            .unwrap_or(usize::MAX);
+        let mut applied = 0;
+        progress(applied, to_apply);
         // The next pages are read and decoded on other threads while this one applies the last.
         let (inserted, (error, loaded_seq)) = std::thread::scope(|scope| {
             let (send, receive) = std::sync::mpsc::sync_channel::<Vec<_>>(1);
@@ -453,7 +472,13 @@ impl Node {
             let inserted =
                 // Every signature is checked again (on every core): the database is not trusted
                 // more than the network. A saved state spares this for the blocks it covers.
-                ledger.insert_batch_checked(receive.into_iter().flatten(), Check::Full);
+                ledger.insert_batch_checked(
+                    receive.into_iter().flatten().inspect(|_| {
+                        applied += 1;
+                        progress(applied, to_apply.max(applied));
+                    }),
+                    Check::Full,
+                );
             // The thread only reads and decodes: it cannot panic short of a bug; if it did, the
             // blocks it had not yet handed over are missing, which is reported as damage.
             let read = reader.join().unwrap_or_else(|_| {
@@ -530,7 +555,7 @@ impl Node {
     /// This home opened again, with the keys this node already holds: a second node on the
     /// same home (the window's sync link) needs no passphrase again.
     pub fn reopen(&self) -> Result<Node> {
-        Node::open_unlocked(self.home.root(), self.secrets.clone())
+        Node::open_unlocked(self.home.root(), self.secrets.clone(), &mut |_, _| {})
     }
 
     /// Makes sure the genesis block and every key store of the database are also kept as files

@@ -97,7 +97,7 @@ impl Node {
         }
         // The home's own keys must open first: a recovery never starts from a locked home.
         let secrets = Arc::new(Node::open_secrets(root, &crate::NodeUnlock::from_env()?)?);
-        match Node::open_unlocked(root, secrets.clone()) {
+        match Node::open_unlocked(root, secrets.clone(), &mut |_, _| {}) {
             Ok(_) => {
                 return Err(NodeError::Invalid(format!(
                     "{} opens and verifies: there is nothing to recover (to fetch new blocks, `carelog sync --peer ADDR`)",
@@ -146,7 +146,7 @@ impl Node {
                 std::fs::rename(&from, &to).map_err(io_err(&to))?;
             }
         }
-        let node = Node::open_unlocked(root, secrets)?;
+        let node = Node::open_unlocked(root, secrets, &mut |_, _| {})?;
         let (blocks, txs) = node.verify()?;
         let recovered = Recovered {
             network_id: node.network_id(),

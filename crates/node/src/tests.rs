@@ -917,6 +917,38 @@ fn alter_database(root: &std::path::Path, sql: &str) {
 }
 
 #[test]
+fn opening_reports_each_block_it_checks_and_applies_beyond_the_saved_state() {
+    let c = clinic();
+    let blocks = c.node.ledger().block_count();
+    drop(c.node);
+    let unlock = NodeUnlock::passphrase(NODE_PASS);
+    Node::forget_saved_state(&c.root, &unlock).unwrap();
+    let mut seen = Vec::new();
+    let node = Node::open_with_progress(&c.root, &unlock, &mut |done, total| {
+        seen.push((done, total))
+    })
+    .unwrap();
+    // Every block but the genesis block, which opens the ledger.
+    let to_apply = blocks - 1;
+    assert_eq!(seen.first(), Some(&(0, to_apply)));
+    assert_eq!(seen.last(), Some(&(to_apply, to_apply)));
+    assert_eq!(seen.len(), to_apply + 1, "one report per block: {seen:?}");
+    assert!(seen.windows(2).all(|w| w[1].0 == w[0].0 + 1));
+    assert_eq!(node.ledger().block_count(), blocks);
+
+    // With a saved state that covers every block, there is nothing to apply.
+    let mut node = node;
+    assert!(node.save_state().unwrap());
+    drop(node);
+    let mut seen = Vec::new();
+    Node::open_with_progress(&c.root, &unlock, &mut |done, total| {
+        seen.push((done, total))
+    })
+    .unwrap();
+    assert_eq!(seen, [(0, 0)]);
+}
+
+#[test]
 fn a_saved_state_opens_the_same_node_and_later_blocks_apply_on_top() {
     let mut c = clinic();
     let doc = c.node.unlock(c.doctor, DOC_PASS).unwrap();

@@ -479,6 +479,16 @@ impl Store {
         Ok(stmt.exists(params![&hash[..]])?)
     }
 
+    /// Number of blocks stored after sequence number `seq` (0: every block).
+    pub fn blocks_after(&self, seq: i64) -> Result<u64, StoreError> {
+        let conn = self.conn();
+        Ok(conn.query_row(
+            "SELECT count(*) FROM blocks WHERE seq > ?1",
+            params![seq],
+            |r| r.get::<_, i64>(0),
+        )? as u64)
+    }
+
     /// Number of locally sealed blocks no peer has acknowledged yet.
     pub fn pending_count(&self) -> Result<u64, StoreError> {
         let conn = self.conn();
