@@ -53,6 +53,15 @@ pub fn Admin(me: Me) -> impl IntoView {
     }
 }
 
+/// A record in a chooser: the start of its id and its family doctor (names are sealed).
+fn patient_words(p: &ClinicPatient) -> String {
+    format!(
+        "{}… — {}",
+        p.patient_id.chars().take(16).collect::<String>(),
+        p.custodian.as_deref().unwrap_or("no family doctor")
+    )
+}
+
 /// Loads a list command whenever the ledger changes.
 fn live_list<T>(cmd: &'static str) -> RwSignal<Vec<T>>
 where
@@ -382,8 +391,7 @@ fn PatientsTab() -> impl IntoView {
                 <select id="assign-patient" on:change=move |ev| assign_patient.set(event_target_value(&ev))>
                     {move || patients.get().into_iter().map(|p| {
                         let selected = p.patient_id == assign_patient.get();
-                        let words = format!("{}… — {}", p.patient_id.chars().take(16).collect::<String>(),
-                            p.custodian.clone().unwrap_or_else(|| "no family doctor".into()));
+                        let words = patient_words(&p);
                         view! { <option value=p.patient_id selected=selected>{words}</option> }
                     }).collect_view()}
                 </select>
@@ -473,8 +481,7 @@ fn PatientNewKeys(patients: RwSignal<Vec<ClinicPatient>>) -> impl IntoView {
             <select id="newkeys-patient" on:change=move |ev| chosen.set(event_target_value(&ev))>
                 <option value="" selected=true>"Choose a patient…"</option>
                 {move || patients.get().into_iter().map(|p| {
-                    let words = format!("{}… — {}", p.patient_id.chars().take(16).collect::<String>(),
-                        p.custodian.clone().unwrap_or_else(|| "no family doctor".into()));
+                    let words = patient_words(&p);
                     view! { <option value=p.patient_id>{words}</option> }
                 }).collect_view()}
             </select>
@@ -540,8 +547,7 @@ fn AuditTab() -> impl IntoView {
             <select id="audit-patient" on:change=move |ev| chosen.set(event_target_value(&ev))>
                 <option value="" selected=true>"Choose a patient…"</option>
                 {move || patients.get().into_iter().map(|p| {
-                    let words = format!("{}… — {}", p.patient_id.chars().take(16).collect::<String>(),
-                        p.custodian.clone().unwrap_or_else(|| "no family doctor".into()));
+                    let words = patient_words(&p);
                     view! { <option value=p.patient_id>{words}</option> }
                 }).collect_view()}
             </select>
