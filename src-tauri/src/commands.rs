@@ -4,7 +4,6 @@
 use std::path::Path;
 use std::str::FromStr;
 
-use carelog_chart::AccessLevel;
 use carelog_desktop_api::{
     ApproveClinic, AskAccess, Assign, AuditRow, BreakGlass, ChangePassphrase, ChangePin,
     ChartScreen, ChooseExportFile, ClinicPatient, CreateNetwork, Enroll, ExportChart, Exported,
@@ -41,10 +40,6 @@ pub(crate) fn user(node: &Node, text: &str) -> Answer<ActorId> {
         return Err(invalid("choose a person"));
     }
     node.resolve_user(text.trim()).map_err(failure)
-}
-
-fn level(text: &str) -> Answer<AccessLevel> {
-    AccessLevel::from_str(text).map_err(|e| invalid(e.to_string()))
 }
 
 pub(crate) fn staff_member(person: carelog_node::Person) -> StaffMember {
@@ -366,7 +361,7 @@ pub async fn my_patients(desk: State<'_, Desk>) -> Answer<Vec<PatientRow>> {
             .map(|p| PatientRow {
                 patient_id: p.patient_id,
                 name: p.name,
-                level: p.level.as_str().into(),
+                level: p.level,
                 basis: p.basis,
             })
             .collect())
@@ -411,16 +406,22 @@ pub async fn add_entry(desk: State<'_, Desk>, args: NewEntry) -> Answer<String> 
     desk.with_session(|node, session| {
         let id = patient(node, &args.patient_id)?;
         let amends = args.amends.as_deref().filter(|a| !a.trim().is_empty());
-        node.add_entry(session, id, &args.kind, &args.data.to_string(), amends)
-            .map(|tx| tx.to_string())
-            .map_err(failure)
+        node.add_entry(
+            session,
+            id,
+            args.kind.as_str(),
+            &args.data.to_string(),
+            amends,
+        )
+        .map(|tx| tx.to_string())
+        .map_err(failure)
     })
 }
 
 /// Asks the patient for access.
 #[tauri::command]
 pub async fn request_access(desk: State<'_, Desk>, args: AskAccess) -> Answer<()> {
-    let level = level(&args.level)?;
+    let level = args.level;
     desk.with_session(|node, session| {
         let id = patient(node, &args.patient_id)?;
         node.request_access(session, id, level, &args.reason)
@@ -516,7 +517,7 @@ pub async fn audit(desk: State<'_, Desk>, args: PatientRef) -> Answer<Vec<AuditR
                 actor: a.actor,
                 actor_name: a.actor_name,
                 action: a.action.into(),
-                level: a.level.map(|l| l.as_str().into()),
+                level: a.level,
                 detail: a.detail.map(|d| screens::with_names(node, &d)),
             })
             .collect())
@@ -536,7 +537,7 @@ pub async fn pending_requests(desk: State<'_, Desk>) -> Answer<Vec<PendingReques
                 patient_id: r.patient_id,
                 requester: r.requester,
                 requester_name: r.requester_name,
-                level: r.level.as_str().into(),
+                level: r.level,
                 reason: r.reason,
                 time: r.time,
             })
@@ -547,7 +548,7 @@ pub async fn pending_requests(desk: State<'_, Desk>) -> Answer<Vec<PendingReques
 /// Grants a reader a level.
 #[tauri::command]
 pub async fn grant(desk: State<'_, Desk>, args: GrantAccess) -> Answer<()> {
-    let level = level(&args.level)?;
+    let level = args.level;
     desk.with_session(|node, session| {
         let id = patient(node, &args.patient_id)?;
         let grantee = user(node, &args.grantee)?;

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use carelog_chart::{EntryData, EntryKind, VITAL_SIGNS};
+use carelog_chart::{AccessLevel, EntryData, EntryKind, VITAL_SIGNS};
 use carelog_desktop_api::{ChartScreen, ClinicPatient, Failure, Reader, Trend, TrendPoint};
 use carelog_ledger::ActorId;
 use carelog_node::{Node, ReadBasis, Session, parse_time, rfc3339};
@@ -13,7 +13,10 @@ use crate::desk::failure;
 
 /// The chart view with the patient's name (as the level allows) and trends of measured values.
 pub fn chart_screen(patient: ActorId, view: Value) -> ChartScreen {
-    let level = view["level"].as_str().unwrap_or("none").to_string();
+    let level = view["level"]
+        .as_str()
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(AccessLevel::None);
     let entries = view["entries"].as_array().map(Vec::as_slice).unwrap_or(&[]);
     let name = entries
         .iter()
@@ -65,7 +68,7 @@ pub fn trends(entries: &[Value]) -> Vec<Trend> {
                     unit: obs.unit.clone(),
                     low: None,
                     high: None,
-                    kind: kind.as_str().into(),
+                    kind,
                     points: Vec::new(),
                 });
             // The newest entry's range and name win: labs may change their reference ranges.
@@ -137,7 +140,7 @@ pub fn readers(node: &Node, session: &Session, patient: ActorId) -> Result<Vec<R
                 ReadBasis::BreakGlass => "emergency (break-glass)",
             }
             .into(),
-            level: r.level.as_str().into(),
+            level: r.level,
             expires: r.expires_ms.map(rfc3339),
         })
         .collect())
@@ -170,6 +173,6 @@ mod tests {
         assert_eq!((t[0].low, t[0].high), (Some(90.0), Some(120.0)));
         assert_eq!(t[1].loinc, "8462-4");
         assert_eq!(t[2].name, "Glucose");
-        assert_eq!(t[2].kind, "lab");
+        assert_eq!(t[2].kind, EntryKind::Lab);
     }
 }

@@ -1,9 +1,9 @@
 //! The clinic admin's desk: enroll staff, register patients, assign physicians, browse audits.
 
 use carelog_desktop_api::{
-    ApproveClinic, Assign, AuditRow, ClinicPatient, ClinicRow, ClinicStanding, DisableUser, Enroll,
-    Me, NewPatient, PatientKeyReplaced, PatientRef, RegisteredPatient, ReplaceClinicKey,
-    ReplacePatientKey, ReplaceUserKey, SavedFile, StaffMember, commands,
+    AccessLevel, ApproveClinic, Assign, AuditRow, ClinicPatient, ClinicRow, ClinicStanding,
+    DisableUser, Enroll, Me, NewPatient, PatientKeyReplaced, PatientRef, RegisteredPatient,
+    ReplaceClinicKey, ReplacePatientKey, ReplaceUserKey, SavedFile, StaffMember, commands,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -514,7 +514,7 @@ pub fn AuditTable(rows: Vec<AuditRow>, #[prop(optional)] me: Option<String>) -> 
                     <td>{r.time.replace('T', " ").trim_end_matches('Z').to_string()}</td>
                     <td>{if me.as_deref() == Some(r.actor.as_str()) { "You".to_string() } else { r.actor_name.clone() }}</td>
                     <td>{r.action.clone()}</td>
-                    <td>{r.level.unwrap_or_default()}</td>
+                    <td>{r.level.map(AccessLevel::as_str).unwrap_or_default()}</td>
                     <td>{r.detail.unwrap_or_default()}</td>
                 </tr>
             }).collect_view()}</tbody>

@@ -2,7 +2,7 @@
 //! no access, the refusal in words with "request access" and "break-glass".
 
 use carelog_desktop_api::{
-    AskAccess, BreakGlass, ChartScreen, Failure, FailureKind, OpenChart, commands,
+    AccessLevel, AskAccess, BreakGlass, ChartScreen, Failure, FailureKind, OpenChart, commands,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -157,7 +157,7 @@ pub fn ChartPanel(patient_id: String, role: String) -> impl IntoView {
             .into_any()
         }
         Some(Ok(chart)) => {
-            let level = chart.level.clone();
+            let level = chart.level.as_str();
             let title = chart.name.clone().unwrap_or_else(|| {
                 format!(
                     "Patient {}…",
@@ -169,8 +169,8 @@ pub fn ChartPanel(patient_id: String, role: String) -> impl IntoView {
             let summary = summary_view(&chart.view);
             let writable = level == "full";
             view! {
-                <section id="chart" data-level=level.clone() aria-labelledby="chart-title">
-                    <h1 id="chart-title">{title}<span class=format!("badge {level}")>{level.clone()}</span></h1>
+                <section id="chart" data-level=level aria-labelledby="chart-title">
+                    <h1 id="chart-title">{title}<span class=format!("badge {level}")>{level}</span></h1>
                     <p class="hint">"Patient id " <code id="chart-patient-id">{chart.patient_id.clone()}</code>
                         " · every opening of this chart is recorded and shown to the patient."</p>
                     {summary}
@@ -317,7 +317,7 @@ fn NoAccess(patient_id: String, failure: Failure, reload: RwSignal<u32>) -> impl
     let ctx = Ctx::get();
     let denied = failure.kind == FailureKind::Denied;
     let patient = StoredValue::new(patient_id);
-    let level = RwSignal::new("sample".to_string());
+    let level = RwSignal::new(AccessLevel::Sample);
     let reason = RwSignal::new(String::new());
     let glass_reason = RwSignal::new(String::new());
     let busy = RwSignal::new(false);
@@ -361,7 +361,7 @@ fn NoAccess(patient_id: String, failure: Failure, reload: RwSignal<u32>) -> impl
                     <h2 id="request-heading">"Request access"</h2>
                     <p class="hint">"The patient (or their family doctor) sees your request and decides."</p>
                     <label for="request-level">"Access level"</label>
-                    <select id="request-level" on:change=move |ev| level.set(event_target_value(&ev))>
+                    <select id="request-level" on:change=move |ev| if let Ok(l) = event_target_value(&ev).parse() { level.set(l) }>
                         <option value="information">"information — statistics only"</option>
                         <option value="sample" selected=true>"sample — latest values, identity hidden"</option>
                         <option value="full">"full — the whole record"</option>

@@ -107,7 +107,7 @@ pub fn Clinician(me: Me) -> impl IntoView {
                                     aria-current=move || if current() { "true" } else { "false" }
                                     on:click=move |_| selected.set(Some(id.clone()))>
                                     <strong>{name}</strong>
-                                    <span class=format!("badge {}", p.level)>{p.level.clone()}</span>
+                                    <span class=format!("badge {}", p.level.as_str())>{p.level.as_str()}</span>
                                     <br/><small class="id">{p.patient_id.chars().take(16).collect::<String>()}"… · "{p.basis.clone()}</small>
                                 </button>
                             </li>

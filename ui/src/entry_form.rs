@@ -187,6 +187,10 @@ pub fn EntryForm(
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let k = kind.get_untracked();
+        let Ok(entry_kind) = k.parse() else {
+            message.set(Some(Err(format!("`{k}` is not a kind of entry"))));
+            return;
+        };
         let data = match build(&k, &values.get_untracked()) {
             Ok(d) => d,
             Err(e) => {
@@ -202,7 +206,7 @@ pub fn EntryForm(
         };
         let args = NewEntry {
             patient_id: patient.get_value(),
-            kind: k.clone(),
+            kind: entry_kind,
             data,
             amends,
         };

@@ -84,7 +84,7 @@ pub fn Kiosk(me: Me) -> impl IntoView {
         }
         list.into_iter()
             .map(|r| {
-                let level = RwSignal::new(r.level.clone());
+                let level = RwSignal::new(r.level);
                 let days = RwSignal::new(String::new());
                 let short = &r.request_id[..12.min(r.request_id.len())];
                 let select_id = format!("grant-level-{short}");
@@ -122,12 +122,12 @@ pub fn Kiosk(me: Me) -> impl IntoView {
                 view! {
                     <div class="card request" data-request-id=r.request_id.clone() data-requester=r.requester_name.clone()>
                         <p><strong>{r.requester_name.clone()}</strong>" asks to read your record at level "
-                            <strong>{r.level.clone()}</strong>"."</p>
+                            <strong>{r.level.as_str()}</strong>"."</p>
                         <p>"Reason: "{r.reason.clone()}" · asked "{r.time.replace('T', " ").trim_end_matches('Z').to_string()}</p>
                         <label for=select_id.clone()>"Level to allow"</label>
-                        <select id=select_id class="grant-level" on:change=move |ev| level.set(event_target_value(&ev))>
+                        <select id=select_id class="grant-level" on:change=move |ev| if let Ok(l) = event_target_value(&ev).parse() { level.set(l) }>
                             {["information", "sample", "full"].into_iter().map(|l| view! {
-                                <option value=l selected=l == r.level>{l}</option>
+                                <option value=l selected=l == r.level.as_str()>{l}</option>
                             }).collect_view()}
                         </select>
                         <label for=days_id.clone()>"For how long"</label>
@@ -167,7 +167,7 @@ pub fn Kiosk(me: Me) -> impl IntoView {
                     <tr class="reader" data-reader=r.name.clone()>
                         <td>{r.name.clone()}</td>
                         <td>{r.basis.clone()}</td>
-                        <td>{r.level.clone()}</td>
+                        <td>{r.level.as_str()}</td>
                         <td class="expires">{r.expires.clone().map_or_else(|| "until you take it back".into(), |t| format!("until {}", t.replace('T', " ").get(..16).unwrap_or_default()))}</td>
                         <td><button type="button" class="revoke secondary" disabled=busy on:click=revoke
                             aria-label=format!("Take away access of {}", r.name)>"Take away"</button></td>

@@ -171,7 +171,7 @@ mod tests {
             unit: "mm[Hg]".into(),
             low: Some(90.0),
             high: Some(120.0),
-            kind: "vitals".into(),
+            kind: carelog_desktop_api::EntryKind::Vitals,
             points: values
                 .iter()
                 .map(|&(t, v)| TrendPoint {

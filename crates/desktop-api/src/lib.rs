@@ -11,6 +11,7 @@
 //! # let _ = args;
 //! ```
 
+pub use carelog_vocab::{AccessLevel, EntryKind};
 use serde::{Deserialize, Serialize};
 
 /// Command names, as registered by the shell and invoked by the window.
@@ -480,7 +481,7 @@ pub struct PatientRow {
     /// Name as the level allows (initials at sample level), when it opens here.
     pub name: Option<String>,
     /// The level held.
-    pub level: String,
+    pub level: AccessLevel,
     /// Why (custodian, attending, grant, breakglass).
     pub basis: String,
 }
@@ -493,7 +494,7 @@ pub struct NewRecordNote {
     /// Entry id.
     pub entry_id: String,
     /// Its kind.
-    pub kind: String,
+    pub kind: EntryKind,
     /// The clinic where it was written.
     pub clinic: String,
     /// When (RFC 3339).
@@ -582,7 +583,7 @@ pub struct Trend {
     /// Reference range, upper end.
     pub high: Option<f64>,
     /// `vitals` or `lab`.
-    pub kind: String,
+    pub kind: EntryKind,
     /// Points in time order.
     pub points: Vec<TrendPoint>,
 }
@@ -595,7 +596,7 @@ pub struct ChartScreen {
     /// Name as the level allows.
     pub name: Option<String>,
     /// The level of the view.
-    pub level: String,
+    pub level: AccessLevel,
     /// The chart view as `carelog chart show --json` prints it.
     pub view: serde_json::Value,
     /// Trends of current (not amended) values, vitals first.
@@ -608,7 +609,7 @@ pub struct NewEntry {
     /// Patient id.
     pub patient_id: String,
     /// vitals, lab, note, condition, allergy, medication.
-    pub kind: String,
+    pub kind: EntryKind,
     /// The entry's fields as the CLI's `--data` takes them.
     pub data: serde_json::Value,
     /// The entry this one corrects.
@@ -621,7 +622,7 @@ pub struct AskAccess {
     /// Patient id.
     pub patient_id: String,
     /// information, sample or full.
-    pub level: String,
+    pub level: AccessLevel,
     /// Why.
     pub reason: String,
 }
@@ -704,7 +705,7 @@ pub struct AuditRow {
     /// What (read, write, grant, …).
     pub action: String,
     /// The level involved.
-    pub level: Option<String>,
+    pub level: Option<AccessLevel>,
     /// Purpose, reason or the other party.
     pub detail: Option<String>,
 }
@@ -721,7 +722,7 @@ pub struct PendingRequest {
     /// Who asks (name).
     pub requester_name: String,
     /// Level asked for.
-    pub level: String,
+    pub level: AccessLevel,
     /// Why.
     pub reason: String,
     /// When (RFC 3339).
@@ -736,7 +737,7 @@ pub struct GrantAccess {
     /// The reader.
     pub grantee: String,
     /// information, sample or full.
-    pub level: String,
+    pub level: AccessLevel,
     /// Days until the grant ends by itself; none means until the patient revokes it.
     #[serde(default)]
     pub days: Option<u32>,
@@ -761,7 +762,7 @@ pub struct Reader {
     /// custodian, attending, grant or break-glass.
     pub basis: String,
     /// Level held.
-    pub level: String,
+    pub level: AccessLevel,
     /// When a grant ends (RFC 3339).
     pub expires: Option<String>,
 }

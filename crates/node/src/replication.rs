@@ -87,7 +87,7 @@ pub struct NewRecord {
     /// The entry.
     pub entry_id: String,
     /// Its kind.
-    pub kind: String,
+    pub kind: carelog_chart::EntryKind,
     /// The clinic it was written at.
     pub clinic: String,
     /// When it was written.
@@ -368,7 +368,7 @@ impl Node {
                     out.push(NewRecord {
                         patient_id: patient.to_string(),
                         entry_id: stx.id().to_string(),
-                        kind: kind.to_string(),
+                        kind: *kind,
                         clinic: self.display_name(&stx.tx.clinic),
                         time: rfc3339(stx.tx.time_ms),
                     });
