@@ -1,0 +1,105 @@
+//! `chart`, `patients`, `breakglass` and `audit`: charting and reading, and who read.
+
+use std::path::Path;
+
+use carelog_node::Node;
+use serde_json::json;
+
+use super::{ok, read_file, sign_in};
+use crate::args::{Actor, ChartCommand};
+use crate::{Failure, Output};
+
+/// `chart add` and `chart show`.
+pub(super) fn run(node: &mut Node, command: ChartCommand) -> Result<Output, Failure> {
+    match command {
+        ChartCommand::Add {
+            actor,
+            patient,
+            kind,
+            data,
+            amends,
+        } => {
+            let patient = node.resolve_patient(&patient)?;
+            let data = match data.strip_prefix('@') {
+                Some(path) => String::from_utf8(read_file(Path::new(path))?)
+                    .map_err(|_| format!("{path} is not UTF-8 text"))?,
+                None => data,
+            };
+            let user = sign_in(node, &actor.user)?;
+            let id = node.add_entry(&user, patient, &kind, &data, amends.as_deref())?;
+            Ok(Output::new(
+                json!({"entry_id": id.to_string()}),
+                format!("{kind} entry added: {id}"),
+            ))
+        }
+        ChartCommand::Show { actor, patient } => {
+            let patient = node.resolve_patient(&patient)?;
+            let user = sign_in(node, &actor.user)?;
+            let view = node.chart(&user, patient, "chart show")?;
+            let human = serde_json::to_string_pretty(&view)?;
+            Ok(Output::new(view, human))
+        }
+    }
+}
+
+/// `patients`: the records the user may open, with their level.
+pub(super) fn patients(node: &mut Node, actor: Actor) -> Result<Output, Failure> {
+    let user = sign_in(node, &actor.user)?;
+    let list = node.patients(&user)?;
+    let human = list
+        .iter()
+        .map(|p| {
+            format!(
+                "{}  {:<11} {}",
+                p.patient_id,
+                p.level.to_string(),
+                p.name.as_deref().unwrap_or("")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    Ok(Output::new(
+        json!({"patients": list}),
+        if human.is_empty() {
+            "No patients.".into()
+        } else {
+            human
+        },
+    ))
+}
+
+/// `breakglass`: emergency access for 24 hours, audited.
+pub(super) fn breakglass(
+    node: &mut Node,
+    actor: Actor,
+    patient: String,
+    reason: String,
+) -> Result<Output, Failure> {
+    let patient = node.resolve_patient(&patient)?;
+    let user = sign_in(node, &actor.user)?;
+    node.break_glass(&user, patient, &reason)?;
+    Ok(ok(
+        "Emergency access opened for 24 hours; the patient and the clinic admin will see it.",
+    ))
+}
+
+/// `audit`: every read, entry and access change of a record.
+pub(super) fn audit(node: &mut Node, actor: Actor, patient: String) -> Result<Output, Failure> {
+    let patient = node.resolve_patient(&patient)?;
+    let user = sign_in(node, &actor.user)?;
+    let events = node.audit(&user, patient)?;
+    let human = events
+        .iter()
+        .map(|e| {
+            format!(
+                "{}  {:<12} {:<24} {}",
+                e.time,
+                e.action,
+                e.actor_name,
+                e.detail.as_deref().unwrap_or("")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    Ok(Output::new(json!({"events": events}), human))
+}

@@ -1,0 +1,117 @@
+//! `user`, `patient` and `assign`: enrolling staff and patients, their secrets, their doctors.
+
+use carelog_ledger::Role;
+use carelog_node::Node;
+use serde_json::json;
+
+use super::{ok, sign_in};
+use crate::args::{Actor, PatientCommand, UserCommand};
+use crate::secrets::{new_passphrase, passphrase};
+use crate::{Failure, Output};
+
+/// `user …`.
+pub(super) fn user(node: &mut Node, command: UserCommand) -> Result<Output, Failure> {
+    match command {
+        command @ (UserCommand::Disable { .. } | UserCommand::ReplaceKey { .. }) => {
+            crate::standing::user(node, command)
+        }
+        UserCommand::Add {
+            actor,
+            role,
+            name,
+            specialty,
+        } => {
+            let role: Role = role.parse()?;
+            let admin = sign_in(node, &actor.user)?;
+            let pass = new_passphrase(&format!("passphrase for {name}"))?;
+            let id = node.add_user(&admin, role, &name, specialty.as_deref(), &pass)?;
+            Ok(Output::new(
+                json!({"user_id": id.to_string()}),
+                format!("{role} {name} enrolled: {id}"),
+            ))
+        }
+        UserCommand::Passphrase { actor } => {
+            let id = node.resolve_user(&actor.user)?;
+            let old = passphrase(&node.describe(&id))?;
+            let user = node.unlock(id, &old)?;
+            let new = new_passphrase("passphrase")?;
+            if new == old {
+                return Err("the new passphrase is the old one; nothing was changed".into());
+            }
+            node.change_passphrase(&user, &new)?;
+            Ok(ok(format!(
+                "Passphrase changed for {}; the old one no longer opens their keys here.",
+                node.describe(&id)
+            )))
+        }
+    }
+}
+
+/// `patient …`.
+pub(super) fn patient(node: &mut Node, command: PatientCommand) -> Result<Output, Failure> {
+    match command {
+        command @ (PatientCommand::ReplaceKey { .. } | PatientCommand::Move { .. }) => {
+            crate::standing::patient(node, command)
+        }
+        PatientCommand::Register {
+            actor,
+            name,
+            birth_date,
+            sex,
+        } => {
+            let admin = sign_in(node, &actor.user)?;
+            let pin = new_passphrase("PIN for the patient")?;
+            let (id, card) = node.register_patient(&admin, &name, &birth_date, &sex, &pin)?;
+            let content = card.content();
+            Ok(Output::new(
+                json!({"patient_id": id.to_string(), "card": content.as_str(), "card_number": card.number()}),
+                format!(
+                    "Patient registered: {id}\nCard number: {}\nCard (print it as a QR code for the patient; it is not kept anywhere else):\n{}",
+                    card.number(),
+                    content.as_str()
+                ),
+            ))
+        }
+        PatientCommand::Pin { actor } => {
+            let patient = sign_in(node, &actor.user)?;
+            let pin = new_passphrase("PIN")?;
+            let card = node.change_pin(&patient, &pin)?;
+            let mut out =
+                json!({"ok": true, "card_number": carelog_node::card_number(&patient.user)});
+            let mut human =
+                "PIN changed; the old PIN no longer opens the patient's keys here.".to_string();
+            if let Some(card) = card {
+                let content = card.content();
+                out["card"] = json!(content.as_str());
+                human.push_str(&format!(
+                    "\nA card was issued (the keys were sealed under the PIN alone before): print it for the patient:\n{}",
+                    content.as_str()
+                ));
+            }
+            Ok(Output::new(out, human))
+        }
+    }
+}
+
+/// `assign`: a doctor on a patient's attention list (as custodian: the family doctor).
+pub(super) fn assign(
+    node: &mut Node,
+    actor: Actor,
+    patient: String,
+    doctor: String,
+    custodian: bool,
+) -> Result<Output, Failure> {
+    let patient = node.resolve_patient(&patient)?;
+    let doctor = node.resolve_user(&doctor)?;
+    let admin = sign_in(node, &actor.user)?;
+    node.assign(&admin, patient, doctor, custodian)?;
+    let role = if custodian {
+        "custodian"
+    } else {
+        "attending physician"
+    };
+    Ok(ok(format!(
+        "{} is now {role} of patient {patient}.",
+        node.describe(&doctor)
+    )))
+}
