@@ -12,7 +12,7 @@ use std::path::Path;
 use std::rc::Rc;
 
 use carelog_chart::{AccessLevel, EntryData, EntryKind};
-use carelog_ledger::{ActorId, Block, Check, Payload, Role, SignedTx, Tx, TxId};
+use carelog_ledger::{ActorId, Check, Payload, Role, SignedTx, Tx, TxId};
 use carelog_store::Origin;
 use carelog_vault::{ActorKeys, DataKey};
 
@@ -81,7 +81,6 @@ struct Builder {
     time_ms: i64,
     step_ms: i64,
     txs: u64,
-    unwritten: Vec<Block>,
 }
 
 const SEXES: [&str; 3] = ["female", "male", "other"];
@@ -137,7 +136,6 @@ pub fn build(
         time_ms: now_ms() - year_ms,
         step_ms: (year_ms / spec.transactions.max(1) as i64).max(1),
         txs: 3,
-        unwritten: Vec::new(),
     };
     let block_size = spec.block_size.clamp(1, carelog_ledger::MAX_TXS_PER_BLOCK);
 
@@ -231,12 +229,10 @@ pub fn build(
             })
             .collect::<Result<Vec<_>>>()?;
         b.seal(c, txs)?;
-        if b.unwritten.len() >= 64 {
-            b.flush()?;
+        if n % 4096 < block_size as u64 {
             progress(b.txs, spec.transactions);
         }
     }
-    b.flush()?;
     progress(b.txs, spec.transactions);
 
     // The probe: clinic 1's first doctor signs in with the passphrase; patient 1 is theirs.
@@ -269,28 +265,21 @@ impl Builder {
         .sign(author)
     }
 
-    /// Seals `txs` into clinic `c`'s next block and applies it, checked as the node checks its own.
+    /// Seals `txs` into clinic `c`'s next block, stores it and applies it, checked as the node
+    /// checks its own. Stored first: a block applied as [`Check::Stored`] may be read back from
+    /// the database at once (when a later block reorders the replica, say).
     fn seal(&mut self, c: usize, txs: Vec<SignedTx>) -> Result<()> {
         let count = txs.len() as u64;
         let block = self
             .node
             .ledger
             .seal(&self.clinics[c].keys, txs, self.time_ms);
-        self.node.ledger.insert(block.clone(), Check::Stored)?;
-        self.unwritten.push(block);
+        self.node
+            .store
+            .write(|w| put_block(w, &block, Origin::Peer))?;
+        self.node.ledger.insert(block, Check::Stored)?;
         self.txs += count;
         Ok(())
-    }
-
-    /// Writes sealed blocks to the database, as a replica that has synced them from their clinics.
-    fn flush(&mut self) -> Result<()> {
-        let blocks = std::mem::take(&mut self.unwritten);
-        self.node.store.write(|w| {
-            for block in &blocks {
-                put_block(w, block, Origin::Peer)?;
-            }
-            Ok::<_, crate::NodeError>(())
-        })
     }
 
     /// Registers a new patient at clinic `c` in the care of its doctor `d`.
