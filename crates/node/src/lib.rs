@@ -883,6 +883,11 @@ impl Node {
 
     /// [`Node::verify`], telling `progress(done, total)` how many blocks are re-checked.
     pub fn verify_with(&self, progress: &mut dyn FnMut(usize, usize)) -> Result<(usize, u64)> {
+        // Every page of the file first (a large home skips this on open).
+        self.store.quick_check().map_err(|e| match e {
+            StoreError::Corrupt { path, reason } => NodeError::DatabaseDamaged { path, reason },
+            other => NodeError::Store(other),
+        })?;
         self.ledger.verify_with(progress).map_err(|f| {
             if matches!(*f.error, carelog_ledger::LedgerError::StateDiffers) {
                 // The blocks are sound; the state read back from the saved state is not.
