@@ -358,7 +358,7 @@ impl Node {
     }
 
     /// [`Node::open_with`], reporting `(blocks applied, blocks to apply)` as the blocks beyond
-    /// the saved state are checked and applied (all of them when there is no saved state: a
+    /// the saved state are checked and applied (a page of them at a time) (all of them when there is no saved state: a
     /// first open after `recover`, say, which takes seconds on a large home).
     pub fn open_with_progress(
         root: &Path,
@@ -469,16 +469,16 @@ impl Node {
                 }
                 (pages.error.take(), pages.after)
             });
-            let inserted =
-                // Every signature is checked again (on every core): the database is not trusted
-                // more than the network. A saved state spares this for the blocks it covers.
-                ledger.insert_batch_checked(
-                    receive.into_iter().flatten().inspect(|_| {
-                        applied += 1;
-                        progress(applied, to_apply.max(applied));
-                    }),
-                    Check::Full,
-                );
+            // Every signature is checked again (on every core): the database is not trusted
+            // more than the network. A saved state spares this for the blocks it covers. A
+            // page at a time, so a home with no saved state is not all held in memory at once.
+            let inserted = receive.into_iter().try_for_each(|page| {
+                let size = page.len();
+                ledger.insert_batch_checked(page, Check::Full)?;
+                applied += size;
+                progress(applied, to_apply.max(applied));
+                Ok::<_, BlockFailure>(())
+            });
             // The thread only reads and decodes: it cannot panic short of a bug; if it did, the
             // blocks it had not yet handed over are missing, which is reported as damage.
             let read = reader.join().unwrap_or_else(|_| {

@@ -917,7 +917,7 @@ fn alter_database(root: &std::path::Path, sql: &str) {
 }
 
 #[test]
-fn opening_reports_each_block_it_checks_and_applies_beyond_the_saved_state() {
+fn opening_reports_the_blocks_it_checks_and_applies_beyond_the_saved_state() {
     let c = clinic();
     let blocks = c.node.ledger().block_count();
     drop(c.node);
@@ -932,8 +932,11 @@ fn opening_reports_each_block_it_checks_and_applies_beyond_the_saved_state() {
     let to_apply = blocks - 1;
     assert_eq!(seen.first(), Some(&(0, to_apply)));
     assert_eq!(seen.last(), Some(&(to_apply, to_apply)));
-    assert_eq!(seen.len(), to_apply + 1, "one report per block: {seen:?}");
-    assert!(seen.windows(2).all(|w| w[1].0 == w[0].0 + 1));
+    assert!(
+        seen.windows(2)
+            .all(|w| w[0].0 < w[1].0 && w[1].1 == to_apply),
+        "reports only go forward: {seen:?}"
+    );
     assert_eq!(node.ledger().block_count(), blocks);
 
     // With a saved state that covers every block, there is nothing to apply.
