@@ -173,10 +173,7 @@ pub async fn open_demo(desk: State<'_, Desk>) -> Answer<HomeInfo> {
 
 /// Runs `carelog demo` (installed beside this app, or on the PATH).
 fn build_demo(dir: &Path, unlock: &carelog_node::NodeUnlock) -> Answer<()> {
-    let authority_passphrase = std::env::var(carelog_node::AUTHORITY_PASSPHRASE_VAR)
-        .ok()
-        .filter(|p| !p.is_empty())
-        .unwrap_or_else(|| carelog_node::DEMO_AUTHORITY_PASSPHRASE.to_string());
+    let authority_passphrase = carelog_node::demo_authority_passphrase();
     // Each step of the demo's story goes to the app's log (it holds no chart content).
     let mut say = |line: String| tracing::info!(target: "carelog_desktop::demo", "{line}");
     carelog_node::build_demo(dir, unlock, &authority_passphrase, &mut say).map_err(|e| {

@@ -29,10 +29,7 @@ fn demo_unlock() -> Result<NodeUnlock, Failure> {
 /// Builds the demo network under `dir` and returns what was made.
 pub fn run(dir: &Path) -> Result<Output, Failure> {
     let unlock = demo_unlock()?;
-    let authority_passphrase = std::env::var(carelog_node::AUTHORITY_PASSPHRASE_VAR)
-        .ok()
-        .filter(|p| !p.is_empty())
-        .unwrap_or_else(|| carelog_node::DEMO_AUTHORITY_PASSPHRASE.to_string());
+    let authority_passphrase = carelog_node::demo_authority_passphrase();
     let mut story = Vec::new();
     // The story goes to stderr as it happens, so a long run shows progress.
     let mut say = |line: String| {

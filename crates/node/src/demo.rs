@@ -71,6 +71,15 @@ struct SamplePatient {
     notes: Vec<serde_json::Value>,
 }
 
+/// The passphrase the demo seals its health authority's key under: `$CARELOG_AUTHORITY_PASSPHRASE`
+/// if set, else the demo's published one.
+pub fn demo_authority_passphrase() -> String {
+    std::env::var(crate::AUTHORITY_PASSPHRASE_VAR)
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| crate::DEMO_AUTHORITY_PASSPHRASE.to_string())
+}
+
 /// Builds the demo network under `dir` (which must be empty or absent), sealing every home's
 /// keys with `unlock` and the health authority's key under `authority_passphrase`; each step
 /// of the story goes to `say` as it happens. Staff sign in with [`DEMO_STAFF_PASSPHRASE`].
