@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::json_message;
 use crate::{
-    Allergy, ChartError, Condition, Demographics, EntryKind, LabResult, Medication, Note, Vitals,
+    Allergy, ChartError, Condition, Demographics, Encounter, EntryKind, Immunization, LabResult,
+    Medication, Note, Order, Vitals,
 };
 
 /// The content of one chart entry; always normalized and validated when it came from `parse` or `from_bytes`.
@@ -24,8 +25,14 @@ pub enum EntryData {
     Allergy(Allergy),
     /// A drug exposure.
     Medication(Medication),
-    /// Patient identity (registration only).
+    /// Patient identity (registration, and corrections as amendments).
     Demographics(Demographics),
+    /// A visit.
+    Encounter(Encounter),
+    /// A laboratory order.
+    Order(Order),
+    /// A vaccine given.
+    Immunization(Immunization),
 }
 
 /// The sealed-payload envelope read back by `from_bytes`: the kind tag, then the data as JSON.
@@ -52,6 +59,9 @@ fn example(kind: EntryKind) -> &'static str {
         EntryKind::Demographics => {
             r#"{"name":"Paula Ester","birth_date":"1980-04-02","sex":"female"}"#
         }
+        EntryKind::Encounter => r#"{"reason":"check-up"}"#,
+        EntryKind::Order => r#"{"loinc":"2345-7","name":"Glucose"}"#,
+        EntryKind::Immunization => r#"{"cvx":"03","name":"MMR","date":"2026-03-01"}"#,
     }
 }
 
@@ -77,6 +87,9 @@ impl EntryData {
             EntryKind::Allergy => EntryData::Allergy(decode(kind, json)?),
             EntryKind::Medication => EntryData::Medication(decode(kind, json)?),
             EntryKind::Demographics => EntryData::Demographics(decode(kind, json)?),
+            EntryKind::Encounter => EntryData::Encounter(decode(kind, json)?),
+            EntryKind::Order => EntryData::Order(decode(kind, json)?),
+            EntryKind::Immunization => EntryData::Immunization(decode(kind, json)?),
         };
         raw.normalized()
     }
@@ -91,6 +104,9 @@ impl EntryData {
             EntryData::Allergy(_) => EntryKind::Allergy,
             EntryData::Medication(_) => EntryKind::Medication,
             EntryData::Demographics(_) => EntryKind::Demographics,
+            EntryData::Encounter(_) => EntryKind::Encounter,
+            EntryData::Order(_) => EntryKind::Order,
+            EntryData::Immunization(_) => EntryKind::Immunization,
         }
     }
 
@@ -107,8 +123,9 @@ impl EntryData {
     pub fn normalized(&self) -> Result<EntryData, ChartError> {
         Ok(match self {
             EntryData::Vitals(v) => {
+                let v = v.with_bmi();
                 v.validate()?;
-                EntryData::Vitals(v.clone())
+                EntryData::Vitals(v)
             }
             EntryData::Lab(l) => {
                 let mut l = l.clone();
@@ -121,6 +138,9 @@ impl EntryData {
             EntryData::Allergy(a) => EntryData::Allergy(a.normalized()?),
             EntryData::Medication(m) => EntryData::Medication(m.normalized()?),
             EntryData::Demographics(d) => EntryData::Demographics(d.normalized()?),
+            EntryData::Encounter(e) => EntryData::Encounter(e.normalized()?),
+            EntryData::Order(o) => EntryData::Order(o.normalized()?),
+            EntryData::Immunization(i) => EntryData::Immunization(i.normalized()?),
         })
     }
 
@@ -139,6 +159,9 @@ impl EntryData {
             EntryData::Allergy(a) => serde_json::to_value(a),
             EntryData::Medication(m) => serde_json::to_value(m),
             EntryData::Demographics(d) => serde_json::to_value(d),
+            EntryData::Encounter(e) => serde_json::to_value(e),
+            EntryData::Order(o) => serde_json::to_value(o),
+            EntryData::Immunization(i) => serde_json::to_value(i),
         };
         // Plain structs of strings, finite numbers and dates always serialize; `Null` marks the impossible.
         value.unwrap_or(serde_json::Value::Null)
@@ -220,7 +243,7 @@ mod tests {
                 EntryKind::Medication,
                 r#"{"drug":"X","start":"2026-02-10","end":"2026-01-10"}"#
             ),
-            "medication: end 2026-01-10 is before start 2026-02-10"
+            "medication: stop 2026-01-10 is before start 2026-02-10"
         );
         assert!(err(EntryKind::Condition, r#"{"icd10":"diabetes","name":"x"}"#).contains("E11.9"));
         assert!(

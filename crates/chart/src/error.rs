@@ -18,7 +18,7 @@ pub enum ChartError {
     Word(#[from] carelog_vocab::UnknownWord),
     /// Demographics were offered where only clinical entries belong.
     #[error(
-        "demographics are recorded at patient registration; choose vitals, lab, note, condition, allergy or medication"
+        "demographics are recorded at patient registration and corrected by amending that entry; choose vitals, lab, note, condition, allergy, medication, encounter, order or immunization"
     )]
     NotChartable,
     /// A stored entry payload could not be decoded.

@@ -30,6 +30,7 @@
 //!     data: vitals,
 //!     amends: None,
 //!     flagged: None,
+//!     encounter: None,
 //! }];
 //! let view = render(AccessLevel::Information, &records, Some(&summary.view()));
 //! assert_eq!(view["entries"], serde_json::json!([]));
@@ -39,27 +40,33 @@
 
 #![warn(missing_docs)]
 
+mod allergy_check;
 mod entry;
 mod error;
 mod kind;
+mod lists;
 mod observation;
 mod record;
 mod stats;
 mod summary;
 mod view;
+mod visit;
 
+pub use allergy_check::{AllergyWarning, DRUG_CLASSES, DrugClass, allergy_warnings};
 pub use entry::EntryData;
 pub use error::ChartError;
 pub use kind::{AccessLevel, EntryKind, UnknownWord, parse_chartable};
+pub use lists::{ClinicalLists, EncounterItem, OutstandingOrder};
 pub use observation::{
-    ABNORMAL_FLAGS, LabResult, Observation, VITAL_SIGNS, VitalSign, Vitals, check_loinc,
+    ABNORMAL_FLAGS, BMI, LabResult, Observation, VITAL_SIGNS, VitalSign, Vitals, check_loinc,
 };
 pub use record::{
-    Allergy, Condition, Demographics, LINE_MAX_CHARS, Medication, NOTE_MAX_CHARS, Note, SEXES,
-    check_icd10, date_string, parse_date,
+    Allergy, Condition, Demographics, LINE_MAX_CHARS, Medication, NOTE_MAX_CHARS, Note,
+    ProblemStatus, SEXES, Severity, check_atc, check_icd10, date_string, parse_date,
 };
 pub use stats::{ObservationStats, TREND_TOLERANCE, Trend, observation_stats, trend};
 pub use summary::{
     AllergyItem, BASE_ACTOR, Conflict, MedicationItem, ProblemItem, Summary, SummaryView,
 };
 pub use view::{ChartRecord, SAMPLE_TEXT_CHARS, render, sample_records};
+pub use visit::{Encounter, Immunization, Order, Priority, check_entry_ref};

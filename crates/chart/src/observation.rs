@@ -21,7 +21,9 @@ pub struct Observation {
     pub high: Option<f64>,
 }
 
-/// A set of vital signs taken together; at least one value is present.
+/// A set of vital signs taken together; at least one value is present. Body mass index is
+/// computed from weight and height when both are taken together (a value given with them is
+/// replaced), and may be recorded alone when it was measured elsewhere.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Vitals {
@@ -34,18 +36,39 @@ pub struct Vitals {
     /// Heart rate, beats per minute.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heart_rate: Option<f64>,
-    /// Body temperature, degrees Celsius.
+    /// Respiratory rate, breaths per minute.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub respiratory_rate: Option<f64>,
+    /// Body temperature, degrees Celsius (`temperature` is read as well).
+    #[serde(
+        default,
+        rename = "temperature_c",
+        alias = "temperature",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub temperature: Option<f64>,
-    /// Body weight, kg.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Body weight, kg (`weight` is read as well).
+    #[serde(
+        default,
+        rename = "weight_kg",
+        alias = "weight",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub weight: Option<f64>,
-    /// Body height, cm.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Body height, cm (`height` is read as well).
+    #[serde(
+        default,
+        rename = "height_cm",
+        alias = "height",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub height: Option<f64>,
     /// Oxygen saturation, percent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spo2: Option<f64>,
+    /// Body mass index, kg/m².
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bmi: Option<f64>,
 }
 
 /// One vital sign: its JSON field, how clinicians say it, LOINC, UCUM, plausible and normal ranges.
@@ -74,7 +97,7 @@ pub struct VitalSign {
 }
 
 /// The vital signs Carelog records, in display order.
-pub const VITAL_SIGNS: [VitalSign; 7] = [
+pub const VITAL_SIGNS: [VitalSign; 9] = [
     VitalSign {
         field: "systolic",
         label: "systolic",
@@ -112,7 +135,19 @@ pub const VITAL_SIGNS: [VitalSign; 7] = [
         high: Some(100.0),
     },
     VitalSign {
-        field: "temperature",
+        field: "respiratory_rate",
+        label: "respiratory rate",
+        loinc: "9279-1",
+        name: "Respiratory rate",
+        unit: "/min",
+        unit_text: "/min",
+        min: 2.0,
+        max: 80.0,
+        low: Some(12.0),
+        high: Some(20.0),
+    },
+    VitalSign {
+        field: "temperature_c",
         label: "temperature",
         loinc: "8310-5",
         name: "Body temperature",
@@ -124,7 +159,7 @@ pub const VITAL_SIGNS: [VitalSign; 7] = [
         high: Some(37.2),
     },
     VitalSign {
-        field: "weight",
+        field: "weight_kg",
         label: "weight",
         loinc: "29463-7",
         name: "Body weight",
@@ -136,7 +171,7 @@ pub const VITAL_SIGNS: [VitalSign; 7] = [
         high: None,
     },
     VitalSign {
-        field: "height",
+        field: "height_cm",
         label: "height",
         loinc: "8302-2",
         name: "Body height",
@@ -159,24 +194,70 @@ pub const VITAL_SIGNS: [VitalSign; 7] = [
         low: Some(95.0),
         high: Some(100.0),
     },
+    BMI,
 ];
 
+/// Body mass index, computed from weight and height taken together.
+pub const BMI: VitalSign = VitalSign {
+    field: "bmi",
+    label: "BMI",
+    loinc: "39156-5",
+    name: "Body mass index (BMI) [Ratio]",
+    unit: "kg/m2",
+    unit_text: "kg/m²",
+    min: 8.0,
+    max: 120.0,
+    low: Some(18.5),
+    high: Some(25.0),
+};
+
 impl Vitals {
-    /// The values in `VITAL_SIGNS` order, paired with their sign.
-    pub fn signs(&self) -> [(VitalSign, Option<f64>); 7] {
-        let values = [
+    /// The value slots in `VITAL_SIGNS` order.
+    fn slots(&self) -> [Option<f64>; 9] {
+        [
             self.systolic,
             self.diastolic,
             self.heart_rate,
+            self.respiratory_rate,
             self.temperature,
             self.weight,
             self.height,
             self.spo2,
-        ];
+            self.bmi,
+        ]
+    }
+
+    /// The value slot of the sign whose `--data` field is `field` (the `VITAL_SIGNS` names).
+    pub fn slot_mut(&mut self, field: &str) -> Option<&mut Option<f64>> {
+        Some(match field {
+            "systolic" => &mut self.systolic,
+            "diastolic" => &mut self.diastolic,
+            "heart_rate" => &mut self.heart_rate,
+            "respiratory_rate" => &mut self.respiratory_rate,
+            "temperature_c" => &mut self.temperature,
+            "weight_kg" => &mut self.weight,
+            "height_cm" => &mut self.height,
+            "spo2" => &mut self.spo2,
+            "bmi" => &mut self.bmi,
+            _ => return None,
+        })
+    }
+
+    /// The values in `VITAL_SIGNS` order, paired with their sign.
+    pub fn signs(&self) -> [(VitalSign, Option<f64>); 9] {
+        let values = self.slots();
         std::array::from_fn(|i| (VITAL_SIGNS[i], values[i]))
     }
 
-    /// The value recorded for a vital sign's LOINC code, if any.
+    /// Body mass index (kg/m²) from weight and height taken together, to one decimal.
+    pub fn computed_bmi(&self) -> Option<f64> {
+        let (weight, height) = (self.weight?, self.height?);
+        let metres = height / 100.0;
+        let bmi = weight / (metres * metres);
+        bmi.is_finite().then(|| (bmi * 10.0).round() / 10.0)
+    }
+
+    /// The value recorded for a LOINC code, if any.
     pub fn value_of(&self, loinc: &str) -> Option<f64> {
         self.signs()
             .into_iter()
@@ -186,16 +267,13 @@ impl Vitals {
 
     /// A copy holding only the values whose LOINC codes `keep` accepts.
     pub fn only(&self, keep: impl Fn(&str) -> bool) -> Vitals {
-        let pick = |v: Option<f64>, i: usize| v.filter(|_| keep(VITAL_SIGNS[i].loinc));
-        Vitals {
-            systolic: pick(self.systolic, 0),
-            diastolic: pick(self.diastolic, 1),
-            heart_rate: pick(self.heart_rate, 2),
-            temperature: pick(self.temperature, 3),
-            weight: pick(self.weight, 4),
-            height: pick(self.height, 5),
-            spo2: pick(self.spo2, 6),
+        let mut out = Vitals::default();
+        for (sign, value) in self.signs() {
+            if let Some(slot) = out.slot_mut(sign.field) {
+                *slot = value.filter(|_| keep(sign.loinc));
+            }
         }
+        out
     }
 
     /// One observation per present value, with LOINC code, UCUM unit and adult reference range.
@@ -215,9 +293,28 @@ impl Vitals {
             .collect()
     }
 
+    /// A copy with the BMI computed from weight and height when both are present.
+    pub fn with_bmi(&self) -> Vitals {
+        Vitals {
+            bmi: self.computed_bmi().or(self.bmi),
+            ..self.clone()
+        }
+    }
+
     /// Checks that at least one value is present, each is plausible, and diastolic < systolic.
     pub fn validate(&self) -> Result<(), ChartError> {
         let bad = |m: String| ChartError::invalid(EntryKind::Vitals, m);
+        if let Some(bmi) = self.computed_bmi()
+            && !(BMI.min..=BMI.max).contains(&bmi)
+        {
+            return Err(bad(format!(
+                "weight {} kg and height {} cm give a BMI of {bmi}, outside {}–{}; please recheck both",
+                self.weight.unwrap_or_default(),
+                self.height.unwrap_or_default(),
+                BMI.min,
+                BMI.max
+            )));
+        }
         let mut any = false;
         for (sign, value) in self.signs() {
             let Some(value) = value else { continue };
@@ -231,7 +328,7 @@ impl Vitals {
         }
         if !any {
             return Err(bad(
-                "no values; give at least one of systolic, diastolic, heart_rate, temperature, weight, height, spo2"
+                "no values; give at least one of systolic, diastolic, heart_rate, respiratory_rate, temperature_c, spo2, weight_kg, height_cm"
                     .into(),
             ));
         }
@@ -250,7 +347,7 @@ impl Vitals {
 pub const ABNORMAL_FLAGS: [&str; 7] = ["L", "H", "N", "LL", "HH", "A", "AA"];
 
 /// One laboratory result.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LabResult {
     /// LOINC code with its check digit, e.g. `2345-7`.
@@ -270,6 +367,9 @@ pub struct LabResult {
     /// HL7 abnormal flag (`L`, `H`, `N`, …); computed from the range when the lab gave none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub abnormal: Option<String>,
+    /// The order entry this result answers, if it answers one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<String>,
 }
 
 impl LabResult {
@@ -290,6 +390,7 @@ impl LabResult {
             low,
             high,
             abnormal: None,
+            order: None,
         };
         lab.normalize();
         lab.validate()?;
@@ -319,6 +420,7 @@ impl LabResult {
             Some(flag) => Some(flag.trim().to_ascii_uppercase()),
             None => self.flag_from_range().map(str::to_string),
         };
+        self.order = self.order.take().map(|o| o.trim().to_ascii_lowercase());
     }
 
     /// Checks the LOINC code, name, unit, value, range and flag.
@@ -350,6 +452,9 @@ impl LabResult {
             return Err(bad(format!(
                 "reference range low {low} is above high {high}"
             )));
+        }
+        if let Some(order) = &self.order {
+            crate::visit::check_entry_ref(EntryKind::Lab, "order", order)?;
         }
         if let Some(flag) = &self.abnormal
             && !ABNORMAL_FLAGS.contains(&flag.as_str())

@@ -1,4 +1,7 @@
 //! Written entries: notes, conditions, allergies, medications and demographics.
+//!
+//! Medications carry the OMOP `drug_exposure` fields (drug concept as RxNorm or ATC, route,
+//! quantity, days' supply, sig, stop reason); conditions carry a status and their dates.
 
 use serde::{Deserialize, Serialize};
 use time::Date;
@@ -21,17 +24,77 @@ pub struct Note {
 }
 
 /// A diagnosis on the problem list.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Condition {
     /// ICD-10 code, e.g. `E11.9`.
     pub icd10: String,
     /// The diagnosis in words.
     pub name: String,
+    /// Active or resolved; active when not given (resolved when a resolution date is given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<ProblemStatus>,
+    /// When it began, if known.
+    #[serde(
+        default,
+        with = "opt_date_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub onset: Option<Date>,
+    /// When it resolved.
+    #[serde(
+        default,
+        with = "opt_date_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub resolved: Option<Date>,
+}
+
+/// Whether a problem is still present.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProblemStatus {
+    /// Still present.
+    Active,
+    /// No longer present.
+    Resolved,
+}
+
+impl ProblemStatus {
+    /// The lowercase word used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProblemStatus::Active => "active",
+            ProblemStatus::Resolved => "resolved",
+        }
+    }
+}
+
+/// How severe a reaction is (FHIR AllergyIntolerance.reaction.severity).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Mild.
+    Mild,
+    /// Moderate.
+    Moderate,
+    /// Severe (FHIR criticality "high").
+    Severe,
+}
+
+impl Severity {
+    /// The lowercase word used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Mild => "mild",
+            Severity::Moderate => "moderate",
+            Severity::Severe => "severe",
+        }
+    }
 }
 
 /// An allergy or intolerance.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Allergy {
     /// What the patient reacts to.
@@ -39,20 +102,49 @@ pub struct Allergy {
     /// How the patient reacts, if known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reaction: Option<String>,
+    /// How severe the reaction is, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<Severity>,
+    /// A code for the substance (RxNorm, ATC or SNOMED CT), if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
 }
 
-/// A drug exposure (OMOP `drug_exposure`): what, from when, until when, and why it stopped.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A drug exposure (OMOP `drug_exposure`): what, how, from when, until when, and why it stopped.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Medication {
     /// Drug, strength and form, e.g. "Metformin 500 mg".
     pub drug: String,
+    /// RxNorm concept id (digits), if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rxnorm: Option<String>,
+    /// WHO ATC code, e.g. `A10BA02`, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub atc: Option<String>,
+    /// Dose per administration, e.g. "500 mg".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dose: Option<String>,
+    /// Route, e.g. "oral".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
+    /// Frequency or sig, e.g. "twice daily with meals".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frequency: Option<String>,
+    /// Quantity dispensed (units of the form).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantity: Option<f64>,
+    /// Why it is taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// First day of the exposure.
     #[serde(with = "date_text")]
     pub start: Date,
-    /// Last day of the exposure, once known.
+    /// Last day of the exposure, once known (`end` is read as well).
     #[serde(
         default,
+        rename = "stop",
+        alias = "end",
         with = "opt_date_text",
         skip_serializing_if = "Option::is_none"
     )]
@@ -63,6 +155,9 @@ pub struct Medication {
     /// Why the drug was stopped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_reason: Option<String>,
+    /// Why it was prescribed although it matches a recorded allergy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allergy_override: Option<String>,
 }
 
 /// Who the patient is; sealed like every entry, written at registration.
@@ -82,7 +177,7 @@ pub struct Demographics {
 pub const SEXES: [&str; 3] = ["female", "male", "other"];
 
 /// Trims `text`, refusing it when empty or longer than `max` characters.
-fn required(
+pub(crate) fn required(
     kind: EntryKind,
     field: &str,
     text: &str,
@@ -107,7 +202,7 @@ fn required(
 }
 
 /// Trims an optional text; empty becomes absent.
-fn optional(
+pub(crate) fn optional(
     kind: EntryKind,
     field: &str,
     text: Option<&str>,
@@ -136,11 +231,37 @@ impl Note {
 }
 
 impl Condition {
-    /// Trims, upper-cases the code and checks its ICD-10 shape.
+    /// Trims, upper-cases the code, checks its ICD-10 shape and that the dates agree with the status.
     pub fn normalized(&self) -> Result<Condition, ChartError> {
         let k = EntryKind::Condition;
         let icd10 = self.icd10.trim().to_ascii_uppercase();
         check_icd10(&icd10).map_err(|m| ChartError::invalid(k, m))?;
+        let status = match (self.status, self.resolved) {
+            (Some(ProblemStatus::Active), Some(date)) => {
+                return Err(ChartError::invalid(
+                    k,
+                    format!(
+                        "an active problem has no resolution date (resolved {}); set status to resolved or leave the date out",
+                        date_string(date)
+                    ),
+                ));
+            }
+            (Some(status), _) => status,
+            (None, Some(_)) => ProblemStatus::Resolved,
+            (None, None) => ProblemStatus::Active,
+        };
+        if let (Some(onset), Some(resolved)) = (self.onset, self.resolved)
+            && resolved < onset
+        {
+            return Err(ChartError::invalid(
+                k,
+                format!(
+                    "resolved {} is before onset {}",
+                    date_string(resolved),
+                    date_string(onset)
+                ),
+            ));
+        }
         Ok(Condition {
             icd10,
             name: required(
@@ -150,12 +271,44 @@ impl Condition {
                 LINE_MAX_CHARS,
                 "give the diagnosis in words",
             )?,
+            status: Some(status),
+            onset: self.onset,
+            resolved: self.resolved,
+        })
+    }
+
+    /// Active unless marked resolved.
+    pub fn status(&self) -> ProblemStatus {
+        self.status.unwrap_or(if self.resolved.is_some() {
+            ProblemStatus::Resolved
+        } else {
+            ProblemStatus::Active
         })
     }
 }
 
+/// Checks a short code (letters, digits, `.`, `-`; at most 32 characters).
+fn code(kind: EntryKind, field: &str, text: Option<&str>) -> Result<Option<String>, ChartError> {
+    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    if text.len() > 32
+        || !text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+    {
+        return Err(ChartError::invalid(
+            kind,
+            format!(
+                "{field} `{text}` is not a code (letters, digits, dots and dashes, at most 32)"
+            ),
+        ));
+    }
+    Ok(Some(text.to_ascii_uppercase()))
+}
+
 impl Allergy {
-    /// Trims and checks the substance and reaction.
+    /// Trims and checks the substance, reaction and code.
     pub fn normalized(&self) -> Result<Allergy, ChartError> {
         let k = EntryKind::Allergy;
         Ok(Allergy {
@@ -167,12 +320,14 @@ impl Allergy {
                 "name what the patient reacts to",
             )?,
             reaction: optional(k, "reaction", self.reaction.as_deref())?,
+            severity: self.severity,
+            code: code(k, "code", self.code.as_deref())?,
         })
     }
 }
 
 impl Medication {
-    /// Trims and checks the drug, dates and supply.
+    /// Trims and checks the drug, codes, dates, quantity and supply.
     pub fn normalized(&self) -> Result<Medication, ChartError> {
         let k = EntryKind::Medication;
         if let Some(end) = self.end
@@ -181,7 +336,7 @@ impl Medication {
             return Err(ChartError::invalid(
                 k,
                 format!(
-                    "end {} is before start {}",
+                    "stop {} is before start {}",
                     date_string(end),
                     date_string(self.start)
                 ),
@@ -195,6 +350,27 @@ impl Medication {
                 format!("days_supply {days} is outside 1–3650"),
             ));
         }
+        if let Some(q) = self.quantity
+            && !(q.is_finite() && q > 0.0 && q <= 100_000.0)
+        {
+            return Err(ChartError::invalid(
+                k,
+                format!("quantity {q} is outside 0–100000"),
+            ));
+        }
+        let rxnorm = optional(k, "rxnorm", self.rxnorm.as_deref())?;
+        if let Some(r) = &rxnorm
+            && !(r.len() <= 10 && r.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(ChartError::invalid(
+                k,
+                format!("rxnorm `{r}` is not an RxNorm concept id (up to 10 digits)"),
+            ));
+        }
+        let atc = optional(k, "atc", self.atc.as_deref())?.map(|a| a.to_ascii_uppercase());
+        if let Some(a) = &atc {
+            check_atc(a).map_err(|m| ChartError::invalid(k, m))?;
+        }
         Ok(Medication {
             drug: required(
                 k,
@@ -203,11 +379,38 @@ impl Medication {
                 LINE_MAX_CHARS,
                 "give drug, strength and form",
             )?,
+            rxnorm,
+            atc,
+            dose: optional(k, "dose", self.dose.as_deref())?,
+            route: optional(k, "route", self.route.as_deref())?,
+            frequency: optional(k, "frequency", self.frequency.as_deref())?,
+            quantity: self.quantity,
+            reason: optional(k, "reason", self.reason.as_deref())?,
             start: self.start,
             end: self.end,
             days_supply: self.days_supply,
             stop_reason: optional(k, "stop_reason", self.stop_reason.as_deref())?,
+            allergy_override: optional(k, "allergy_override", self.allergy_override.as_deref())?,
         })
+    }
+
+    /// A drug started on `start`, with every other field unknown.
+    pub fn started(drug: impl Into<String>, start: Date) -> Medication {
+        Medication {
+            drug: drug.into(),
+            rxnorm: None,
+            atc: None,
+            dose: None,
+            route: None,
+            frequency: None,
+            quantity: None,
+            reason: None,
+            start,
+            end: None,
+            days_supply: None,
+            stop_reason: None,
+            allergy_override: None,
+        }
     }
 
     /// The summary's identity of this exposure: drug (case-insensitive) and start date.
@@ -217,6 +420,22 @@ impl Medication {
             self.drug.trim().to_lowercase(),
             date_string(self.start)
         )
+    }
+}
+
+/// Checks a WHO ATC code: a level-1 letter, then up to the five-level shape `A10BA02`.
+pub fn check_atc(code: &str) -> Result<(), String> {
+    let b = code.as_bytes();
+    let shape_at = |i: usize, c: u8| match i {
+        0 | 3 | 4 => c.is_ascii_uppercase(),
+        _ => c.is_ascii_digit(),
+    };
+    if [1, 3, 4, 5, 7].contains(&b.len()) && b.iter().enumerate().all(|(i, &c)| shape_at(i, c)) {
+        Ok(())
+    } else {
+        Err(format!(
+            "ATC code `{code}` is not of the form A10BA02 (letter, two digits, two letters, two digits)"
+        ))
     }
 }
 
@@ -254,6 +473,13 @@ impl Demographics {
             .map(|c| format!("{c}."))
             .collect::<Vec<_>>()
             .join(" ")
+    }
+
+    /// Age in whole years on `today`.
+    pub fn age_on(&self, today: Date) -> i32 {
+        let born = self.birth_date;
+        let had_birthday = (today.month(), today.day()) >= (born.month(), born.day());
+        today.year() - born.year() - i32::from(!had_birthday)
     }
 
     /// The year of birth alone.
@@ -324,7 +550,7 @@ pub fn parse_date(text: &str) -> Result<Date, String> {
 }
 
 /// serde for a `YYYY-MM-DD` date.
-mod date_text {
+pub(crate) mod date_text {
     use serde::{Deserialize, Deserializer, Serializer, de::Error};
     use time::Date;
 
@@ -339,7 +565,7 @@ mod date_text {
 }
 
 /// serde for an optional `YYYY-MM-DD` date.
-mod opt_date_text {
+pub(crate) mod opt_date_text {
     use serde::{Deserialize, Deserializer, Serializer, de::Error};
     use time::Date;
 
@@ -405,16 +631,29 @@ mod tests {
             assert_eq!(again.initials(), initials, "initials of initials");
         }
         assert_eq!(d.birth_year(), 1980);
+        let on = |text| d.age_on(parse_date(text).unwrap());
+        assert_eq!(
+            (on("2026-04-01"), on("2026-04-02"), on("1980-04-02")),
+            (45, 46, 0)
+        );
     }
 
     #[test]
     fn medication_key_ignores_case_and_spacing() {
         let m = |drug: &str| Medication {
             drug: drug.into(),
+            rxnorm: None,
+            atc: None,
+            dose: None,
+            route: None,
+            frequency: None,
+            quantity: None,
+            reason: None,
             start: parse_date("2026-01-10").unwrap(),
             end: None,
             days_supply: None,
             stop_reason: None,
+            allergy_override: None,
         };
         assert_eq!(
             m("Metformin 500 mg").summary_key(),

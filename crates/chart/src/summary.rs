@@ -45,6 +45,19 @@ pub struct ProblemItem {
     pub icd10: String,
     /// The diagnosis in words.
     pub name: String,
+    /// `active` or `resolved`.
+    pub status: String,
+    /// Onset date, `YYYY-MM-DD`, if known.
+    pub onset: Option<String>,
+    /// Resolution date, `YYYY-MM-DD`, once resolved.
+    pub resolved: Option<String>,
+}
+
+impl ProblemItem {
+    /// Whether the problem is still present.
+    pub fn is_active(&self) -> bool {
+        self.status != "resolved"
+    }
 }
 
 /// An allergy on the summary.
@@ -56,6 +69,10 @@ pub struct AllergyItem {
     pub substance: String,
     /// How, if known.
     pub reaction: Option<String>,
+    /// `mild`, `moderate` or `severe`, if known.
+    pub severity: Option<String>,
+    /// A code for the substance, if known.
+    pub code: Option<String>,
 }
 
 /// A drug exposure on the summary, identified by drug and start date.
@@ -65,6 +82,14 @@ pub struct MedicationItem {
     pub item: String,
     /// Drug, strength and form.
     pub drug: String,
+    /// Dose per administration.
+    pub dose: Option<String>,
+    /// Route.
+    pub route: Option<String>,
+    /// Frequency or sig.
+    pub frequency: Option<String>,
+    /// RxNorm concept id or ATC code, if known.
+    pub code: Option<String>,
     /// Start date, `YYYY-MM-DD`.
     pub start: String,
     /// End date, `YYYY-MM-DD`, once known.
@@ -194,6 +219,13 @@ fn fields_of(entry_id: &str, data: &EntryData) -> Option<(&'static str, String, 
         EntryData::Condition(c) => {
             f.insert("icd10", s(&c.icd10));
             f.insert("name", s(&c.name));
+            f.insert("status", s(c.status().as_str()));
+            if let Some(onset) = c.onset {
+                f.insert("onset", s(&date_string(onset)));
+            }
+            if let Some(resolved) = c.resolved {
+                f.insert("resolved", s(&date_string(resolved)));
+            }
             Some((PROBLEMS, entry_id.to_string(), f))
         }
         EntryData::Allergy(a) => {
@@ -201,11 +233,27 @@ fn fields_of(entry_id: &str, data: &EntryData) -> Option<(&'static str, String, 
             if let Some(r) = &a.reaction {
                 f.insert("reaction", s(r));
             }
+            if let Some(severity) = a.severity {
+                f.insert("severity", s(severity.as_str()));
+            }
+            if let Some(code) = &a.code {
+                f.insert("code", s(code));
+            }
             Some((ALLERGIES, entry_id.to_string(), f))
         }
         EntryData::Medication(m) => {
             f.insert("drug", s(&m.drug));
             f.insert("start", s(&date_string(m.start)));
+            for (field, value) in [
+                ("dose", &m.dose),
+                ("route", &m.route),
+                ("frequency", &m.frequency),
+                ("code", &m.rxnorm.clone().or_else(|| m.atc.clone())),
+            ] {
+                if let Some(v) = value {
+                    f.insert(field, s(v));
+                }
+            }
             if let Some(end) = m.end {
                 f.insert("end", s(&date_string(end)));
             }
@@ -445,6 +493,9 @@ impl Summary {
                             item: key.clone(),
                             icd10: shown("icd10").unwrap_or_default(),
                             name: shown("name").unwrap_or_default(),
+                            status: shown("status").unwrap_or_else(|| "active".into()),
+                            onset: shown("onset"),
+                            resolved: shown("resolved"),
                         };
                         let label = format!("{} ({})", p.name, p.icd10);
                         view.problems.push(p);
@@ -455,6 +506,8 @@ impl Summary {
                             item: key.clone(),
                             substance: shown("substance").unwrap_or_default(),
                             reaction: shown("reaction"),
+                            severity: shown("severity"),
+                            code: shown("code"),
                         };
                         let label = a.substance.clone();
                         view.allergies.push(a);
@@ -469,6 +522,10 @@ impl Summary {
                         let m = MedicationItem {
                             item: key.clone(),
                             drug: shown("drug").unwrap_or_default(),
+                            dose: shown("dose"),
+                            route: shown("route"),
+                            frequency: shown("frequency"),
+                            code: shown("code"),
                             start: shown("start").unwrap_or_default(),
                             end: shown("end"),
                             days_supply,

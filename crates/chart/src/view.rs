@@ -34,6 +34,8 @@ pub struct ChartRecord {
     pub amends: Option<String>,
     /// Why the ledger flagged it (e.g. written concurrently with a revocation), if it did.
     pub flagged: Option<String>,
+    /// The encounter (visit) it was written in, if any.
+    pub encounter: Option<String>,
 }
 
 /// A Unix-ms time as RFC 3339 UTC; the raw number if it is outside the calendar.
@@ -221,13 +223,41 @@ pub fn sample_records(records: &[ChartRecord]) -> Vec<ChartRecord> {
                 EntryData::Allergy(a) => EntryData::Allergy(crate::Allergy {
                     substance: a.substance.clone(),
                     reaction: None,
+                    severity: None,
+                    code: None,
                 }),
                 EntryData::Medication(m) => EntryData::Medication(crate::Medication {
                     drug: m.drug.clone(),
+                    rxnorm: None,
+                    atc: None,
+                    dose: None,
+                    route: None,
+                    frequency: None,
+                    quantity: None,
+                    reason: None,
                     start: m.start,
                     end: None,
                     days_supply: None,
                     stop_reason: None,
+                    allergy_override: None,
+                }),
+                EntryData::Encounter(e) => EntryData::Encounter(crate::Encounter {
+                    reason: truncate(&e.reason),
+                    date: e.date,
+                    location: None,
+                }),
+                EntryData::Order(o) => EntryData::Order(crate::Order {
+                    loinc: o.loinc.clone(),
+                    name: o.name.clone(),
+                    priority: None,
+                    note: None,
+                }),
+                EntryData::Immunization(i) => EntryData::Immunization(crate::Immunization {
+                    cvx: i.cvx.clone(),
+                    name: i.name.clone(),
+                    date: i.date,
+                    dose: None,
+                    lot: None,
                 }),
                 EntryData::Demographics(d) => EntryData::Demographics(crate::Demographics {
                     name: d.initials(),
@@ -248,6 +278,7 @@ pub fn sample_records(records: &[ChartRecord]) -> Vec<ChartRecord> {
                 data,
                 amends: None,
                 flagged: r.flagged.clone(),
+                encounter: None,
             })
         })
         .collect()
@@ -293,6 +324,11 @@ fn sample(chart: &Chart<'_>, summary: Option<&SummaryView>, out: &mut Map<String
             EntryData::Condition(c) => json!({"name": c.name}),
             EntryData::Allergy(a) => json!({"substance": a.substance}),
             EntryData::Medication(m) => json!({"drug": m.drug}),
+            EntryData::Encounter(e) => json!({"reason": truncate(&e.reason)}),
+            EntryData::Order(o) => json!({"loinc": o.loinc, "name": o.name}),
+            EntryData::Immunization(i) => {
+                json!({"cvx": i.cvx, "name": i.name, "date": date_string(i.date)})
+            }
             EntryData::Demographics(d) => {
                 let obfuscated =
                     json!({"initials": d.initials(), "birth_year": d.birth_year(), "sex": d.sex});

@@ -1,9 +1,9 @@
 //! Property tests: parsers never panic on outside input, and entries round-trip exactly.
 
 use carelog_chart::{
-    ABNORMAL_FLAGS, AccessLevel, Allergy, ChartRecord, Condition, Demographics, EntryData,
-    EntryKind, LabResult, Medication, Note, SEXES, Summary, Vitals, check_loinc, render,
-    sample_records,
+    ABNORMAL_FLAGS, AccessLevel, Allergy, ChartRecord, Condition, Demographics, Encounter,
+    EntryData, EntryKind, Immunization, LabResult, Medication, Note, Order, Priority,
+    ProblemStatus, SEXES, Severity, Summary, Vitals, check_loinc, render, sample_records,
 };
 use proptest::prelude::*;
 use time::Date;
@@ -41,21 +41,33 @@ fn candidate() -> impl Strategy<Value = EntryData> {
             in_range(40.0, 300.0),
             in_range(20.0, 200.0),
             in_range(20.0, 300.0),
+            in_range(2.0, 80.0),
             in_range(25.0, 45.0),
             in_range(0.2, 650.0),
             in_range(20.0, 280.0),
             in_range(50.0, 100.0),
         )
             .prop_map(
-                |(systolic, diastolic, heart_rate, temperature, weight, height, spo2)| {
+                |(
+                    systolic,
+                    diastolic,
+                    heart_rate,
+                    respiratory_rate,
+                    temperature,
+                    weight,
+                    height,
+                    spo2,
+                )| {
                     EntryData::Vitals(Vitals {
                         systolic,
                         diastolic,
                         heart_rate,
+                        respiratory_rate,
                         temperature,
                         weight,
                         height,
                         spo2,
+                        bmi: None,
                     })
                 }
             ),
@@ -77,17 +89,86 @@ fn candidate() -> impl Strategy<Value = EntryData> {
                     low,
                     high,
                     abnormal: flag.map(str::to_string),
+                    order: None,
                 })
             }),
         (text(), text()).prop_map(|(title, text)| EntryData::Note(Note { title, text })),
-        ("[A-Za-z][0-9][0-9A-Za-z](\\.[0-9A-Za-z]{1,4})?", text())
-            .prop_map(|(icd10, name)| EntryData::Condition(Condition { icd10, name })),
-        (text(), prop::option::of(text())).prop_map(|(substance, reaction)| EntryData::Allergy(
-            Allergy {
-                substance,
-                reaction
-            }
-        )),
+        (
+            "[A-Za-z][0-9][0-9A-Za-z](\\.[0-9A-Za-z]{1,4})?",
+            text(),
+            prop::option::of(prop::sample::select(vec![
+                ProblemStatus::Active,
+                ProblemStatus::Resolved
+            ])),
+            prop::option::of(date()),
+            prop::option::of(date()),
+        )
+            .prop_map(|(icd10, name, status, onset, resolved)| {
+                EntryData::Condition(Condition {
+                    icd10,
+                    name,
+                    status,
+                    onset,
+                    resolved,
+                })
+            }),
+        (
+            text(),
+            prop::option::of(text()),
+            prop::option::of(prop::sample::select(vec![
+                Severity::Mild,
+                Severity::Moderate,
+                Severity::Severe
+            ])),
+            prop::option::of("[A-Za-z0-9.-]{0,40}"),
+        )
+            .prop_map(|(substance, reaction, severity, code)| EntryData::Allergy(
+                Allergy {
+                    substance,
+                    reaction,
+                    severity,
+                    code,
+                }
+            )),
+        (text(), prop::option::of(date()), prop::option::of(text())).prop_map(
+            |(reason, date, location)| EntryData::Encounter(Encounter {
+                reason,
+                date,
+                location,
+            })
+        ),
+        (
+            loinc(),
+            text(),
+            prop::option::of(prop::sample::select(vec![
+                Priority::Routine,
+                Priority::Urgent,
+                Priority::Stat
+            ])),
+            prop::option::of(text()),
+        )
+            .prop_map(|(loinc, name, priority, note)| EntryData::Order(Order {
+                loinc,
+                name,
+                priority,
+                note,
+            })),
+        (
+            "[0-9]{0,4}",
+            text(),
+            date(),
+            prop::option::of(0u32..30),
+            prop::option::of(text())
+        )
+            .prop_map(|(cvx, name, date, dose, lot)| {
+                EntryData::Immunization(Immunization {
+                    cvx,
+                    name,
+                    date,
+                    dose,
+                    lot,
+                })
+            }),
         (
             text(),
             date(),
@@ -97,11 +178,10 @@ fn candidate() -> impl Strategy<Value = EntryData> {
         )
             .prop_map(|(drug, start, end, days_supply, stop_reason)| {
                 EntryData::Medication(Medication {
-                    drug,
-                    start,
                     end,
                     days_supply,
                     stop_reason,
+                    ..Medication::started(drug, start)
                 })
             }),
         (text(), date(), prop::sample::select(SEXES.to_vec())).prop_map(
@@ -145,6 +225,31 @@ fn json_object() -> impl Strategy<Value = String> {
         "end",
         "days_supply",
         "stop_reason",
+        "stop",
+        "respiratory_rate",
+        "temperature_c",
+        "weight_kg",
+        "height_cm",
+        "status",
+        "onset",
+        "resolved",
+        "severity",
+        "code",
+        "dose",
+        "route",
+        "frequency",
+        "quantity",
+        "rxnorm",
+        "atc",
+        "allergy_override",
+        "order",
+        "reason",
+        "date",
+        "location",
+        "priority",
+        "note",
+        "cvx",
+        "lot",
         "birth_date",
         "sex",
         "kind",
@@ -233,6 +338,7 @@ proptest! {
                 data,
                 amends: amends.map(|a| format!("e{a}")),
                 flagged: None,
+                encounter: None,
             })
             .collect();
         for level in AccessLevel::ALL {
@@ -254,6 +360,7 @@ proptest! {
                 data,
                 amends: amends.map(|a| format!("e{a}")),
                 flagged: None,
+                encounter: None,
             })
             .collect();
         let reduced = sample_records(&records);

@@ -29,6 +29,7 @@
 //!     data: glucose.clone(),
 //!     amends: None,
 //!     flagged: None,
+//!     encounter: None,
 //! }];
 //! let export = PatientExport {
 //!     patient_id: "7f3a",

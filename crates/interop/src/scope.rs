@@ -175,7 +175,12 @@ pub(crate) fn scope<'a>(export: &PatientExport<'a>) -> Result<Scope<'a>, Interop
                 Content::Vitals(kept)
             }
             EntryData::Lab(l) if shows(&l.loinc, id) => Content::Lab(l.clone()),
-            EntryData::Lab(_) | EntryData::Demographics(_) => continue,
+            // Visits, orders and immunizations have no HL7 ORU or FHIR resource here yet.
+            EntryData::Lab(_)
+            | EntryData::Demographics(_)
+            | EntryData::Encounter(_)
+            | EntryData::Order(_)
+            | EntryData::Immunization(_) => continue,
             EntryData::Note(n) if full => Content::Note(n.clone()),
             EntryData::Note(n) => Content::Note(Note {
                 title: truncate(&n.title),
@@ -217,6 +222,7 @@ mod tests {
             data: EntryData::parse(kind, json).unwrap(),
             amends: None,
             flagged: None,
+            encounter: None,
         }
     }
 

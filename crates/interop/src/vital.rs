@@ -13,14 +13,8 @@ pub(crate) fn vital_sign(loinc: &str, unit: &str) -> Option<VitalSign> {
 
 /// Sets one vital sign's value; `false` when the entry already holds one for that sign.
 pub(crate) fn set_vital(v: &mut Vitals, sign: &VitalSign, value: f64) -> bool {
-    let slot = match sign.field {
-        "systolic" => &mut v.systolic,
-        "diastolic" => &mut v.diastolic,
-        "heart_rate" => &mut v.heart_rate,
-        "temperature" => &mut v.temperature,
-        "weight" => &mut v.weight,
-        "height" => &mut v.height,
-        _ => &mut v.spo2,
+    let Some(slot) = v.slot_mut(sign.field) else {
+        return false;
     };
     if slot.is_some() {
         return false;

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 pub enum UnknownWord {
     /// Not one of the entry kinds.
     #[error(
-        "unknown kind `{0}`; expected one of vitals, lab, note, condition, allergy, medication"
+        "unknown kind `{0}`; expected one of vitals, lab, note, condition, allergy, medication, encounter, order, immunization"
     )]
     Kind(String),
     /// Not one of the four access levels.
@@ -44,13 +44,19 @@ pub enum EntryKind {
     Allergy,
     /// A drug exposure (OMOP style).
     Medication,
-    /// Name, birth date and sex; written only at patient registration.
+    /// Name, birth date and sex; written at patient registration, corrected by amendment.
     Demographics,
+    /// A visit: the day's entries written in it belong to it.
+    Encounter,
+    /// A laboratory order (a LOINC-coded test) that a result answers.
+    Order,
+    /// A vaccine given (CVX code).
+    Immunization,
 }
 
 impl EntryKind {
     /// Every kind, in canonical order.
-    pub const ALL: [EntryKind; 7] = [
+    pub const ALL: [EntryKind; 10] = [
         EntryKind::Vitals,
         EntryKind::Lab,
         EntryKind::Note,
@@ -58,16 +64,22 @@ impl EntryKind {
         EntryKind::Allergy,
         EntryKind::Medication,
         EntryKind::Demographics,
+        EntryKind::Encounter,
+        EntryKind::Order,
+        EntryKind::Immunization,
     ];
 
     /// The kinds a clinician may add with `chart add` (all but demographics).
-    pub const CHARTABLE: [EntryKind; 6] = [
+    pub const CHARTABLE: [EntryKind; 9] = [
         EntryKind::Vitals,
         EntryKind::Lab,
         EntryKind::Note,
         EntryKind::Condition,
         EntryKind::Allergy,
         EntryKind::Medication,
+        EntryKind::Encounter,
+        EntryKind::Order,
+        EntryKind::Immunization,
     ];
 
     /// The lowercase name used in JSON, on the command line and in messages.
@@ -80,6 +92,9 @@ impl EntryKind {
             EntryKind::Allergy => "allergy",
             EntryKind::Medication => "medication",
             EntryKind::Demographics => "demographics",
+            EntryKind::Encounter => "encounter",
+            EntryKind::Order => "order",
+            EntryKind::Immunization => "immunization",
         }
     }
 
@@ -174,7 +189,7 @@ mod tests {
             assert_eq!(json, format!("\"{kind}\""));
             assert_eq!(serde_json::from_str::<EntryKind>(&json).unwrap(), kind);
         }
-        assert_eq!(EntryKind::CHARTABLE.len(), 6);
+        assert_eq!(EntryKind::CHARTABLE.len(), EntryKind::ALL.len() - 1);
         assert!(!EntryKind::CHARTABLE.contains(&EntryKind::Demographics));
     }
 
@@ -183,7 +198,7 @@ mod tests {
         let err = "xray".parse::<EntryKind>().unwrap_err();
         assert_eq!(
             err.to_string(),
-            "unknown kind `xray`; expected one of vitals, lab, note, condition, allergy, medication"
+            "unknown kind `xray`; expected one of vitals, lab, note, condition, allergy, medication, encounter, order, immunization"
         );
     }
 

@@ -57,7 +57,9 @@ fn only_summary_kinds_make_changes() {
         [ProblemItem {
             item: "c".into(),
             icd10: "E11.9".into(),
-            name: "Type 2 diabetes".into()
+            name: "Type 2 diabetes".into(),
+            status: "active".into(),
+            ..ProblemItem::default()
         }]
     );
     assert_eq!(view.allergies[0].reaction.as_deref(), Some("rash"));
@@ -70,6 +72,7 @@ fn only_summary_kinds_make_changes() {
             end: None,
             days_supply: Some(30),
             stop_reason: None,
+            ..MedicationItem::default()
         }]
     );
     assert!(view.conflicts.is_empty());
@@ -309,7 +312,8 @@ fn amendments_replace_or_move_the_item() {
         [AllergyItem {
             item: "a".into(),
             substance: "Amoxicillin".into(),
-            reaction: None
+            reaction: None,
+            ..AllergyItem::default()
         }]
     );
     // Amending to identical content changes nothing.

@@ -19,6 +19,7 @@ fn record(id: &str, kind: EntryKind, time_ms: i64, json: &str) -> ChartRecord {
         data: EntryData::parse(kind, json).unwrap(),
         amends: None,
         flagged: None,
+        encounter: None,
     }
 }
 
@@ -205,7 +206,7 @@ fn sample_shows_latest_values_and_hides_identity_and_text() {
     let by_id = |id: &str| entries.iter().find(|e| e["entry_id"] == id);
     assert!(by_id("v3").is_none(), "amended away");
     assert!(by_id("l1").is_none(), "an older glucose");
-    assert_eq!(by_id("v1").unwrap()["data"], json!({"weight": 70.5}));
+    assert_eq!(by_id("v1").unwrap()["data"], json!({"weight_kg": 70.5}));
     assert_eq!(by_id("v2").unwrap()["data"], json!({"diastolic": 85.0}));
     assert_eq!(by_id("v4").unwrap()["data"], json!({"systolic": 140.0}));
     let note = &by_id("n1").unwrap()["data"];
@@ -280,7 +281,8 @@ fn information_shows_statistics_only() {
     assert_eq!(of("29463-7")["trend"], "stable");
     assert_eq!(
         view["counts"],
-        json!({"vitals": 3, "lab": 2, "note": 2, "condition": 1, "allergy": 1, "medication": 1})
+        json!({"vitals": 3, "lab": 2, "note": 2, "condition": 1, "allergy": 1, "medication": 1,
+            "encounter": 0, "order": 0, "immunization": 0})
     );
     assert_eq!(
         view["summary_counts"],

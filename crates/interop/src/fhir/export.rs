@@ -233,6 +233,7 @@ impl Resource<'_> {
             low: sign.low,
             high: sign.high,
             abnormal: None,
+            order: None,
         };
         range_and_flag(
             &mut o,

@@ -329,6 +329,7 @@ impl Reader {
             low,
             high,
             abnormal: flag,
+            order: None,
         };
         self.push(r, time, EntryData::Lab(lab))
     }
@@ -407,6 +408,7 @@ impl Reader {
         let data = EntryData::Condition(Condition {
             icd10: icd10.to_string(),
             name,
+            ..Condition::default()
         });
         self.push(r, time, data)
     }
@@ -440,6 +442,7 @@ impl Reader {
             EntryData::Allergy(Allergy {
                 substance,
                 reaction,
+                ..Allergy::default()
             }),
         )
     }
@@ -519,11 +522,10 @@ impl Reader {
             &["dateAsserted", "effectivePeriod.start", "effectiveDateTime"],
         )?;
         let m = Medication {
-            drug,
-            start,
             end,
             days_supply,
             stop_reason,
+            ..Medication::started(drug, start)
         };
         self.push(r, time, EntryData::Medication(m))
     }

@@ -97,6 +97,7 @@ fn flag(value: f64, low: Option<f64>, high: Option<f64>) -> Option<&'static str>
         low,
         high,
         abnormal: None,
+        order: None,
     }
     .flag_from_range()
 }

@@ -325,6 +325,7 @@ impl Reader {
             low,
             high,
             abnormal,
+            order: None,
         };
         let data = EntryData::Lab(lab)
             .normalized()

@@ -36,6 +36,7 @@ fn record(id: &str, t: i64, kind: EntryKind, json: &str) -> ChartRecord {
         data: EntryData::parse(kind, json).unwrap_or_else(|e| panic!("{id}: {e}")),
         amends: None,
         flagged: None,
+        encounter: None,
     }
 }
 
