@@ -379,7 +379,8 @@ pub enum ChartCommand {
         /// The patient id.
         #[arg(long)]
         patient: String,
-        /// vitals, lab, note, condition, allergy or medication.
+        /// vitals, lab, note, condition, allergy, medication, encounter, order or immunization
+        /// (demographics only with --amends, to correct them).
         #[arg(long)]
         kind: String,
         /// The entry as JSON (or @FILE).
@@ -388,6 +389,12 @@ pub enum ChartCommand {
         /// The entry this one corrects.
         #[arg(long)]
         amends: Option<String>,
+        /// The encounter (visit) this entry was written in.
+        #[arg(long, value_name = "ENTRY")]
+        encounter: Option<String>,
+        /// Prescribe a drug that matches a recorded allergy anyway, for this reason.
+        #[arg(long = "override", value_name = "REASON")]
+        allergy_override: Option<String>,
     },
     /// Show the chart as the user may see it (recorded as a read).
     Show {

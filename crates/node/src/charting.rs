@@ -25,6 +25,52 @@ pub struct PatientListing {
     pub basis: String,
 }
 
+/// How a new entry relates to others: what it corrects, when it was observed, which visit it
+/// belongs to. Sealed with the entry, except `amends`, which the ledger holds in the clear.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct EntryLinks {
+    pub(crate) amends: Option<TxId>,
+    pub(crate) observed_ms: Option<i64>,
+    pub(crate) encounter: Option<TxId>,
+}
+
+/// What a clinician may say about a new entry beyond its kind and data.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EntryOptions<'a> {
+    /// The entry it corrects (an amendment of the same kind).
+    pub amends: Option<&'a str>,
+    /// The encounter (visit) it was written in.
+    pub encounter: Option<&'a str>,
+    /// Why a drug that matches a recorded allergy is prescribed anyway.
+    pub allergy_override: Option<&'a str>,
+    /// When it was observed (Unix ms), for an entry typed up after the fact; never in the future.
+    pub observed_ms: Option<i64>,
+}
+
+/// Who a chart is about, shown above every chart screen so that two patients are not confused:
+/// identity as the reader's level allows, allergies at a glance, and why the reader may look.
+#[derive(Clone, Debug, Serialize)]
+pub struct Banner {
+    /// Full name (initials at sample level; absent below).
+    pub name: Option<String>,
+    /// Birth date, `YYYY-MM-DD` (full level only).
+    pub birth_date: Option<String>,
+    /// Age in whole years (full level only).
+    pub age: Option<i32>,
+    /// `female`, `male` or `other` (sample level and up).
+    pub sex: Option<String>,
+    /// The number printed on the patient's card.
+    pub card_number: String,
+    /// Recorded allergies (full level only).
+    pub allergies: Vec<String>,
+    /// Why the reader may look: patient, custodian, attending, grant, break-glass, staff…
+    pub basis: String,
+    /// The reader's level.
+    pub level: AccessLevel,
+    /// When the reader's grant ends (RFC 3339), for a grant with an end.
+    pub until: Option<String>,
+}
+
 /// An opened chart entry.
 pub(crate) struct Opened {
     pub(crate) record: ChartRecord,
@@ -182,6 +228,7 @@ impl Node {
                 observed_ms: plain.observed_ms,
                 summary_change: plain.summary_change,
                 summary_item: plain.summary_item,
+                encounter: plain.encounter,
             })
         })?;
         Ok(Opened {
@@ -194,6 +241,7 @@ impl Node {
                 data: plain.data.clone(),
                 amends: entry.amends.as_ref().map(|a| a.to_string()),
                 flagged: entry.flag.as_deref().map(str::to_string),
+                encounter: plain.encounter.map(|e| e.to_string()),
             },
             summary_change: plain.summary_change.clone(),
             summary_item: plain.summary_item.clone(),
@@ -234,7 +282,24 @@ impl Node {
         data_json: &str,
         amends: Option<&str>,
     ) -> Result<TxId> {
-        let tx = self.entry_for(session, patient, kind, data_json, amends)?;
+        let options = EntryOptions {
+            amends,
+            ..EntryOptions::default()
+        };
+        self.add_entry_with(session, patient, kind, data_json, &options)
+    }
+
+    /// Adds a chart entry with its links (amended entry, encounter) and, for a drug that
+    /// matches a recorded allergy, the prescriber's reason. Returns the new entry's id.
+    pub fn add_entry_with(
+        &mut self,
+        session: &Session,
+        patient: ActorId,
+        kind: &str,
+        data_json: &str,
+        options: &EntryOptions<'_>,
+    ) -> Result<TxId> {
+        let tx = self.entry_for_with(session, patient, kind, data_json, options)?;
         let id = tx.id();
         self.commit(vec![tx], &[])?;
         // Grantees below full see the new entry in a fresh view; a writer who may not derive
@@ -256,13 +321,51 @@ impl Node {
         data_json: &str,
         amends: Option<&str>,
     ) -> Result<crate::OwnTx> {
+        let options = EntryOptions {
+            amends,
+            ..EntryOptions::default()
+        };
+        self.entry_for_with(session, patient, kind, data_json, &options)
+    }
+
+    /// The entry `text` names in this patient's file, which must be of `kind`.
+    fn linked_entry(file: &PatientFile, text: &str, kind: EntryKind, role: &str) -> Result<TxId> {
+        let id = TxId::from_str(text.trim()).map_err(|e| NodeError::Invalid(e.to_string()))?;
+        let entry = file
+            .entries()
+            .iter()
+            .find(|e| e.id == id)
+            .ok_or_else(|| NodeError::UnknownEntry(text.to_string()))?;
+        if entry.kind != kind {
+            let article = if kind.as_str().starts_with(['a', 'e', 'i', 'o', 'u']) {
+                "an"
+            } else {
+                "a"
+            };
+            return Err(NodeError::Invalid(format!(
+                "entry {text} is a {} entry; {role} must name {article} {kind} entry",
+                entry.kind
+            )));
+        }
+        Ok(id)
+    }
+
+    /// [`Node::entry_for`] with every option.
+    pub(crate) fn entry_for_with(
+        &self,
+        session: &Session,
+        patient: ActorId,
+        kind: &str,
+        data_json: &str,
+        options: &EntryOptions<'_>,
+    ) -> Result<crate::OwnTx> {
         let kind = EntryKind::from_str(kind).map_err(|e| NodeError::Invalid(e.to_string()))?;
-        if kind == EntryKind::Demographics {
+        if kind == EntryKind::Demographics && options.amends.is_none() {
             return Err(NodeError::Invalid(
-                "demographics are recorded at registration; choose vitals, lab, note, condition, allergy or medication".into(),
+                "demographics are recorded at registration and corrected by amending that entry (--amends ENTRY); to chart, choose vitals, lab, note, condition, allergy, medication, encounter, order or immunization".into(),
             ));
         }
-        let data = EntryData::parse(kind, data_json)?;
+        let mut data = EntryData::parse(kind, data_json)?;
         let state = self.ledger.state();
         let file = patient_file(state, &patient)?;
         authorize(
@@ -272,23 +375,26 @@ impl Node {
             Some(patient),
             now_ms(),
         )?;
-        let amends = match amends {
-            None => None,
-            Some(text) => {
-                let id = TxId::from_str(text).map_err(|e| NodeError::Invalid(e.to_string()))?;
-                let original = file
-                    .entries()
-                    .iter()
-                    .find(|e| e.id == id)
-                    .ok_or_else(|| NodeError::UnknownEntry(text.to_string()))?;
-                if original.kind != kind {
-                    return Err(NodeError::Invalid(format!(
-                        "entry {text} is a {} entry; an amendment must be of the same kind",
-                        original.kind
-                    )));
-                }
-                Some(id)
+        let amends = options
+            .amends
+            .map(|text| Self::linked_entry(file, text, kind, "an amendment"))
+            .transpose()?;
+        let encounter = options
+            .encounter
+            .map(|text| Self::linked_entry(file, text, EntryKind::Encounter, "--encounter"))
+            .transpose()?;
+        if let EntryData::Lab(lab) = &data
+            && let Some(order) = &lab.order
+        {
+            Self::linked_entry(file, order, EntryKind::Order, "a result's order")?;
+        }
+        let observed_ms = match options.observed_ms {
+            Some(ms) if ms > now_ms() => {
+                return Err(NodeError::Invalid(
+                    "an entry cannot be dated in the future".into(),
+                ));
             }
+            other => other,
         };
         let current = current_key(file)?;
         let key_id = current.id;
@@ -310,6 +416,32 @@ impl Node {
             let (mut summary, _) = Summary::load_changes_lossy(
                 opened.iter().filter_map(|o| o.summary_change.as_deref()),
             );
+            if let EntryData::Medication(med) = &mut data {
+                let amended_drug = amends.and_then(|a| {
+                    opened.iter().find_map(|o| match &o.record.data {
+                        EntryData::Medication(m) if o.record.entry_id == a.to_string() => {
+                            Some(m.drug.to_lowercase())
+                        }
+                        _ => None,
+                    })
+                });
+                // Stopping or changing the dose of a drug already given is not a new exposure.
+                if amended_drug.as_deref() != Some(med.drug.to_lowercase().as_str()) {
+                    let warnings = carelog_chart::allergy_warnings(med, &summary.view().allergies);
+                    match (warnings.is_empty(), options.allergy_override) {
+                        (true, _) => {}
+                        (false, Some(reason)) if !reason.trim().is_empty() => {
+                            med.allergy_override = Some(reason.trim().to_string());
+                            data = EntryData::Medication(med.clone()).normalized()?;
+                        }
+                        (false, _) => {
+                            let text: Vec<String> =
+                                warnings.into_iter().map(|w| w.message).collect();
+                            return Err(NodeError::AllergyWarning(text.join("; ")));
+                        }
+                    }
+                }
+            }
             // Each change gets its own Automerge actor: one user may edit at two clinics at once.
             match amends {
                 Some(original) => {
@@ -342,8 +474,11 @@ impl Node {
             summary_item,
             &key,
             key_id,
-            amends,
-            None,
+            EntryLinks {
+                amends,
+                observed_ms,
+                encounter,
+            },
         ))
     }
 
@@ -395,9 +530,11 @@ impl Node {
                                 appears once the patient's clinic or family doctor is next online.",
                 }),
             };
+            let banner = self.banner(session.user, patient, file, permit, None, &[], &view);
             if let Some(object) = view.as_object_mut() {
                 object.insert("level".into(), serde_json::json!(permit.level));
                 object.insert("patient_id".into(), patient.to_string().into());
+                object.insert("banner".into(), serde_json::json!(banner));
             }
             return Ok((view, audit));
         }
@@ -411,8 +548,23 @@ impl Node {
         let records: Vec<ChartRecord> = opened.into_iter().map(|o| o.record).collect();
         let summary_view = summary.view();
         let mut view = carelog_chart::render(permit.level, &records, Some(&summary_view));
+        let today = home::rfc3339(now_ms()).chars().take(10).collect::<String>();
+        let lists = carelog_chart::ClinicalLists::new(&records, &summary_view, &today);
+        let banner = self.banner(
+            session.user,
+            patient,
+            file,
+            permit,
+            Some(&records),
+            &summary_view.allergies,
+            &view,
+        );
         if let Some(object) = view.as_object_mut() {
             object.insert("patient_id".into(), patient.to_string().into());
+            object.insert("banner".into(), serde_json::json!(banner));
+            if let Ok(serde_json::Value::Object(lists)) = serde_json::to_value(&lists) {
+                object.extend(lists);
+            }
             if sealed_away > 0 {
                 object.insert("sealed_entries".into(), sealed_away.into());
             }
@@ -425,6 +577,64 @@ impl Node {
             );
         }
         Ok((view, audit))
+    }
+
+    /// The banner of a chart the reader holds at `permit`: from the records at full level, from
+    /// the rendered view's initials at sample level.
+    #[allow(clippy::too_many_arguments)]
+    fn banner(
+        &self,
+        reader: ActorId,
+        patient: ActorId,
+        file: &PatientFile,
+        permit: carelog_ledger::Permit,
+        records: Option<&[ChartRecord]>,
+        allergies: &[carelog_chart::AllergyItem],
+        view: &serde_json::Value,
+    ) -> Banner {
+        let identity = records.and_then(|records| {
+            let amended: std::collections::BTreeSet<&str> =
+                records.iter().filter_map(|r| r.amends.as_deref()).collect();
+            records
+                .iter()
+                .filter(|r| !amended.contains(r.entry_id.as_str()))
+                .filter_map(|r| match &r.data {
+                    EntryData::Demographics(d) => Some((r.time_ms, d)),
+                    _ => None,
+                })
+                .max_by_key(|(t, _)| *t)
+                .map(|(_, d)| d.clone())
+        });
+        let today = time::OffsetDateTime::from_unix_timestamp(now_ms() / 1000)
+            .map(|t| t.date())
+            .ok();
+        let sampled = &view["demographics"];
+        let until = (permit.basis == carelog_ledger::Basis::Grant)
+            .then(|| file.grants.get(&reader).and_then(|g| g.expires_ms))
+            .flatten()
+            .map(home::rfc3339);
+        Banner {
+            name: identity
+                .as_ref()
+                .map(|d| d.name.clone())
+                .or_else(|| sampled["initials"].as_str().map(str::to_string)),
+            birth_date: identity
+                .as_ref()
+                .map(|d| carelog_chart::date_string(d.birth_date)),
+            age: identity.as_ref().zip(today).map(|(d, t)| d.age_on(t)),
+            sex: identity
+                .as_ref()
+                .map(|d| d.sex.clone())
+                .or_else(|| sampled["sex"].as_str().map(str::to_string)),
+            card_number: crate::card::card_number(&patient),
+            allergies: allergies.iter().map(|a| a.substance.clone()).collect(),
+            basis: match permit.basis {
+                carelog_ledger::Basis::BreakGlass => "break-glass".to_string(),
+                other => format!("{other:?}").to_lowercase(),
+            },
+            level: permit.level,
+            until,
+        }
     }
 
     /// Patients the session's user may open, with level.

@@ -134,6 +134,9 @@ pub enum NodeError {
     /// Bad input from a person or a file.
     #[error("{0}")]
     Invalid(String),
+    /// A drug matches a recorded allergy and no override reason was given.
+    #[error("allergy warning: {0}; to prescribe it anyway, give the reason (--override REASON)")]
+    AllergyWarning(String),
     /// No key to open or seal a record.
     #[error("no key for this patient's record is held here: {0}")]
     NoKey(String),

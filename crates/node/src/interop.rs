@@ -171,9 +171,11 @@ impl Node {
                 summary_item,
                 &key,
                 key_id,
-                None,
-                // The analyzer's or sender's time, kept apart from when it was recorded here.
-                Some(*observed_ms),
+                crate::charting::EntryLinks {
+                    // The analyzer's or sender's time, kept apart from when it was recorded here.
+                    observed_ms: Some(*observed_ms),
+                    ..Default::default()
+                },
             ));
         }
         let ids = self.commit(txs, &[])?;

@@ -145,6 +145,8 @@ pub struct OpenedEntry {
     pub summary_change: Option<Vec<u8>>,
     /// See [`EntryPlaintext::summary_item`].
     pub summary_item: Option<String>,
+    /// See [`EntryPlaintext::encounter`].
+    pub encounter: Option<TxId>,
 }
 
 impl OpenedEntries {
@@ -175,6 +177,34 @@ pub struct EntryPlaintext {
     /// When the observation was made (Unix ms), when it differs from when it was recorded:
     /// imported lab results keep the analyzer's time (OBX-14, effectiveDateTime).
     pub observed_ms: Option<i64>,
+    /// The encounter (visit) the entry was written in.
+    pub encounter: Option<TxId>,
+}
+
+/// An entry's plaintext as written before entries named their encounter; read, never written.
+#[derive(Deserialize)]
+struct EntryPlaintextV1 {
+    data: Vec<u8>,
+    summary_change: Option<Vec<u8>>,
+    summary_item: Option<String>,
+    observed_ms: Option<i64>,
+}
+
+impl EntryPlaintext {
+    /// Decodes the plaintext, in its current layout or the first one (which ends one field
+    /// earlier, so the two are never mistaken for each other).
+    fn decode(bytes: &[u8]) -> std::result::Result<EntryPlaintext, postcard::Error> {
+        postcard::from_bytes(bytes).or_else(|e| {
+            let old: EntryPlaintextV1 = postcard::from_bytes(bytes).map_err(|_| e)?;
+            Ok(EntryPlaintext {
+                data: old.data,
+                summary_change: old.summary_change,
+                summary_item: old.summary_item,
+                observed_ms: old.observed_ms,
+                encounter: None,
+            })
+        })
+    }
 }
 
 /// What an entry's ciphertext is bound to: everything the transaction says about it in the clear.
@@ -230,6 +260,55 @@ pub fn seal_entry(key: &DataKey, plaintext: &EntryPlaintext, aad: &[u8]) -> Vec<
 pub fn open_entry(key: &DataKey, sealed: &[u8], aad: &[u8]) -> Result<EntryPlaintext> {
     let bytes = carelog_vault::open(key, sealed, aad)
         .map_err(|e| NodeError::Unopenable(format!("it does not open: {e}")))?;
-    postcard::from_bytes(&bytes)
+    EntryPlaintext::decode(&bytes)
         .map_err(|e| NodeError::Unopenable(format!("it does not decode: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Serialize)]
+    struct FirstLayout {
+        data: Vec<u8>,
+        summary_change: Option<Vec<u8>>,
+        summary_item: Option<String>,
+        observed_ms: Option<i64>,
+    }
+
+    #[test]
+    fn entries_sealed_before_encounters_existed_still_open() {
+        let key = DataKey::from_bytes(random());
+        let old = FirstLayout {
+            data: b"{}".to_vec(),
+            summary_change: Some(vec![1, 2]),
+            summary_item: Some("item".into()),
+            observed_ms: Some(42),
+        };
+        let bytes = postcard::to_stdvec(&old).unwrap();
+        let sealed = carelog_vault::seal(&key, random(), &bytes, b"aad");
+        let opened = open_entry(&key, &sealed, b"aad").unwrap();
+        assert_eq!(
+            (
+                opened.summary_item.as_deref(),
+                opened.observed_ms,
+                opened.encounter
+            ),
+            (Some("item"), Some(42), None)
+        );
+
+        let encounter = carelog_ledger::Hash([7; 32]);
+        let new = EntryPlaintext {
+            encounter: Some(encounter),
+            ..opened
+        };
+        let sealed = seal_entry(&key, &new, b"aad");
+        assert_eq!(
+            open_entry(&key, &sealed, b"aad").unwrap().encounter,
+            Some(encounter)
+        );
+
+        let truncated = &postcard::to_stdvec(&new).unwrap()[..3];
+        assert!(EntryPlaintext::decode(truncated).is_err());
+    }
 }

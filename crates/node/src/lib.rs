@@ -61,7 +61,7 @@ pub use at_rest::{
 };
 pub use card::{CARD_NUMBER_DIGITS, Card, card_number, check_pin, parse_card_number};
 pub use carelog_sync::net::{LinkState, PeerState, SyncStatus};
-pub use charting::PatientListing;
+pub use charting::{Banner, EntryOptions, PatientListing};
 pub use demo::{DemoHome, DemoNetwork, build_demo, demo_authority_passphrase};
 pub use directory::{ClinicEntry, CurrentReader, KeptRecord, Person, ReadBasis};
 pub use error::{NodeError, Result};

@@ -115,7 +115,14 @@ impl Node {
         );
         let key_id = register.id();
         let entry = self.entry_tx(
-            admin, patient, &data, None, None, &data_key, key_id, None, None,
+            admin,
+            patient,
+            &data,
+            None,
+            None,
+            &data_key,
+            key_id,
+            Default::default(),
         );
         self.commit(vec![register, entry], &[(patient, sealed)])?;
         tracing::info!(patient = %patient, "patient registered");
@@ -232,15 +239,15 @@ impl Node {
         summary_item: Option<String>,
         key: &DataKey,
         key_id: carelog_ledger::TxId,
-        amends: Option<carelog_ledger::TxId>,
-        observed_ms: Option<i64>,
+        links: crate::charting::EntryLinks,
     ) -> crate::OwnTx {
         let time_ms = self.clock();
         let plaintext = EntryPlaintext {
             data: data.to_bytes(),
             summary_change,
             summary_item,
-            observed_ms,
+            observed_ms: links.observed_ms,
+            encounter: links.encounter,
         };
         let payload = keys::entry_payload(
             patient,
@@ -249,7 +256,7 @@ impl Node {
             (key_id, key),
             data.kind(),
             &plaintext,
-            amends,
+            links.amends,
         );
         self.sign_at(author, payload, time_ms)
     }

@@ -404,6 +404,7 @@ impl Builder {
             summary_change: None,
             summary_item: None,
             observed_ms: None,
+            encounter: None,
         };
         let payload = keys::entry_payload(
             patient,

@@ -228,6 +228,7 @@ impl Node {
                     data: EntryData::from_bytes(&r.data).ok()?,
                     amends: None,
                     flagged: r.flagged,
+                    encounter: None,
                 })
             })
             .collect();

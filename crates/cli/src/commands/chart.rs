@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use carelog_node::Node;
+use carelog_node::{EntryOptions, Node};
 use serde_json::json;
 
 use super::{ok, read_file, sign_in};
@@ -18,6 +18,8 @@ pub(super) fn run(node: &mut Node, command: ChartCommand) -> Result<Output, Fail
             kind,
             data,
             amends,
+            encounter,
+            allergy_override,
         } => {
             let patient = node.resolve_patient(&patient)?;
             let data = match data.strip_prefix('@') {
@@ -26,7 +28,13 @@ pub(super) fn run(node: &mut Node, command: ChartCommand) -> Result<Output, Fail
                 None => data,
             };
             let user = sign_in(node, &actor.user)?;
-            let id = node.add_entry(&user, patient, &kind, &data, amends.as_deref())?;
+            let options = EntryOptions {
+                amends: amends.as_deref(),
+                encounter: encounter.as_deref(),
+                allergy_override: allergy_override.as_deref(),
+                observed_ms: None,
+            };
+            let id = node.add_entry_with(&user, patient, &kind, &data, &options)?;
             Ok(Output::new(
                 json!({"entry_id": id.to_string()}),
                 format!("{kind} entry added: {id}"),

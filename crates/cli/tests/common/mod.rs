@@ -55,3 +55,42 @@ impl Drop for Server {
         let _ = self.0.wait();
     }
 }
+
+/// `carelog --home HOME --json` acting with `passphrase` (a user's passphrase or a patient's PIN)
+/// and giving `new_secret` wherever a new passphrase or PIN is asked for.
+pub fn carelog_with(home: &Path, passphrase: &str, new_secret: &str) -> Command {
+    let mut cmd = carelog(home, passphrase);
+    cmd.env("CARELOG_NEW_PASSPHRASE", new_secret);
+    cmd
+}
+
+/// Runs a command that must succeed and print exactly one JSON object, and returns it.
+pub fn json_ok(cmd: &mut Command) -> serde_json::Value {
+    let out = cmd.output().expect("the carelog binary runs");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).expect("stdout is UTF-8");
+    assert_eq!(
+        text.trim().lines().count(),
+        1,
+        "--json prints one line: {text}"
+    );
+    let value: serde_json::Value = serde_json::from_str(&text).expect("stdout is JSON");
+    assert!(value.is_object(), "{value}");
+    value
+}
+
+/// Runs a command that must be refused: non-zero exit, nothing on stdout, one line on stderr
+/// (returned).
+pub fn refusal(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("the carelog binary runs");
+    assert!(!out.status.success(), "{cmd:?} should have been refused");
+    assert!(out.stdout.is_empty(), "a refusal prints nothing on stdout");
+    let err = String::from_utf8(out.stderr).expect("stderr is UTF-8");
+    assert_eq!(err.trim().lines().count(), 1, "one line on stderr: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}

@@ -1,0 +1,477 @@
+//! The bedside chart through the real binary: a visit with its vitals and a lab order, the
+//! result that answers it, an allergy that stops a prescription, a stopped drug, a resolved
+//! problem, a corrected name, and the banner that says whose chart it is.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{carelog_with, json_ok, refusal};
+use serde_json::Value;
+
+const ADMIN_PW: &str = "bedside admin secret";
+const DOC_PW: &str = "bedside doctor secret";
+const LAB_PW: &str = "bedside lab secret";
+const PIN: &str = "408213";
+
+struct Ward {
+    _dir: tempfile::TempDir,
+    home: PathBuf,
+    doctor: String,
+    lab: String,
+    patient: String,
+}
+
+fn id(v: &Value, field: &str) -> String {
+    v[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {field} in {v}"))
+        .to_string()
+}
+
+fn run(home: &Path, pass: &str, new: &str, args: &[&str]) -> Value {
+    json_ok(carelog_with(home, pass, new).args(args))
+}
+
+fn ward() -> Ward {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("north");
+    let h = &home;
+    let admin = id(
+        &run(
+            h,
+            "x",
+            ADMIN_PW,
+            &[
+                "network",
+                "create",
+                "--network",
+                "Valley",
+                "--clinic",
+                "North",
+                "--admin",
+                "Ada Admin",
+            ],
+        ),
+        "admin_id",
+    );
+    let doctor = id(
+        &run(
+            h,
+            ADMIN_PW,
+            DOC_PW,
+            &[
+                "user",
+                "add",
+                "--as",
+                &admin,
+                "--role",
+                "doctor",
+                "--name",
+                "Dr Rivera",
+            ],
+        ),
+        "user_id",
+    );
+    let lab = id(
+        &run(
+            h,
+            ADMIN_PW,
+            LAB_PW,
+            &[
+                "user", "add", "--as", &admin, "--role", "lab", "--name", "Lab Tech",
+            ],
+        ),
+        "user_id",
+    );
+    let patient = id(
+        &run(
+            h,
+            ADMIN_PW,
+            PIN,
+            &[
+                "patient",
+                "register",
+                "--as",
+                &admin,
+                "--name",
+                "Paula Ester",
+                "--birth-date",
+                "1980-04-02",
+                "--sex",
+                "female",
+            ],
+        ),
+        "patient_id",
+    );
+    run(
+        h,
+        ADMIN_PW,
+        "",
+        &[
+            "assign",
+            "--as",
+            &admin,
+            "--patient",
+            &patient,
+            "--doctor",
+            &doctor,
+            "--custodian",
+        ],
+    );
+    Ward {
+        _dir: dir,
+        home,
+        doctor,
+        lab,
+        patient,
+    }
+}
+
+impl Ward {
+    fn add(&self, kind: &str, data: &str, extra: &[&str]) -> String {
+        let mut args = vec![
+            "chart",
+            "add",
+            "--as",
+            &self.doctor,
+            "--patient",
+            &self.patient,
+            "--kind",
+            kind,
+            "--data",
+            data,
+        ];
+        args.extend_from_slice(extra);
+        id(&run(&self.home, DOC_PW, "", &args), "entry_id")
+    }
+
+    fn refused(&self, kind: &str, data: &str, extra: &[&str]) -> String {
+        let mut args = vec![
+            "chart",
+            "add",
+            "--as",
+            &self.doctor,
+            "--patient",
+            &self.patient,
+            "--kind",
+            kind,
+            "--data",
+            data,
+        ];
+        args.extend_from_slice(extra);
+        refusal(carelog_with(&self.home, DOC_PW, "").args(&args))
+    }
+
+    fn show(&self) -> Value {
+        run(
+            &self.home,
+            DOC_PW,
+            "",
+            &[
+                "chart",
+                "show",
+                "--as",
+                &self.doctor,
+                "--patient",
+                &self.patient,
+            ],
+        )
+    }
+
+    fn entry_count(&self) -> usize {
+        self.show()["entries"].as_array().unwrap().len()
+    }
+}
+
+#[test]
+fn a_visit_gathers_its_vitals_and_the_order_a_lab_result_answers() {
+    let w = ward();
+    let visit = w.add("encounter", r#"{"reason":"fever for three days"}"#, &[]);
+    let vitals = w.add(
+        "vitals",
+        r#"{"spo2":94,"temperature_c":38.4,"respiratory_rate":22,"weight_kg":64,"height_cm":160}"#,
+        &["--encounter", &visit],
+    );
+    let order = w.add(
+        "order",
+        r#"{"loinc":"2345-7","name":"Glucose"}"#,
+        &["--encounter", &visit],
+    );
+
+    let chart = w.show();
+    assert_eq!(chart["encounters"][0]["reason"], "fever for three days");
+    assert_eq!(
+        chart["encounters"][0]["entries"],
+        serde_json::json!([vitals, order])
+    );
+    assert_eq!(chart["outstanding_orders"][0]["entry_id"], order.as_str());
+    let stored = chart["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["entry_id"] == vitals.as_str())
+        .unwrap();
+    assert_eq!(stored["data"]["temperature_c"], 38.4);
+
+    // The lab answers the order; it is no longer outstanding.
+    let result = format!(
+        r#"{{"loinc":"2345-7","name":"Glucose","value":7.9,"unit":"mmol/L","low":3.9,"high":5.6,"order":"{order}"}}"#
+    );
+    run(
+        &w.home,
+        LAB_PW,
+        "",
+        &[
+            "chart",
+            "add",
+            "--as",
+            &w.lab,
+            "--patient",
+            &w.patient,
+            "--kind",
+            "lab",
+            "--data",
+            &result,
+        ],
+    );
+    let chart = w.show();
+    assert_eq!(chart["outstanding_orders"], serde_json::json!([]));
+
+    // Links must name an entry of the right kind in this chart.
+    let before = w.entry_count();
+    let err = w.refused("vitals", r#"{"spo2":97}"#, &["--encounter", &order]);
+    assert!(
+        err.contains("--encounter must name an encounter entry"),
+        "{err}"
+    );
+    let err = w.refused(
+        "note",
+        r#"{"title":"x","text":"y"}"#,
+        &["--encounter", &"0".repeat(64)],
+    );
+    assert!(err.contains("no chart entry"), "{err}");
+    let lab_for_visit = format!(
+        r#"{{"loinc":"2345-7","name":"Glucose","value":5.0,"unit":"mmol/L","order":"{visit}"}}"#
+    );
+    let err = w.refused("lab", &lab_for_visit, &[]);
+    assert!(err.contains("order"), "{err}");
+    assert_eq!(w.entry_count(), before, "refusals store nothing");
+}
+
+#[test]
+fn a_drug_matching_an_allergy_is_refused_until_the_prescriber_gives_a_reason() {
+    let w = ward();
+    w.add(
+        "allergy",
+        r#"{"substance":"Penicillin","reaction":"hives","severity":"severe"}"#,
+        &[],
+    );
+    let before = w.entry_count();
+    let amoxicillin = r#"{"drug":"Amoxicillin 500 mg","start":"2026-03-01","dose":"500 mg","route":"oral","frequency":"three times daily","days_supply":7}"#;
+    let err = w.refused("medication", amoxicillin, &[]);
+    assert!(err.contains("allergy warning"), "{err}");
+    assert!(
+        err.contains("penicillins") && err.contains("Penicillin (hives)"),
+        "{err}"
+    );
+    assert_eq!(
+        w.entry_count(),
+        before,
+        "the refused prescription is not stored"
+    );
+
+    let given = w.add(
+        "medication",
+        amoxicillin,
+        &["--override", "tolerated amoxicillin in 2024"],
+    );
+    let chart = w.show();
+    let entry = chart["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["entry_id"] == given.as_str())
+        .unwrap();
+    assert_eq!(
+        entry["data"]["allergy_override"],
+        "tolerated amoxicillin in 2024"
+    );
+    assert_eq!(entry["data"]["route"], "oral");
+    assert_eq!(
+        chart["banner"]["allergies"],
+        serde_json::json!(["Penicillin"])
+    );
+}
+
+#[test]
+fn a_stopped_drug_moves_to_past_and_a_resolved_problem_keeps_its_status() {
+    let w = ward();
+    let metformin = w.add(
+        "medication",
+        r#"{"drug":"Metformin 500 mg","start":"2025-01-10","atc":"A10BA02"}"#,
+        &[],
+    );
+    w.add(
+        "medication",
+        r#"{"drug":"Lisinopril 10 mg","start":"2025-02-01"}"#,
+        &[],
+    );
+    let chart = w.show();
+    assert_eq!(chart["current_medications"].as_array().unwrap().len(), 2);
+    w.add(
+        "medication",
+        r#"{"drug":"Metformin 500 mg","start":"2025-01-10","atc":"A10BA02","stop":"2025-06-30","stop_reason":"gastro-intestinal upset"}"#,
+        &["--amends", &metformin],
+    );
+    w.add(
+        "condition",
+        r#"{"icd10":"J02.9","name":"Acute pharyngitis","onset":"2025-03-01","status":"resolved","resolved":"2025-03-12"}"#,
+        &[],
+    );
+    w.add(
+        "condition",
+        r#"{"icd10":"E11.9","name":"Type 2 diabetes"}"#,
+        &[],
+    );
+    let chart = w.show();
+    let drugs = |list: &str| -> Vec<String> {
+        chart[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["drug"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(drugs("current_medications"), ["Lisinopril 10 mg"]);
+    assert_eq!(drugs("past_medications"), ["Metformin 500 mg"]);
+    assert_eq!(
+        chart["past_medications"][0]["stop_reason"],
+        "gastro-intestinal upset"
+    );
+    let problems: Vec<(String, String)> = chart["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().into(),
+                p["status"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            ("Type 2 diabetes".to_string(), "active".to_string()),
+            ("Acute pharyngitis".to_string(), "resolved".to_string())
+        ]
+    );
+    assert_eq!(chart["conflicts"], serde_json::json!([]));
+}
+
+#[test]
+fn the_banner_names_the_patient_and_a_correction_keeps_the_old_value() {
+    let w = ward();
+    let chart = w.show();
+    let banner = &chart["banner"];
+    assert_eq!(banner["name"], "Paula Ester");
+    assert_eq!(banner["sex"], "female");
+    assert_eq!(banner["birth_date"], "1980-04-02");
+    assert!(banner["age"].as_i64().unwrap() >= 46, "{banner}");
+    let card = banner["card_number"].as_str().unwrap();
+    assert_eq!(
+        card.chars().filter(char::is_ascii_digit).count(),
+        13,
+        "{card}"
+    );
+    assert_eq!(banner["basis"], "custodian");
+
+    let registration = chart["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "demographics")
+        .map(|e| id(e, "entry_id"))
+        .unwrap();
+    let err = w.refused(
+        "demographics",
+        r#"{"name":"Paula Esther","birth_date":"1980-04-02","sex":"female"}"#,
+        &[],
+    );
+    assert!(err.contains("--amends"), "{err}");
+    w.add(
+        "demographics",
+        r#"{"name":"Paula Esther","birth_date":"1980-04-02","sex":"female"}"#,
+        &["--amends", &registration],
+    );
+    let chart = w.show();
+    assert_eq!(chart["banner"]["name"], "Paula Esther");
+    let names: Vec<&str> = chart["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "demographics")
+        .map(|e| e["data"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["Paula Ester", "Paula Esther"],
+        "the old value is kept"
+    );
+}
+
+#[test]
+fn impossible_values_of_the_new_kinds_are_refused_with_a_reason() {
+    let w = ward();
+    let before = w.entry_count();
+    for (kind, data, says) in [
+        ("vitals", r#"{"spo2":120}"#, "SpO2 120 % is outside 50–100"),
+        (
+            "vitals",
+            r#"{"respiratory_rate":0}"#,
+            "respiratory rate 0 /min is outside 2–80",
+        ),
+        ("vitals", r#"{"weight_kg":70,"height_cm":40}"#, "BMI"),
+        ("encounter", r#"{"reason":""}"#, "reason is empty"),
+        (
+            "order",
+            r#"{"loinc":"2345-8","name":"Glucose"}"#,
+            "check digit",
+        ),
+        (
+            "immunization",
+            r#"{"cvx":"MMR","name":"MMR","date":"2026-03-01"}"#,
+            "CVX code",
+        ),
+        (
+            "immunization",
+            r#"{"cvx":"03","name":"MMR","date":"2026-02-30"}"#,
+            "not a day",
+        ),
+        (
+            "medication",
+            r#"{"drug":"X","start":"2026-03-01","stop":"2026-02-01"}"#,
+            "before start",
+        ),
+        (
+            "medication",
+            r#"{"drug":"X","start":"2026-03-01","atc":"12345"}"#,
+            "ATC code",
+        ),
+        (
+            "condition",
+            r#"{"icd10":"E11.9","name":"x","status":"active","resolved":"2026-01-01"}"#,
+            "resolution date",
+        ),
+        (
+            "allergy",
+            r#"{"substance":"Latex","severity":"deadly"}"#,
+            "unknown variant",
+        ),
+    ] {
+        let err = w.refused(kind, data, &[]);
+        assert!(err.contains(says), "{kind} {data}: {err}");
+    }
+    assert_eq!(w.entry_count(), before);
+}
