@@ -28,10 +28,15 @@ pub fn describe(kind: &str, data: &Value) -> String {
             }
             for (key, words, unit) in [
                 ("heart_rate", "HR", "/min"),
+                ("respiratory_rate", "RR", "/min"),
+                ("temperature_c", "T", "°C"),
                 ("temperature", "T", "°C"),
                 ("spo2", "SpO2", "%"),
+                ("weight_kg", "weight", "kg"),
                 ("weight", "weight", "kg"),
+                ("height_cm", "height", "cm"),
                 ("height", "height", "cm"),
+                ("bmi", "BMI", "kg/m²"),
             ] {
                 if let Some(v) = n(key) {
                     parts.push(format!("{words} {v} {unit}"));
@@ -61,20 +66,52 @@ pub fn describe(kind: &str, data: &Value) -> String {
             s("title").unwrap_or_default(),
             s("text").unwrap_or_default()
         ),
-        "condition" => match s("icd10") {
-            Some(code) => format!("{} ({code})", s("name").unwrap_or_default()),
-            None => s("name").unwrap_or_default(),
-        },
-        "allergy" => match s("reaction") {
-            Some(r) => format!("{} — {r}", s("substance").unwrap_or_default()),
-            None => s("substance").unwrap_or_default(),
-        },
+        "condition" => {
+            let mut text = match s("icd10") {
+                Some(code) => format!("{} ({code})", s("name").unwrap_or_default()),
+                None => s("name").unwrap_or_default(),
+            };
+            if s("status").as_deref() == Some("resolved") {
+                text.push_str(" — resolved");
+                if let Some(date) = s("resolved") {
+                    text.push_str(&format!(" {date}"));
+                }
+            }
+            text
+        }
+        "allergy" => {
+            let mut text = s("substance").unwrap_or_default();
+            if let Some(r) = s("reaction") {
+                text.push_str(&format!(" — {r}"));
+            }
+            if let Some(severity) = s("severity") {
+                text.push_str(&format!(" ({severity})"));
+            }
+            text
+        }
+        "encounter" => format!("Visit: {}", s("reason").unwrap_or_default()),
+        "order" => format!(
+            "Ordered: {} ({})",
+            s("name").unwrap_or_default(),
+            s("loinc").unwrap_or_default()
+        ),
+        "immunization" => format!(
+            "{} (CVX {}) given {}",
+            s("name").unwrap_or_default(),
+            s("cvx").unwrap_or_default(),
+            s("date").unwrap_or_default()
+        ),
         "medication" => {
             let mut text = s("drug").unwrap_or_default();
+            for key in ["dose", "route", "frequency"] {
+                if let Some(v) = s(key) {
+                    text.push_str(&format!(" · {v}"));
+                }
+            }
             if let Some(start) = s("start") {
                 text.push_str(&format!(" from {start}"));
             }
-            if let Some(end) = s("end") {
+            if let Some(end) = s("stop").or_else(|| s("end")) {
                 text.push_str(&format!(" to {end}"));
             }
             if let Some(days) = data["days_supply"].as_u64() {
@@ -82,6 +119,9 @@ pub fn describe(kind: &str, data: &Value) -> String {
             }
             if let Some(r) = s("stop_reason") {
                 text.push_str(&format!(", stopped: {r}"));
+            }
+            if let Some(r) = s("allergy_override") {
+                text.push_str(&format!(" (allergy warning overridden: {r})"));
             }
             text
         }

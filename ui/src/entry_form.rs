@@ -37,25 +37,29 @@ const fn f(key: &'static str, label: &'static str, input: Input, required: bool)
 }
 
 /// The kinds a clinician adds, with their words.
-pub const KINDS: [(&str, &str); 6] = [
+pub const KINDS: [(&str, &str); 9] = [
     ("vitals", "Vital signs"),
     ("lab", "Lab result"),
     ("note", "Note"),
     ("condition", "Condition"),
     ("allergy", "Allergy"),
     ("medication", "Medication"),
+    ("encounter", "Visit"),
+    ("order", "Lab order"),
+    ("immunization", "Immunization"),
 ];
 
 fn fields(kind: &str) -> &'static [Field] {
     use Input::*;
-    const VITALS: [Field; 7] = [
+    const VITALS: [Field; 8] = [
         f("systolic", "Systolic BP (mmHg)", Number, false),
         f("diastolic", "Diastolic BP (mmHg)", Number, false),
         f("heart_rate", "Heart rate (/min)", Number, false),
-        f("temperature", "Temperature (°C)", Number, false),
+        f("respiratory_rate", "Respiratory rate (/min)", Number, false),
+        f("temperature_c", "Temperature (°C)", Number, false),
         f("spo2", "SpO2 (%)", Number, false),
-        f("weight", "Weight (kg)", Number, false),
-        f("height", "Height (cm)", Number, false),
+        f("weight_kg", "Weight (kg)", Number, false),
+        f("height_cm", "Height (cm)", Number, false),
     ];
     const LAB: [Field; 6] = [
         f("loinc", "LOINC code", Text, true),
@@ -69,20 +73,44 @@ fn fields(kind: &str) -> &'static [Field] {
         f("title", "Title", Text, true),
         f("text", "Note", Long, true),
     ];
-    const CONDITION: [Field; 2] = [
+    const CONDITION: [Field; 5] = [
         f("icd10", "ICD-10 code", Text, true),
         f("name", "Condition", Text, true),
+        f("status", "Status (active or resolved)", Text, false),
+        f("onset", "Onset (YYYY-MM-DD)", Date, false),
+        f("resolved", "Resolved (YYYY-MM-DD)", Date, false),
     ];
-    const ALLERGY: [Field; 2] = [
+    const ALLERGY: [Field; 3] = [
         f("substance", "Substance", Text, true),
         f("reaction", "Reaction", Text, false),
+        f(
+            "severity",
+            "Severity (mild, moderate or severe)",
+            Text,
+            false,
+        ),
     ];
-    const MEDICATION: [Field; 5] = [
+    const MEDICATION: [Field; 9] = [
         f("drug", "Drug and strength", Text, true),
+        f("dose", "Dose", Text, false),
+        f("route", "Route", Text, false),
+        f("frequency", "Frequency", Text, false),
         f("start", "Start (YYYY-MM-DD)", Date, true),
-        f("end", "End (YYYY-MM-DD)", Date, false),
+        f("stop", "Stop (YYYY-MM-DD)", Date, false),
         f("days_supply", "Days supplied", Whole, false),
         f("stop_reason", "Stop reason", Text, false),
+        f("atc", "ATC code", Text, false),
+    ];
+    const ENCOUNTER: [Field; 1] = [f("reason", "Reason for the visit", Text, true)];
+    const ORDER: [Field; 2] = [
+        f("loinc", "LOINC code", Text, true),
+        f("name", "Test", Text, true),
+    ];
+    const IMMUNIZATION: [Field; 4] = [
+        f("cvx", "CVX code", Text, true),
+        f("name", "Vaccine", Text, true),
+        f("date", "Given on (YYYY-MM-DD)", Date, true),
+        f("lot", "Lot", Text, false),
     ];
     match kind {
         "vitals" => &VITALS,
@@ -91,6 +119,9 @@ fn fields(kind: &str) -> &'static [Field] {
         "condition" => &CONDITION,
         "allergy" => &ALLERGY,
         "medication" => &MEDICATION,
+        "encounter" => &ENCOUNTER,
+        "order" => &ORDER,
+        "immunization" => &IMMUNIZATION,
         _ => &[],
     }
 }
