@@ -63,12 +63,42 @@ struct SamplePatient {
     name: String,
     birth_date: String,
     sex: String,
-    vitals: Vec<serde_json::Value>,
-    labs: Vec<serde_json::Value>,
-    conditions: Vec<serde_json::Value>,
-    allergies: Vec<serde_json::Value>,
-    medications: Vec<serde_json::Value>,
-    notes: Vec<serde_json::Value>,
+    /// A year of visits, oldest first.
+    visits: Vec<SampleVisit>,
+}
+
+/// One visit, dated `days_ago` days before the demo is built, and what was charted in it.
+#[derive(Deserialize)]
+struct SampleVisit {
+    days_ago: i64,
+    reason: String,
+    entries: Vec<SampleEntry>,
+}
+
+#[derive(Deserialize)]
+struct SampleEntry {
+    kind: String,
+    /// The entry's data; a string `"@-N"` stands for the date N days before the demo is built.
+    data: serde_json::Value,
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+/// `data` with every `"@-N"` replaced by the date N days before `now_ms`.
+fn dated(data: &serde_json::Value, now_ms: i64) -> serde_json::Value {
+    use serde_json::Value;
+    match data {
+        Value::String(s) => match s.strip_prefix("@-").and_then(|n| n.parse::<i64>().ok()) {
+            Some(days) => Value::from(&crate::home::rfc3339(now_ms - days * DAY_MS)[..10]),
+            None => data.clone(),
+        },
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), dated(v, now_ms)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
 }
 
 /// The passphrase the demo seals its health authority's key under: `$CARELOG_AUTHORITY_PASSPHRASE`
@@ -216,23 +246,11 @@ fn staff_and_patients(
         let (id, card) =
             node.register_patient(&admin, &p.name, &p.birth_date, &p.sex, DEMO_PATIENT_PIN)?;
         node.assign(&admin, id, family_doctor, true)?;
-        let mut entries = 0;
-        for (kind, items) in [
-            ("vitals", &p.vitals),
-            ("lab", &p.labs),
-            ("condition", &p.conditions),
-            ("allergy", &p.allergies),
-            ("medication", &p.medications),
-            ("note", &p.notes),
-        ] {
-            for item in items {
-                node.add_entry(&custodian, id, kind, &item.to_string(), None)?;
-                entries += 1;
-            }
-        }
+        let entries = chart_visits(node, &custodian, id, &p.visits)?;
         say(format!(
-            "  Patient {id} is registered (name sealed) with {} as family doctor, who charts {entries} entries. Card number {}.",
+            "  Patient {id} is registered (name sealed) with {} as family doctor, who charts {} visits over the past year ({entries} entries). Card number {}.",
             first_doctor.name,
+            p.visits.len(),
             card.number()
         ));
         patients.push(id);
@@ -244,6 +262,51 @@ fn staff_and_patients(
         consent_story(node, say, &cards[first_patient], specialist, &named.name)?;
     }
     Ok(patients)
+}
+
+/// Charts a patient's year of visits, each an encounter with its entries dated on the visit's
+/// day; returns how many entries were written.
+fn chart_visits(
+    node: &mut Node,
+    doctor: &crate::Session,
+    patient: ActorId,
+    visits: &[SampleVisit],
+) -> Result<usize> {
+    let now = crate::home::now_ms();
+    let mut written = 0;
+    for visit in visits {
+        // Mid-morning of the visit's day, each entry a minute after the one before.
+        let day = now - visit.days_ago.max(1) * DAY_MS;
+        let encounter = serde_json::json!({
+            "reason": visit.reason,
+            "date": &crate::home::rfc3339(day)[..10],
+        });
+        let options = crate::EntryOptions {
+            observed_ms: Some(day),
+            ..Default::default()
+        };
+        let encounter = node
+            .add_entry_with(
+                doctor,
+                patient,
+                "encounter",
+                &encounter.to_string(),
+                &options,
+            )?
+            .to_string();
+        written += 1;
+        for (i, entry) in visit.entries.iter().enumerate() {
+            let options = crate::EntryOptions {
+                encounter: Some(&encounter),
+                observed_ms: Some(day + (i as i64 + 1) * 60_000),
+                ..Default::default()
+            };
+            let data = dated(&entry.data, now).to_string();
+            node.add_entry_with(doctor, patient, &entry.kind, &data, &options)?;
+            written += 1;
+        }
+    }
+    Ok(written)
 }
 
 /// A second doctor asks for access, the patient grants "sample" at the kiosk, the doctor reads,
