@@ -402,13 +402,24 @@ pub async fn add_entry(desk: State<'_, Desk>, args: NewEntry) -> Answer<String> 
     }
     desk.with_session(|node, session| {
         let id = patient(node, &args.patient_id)?;
-        let amends = args.amends.as_deref().filter(|a| !a.trim().is_empty());
-        node.add_entry(
+        let given = |text: &Option<String>| text.clone().filter(|t| !t.trim().is_empty());
+        let (amends, encounter, allergy_override) = (
+            given(&args.amends),
+            given(&args.encounter),
+            given(&args.allergy_override),
+        );
+        let options = carelog_node::EntryOptions {
+            amends: amends.as_deref(),
+            encounter: encounter.as_deref(),
+            allergy_override: allergy_override.as_deref(),
+            observed_ms: None,
+        };
+        node.add_entry_with(
             session,
             id,
             args.kind.as_str(),
             &args.data.to_string(),
-            amends,
+            &options,
         )
         .map(|tx| tx.to_string())
         .map_err(failure)

@@ -108,6 +108,14 @@ pub fn failure(e: NodeError) -> Failure {
             "scan your card (or type what its QR code says), then your PIN",
         );
     }
+    if let NodeError::AllergyWarning(warning) = &e {
+        return Failure::new(
+            FailureKind::Invalid,
+            format!(
+                "Allergy warning: {warning}. To prescribe it anyway, write the reason under \"Allergy override reason\" and save again."
+            ),
+        );
+    }
     let kind = match &e {
         NodeError::WrongPassphrase(_) | NodeError::WrongNodePassphrase(_) => {
             FailureKind::WrongPassphrase

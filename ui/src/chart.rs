@@ -207,13 +207,35 @@ pub fn ChartPanel(patient_id: String, role: String) -> impl IntoView {
             let trends = chart.trends.clone();
             let has_trends = !trends.is_empty();
             let summary = summary_view(&chart.view);
+            let banner = banner_view(&chart.view);
+            let lists = clinical_lists(&chart.view, amend);
+            let visits: Vec<(String, String)> = chart.view["encounters"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|e| {
+                            let s = |k: &str| e[k].as_str().unwrap_or_default().to_string();
+                            (s("entry_id"), format!("{} — {}", s("date"), s("reason")))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let today = js_sys::Date::new_0()
+                .to_iso_string()
+                .as_string()
+                .unwrap_or_default()
+                .chars()
+                .take(10)
+                .collect::<String>();
             let writable = level == "full";
             view! {
                 <section id="chart" data-level=level aria-labelledby="chart-title">
                     <h1 id="chart-title">{title}<span class=format!("badge {level}")>{level}</span></h1>
                     <p class="hint">"Patient id " <code id="chart-patient-id">{chart.patient_id.clone()}</code>
                         " · every opening of this chart is recorded and shown to the patient."</p>
+                    {banner}
                     {summary}
+                    {lists}
                     <section class="card" aria-labelledby="trends-heading">
                         <h2 id="trends-heading">"Trends"</h2>
                         {if has_trends {
@@ -225,7 +247,8 @@ pub fn ChartPanel(patient_id: String, role: String) -> impl IntoView {
                         }}
                     </section>
                     {writable.then(|| view! {
-                        <EntryForm patient_id=patient.get_value() default_kind=default_kind amend=amend saved=reload message=saved_message lab_only=lab_only/>
+                        <EntryForm patient_id=patient.get_value() default_kind=default_kind amend=amend saved=reload message=saved_message lab_only=lab_only
+                            visits=visits today=today/>
                     })}
                     <Timeline view=chart.view.clone() amend=amend writable=writable/>
                     <crate::interchange::ExportCard patient_id=patient.get_value()/>
@@ -237,6 +260,10 @@ pub fn ChartPanel(patient_id: String, role: String) -> impl IntoView {
 }
 
 fn summary_view(view: &Value) -> Option<impl IntoView + use<>> {
+    if view.get("problems").is_some() {
+        // At full level the chart carries its clinical lists; see `ClinicalLists`.
+        return None;
+    }
     let summary = view.get("summary")?;
     let list = |key: &str| -> Vec<String> {
         summary[key]
@@ -263,10 +290,234 @@ fn summary_view(view: &Value) -> Option<impl IntoView + use<>> {
     })
 }
 
+/// Whom the chart is about, on every chart screen: name, age, birth date, sex, card number,
+/// allergies at a glance, and why the reader may look.
+fn banner_view(view: &Value) -> Option<impl IntoView + use<>> {
+    let b = view.get("banner")?;
+    let s = |k: &str| b[k].as_str().map(str::to_string);
+    let name = s("name").unwrap_or_else(|| "Name not shown at this level".into());
+    let mut identity = Vec::new();
+    if let Some(age) = b["age"].as_i64() {
+        identity.push(format!("{age} years"));
+    }
+    if let Some(born) = s("birth_date") {
+        identity.push(format!("born {born}"));
+    }
+    if let Some(sex) = s("sex") {
+        identity.push(sex);
+    }
+    if let Some(card) = s("card_number") {
+        identity.push(format!("card {card}"));
+    }
+    let allergies: Vec<String> = b["allergies"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let full = b["level"] == "full";
+    let allergy_line = full.then(|| {
+        if allergies.is_empty() {
+            view! { <p id="banner-allergies">"No known allergies recorded"</p> }.into_any()
+        } else {
+            view! { <p id="banner-allergies" class="allergy-alert" role="note">
+                <strong>"Allergies: "</strong>{allergies.join(", ")}
+            </p> }
+            .into_any()
+        }
+    });
+    let mut basis = format!(
+        "Your access: {} ({})",
+        s("basis").unwrap_or_default(),
+        s("level").unwrap_or_default()
+    );
+    if let Some(until) = s("until") {
+        basis.push_str(&format!(
+            ", until {}",
+            until.replace('T', " ").trim_end_matches('Z')
+        ));
+    }
+    Some(view! {
+        <section id="banner" class="card banner" aria-label="Patient">
+            <p><strong id="banner-name">{name}</strong>" · "<span id="banner-identity">{identity.join(" · ")}</span></p>
+            {allergy_line}
+            <p id="banner-basis" class="hint">{basis}</p>
+        </section>
+    })
+}
+
+/// The full chart's clinical lists: problems with status, current and past medications,
+/// orders waiting for a result, visits, and conflicts from concurrent edits with a way to
+/// resolve each by amending the entry.
+fn clinical_lists(
+    view: &Value,
+    amend: RwSignal<Option<Amending>>,
+) -> Option<impl IntoView + use<>> {
+    view.get("problems")?;
+    let items = |key: &str| view[key].as_array().cloned().unwrap_or_default();
+    let s = |v: &Value, k: &str| v[k].as_str().map(str::to_string);
+    let list = |id: &'static str, rows: Vec<String>| {
+        if rows.is_empty() {
+            view! { <p class="hint" id=id>"none recorded"</p> }.into_any()
+        } else {
+            view! { <ul id=id>{rows.into_iter().map(|r| view! { <li>{r}</li> }).collect_view()}</ul> }
+                .into_any()
+        }
+    };
+    let problems = items("problems")
+        .iter()
+        .map(|p| {
+            let mut text = format!(
+                "{} ({})",
+                s(p, "name").unwrap_or_default(),
+                s(p, "icd10").unwrap_or_default()
+            );
+            match s(p, "status").as_deref() {
+                Some("resolved") => {
+                    text.push_str(" — resolved");
+                    if let Some(d) = s(p, "resolved") {
+                        text.push_str(&format!(" {d}"));
+                    }
+                }
+                _ => text.push_str(" — active"),
+            }
+            text
+        })
+        .collect();
+    let medication = |m: &Value, past: bool| {
+        let mut text = s(m, "drug").unwrap_or_default();
+        for key in ["dose", "route", "frequency"] {
+            if let Some(v) = s(m, key) {
+                text.push_str(&format!(" · {v}"));
+            }
+        }
+        text.push_str(&format!(" · from {}", s(m, "start").unwrap_or_default()));
+        if past {
+            if let Some(end) = s(m, "end") {
+                text.push_str(&format!(" to {end}"));
+            }
+            if let Some(r) = s(m, "stop_reason") {
+                text.push_str(&format!(" (stopped: {r})"));
+            }
+        }
+        text
+    };
+    let current = items("current_medications")
+        .iter()
+        .map(|m| medication(m, false))
+        .collect();
+    let past = items("past_medications")
+        .iter()
+        .map(|m| medication(m, true))
+        .collect();
+    let orders = items("outstanding_orders")
+        .iter()
+        .map(|o| {
+            format!(
+                "{} ({}) — ordered by {} on {}",
+                s(o, "name").unwrap_or_default(),
+                s(o, "loinc").unwrap_or_default(),
+                s(o, "ordered_by").unwrap_or_default(),
+                s(o, "time")
+                    .unwrap_or_default()
+                    .chars()
+                    .take(10)
+                    .collect::<String>()
+            )
+        })
+        .collect();
+    let visits = items("encounters")
+        .iter()
+        .map(|e| {
+            let n = e["entries"].as_array().map_or(0, Vec::len);
+            format!(
+                "{} — {} ({}, {n} entries)",
+                s(e, "date").unwrap_or_default(),
+                s(e, "reason").unwrap_or_default(),
+                s(e, "clinician").unwrap_or_default()
+            )
+        })
+        .collect();
+    let entries = items("entries");
+    let conflicts = items("conflicts");
+    let conflict_card = (!conflicts.is_empty()).then(|| {
+        let rows = conflicts
+            .into_iter()
+            .map(|c| {
+                let field = s(&c, "field").unwrap_or_default();
+                let entry_id = s(&c, "entry_id");
+                let original = entry_id
+                    .as_ref()
+                    .and_then(|id| entries.iter().find(|e| e["entry_id"].as_str() == Some(id)))
+                    .cloned();
+                let values = c["values"].as_array().cloned().unwrap_or_default();
+                let choices = values
+                    .into_iter()
+                    .map(|value| {
+                        let shown = value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string());
+                        let keep = original.clone().map(|e| {
+                            let kind = s(&e, "kind").unwrap_or_default();
+                            let mut data = e["data"].clone();
+                            // The summary calls a drug's stop date `end`.
+                            let key = if field == "end" { "stop".to_string() } else { field.clone() };
+                            if let Some(o) = data.as_object_mut() {
+                                o.insert(key, value.clone());
+                            }
+                            let id = s(&e, "entry_id").unwrap_or_default();
+                            let label = format!("Keep {shown}");
+                            view! {
+                                <button type="button" class="secondary conflict-keep"
+                                    on:click=move |_| amend.set(Some(Amending { entry_id: id.clone(), kind: kind.clone(), data: data.clone() }))>
+                                    {label}
+                                </button>
+                            }
+                        });
+                        view! { <li><code>{shown.clone()}</code>" "{keep}</li> }
+                    })
+                    .collect_view();
+                view! {
+                    <li>
+                        <strong>{s(&c, "label").unwrap_or_default()}</strong>" — "{field.clone()}" was set to different values at two clinics:"
+                        <ul>{choices}</ul>
+                    </li>
+                }
+            })
+            .collect_view();
+        view! {
+            <section class="card" id="conflicts" aria-labelledby="conflicts-heading">
+                <h2 id="conflicts-heading">"Conflicting edits"</h2>
+                <p class="hint">"Two clinics changed the same item while apart. Choose the right value; your choice is saved as an amendment and both values stay in the record."</p>
+                <ul>{rows}</ul>
+            </section>
+        }
+    });
+    Some(view! {
+        {conflict_card}
+        <section class="card" id="clinical-lists" aria-label="Problems, medications, orders and visits">
+            <div class="grid">
+                <div><h2>"Problems"</h2>{list("problems", problems)}</div>
+                <div><h2>"Current medications"</h2>{list("current-medications", current)}</div>
+                <div><h2>"Past medications"</h2>{list("past-medications", past)}</div>
+                <div><h2>"Orders waiting for results"</h2>{list("outstanding-orders", orders)}</div>
+            </div>
+            <h2>"Visits"</h2>
+            {list("visits", visits)}
+        </section>
+    })
+}
+
 /// The chart's entries, newest first; amended entries are dimmed, each entry can be amended.
 #[component]
 fn Timeline(view: Value, amend: RwSignal<Option<Amending>>, writable: bool) -> impl IntoView {
     let entries: Vec<Value> = view["entries"].as_array().cloned().unwrap_or_default();
+    let visit_of = |id: &str| -> Option<String> {
+        view["encounters"].as_array()?.iter().find_map(|e| {
+            (e["entry_id"].as_str() == Some(id))
+                .then(|| e["reason"].as_str().unwrap_or_default().to_string())
+        })
+    };
     let latest: Vec<Value> = view["latest"].as_array().cloned().unwrap_or_default();
     let stats: Vec<Value> = view["observations"].as_array().cloned().unwrap_or_default();
     let items = entries
@@ -277,14 +528,19 @@ fn Timeline(view: Value, amend: RwSignal<Option<Amending>>, writable: bool) -> i
             let id = e["entry_id"].as_str().unwrap_or_default().to_string();
             let amended = e.get("amended_by").is_some();
             let text = describe(&kind, &e["data"]);
+            let visit = e["encounter"]
+                .as_str()
+                .and_then(visit_of)
+                .map(|reason| format!(" · visit: {reason}"))
+                .unwrap_or_default();
             let meta = format!(
-                "{} · {}{}",
+                "{} · {}{}{visit}",
                 e["time"].as_str().unwrap_or_default().replace('T', " ").trim_end_matches('Z'),
                 e["author"].as_str().unwrap_or("—"),
                 if e.get("amends").is_some() { " · amendment" } else { "" }
             );
             let flag = e["flagged"].as_str().map(|f| view! { <p class="error">"Flagged: "{f.to_string()}</p> });
-            let can_amend = writable && kind != "demographics" && !amended;
+            let can_amend = writable && !amended;
             let data = e["data"].clone();
             let k2 = kind.clone();
             let id2 = id.clone();

@@ -101,6 +101,11 @@ fn fields(kind: &str) -> &'static [Field] {
         f("stop_reason", "Stop reason", Text, false),
         f("atc", "ATC code", Text, false),
     ];
+    const DEMOGRAPHICS: [Field; 3] = [
+        f("name", "Full name", Text, true),
+        f("birth_date", "Birth date (YYYY-MM-DD)", Date, true),
+        f("sex", "Sex (female, male or other)", Text, true),
+    ];
     const ENCOUNTER: [Field; 1] = [f("reason", "Reason for the visit", Text, true)];
     const ORDER: [Field; 2] = [
         f("loinc", "LOINC code", Text, true),
@@ -120,6 +125,7 @@ fn fields(kind: &str) -> &'static [Field] {
         "allergy" => &ALLERGY,
         "medication" => &MEDICATION,
         "encounter" => &ENCOUNTER,
+        "demographics" => &DEMOGRAPHICS,
         "order" => &ORDER,
         "immunization" => &IMMUNIZATION,
         _ => &[],
@@ -202,11 +208,26 @@ pub fn EntryForm(
     /// Only lab results (a lab user).
     #[prop(optional)]
     lab_only: bool,
+    /// The chart's visits, newest first: (entry id, "date — reason"); the first one of today
+    /// is chosen by default.
+    #[prop(optional)]
+    visits: Vec<(String, String)>,
+    /// Today's date, `YYYY-MM-DD`, to pick today's visit.
+    #[prop(optional)]
+    today: String,
 ) -> impl IntoView {
     let ctx = Ctx::get();
     let kind = RwSignal::new(default_kind.to_string());
     let values = RwSignal::new(BTreeMap::<String, String>::new());
     let busy = RwSignal::new(false);
+    let todays_visit = visits
+        .iter()
+        .find(|(_, label)| !today.is_empty() && label.starts_with(&today))
+        .map(|(id, _)| id.clone())
+        .unwrap_or_default();
+    let visit = RwSignal::new(todays_visit);
+    let visits = StoredValue::new(visits);
+    let allergy_override = RwSignal::new(String::new());
     Effect::new(move |_| {
         if let Some(a) = amend.get() {
             kind.set(a.kind.clone());
@@ -235,11 +256,22 @@ pub fn EntryForm(
         } else {
             "Saved"
         };
+        let chosen = |text: String| Some(text).filter(|t| !t.trim().is_empty());
         let args = NewEntry {
             patient_id: patient.get_value(),
             kind: entry_kind,
             data,
             amends,
+            encounter: if k == "encounter" {
+                None
+            } else {
+                chosen(visit.get_untracked())
+            },
+            allergy_override: if k == "medication" {
+                chosen(allergy_override.get_untracked())
+            } else {
+                None
+            },
         };
         submit(
             ctx,
@@ -249,6 +281,7 @@ pub fn EntryForm(
             message,
             move |id: String| {
                 values.set(BTreeMap::new());
+                allergy_override.set(String::new());
                 amend.set(None);
                 saved.update(|n| *n += 1);
                 Some(format!(
@@ -323,6 +356,25 @@ pub fn EntryForm(
                 }).collect_view()}
             </select>
             <div class="grid">{form_fields}</div>
+            {move || (kind.get() == "medication").then(|| view! {
+                <div>
+                    <label for="entry-override">"Allergy override reason (only if the drug matches a recorded allergy)"</label>
+                    <input id="entry-override" autocomplete="off" prop:value=allergy_override
+                        on:input=move |ev| allergy_override.set(event_target_value(&ev))/>
+                </div>
+            })}
+            {move || (kind.get() != "encounter" && !visits.with_value(Vec::is_empty)).then(|| view! {
+                <div>
+                    <label for="entry-encounter">"Visit"</label>
+                    <select id="entry-encounter" on:change=move |ev| visit.set(event_target_value(&ev))>
+                        <option value="" selected=move || visit.get().is_empty()>"— not part of a visit —"</option>
+                        {visits.get_value().into_iter().map(|(id, label)| {
+                            let id2 = id.clone();
+                            view! { <option value=id selected=move || visit.get() == id2>{label}</option> }
+                        }).collect_view()}
+                    </select>
+                </div>
+            })}
             <button id="entry-submit" type="submit" disabled=busy>
                 {move || if amend.get().is_some() { "Save amendment" } else { "Save entry" }}
             </button>

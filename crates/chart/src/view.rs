@@ -164,6 +164,9 @@ fn full(chart: &Chart<'_>, summary: Option<&SummaryView>, out: &mut Map<String, 
             if let Some(f) = &r.flagged {
                 e.insert("flagged".into(), json!(f));
             }
+            if let Some(visit) = &r.encounter {
+                e.insert("encounter".into(), json!(visit));
+            }
             Value::Object(e)
         })
         .collect();

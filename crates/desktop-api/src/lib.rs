@@ -608,12 +608,19 @@ pub struct ChartScreen {
 pub struct NewEntry {
     /// Patient id.
     pub patient_id: String,
-    /// vitals, lab, note, condition, allergy, medication.
+    /// vitals, lab, note, condition, allergy, medication, encounter, order, immunization
+    /// (demographics only as an amendment).
     pub kind: EntryKind,
     /// The entry's fields as the CLI's `--data` takes them.
     pub data: serde_json::Value,
     /// The entry this one corrects.
     pub amends: Option<String>,
+    /// The encounter (visit) it was written in.
+    #[serde(default)]
+    pub encounter: Option<String>,
+    /// Why a drug that matches a recorded allergy is prescribed anyway.
+    #[serde(default)]
+    pub allergy_override: Option<String>,
 }
 
 /// Asking a patient for access.

@@ -299,9 +299,11 @@ impl Node {
         data_json: &str,
         options: &EntryOptions<'_>,
     ) -> Result<TxId> {
-        let tx = self.entry_for_with(session, patient, kind, data_json, options)?;
-        let id = tx.id();
-        self.commit(vec![tx], &[])?;
+        let (_, id) = self.commit_fresh(|node| {
+            let tx = node.entry_for_with(session, patient, kind, data_json, options)?;
+            let id = tx.id();
+            Ok((vec![tx], id))
+        })?;
         // Grantees below full see the new entry in a fresh view; a writer who may not derive
         // one (a lab) leaves it to the clinic of record's node.
         match self.publish_views(Some(session), patient) {
@@ -489,8 +491,10 @@ impl Node {
         patient: ActorId,
         purpose: &str,
     ) -> Result<serde_json::Value> {
-        let (view, audit) = self.chart_view(session, patient, purpose)?;
-        self.commit(vec![audit], &[])?;
+        let (_, view) = self.commit_fresh(|node| {
+            let (view, audit) = node.chart_view(session, patient, purpose)?;
+            Ok((vec![audit], view))
+        })?;
         Ok(view)
     }
 
@@ -545,6 +549,17 @@ impl Node {
         } = self.open_entries(session, patient, file)?;
         let (summary, skipped) =
             Summary::load_changes_lossy(opened.iter().filter_map(|o| o.summary_change.as_deref()));
+        // Summary item → the latest entry that wrote it, so a conflict can be resolved by
+        // amending that entry.
+        let mut writers = std::collections::BTreeMap::new();
+        for o in &opened {
+            if let Some(item) = &o.summary_item {
+                writers.insert(item.clone(), o.record.entry_id.clone());
+            }
+            if let EntryData::Medication(m) = &o.record.data {
+                writers.insert(m.summary_key(), o.record.entry_id.clone());
+            }
+        }
         let records: Vec<ChartRecord> = opened.into_iter().map(|o| o.record).collect();
         let summary_view = summary.view();
         let mut view = carelog_chart::render(permit.level, &records, Some(&summary_view));
@@ -564,6 +579,20 @@ impl Node {
             object.insert("banner".into(), serde_json::json!(banner));
             if let Ok(serde_json::Value::Object(lists)) = serde_json::to_value(&lists) {
                 object.extend(lists);
+            }
+            if let Some(conflicts) = object
+                .get_mut("conflicts")
+                .and_then(serde_json::Value::as_array_mut)
+            {
+                for conflict in conflicts {
+                    let writer = conflict["item"]
+                        .as_str()
+                        .and_then(|i| writers.get(i))
+                        .cloned();
+                    if let (Some(c), Some(entry)) = (conflict.as_object_mut(), writer) {
+                        c.insert("entry_id".into(), entry.into());
+                    }
+                }
             }
             if sealed_away > 0 {
                 object.insert("sealed_entries".into(), sealed_away.into());

@@ -134,6 +134,11 @@ pub enum NodeError {
     /// Bad input from a person or a file.
     #[error("{0}")]
     Invalid(String),
+    /// Another writer to this home (the sync service beside the window, or a command beside
+    /// `carelog serve`) sealed a block after these transactions were signed; they are signed
+    /// again and committed after it.
+    #[error("the record changed while this was being saved; please try again")]
+    Stale,
     /// A drug matches a recorded allergy and no override reason was given.
     #[error("allergy warning: {0}; to prescribe it anyway, give the reason (--override REASON)")]
     AllergyWarning(String),

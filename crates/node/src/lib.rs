@@ -928,6 +928,11 @@ impl Node {
             }
             let newer = w.blocks_since(*loaded_seq)?;
             apply_stored(&path, ledger, &newer)?;
+            // A block sealed meanwhile by another writer to this home may be later than these
+            // transactions; the seal must not link to blocks after its transactions' times.
+            if txs.iter().any(|t| t.tx.time_ms < ledger.latest_time()) {
+                return Err(NodeError::Stale);
+            }
             // Hashed, and its transactions' ids worked out, once for the checks and the answer.
             let block = ledger.seal(node_keys, txs, now_ms()).checked()?;
             for (actor, sealed) in new_keys {
@@ -945,6 +950,23 @@ impl Node {
             ledger.insert_checked(block, Check::Own)?;
             Ok::<_, NodeError>(ids)
         })
+    }
+
+    /// Builds transactions against the current state and commits them; when another writer to
+    /// this home sealed a block in between ([`NodeError::Stale`]), builds them again after it.
+    pub(crate) fn commit_fresh<T>(
+        &mut self,
+        mut build: impl FnMut(&Node) -> Result<(Vec<OwnTx>, T)>,
+    ) -> Result<(Vec<TxId>, T)> {
+        let mut tries = 0;
+        loop {
+            let (txs, extra) = build(self)?;
+            match self.commit(txs, &[]) {
+                // `commit` applied the newer blocks: signing again dates after them.
+                Err(NodeError::Stale) if tries < 4 => tries += 1,
+                other => return other.map(|ids| (ids, extra)),
+            }
+        }
     }
 
     /// Refuses to seal more when blocks this home sealed are on a branch the network does not

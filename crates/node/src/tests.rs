@@ -478,6 +478,41 @@ fn two_processes_on_one_home_never_fork_the_clinic_chain() {
 }
 
 #[test]
+fn a_block_sealed_by_another_writer_after_signing_is_worked_around_not_refused() {
+    let c = clinic();
+    let mut window = c.node;
+    let mut service = Node::open(&c.root).unwrap();
+    let doc1 = window.unlock(c.doctor, DOC_PASS).unwrap();
+    let doc2 = service.unlock(c.doctor, DOC_PASS).unwrap();
+    let note = r#"{"title":"one","text":"signed before the other writer sealed"}"#;
+    let signed = window
+        .entry_for(&doc1, c.patient, "note", note, None)
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    service
+        .add_entry(
+            &doc2,
+            c.patient,
+            "note",
+            r#"{"title":"two","text":"x"}"#,
+            None,
+        )
+        .unwrap();
+    // Committed as signed, the block would link to a block later than its transaction.
+    assert!(matches!(
+        window.commit(vec![signed], &[]),
+        Err(NodeError::Stale)
+    ));
+    // Built and signed again, it goes through; and `add_entry` does that by itself.
+    window
+        .add_entry(&doc1, c.patient, "note", note, None)
+        .unwrap();
+    let view = window.chart(&doc1, c.patient, "test").unwrap();
+    assert_eq!(view["entries"].as_array().unwrap().len(), 3);
+    Node::open(&c.root).unwrap().verify().unwrap();
+}
+
+#[test]
 fn blocks_from_a_peer_are_validated_stored_and_leave_the_outbox_when_acknowledged() {
     let (mut north, mut south, _) = two_clinics();
     let doc = north.node.unlock(north.doctor, DOC_PASS).unwrap();
