@@ -47,6 +47,12 @@ pub(crate) enum Content {
     Medication(Medication),
     /// A drug by name only (sample level).
     MedicationName(String),
+    /// A visit (full level).
+    Encounter(carelog_chart::Encounter),
+    /// A laboratory order (full level).
+    Order(carelog_chart::Order),
+    /// A vaccine given (full level).
+    Immunization(carelog_chart::Immunization),
 }
 
 /// One exported entry.
@@ -175,7 +181,10 @@ pub(crate) fn scope<'a>(export: &PatientExport<'a>) -> Result<Scope<'a>, Interop
                 Content::Vitals(kept)
             }
             EntryData::Lab(l) if shows(&l.loinc, id) => Content::Lab(l.clone()),
-            // Visits, orders and immunizations have no HL7 ORU or FHIR resource here yet.
+            EntryData::Encounter(e) if full => Content::Encounter(e.clone()),
+            EntryData::Order(o) if full => Content::Order(o.clone()),
+            EntryData::Immunization(i) if full => Content::Immunization(i.clone()),
+            // Visits, orders and vaccines are part of the clinical record, not of a sample.
             EntryData::Lab(_)
             | EntryData::Demographics(_)
             | EntryData::Encounter(_)

@@ -61,6 +61,20 @@ REQUIRED_CODES = {
     ("DocumentReference", "status"): {"current", "superseded", "entered-in-error"},
     ("DocumentReference", "docStatus"): {"preliminary", "final", "amended", "entered-in-error"},
     ("Patient", "gender"): {"male", "female", "other", "unknown"},
+    ("Encounter", "status"): {
+        "planned", "arrived", "triaged", "in-progress", "onleave", "finished", "cancelled",
+        "entered-in-error", "unknown",
+    },
+    ("ServiceRequest", "status"): {
+        "draft", "active", "on-hold", "revoked", "completed", "entered-in-error", "unknown",
+    },
+    ("ServiceRequest", "intent"): {
+        "proposal", "plan", "directive", "order", "original-order", "reflex-order",
+        "filler-order", "instance-order", "option",
+    },
+    ("ServiceRequest", "priority"): {"routine", "urgent", "asap", "stat"},
+    ("Immunization", "status"): {"completed", "entered-in-error", "not-done"},
+    ("AllergyIntolerance", "criticality"): {"low", "high", "unable-to-assess"},
 }
 CLINICAL_STATUS = {
     "Condition": {"active", "recurrence", "relapse", "inactive", "remission", "resolved"},
@@ -259,6 +273,13 @@ def fhir_report(path, errors):
             for member in r.get("hasMember", []):
                 if not resolves(member.get("reference")):
                     errors.append(f"{where}: hasMember {member} does not resolve")
+            for order in r.get("basedOn", []):
+                # A logical reference (identifier only) names an order outside the bundle.
+                if "reference" in order and not resolves(order["reference"]):
+                    errors.append(f"{where}: basedOn {order} does not resolve")
+                if "reference" not in order and "identifier" not in order:
+                    errors.append(f"{where}: basedOn names nothing")
+                item["basedOn"] = order.get("reference")
             item["members"] = len(r.get("hasMember", []))
             if "valueQuantity" in r:
                 q = r["valueQuantity"]
@@ -275,11 +296,32 @@ def fhir_report(path, errors):
             item["code"] = r["code"].get("coding", [{}])[0].get("code")
             item["system"] = r["code"].get("coding", [{}])[0].get("system")
             item["text"] = r["code"].get("text")
+            item["clinicalStatus"] = r["clinicalStatus"]["coding"][0]["code"]
+            item["abatement"] = r.get("abatementDateTime")
+        elif kind == "Encounter":
+            item.update(
+                status=r["status"],
+                classCode=r["class"]["code"],
+                start=r.get("period", {}).get("start"),
+                reason=[c.get("text") for c in r.get("reasonCode", [])],
+            )
+        elif kind == "ServiceRequest":
+            coding = r["code"]["coding"][0]
+            item.update(code=coding["code"], system=coding["system"], intent=r["intent"], status=r["status"])
+        elif kind == "Immunization":
+            coding = r["vaccineCode"]["coding"][0]
+            item.update(
+                code=coding["code"],
+                system=coding["system"],
+                date=r.get("occurrenceDateTime"),
+                lot=r.get("lotNumber"),
+            )
         elif kind == "AllergyIntolerance":
             item["substance"] = r["code"].get("text")
             item["reaction"] = [
                 m.get("text") for rx in r.get("reaction", []) for m in rx["manifestation"]
             ]
+            item["criticality"] = r.get("criticality")
         elif kind == "MedicationStatement":
             item.update(
                 drug=r["medicationCodeableConcept"].get("text"),
@@ -287,6 +329,8 @@ def fhir_report(path, errors):
                 period=r.get("effectivePeriod"),
                 reason=[s.get("text") for s in r.get("statusReason", [])],
                 extension=r.get("extension", []),
+                codes=[c.get("code") for c in r["medicationCodeableConcept"].get("coding", [])],
+                dosage=[d.get("text") for d in r.get("dosage", [])],
             )
         elif kind == "DocumentReference":
             attachment = r["content"][0]["attachment"]

@@ -235,6 +235,7 @@ fn other_ehr_fhir_bundle() {
     assert_eq!(
         kinds,
         [
+            "encounter",
             "vitals",
             "lab",
             "lab",
@@ -246,7 +247,7 @@ fn other_ehr_fhir_bundle() {
         ]
     );
     assert_eq!(import.warnings.len(), 5, "{:#?}", import.warnings);
-    let EntryData::Vitals(v) = &import.entries[0].1 else {
+    let EntryData::Vitals(v) = &import.entries[1].1 else {
         panic!("vitals first")
     };
     assert_eq!(

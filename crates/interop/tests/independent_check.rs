@@ -205,23 +205,63 @@ fn check_fhir(r: &Value, records: &[carelog_chart::ChartRecord]) {
                 let x = find(id);
                 assert_eq!(x["code"], c.icd10.as_str());
                 assert_eq!(x["system"], "http://hl7.org/fhir/sid/icd-10");
+                assert_eq!(x["clinicalStatus"], c.status().as_str());
+                assert_eq!(
+                    x["abatement"].as_str(),
+                    c.resolved.map(carelog_chart::date_string).as_deref()
+                );
             }
             EntryData::Allergy(a) => {
                 let x = find(id);
                 assert_eq!(x["substance"], a.substance.as_str());
                 let reactions: Vec<&str> = a.reaction.iter().map(String::as_str).collect();
                 assert_eq!(x["reaction"], serde_json::json!(reactions));
+                let criticality = a.severity.map(|s| match s {
+                    carelog_chart::Severity::Severe => "high",
+                    _ => "low",
+                });
+                assert_eq!(x["criticality"].as_str(), criticality);
             }
             EntryData::Medication(m) => {
                 let x = find(id);
                 assert_eq!(x["drug"], m.drug.as_str());
                 assert_eq!(x["period"]["start"], carelog_chart::date_string(m.start));
+                let codes: Vec<&str> = m.rxnorm.iter().chain(&m.atc).map(String::as_str).collect();
+                assert_eq!(x["codes"], serde_json::json!(codes));
+                if m.dose.is_some() {
+                    assert_eq!(x["dosage"][0], "10 mg, oral, once daily");
+                }
             }
-            // The export has no resource for visits, orders or immunizations yet; these records hold none.
-            EntryData::Demographics(_)
-            | EntryData::Encounter(_)
-            | EntryData::Order(_)
-            | EntryData::Immunization(_) => {}
+            EntryData::Encounter(e) => {
+                let x = find(id);
+                assert_eq!(
+                    (x["status"].as_str(), x["classCode"].as_str()),
+                    (Some("finished"), Some("AMB"))
+                );
+                assert_eq!(x["reason"], serde_json::json!([e.reason]));
+                // The visit's day, or when it was written when no day was given.
+                let day = e
+                    .date
+                    .map(carelog_chart::date_string)
+                    .unwrap_or_else(|| "2026-01-10".into());
+                assert!(x["start"].as_str().unwrap().starts_with(&day), "{x}");
+            }
+            EntryData::Order(o) => {
+                let x = find(id);
+                assert_eq!(
+                    (x["code"].as_str(), x["system"].as_str()),
+                    (Some(o.loinc.as_str()), Some("http://loinc.org"))
+                );
+                assert_eq!(x["intent"], "order");
+            }
+            EntryData::Immunization(i) => {
+                let x = find(id);
+                assert_eq!(x["code"], i.cvx.as_str());
+                assert_eq!(x["system"], "http://hl7.org/fhir/sid/cvx");
+                assert_eq!(x["date"], carelog_chart::date_string(i.date));
+                assert_eq!(x["lot"].as_str(), i.lot.as_deref());
+            }
+            EntryData::Demographics(_) => {}
         }
     }
 }

@@ -113,9 +113,27 @@ impl Node {
             }
         };
         let patient = self.resolve_patient(&patient_text)?;
+        let file = patient_file(self.ledger.state(), &patient)?;
+        let mut warnings = warnings;
         let entries: Vec<(i64, EntryData)> = entries
             .into_iter()
             .filter(|(_, e)| e.kind() != EntryKind::Demographics)
+            .map(|(t, mut e)| {
+                // A result may answer an order of this chart; a link to anything else is dropped.
+                if let EntryData::Lab(lab) = &mut e
+                    && let Some(order) = &lab.order
+                    && !file.entries().iter().any(|x| {
+                        x.kind == EntryKind::Order && x.id.to_string() == *order
+                    })
+                {
+                    warnings.push(format!(
+                        "{} result: order {order} is not an order of this chart; imported without it",
+                        lab.name
+                    ));
+                    lab.order = None;
+                }
+                (t, e)
+            })
             .collect();
         if entries.is_empty() {
             return Err(NodeError::Invalid(
@@ -133,7 +151,6 @@ impl Node {
                 now,
             )?;
         }
-        let file = patient_file(state, &patient)?;
         let key_id = current_key(file)?.id;
         let holders = self.holders(session);
         let key = session

@@ -9,6 +9,9 @@
 //! | allergy | `AllergyIntolerance` (substance as `code.text`, reaction manifestation) |
 //! | medication | `MedicationStatement` (`medicationCodeableConcept.text`, `effectivePeriod`, `status`, `statusReason`, days supply extension) |
 //! | note | `DocumentReference` (LOINC 34109-9, base64 `text/plain` attachment with the title) |
+//! | encounter | `Encounter` (finished ambulatory visit, `period.start`, `reasonCode.text`) |
+//! | order | `ServiceRequest` (laboratory order, LOINC `code`, `priority`); a result names it in `basedOn` |
+//! | immunization | `Immunization` (CVX `vaccineCode`, `occurrenceDateTime`, lot, dose number) |
 //!
 //! Every entry resource carries the Carelog entry id as an identifier (`urn:carelog:entry`);
 //! corrections have status `amended` (observations) or `docStatus` `amended` (notes).
@@ -18,8 +21,9 @@ use serde_json::{Map, Value, json};
 
 use super::base64;
 use super::{
-    DAYS_SUPPLY_EXTENSION, ENTRY_ID_SYSTEM, ICD10_SYSTEM, INTERPRETATION_SYSTEM, LOINC_SYSTEM,
-    OBSERVATION_CATEGORY_SYSTEM, PATIENT_ID_SYSTEM, UCUM_SYSTEM, fhir_id,
+    ATC_SYSTEM, CVX_SYSTEM, DAYS_SUPPLY_EXTENSION, DOSE_EXTENSION, ENTRY_ID_SYSTEM,
+    FREQUENCY_EXTENSION, ICD10_SYSTEM, INTERPRETATION_SYSTEM, LOINC_SYSTEM,
+    OBSERVATION_CATEGORY_SYSTEM, PATIENT_ID_SYSTEM, RXNORM_SYSTEM, UCUM_SYSTEM, fhir_id,
 };
 use crate::datetime::fhir_time;
 use crate::scope::{Content, Identity, Item, scope};
@@ -40,12 +44,20 @@ pub fn to_fhir(export: &PatientExport<'_>) -> Result<Value, InteropError> {
         export.patient_id.trim(),
         &scope.identity,
     )];
+    // A result names its order by reference only when the order travels in this bundle.
+    let orders: std::collections::BTreeSet<&str> = scope
+        .items
+        .iter()
+        .filter(|i| matches!(i.content, Content::Order(_)))
+        .map(|i| i.entry_id)
+        .collect();
     for item in &scope.items {
         let time = time_of(item.time_ms, item.entry_id)?;
         let out = Resource {
             item,
             time: &time,
             subject: &subject,
+            orders: &orders,
         };
         match &item.content {
             Content::Vitals(v) => {
@@ -59,12 +71,13 @@ pub fn to_fhir(export: &PatientExport<'_>) -> Result<Value, InteropError> {
             }
             Content::Lab(l) => resources.push(out.lab(l)),
             Content::Note(n) => resources.push(out.document(&n.title, &n.text)),
-            Content::Condition(c) => resources.push(out.condition(Some(&c.icd10), &c.name)),
+            Content::Condition(c) => resources.push(out.condition(Some(c), &c.name)),
             Content::ConditionName(name) => resources.push(out.condition(None, name)),
-            Content::Allergy(a) => {
-                resources.push(out.allergy(&a.substance, a.reaction.as_deref()));
-            }
+            Content::Allergy(a) => resources.push(out.allergy(&a.substance, Some(a))),
             Content::AllergySubstance(s) => resources.push(out.allergy(s, None)),
+            Content::Encounter(e) => resources.push(out.encounter(e)),
+            Content::Order(o) => resources.push(out.order(o)),
+            Content::Immunization(i) => resources.push(out.immunization(i)),
             Content::Medication(m) => resources.push(out.medication(Some(m), &m.drug, &today)),
             Content::MedicationName(drug) => resources.push(out.medication(None, drug, &today)),
         }
@@ -169,6 +182,8 @@ struct Resource<'a> {
     item: &'a Item<'a>,
     time: &'a str,
     subject: &'a Value,
+    /// The orders in this bundle.
+    orders: &'a std::collections::BTreeSet<&'a str>,
 }
 
 impl Resource<'_> {
@@ -266,6 +281,20 @@ impl Resource<'_> {
             ("laboratory", "Laboratory"),
             (&l.loinc, &l.name),
         );
+        if let Some(order) = &l.order {
+            let mut based_on = Map::new();
+            if self.orders.contains(order.as_str()) {
+                based_on.insert(
+                    "reference".into(),
+                    json!(format!("ServiceRequest/{}", fhir_id(order))),
+                );
+            }
+            based_on.insert(
+                "identifier".into(),
+                json!({ "system": ENTRY_ID_SYSTEM, "value": order }),
+            );
+            o.insert("basedOn".into(), json!([Value::Object(based_on)]));
+        }
         o.insert("valueQuantity".into(), quantity(l.value, &l.unit, &l.unit));
         range_and_flag(
             &mut o,
@@ -304,14 +333,19 @@ impl Resource<'_> {
         Value::Object(d)
     }
 
-    /// A diagnosis on the problem list; the ICD-10 coding only when the level shows it.
-    fn condition(&self, icd10: Option<&str>, name: &str) -> Value {
+    /// A diagnosis on the problem list; the ICD-10 coding, status and dates only when the level
+    /// shows them.
+    fn condition(&self, detail: Option<&carelog_chart::Condition>, name: &str) -> Value {
         let mut c = self.base("Condition", fhir_id(self.item.entry_id));
+        let status = match detail.map(carelog_chart::Condition::status) {
+            Some(carelog_chart::ProblemStatus::Resolved) => "resolved",
+            _ => "active",
+        };
         c.insert(
             "clinicalStatus".into(),
             json!({ "coding": [{
                 "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
-                "code": "active",
+                "code": status,
             }] }),
         );
         c.insert(
@@ -322,15 +356,23 @@ impl Resource<'_> {
                 "display": "Problem List Item",
             }] }]),
         );
-        let code = match icd10 {
-            Some(code) => json!({
-                "coding": [{ "system": ICD10_SYSTEM, "code": code, "display": name }],
+        let code = match detail {
+            Some(d) => json!({
+                "coding": [{ "system": ICD10_SYSTEM, "code": d.icd10, "display": name }],
                 "text": name,
             }),
             None => json!({ "text": name }),
         };
         c.insert("code".into(), code);
         c.insert("subject".into(), self.subject.clone());
+        if let Some(d) = detail {
+            if let Some(onset) = d.onset {
+                c.insert("onsetDateTime".into(), json!(date_string(onset)));
+            }
+            if let Some(resolved) = d.resolved {
+                c.insert("abatementDateTime".into(), json!(date_string(resolved)));
+            }
+        }
         c.insert("recordedDate".into(), json!(self.time));
         if let Some(author) = self.item.author {
             c.insert("recorder".into(), json!({ "display": author }));
@@ -338,8 +380,9 @@ impl Resource<'_> {
         Value::Object(c)
     }
 
-    /// An allergy: substance as code text, reaction as the manifestation's text.
-    fn allergy(&self, substance: &str, reaction: Option<&str>) -> Value {
+    /// An allergy: substance as code text (with its code when known), reaction as the
+    /// manifestation's text with its severity, criticality from the severity.
+    fn allergy(&self, substance: &str, detail: Option<&carelog_chart::Allergy>) -> Value {
         let mut a = self.base("AllergyIntolerance", fhir_id(self.item.entry_id));
         a.insert(
             "clinicalStatus".into(),
@@ -348,19 +391,128 @@ impl Resource<'_> {
                 "code": "active",
             }] }),
         );
+        let severity = detail.and_then(|d| d.severity);
+        if let Some(s) = severity {
+            let criticality = match s {
+                carelog_chart::Severity::Severe => "high",
+                _ => "low",
+            };
+            a.insert("criticality".into(), json!(criticality));
+        }
         a.insert("code".into(), json!({ "text": substance }));
         a.insert("patient".into(), self.subject.clone());
         a.insert("recordedDate".into(), json!(self.time));
         if let Some(author) = self.item.author {
             a.insert("recorder".into(), json!({ "display": author }));
         }
-        if let Some(r) = reaction {
-            a.insert(
-                "reaction".into(),
-                json!([{ "manifestation": [{ "text": r }] }]),
-            );
+        if let Some(r) = detail.and_then(|d| d.reaction.as_deref()) {
+            let mut reaction = Map::new();
+            reaction.insert("manifestation".into(), json!([{ "text": r }]));
+            if let Some(s) = severity {
+                reaction.insert("severity".into(), json!(s.as_str()));
+            }
+            a.insert("reaction".into(), json!([Value::Object(reaction)]));
         }
         Value::Object(a)
+    }
+
+    /// A visit: a finished ambulatory encounter with its reason and day.
+    fn encounter(&self, e: &carelog_chart::Encounter) -> Value {
+        let mut r = self.base("Encounter", fhir_id(self.item.entry_id));
+        r.insert("status".into(), json!("finished"));
+        r.insert(
+            "class".into(),
+            json!({
+                "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                "code": "AMB",
+                "display": "ambulatory",
+            }),
+        );
+        r.insert("subject".into(), self.subject.clone());
+        let start = e
+            .date
+            .map(date_string)
+            .unwrap_or_else(|| self.time.to_string());
+        r.insert("period".into(), json!({ "start": start }));
+        r.insert("reasonCode".into(), json!([{ "text": e.reason }]));
+        if let Some(author) = self.item.author {
+            r.insert(
+                "participant".into(),
+                json!([{ "individual": { "display": author } }]),
+            );
+        }
+        if let Some(place) = &e.location {
+            r.insert(
+                "location".into(),
+                json!([{ "location": { "display": place } }]),
+            );
+        }
+        Value::Object(r)
+    }
+
+    /// A laboratory order.
+    fn order(&self, o: &carelog_chart::Order) -> Value {
+        let mut r = self.base("ServiceRequest", fhir_id(self.item.entry_id));
+        r.insert("status".into(), json!("active"));
+        r.insert("intent".into(), json!("order"));
+        r.insert(
+            "category".into(),
+            json!([{ "coding": [{
+                "system": "http://snomed.info/sct",
+                "code": "108252007",
+                "display": "Laboratory procedure",
+            }] }]),
+        );
+        if let Some(p) = o.priority {
+            let code = match p {
+                carelog_chart::Priority::Routine => "routine",
+                carelog_chart::Priority::Urgent => "urgent",
+                carelog_chart::Priority::Stat => "stat",
+            };
+            r.insert("priority".into(), json!(code));
+        }
+        r.insert("code".into(), loinc(&o.loinc, &o.name));
+        r.insert("subject".into(), self.subject.clone());
+        r.insert("authoredOn".into(), json!(self.time));
+        if let Some(author) = self.item.author {
+            r.insert("requester".into(), json!({ "display": author }));
+        }
+        if let Some(note) = &o.note {
+            r.insert("note".into(), json!([{ "text": note }]));
+        }
+        Value::Object(r)
+    }
+
+    /// A vaccine given.
+    fn immunization(&self, i: &carelog_chart::Immunization) -> Value {
+        let mut r = self.base("Immunization", fhir_id(self.item.entry_id));
+        r.insert("status".into(), json!("completed"));
+        r.insert(
+            "vaccineCode".into(),
+            json!({
+                "coding": [{ "system": CVX_SYSTEM, "code": i.cvx, "display": i.name }],
+                "text": i.name,
+            }),
+        );
+        r.insert("patient".into(), self.subject.clone());
+        r.insert("occurrenceDateTime".into(), json!(date_string(i.date)));
+        r.insert("recorded".into(), json!(self.time));
+        if let Some(lot) = &i.lot {
+            r.insert("lotNumber".into(), json!(lot));
+        }
+        if let Some(author) = self.item.author {
+            r.insert(
+                "performer".into(),
+                json!([{ "actor": { "display": author } }]),
+            );
+        }
+        if let Some(dose) = i.dose {
+            r.insert(
+                "protocolApplied".into(),
+                json!([{ "doseNumberPositiveInt": dose }]),
+            );
+        }
+        Value::Object(r)
     }
 
     /// A drug exposure; dates, supply and stop reason only when the level shows them.
@@ -378,7 +530,23 @@ impl Resource<'_> {
             Some(_) => "active",
         };
         m.insert("status".into(), json!(status));
-        m.insert("medicationCodeableConcept".into(), json!({ "text": drug }));
+        let coding: Vec<Value> = detail
+            .into_iter()
+            .flat_map(|d| {
+                [(RXNORM_SYSTEM, &d.rxnorm), (ATC_SYSTEM, &d.atc)]
+                    .into_iter()
+                    .filter_map(|(system, code)| {
+                        code.as_ref()
+                            .map(|c| json!({ "system": system, "code": c, "display": drug }))
+                    })
+            })
+            .collect();
+        let concept = if coding.is_empty() {
+            json!({ "text": drug })
+        } else {
+            json!({ "coding": coding, "text": drug })
+        };
+        m.insert("medicationCodeableConcept".into(), concept);
         m.insert("subject".into(), self.subject.clone());
         m.insert("dateAsserted".into(), json!(self.time));
         if let Some(author) = self.item.author {
@@ -393,6 +561,32 @@ impl Resource<'_> {
             m.insert("effectivePeriod".into(), Value::Object(period));
             if let Some(reason) = &d.stop_reason {
                 m.insert("statusReason".into(), json!([{ "text": reason }]));
+            }
+            if let Some(why) = &d.reason {
+                m.insert("reasonCode".into(), json!([{ "text": why }]));
+            }
+            let sig: Vec<&str> = [&d.dose, &d.route, &d.frequency]
+                .into_iter()
+                .filter_map(|p| p.as_deref())
+                .collect();
+            if !sig.is_empty() {
+                let mut dosage = Map::new();
+                // The text for any reader; dose and frequency also as they were typed.
+                dosage.insert("text".into(), json!(sig.join(", ")));
+                let typed: Vec<Value> = [
+                    (DOSE_EXTENSION, &d.dose),
+                    (FREQUENCY_EXTENSION, &d.frequency),
+                ]
+                .into_iter()
+                .filter_map(|(url, v)| v.as_ref().map(|v| json!({ "url": url, "valueString": v })))
+                .collect();
+                if !typed.is_empty() {
+                    dosage.insert("extension".into(), json!(typed));
+                }
+                if let Some(route) = &d.route {
+                    dosage.insert("route".into(), json!({ "text": route }));
+                }
+                m.insert("dosage".into(), json!([Value::Object(dosage)]));
             }
             if let Some(days) = d.days_supply {
                 m.insert(

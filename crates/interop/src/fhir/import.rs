@@ -15,16 +15,18 @@
 use std::collections::BTreeMap;
 
 use carelog_chart::{
-    ABNORMAL_FLAGS, Allergy, Condition, Demographics, EntryData, LabResult, Medication, Note,
-    SEXES, VitalSign, Vitals, check_loinc,
+    ABNORMAL_FLAGS, Allergy, Condition, Demographics, Encounter, EntryData, Immunization,
+    LabResult, Medication, Note, Order, Priority, ProblemStatus, SEXES, Severity, VitalSign,
+    Vitals, check_loinc,
 };
 use serde_json::Value;
 
 use super::base64;
 use super::json::{array, codings, concept_text, lookup, number, text, time_value};
 use super::{
-    DAYS_SUPPLY_EXTENSION, FhirImport, INTERPRETATION_SYSTEM, LOINC_SYSTEM, PATIENT_ID_SYSTEM,
-    UCUM_SYSTEM,
+    ATC_SYSTEM, CVX_SYSTEM, DAYS_SUPPLY_EXTENSION, DOSE_EXTENSION, ENTRY_ID_SYSTEM,
+    FREQUENCY_EXTENSION, FhirImport, INTERPRETATION_SYSTEM, LOINC_SYSTEM, PATIENT_ID_SYSTEM,
+    RXNORM_SYSTEM, UCUM_SYSTEM,
 };
 use crate::InteropError;
 use crate::datetime::parse_fhir_date;
@@ -241,6 +243,9 @@ impl Reader {
             "AllergyIntolerance" => self.allergy(r),
             "MedicationStatement" => self.medication(r),
             "DocumentReference" => self.document(r),
+            "Encounter" => self.encounter(r),
+            "ServiceRequest" => self.service_request(r),
+            "Immunization" => self.immunization(r),
             other => {
                 if !self.ignored.iter().any(|k| k == other) {
                     self.ignored.push(other.to_string());
@@ -329,7 +334,7 @@ impl Reader {
             low,
             high,
             abnormal: flag,
-            order: None,
+            order: carelog_order(r)?,
         };
         self.push(r, time, EntryData::Lab(lab))
     }
@@ -405,10 +410,20 @@ impl Reader {
             .unwrap_or(icd10)
             .to_string();
         let time = self.time(r, &["recordedDate", "onsetDateTime"])?;
+        let at = format!("{}.clinicalStatus", r.path);
+        let resolved_status = codings(r.value.get("clinicalStatus").unwrap_or(&Value::Null), &at)?
+            .into_iter()
+            .any(|(_, code, _)| matches!(code, "resolved" | "inactive" | "remission"));
         let data = EntryData::Condition(Condition {
             icd10: icd10.to_string(),
             name,
-            ..Condition::default()
+            status: Some(if resolved_status {
+                ProblemStatus::Resolved
+            } else {
+                ProblemStatus::Active
+            }),
+            onset: self.day(r, "onsetDateTime"),
+            resolved: self.day(r, "abatementDateTime"),
         });
         self.push(r, time, data)
     }
@@ -426,8 +441,15 @@ impl Reader {
             return Ok(());
         };
         let mut reactions = Vec::new();
+        let mut severity = None;
         for (i, reaction) in array(r.value, "reaction", &r.path)?.iter().enumerate() {
             let at = format!("{}.reaction[{i}]", r.path);
+            severity = severity.or(match text(reaction, "severity", &at)? {
+                Some("mild") => Some(Severity::Mild),
+                Some("moderate") => Some(Severity::Moderate),
+                Some("severe") => Some(Severity::Severe),
+                _ => None,
+            });
             for (j, m) in array(reaction, "manifestation", &at)?.iter().enumerate() {
                 if let Some(t) = concept_text(Some(m), &format!("{at}.manifestation[{j}]"))? {
                     reactions.push(t);
@@ -442,6 +464,7 @@ impl Reader {
             EntryData::Allergy(Allergy {
                 substance,
                 reaction,
+                severity,
                 ..Allergy::default()
             }),
         )
@@ -521,13 +544,203 @@ impl Reader {
             r,
             &["dateAsserted", "effectivePeriod.start", "effectiveDateTime"],
         )?;
+        let concept = r
+            .value
+            .get("medicationCodeableConcept")
+            .unwrap_or(&Value::Null);
+        let mut rxnorm = None;
+        let mut atc = None;
+        for (system, code, _) in codings(concept, &at)? {
+            match system {
+                RXNORM_SYSTEM => rxnorm = rxnorm.or(Some(code.to_string())),
+                ATC_SYSTEM => atc = atc.or(Some(code.to_string())),
+                _ => {}
+            }
+        }
+        let mut reason = None;
+        for (i, why) in array(r.value, "reasonCode", &r.path)?.iter().enumerate() {
+            reason = reason.or(concept_text(
+                Some(why),
+                &format!("{}.reasonCode[{i}]", r.path),
+            )?);
+        }
+        let (mut dose, mut route, mut frequency) = (None, None, None);
+        if let Some(dosage) = array(r.value, "dosage", &r.path)?.first() {
+            let at = format!("{}.dosage[0]", r.path);
+            route = concept_text(dosage.get("route"), &format!("{at}.route"))?;
+            for (i, ext) in array(dosage, "extension", &at)?.iter().enumerate() {
+                let url = ext.get("url").and_then(Value::as_str);
+                let value = text(ext, "valueString", &format!("{at}.extension[{i}]"))?;
+                match url {
+                    Some(DOSE_EXTENSION) => dose = value.map(str::to_string),
+                    Some(FREQUENCY_EXTENSION) => frequency = value.map(str::to_string),
+                    _ => {}
+                }
+            }
+            if dose.is_none() && frequency.is_none() {
+                // Another system's free-text sig.
+                frequency = text(dosage, "text", &at)?.map(str::to_string);
+            }
+        }
         let m = Medication {
+            rxnorm,
+            atc,
+            dose,
+            route,
+            frequency,
+            reason,
             end,
             days_supply,
             stop_reason,
             ..Medication::started(drug, start)
         };
         self.push(r, time, EntryData::Medication(m))
+    }
+
+    /// The day of a date or dateTime element (`YYYY-MM-DD…`), if present; a partial date (a
+    /// year, or a year and month, which FHIR allows) is left out with a warning.
+    fn day(&mut self, r: &Res<'_>, key: &str) -> Option<time::Date> {
+        let text = lookup(r.value, key)?.as_str();
+        match text.map(|t| parse_fhir_date(t.get(..10).unwrap_or(t))) {
+            Some(Ok(day)) => Some(day),
+            _ => {
+                self.warnings.push(format!(
+                    "{}.{key}: not a whole day (YYYY-MM-DD); left out",
+                    r.path
+                ));
+                None
+            }
+        }
+    }
+
+    /// An Encounter: a visit with its reason; its day when `period.start` is a date.
+    fn encounter(&mut self, r: &Res<'_>) -> Result<(), InteropError> {
+        self.check_subject(r, "subject")?;
+        let status = text(r.value, "status", &r.path)?.unwrap_or("");
+        if matches!(status, "cancelled" | "entered-in-error" | "planned") {
+            self.skip(r, format!("status `{status}`"));
+            return Ok(());
+        }
+        let mut reason = None;
+        for (i, why) in array(r.value, "reasonCode", &r.path)?.iter().enumerate() {
+            reason = reason.or(concept_text(
+                Some(why),
+                &format!("{}.reasonCode[{i}]", r.path),
+            )?);
+        }
+        // Another system's visit without a stated reason still groups the day's entries.
+        let kind_of_visit = array(r.value, "type", &r.path)?
+            .first()
+            .map(|t| concept_text(Some(t), &format!("{}.type[0]", r.path)))
+            .transpose()?
+            .flatten();
+        let reason = reason
+            .or(kind_of_visit)
+            .unwrap_or_else(|| "visit".to_string());
+        let start = lookup(r.value, "period.start").and_then(Value::as_str);
+        let date = match start {
+            Some(day) if day.len() == 10 => self.day(r, "period.start"),
+            _ => None,
+        };
+        let location = array(r.value, "location", &r.path)?
+            .first()
+            .and_then(|l| lookup(l, "location.display"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let time = self.time(r, &["period.start"])?;
+        let data = EntryData::Encounter(Encounter {
+            reason,
+            date,
+            location,
+        });
+        self.push(r, time, data)
+    }
+
+    /// A ServiceRequest for a LOINC-coded test: a laboratory order.
+    fn service_request(&mut self, r: &Res<'_>) -> Result<(), InteropError> {
+        self.check_subject(r, "subject")?;
+        let status = text(r.value, "status", &r.path)?.unwrap_or("");
+        if matches!(status, "revoked" | "entered-in-error" | "draft") {
+            self.skip(r, format!("status `{status}`"));
+            return Ok(());
+        }
+        let code = r.value.get("code").unwrap_or(&Value::Null);
+        let at = format!("{}.code", r.path);
+        let Some((_, loinc, display)) = codings(code, &at)?
+            .into_iter()
+            .find(|(system, _, _)| *system == LOINC_SYSTEM)
+        else {
+            self.skip(r, "code has no LOINC coding (system http://loinc.org)");
+            return Ok(());
+        };
+        let name = text(code, "text", &at)?
+            .or(display)
+            .unwrap_or(loinc)
+            .to_string();
+        let priority = match text(r.value, "priority", &r.path)? {
+            Some("routine") => Some(Priority::Routine),
+            Some("urgent") => Some(Priority::Urgent),
+            Some("stat" | "asap") => Some(Priority::Stat),
+            _ => None,
+        };
+        let note = array(r.value, "note", &r.path)?
+            .first()
+            .and_then(|n| n.get("text"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let time = self.time(r, &["authoredOn", "occurrenceDateTime"])?;
+        let data = EntryData::Order(Order {
+            loinc: loinc.to_string(),
+            name,
+            priority,
+            note,
+        });
+        self.push(r, time, data)
+    }
+
+    /// An Immunization with a CVX code and the day it was given.
+    fn immunization(&mut self, r: &Res<'_>) -> Result<(), InteropError> {
+        self.check_subject(r, "patient")?;
+        let status = text(r.value, "status", &r.path)?.unwrap_or("");
+        if status != "completed" {
+            self.skip(r, format!("status `{status}` (not given)"));
+            return Ok(());
+        }
+        let concept = r.value.get("vaccineCode").unwrap_or(&Value::Null);
+        let at = format!("{}.vaccineCode", r.path);
+        let Some((_, cvx, display)) = codings(concept, &at)?
+            .into_iter()
+            .find(|(system, _, _)| *system == CVX_SYSTEM)
+        else {
+            self.skip(
+                r,
+                "vaccineCode has no CVX coding (system http://hl7.org/fhir/sid/cvx)",
+            );
+            return Ok(());
+        };
+        let name = text(concept, "text", &at)?
+            .or(display)
+            .unwrap_or(cvx)
+            .to_string();
+        let Some(date) = self.day(r, "occurrenceDateTime") else {
+            self.skip(r, "no day it was given (occurrenceDateTime)");
+            return Ok(());
+        };
+        let dose = array(r.value, "protocolApplied", &r.path)?
+            .first()
+            .and_then(|p| p.get("doseNumberPositiveInt"))
+            .and_then(Value::as_u64)
+            .and_then(|d| u32::try_from(d).ok());
+        let lot = text(r.value, "lotNumber", &r.path)?.map(str::to_string);
+        let time = self.time(r, &["recorded", "occurrenceDateTime"])?;
+        let data = EntryData::Immunization(Immunization {
+            cvx: cvx.to_string(),
+            name,
+            date,
+            dose,
+            lot,
+        });
+        self.push(r, time, data)
     }
 
     /// A DocumentReference whose first attachment is base64 `text/plain`.
@@ -610,6 +823,24 @@ fn demographics(r: &Res<'_>) -> Result<Option<Demographics>, InteropError> {
     d.normalized()
         .map(Some)
         .map_err(|e| InteropError::fhir(&r.path, e.to_string()))
+}
+
+/// The Carelog order a result names in `basedOn` (identifier `urn:carelog:entry`), if any.
+fn carelog_order(r: &Res<'_>) -> Result<Option<String>, InteropError> {
+    for (i, based) in array(r.value, "basedOn", &r.path)?.iter().enumerate() {
+        let at = format!("{}.basedOn[{i}].identifier", r.path);
+        let Some(identifier) = based.get("identifier") else {
+            continue;
+        };
+        if text(identifier, "system", &at)? == Some(ENTRY_ID_SYSTEM)
+            && let Some(id) = text(identifier, "value", &at)?
+            && id.len() == 64
+            && id.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            return Ok(Some(id.to_ascii_lowercase()));
+        }
+    }
+    Ok(None)
 }
 
 /// Why a Condition or AllergyIntolerance is not a current fact, if it is not.

@@ -26,6 +26,16 @@ pub const INTERPRETATION_SYSTEM: &str =
 pub const PATIENT_ID_SYSTEM: &str = "urn:carelog:patient";
 /// Identifier system of Carelog chart entry ids.
 pub const ENTRY_ID_SYSTEM: &str = "urn:carelog:entry";
+/// A medication's dose per administration, as Carelog wrote it (a Dosage extension).
+pub const DOSE_EXTENSION: &str = "urn:carelog:fhir:dose";
+/// A medication's frequency or sig, as Carelog wrote it (a Dosage extension).
+pub const FREQUENCY_EXTENSION: &str = "urn:carelog:fhir:frequency";
+/// CDC's vaccine codes.
+pub const CVX_SYSTEM: &str = "http://hl7.org/fhir/sid/cvx";
+/// RxNorm concept ids.
+pub const RXNORM_SYSTEM: &str = "http://www.nlm.nih.gov/research/umls/rxnorm";
+/// WHO ATC codes.
+pub const ATC_SYSTEM: &str = "http://www.whocc.no/atc";
 /// Extension on `MedicationStatement` holding the OMOP days supply as a `Duration` in days.
 pub const DAYS_SUPPLY_EXTENSION: &str = "urn:carelog:fhir:days-supply";
 

@@ -238,17 +238,27 @@ pub fn to_hl7(export: &PatientExport<'_>) -> Result<String, InteropError> {
     for item in &scope.items {
         let status = if item.corrected { "C" } else { "F" };
         let time = time_of(item.time_ms, item.entry_id)?;
+        // A result that answers a Carelog order names it as the placer order (OBR-2).
+        let placer = match &item.content {
+            Content::Lab(l) => l.order.as_deref(),
+            _ => None,
+        };
         let obr = |w: &mut Writer, set_id: usize, code: &str, name: &str| {
+            let mut obr = vec![(1, set_id.to_string())];
+            if let Some(order) = placer {
+                obr.push((2, w.components(&[order, "Carelog"])));
+            }
             let obr = fields(
                 25,
-                vec![
-                    (1, set_id.to_string()),
-                    (3, w.components(&[item.entry_id, "Carelog"])),
-                    (4, w.components(&[code, name, "LN"])),
-                    (7, time.clone()),
-                    (22, now.clone()),
-                    (25, status.to_string()),
-                ],
+                obr.into_iter()
+                    .chain([
+                        (3, w.components(&[item.entry_id, "Carelog"])),
+                        (4, w.components(&[code, name, "LN"])),
+                        (7, time.clone()),
+                        (22, now.clone()),
+                        (25, status.to_string()),
+                    ])
+                    .collect(),
             );
             w.segment("OBR", obr);
         };
@@ -273,13 +283,17 @@ pub fn to_hl7(export: &PatientExport<'_>) -> Result<String, InteropError> {
                 obr(&mut w, set_id, NOTE_LOINC.0, NOTE_LOINC.1);
                 note_nte(&mut w, n);
             }
-            // ORU^R01 carries results; diagnoses, allergies and drugs travel in FHIR.
+            // ORU^R01 carries results; diagnoses, allergies, drugs, visits, orders and vaccines
+            // travel in FHIR.
             Content::Condition(_)
             | Content::ConditionName(_)
             | Content::Allergy(_)
             | Content::AllergySubstance(_)
             | Content::Medication(_)
-            | Content::MedicationName(_) => {}
+            | Content::MedicationName(_)
+            | Content::Encounter(_)
+            | Content::Order(_)
+            | Content::Immunization(_) => {}
         }
     }
     let mut text = w.segments.join("\r");

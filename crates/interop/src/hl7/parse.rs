@@ -110,6 +110,8 @@ struct Comment {
 #[derive(Debug)]
 struct Order {
     time: i64,
+    /// The Carelog order this OBR answers (OBR-2 `<entry id>^Carelog`).
+    placer: Option<String>,
     /// Indexes into `results` of this order's vitals entries, with their times.
     vitals: Vec<(usize, i64)>,
 }
@@ -222,8 +224,12 @@ impl Reader {
             return Err(InteropError::hl7("OBR", s.line, "comes before any PID"));
         }
         let time = time_field(s, 7)?.unwrap_or(self.sent_ms);
+        let placer = (s.text(2, 2) == "Carelog")
+            .then(|| s.text(2, 1).trim().to_ascii_lowercase())
+            .filter(|id| id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()));
         self.order = Some(Order {
             time,
+            placer,
             vitals: Vec::new(),
         });
         let (code, name) = (s.text(4, 1), s.text(4, 2));
@@ -325,7 +331,7 @@ impl Reader {
             low,
             high,
             abnormal,
-            order: None,
+            order: self.order.as_ref().and_then(|o| o.placer.clone()),
         };
         let data = EntryData::Lab(lab)
             .normalized()

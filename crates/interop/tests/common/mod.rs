@@ -17,6 +17,8 @@ pub const NOW: i64 = 1_772_366_400_250;
 
 pub const PATIENT: &str = "7f3a9c0e1b2d4f6a8c0e1b2d4f6a8c0e";
 pub const CLINIC: &str = "North & South | Clinic ^1";
+/// The glucose order's entry id (a result names it).
+pub const ORDER: &str = "0aa1c3e5f7091b2d4f6a8c0e1b2d4f6a8c0e1b2d4f6a8c0e1b2d4f6a8c0e1b2d";
 
 /// Paula's demographics, with a name that needs care in every format.
 pub fn demographics() -> Demographics {
@@ -131,6 +133,50 @@ pub fn chart() -> Vec<ChartRecord> {
             r#"{"substance":"Penicillin","reaction":"Hives & rash"}"#,
         ),
         record("a2", T0 + 2 * HOUR, Allergy, r#"{"substance":"Latex"}"#),
+        record(
+            "a3",
+            T0 + 2 * HOUR,
+            Allergy,
+            r#"{"substance":"Peanut","reaction":"anaphylaxis","severity":"severe"}"#,
+        ),
+        record(
+            "c2",
+            T0 + 2 * HOUR,
+            Condition,
+            r#"{"icd10":"J02.9","name":"Acute pharyngitis","onset":"2025-11-02","status":"resolved","resolved":"2025-11-12"}"#,
+        ),
+        record(
+            "e1",
+            T0 + 2 * HOUR,
+            Encounter,
+            r#"{"reason":"Diabetes review & foot check"}"#,
+        ),
+        record(
+            ORDER,
+            T0 + 2 * HOUR,
+            Order,
+            r#"{"loinc":"2345-7","name":"Glucose","priority":"routine"}"#,
+        ),
+        record(
+            "l8",
+            T0 + 3 * HOUR,
+            Lab,
+            &format!(
+                r#"{{"loinc":"2345-7","name":"Glucose","value":6.0,"unit":"mmol/L","low":3.9,"high":5.6,"order":"{ORDER}"}}"#
+            ),
+        ),
+        record(
+            "i1",
+            T0 + 2 * HOUR,
+            Immunization,
+            r#"{"cvx":"141","name":"Influenza, seasonal, injectable","date":"2025-10-20","lot":"FLU-2025-17","dose":1}"#,
+        ),
+        record(
+            "m3",
+            T0 + 2 * HOUR,
+            Medication,
+            r#"{"drug":"Lisinopril 10 mg tablet","rxnorm":"314076","atc":"C09AA03","dose":"10 mg","route":"oral","frequency":"once daily","start":"2026-01-10","reason":"hypertension"}"#,
+        ),
         record(
             "m1",
             T0 + 2 * HOUR,
