@@ -426,6 +426,27 @@ pub async fn add_entry(desk: State<'_, Desk>, args: NewEntry) -> Answer<String> 
     })
 }
 
+/// Suggestions for a coded field from the bundled tables; reference data, no session needed.
+#[tauri::command]
+pub async fn lookup_codes(
+    args: carelog_desktop_api::CodeQuery,
+) -> Answer<Vec<carelog_desktop_api::CodeHit>> {
+    let system = match args.system.as_str() {
+        "icd10" => carelog_chart::CodeSystem::Icd10,
+        "loinc" => carelog_chart::CodeSystem::Loinc,
+        "cvx" => carelog_chart::CodeSystem::Cvx,
+        "drug" => carelog_chart::CodeSystem::Drug,
+        other => return Err(invalid(format!("no code table `{other}`"))),
+    };
+    Ok(carelog_chart::lookup(system, &args.text, 12)
+        .into_iter()
+        .map(|c| carelog_desktop_api::CodeHit {
+            code: c.code.to_string(),
+            display: c.display.to_string(),
+        })
+        .collect())
+}
+
 /// Asks the patient for access.
 #[tauri::command]
 pub async fn request_access(desk: State<'_, Desk>, args: AskAccess) -> Answer<()> {

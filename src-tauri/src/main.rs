@@ -161,6 +161,7 @@ fn run_command(invoke: tauri::ipc::Invoke<tauri::Wry>) -> bool {
         standing::clinics,
         standing::clinic_standing,
         standing::replace_clinic_key,
+        commands::lookup_codes,
         updates::check_update,
         updates::install_update,
     ]);

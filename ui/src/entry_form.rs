@@ -3,8 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use carelog_desktop_api::{NewEntry, commands};
+use carelog_desktop_api::{CodeHit, CodeQuery, NewEntry, commands};
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 use serde_json::{Map, Value, json};
 
 use crate::app::{Ctx, result_line, submit};
@@ -185,6 +186,17 @@ fn as_text(data: &Value) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
+/// The bundled code table a field's type-ahead searches, if it has one.
+fn code_table(kind: &str, key: &str) -> Option<&'static str> {
+    match (kind, key) {
+        (_, "icd10") => Some("icd10"),
+        ("lab" | "order", "loinc") => Some("loinc"),
+        (_, "cvx") => Some("cvx"),
+        (_, "drug" | "atc") => Some("drug"),
+        _ => None,
+    }
+}
+
 /// An entry being amended: its id, kind and data.
 #[derive(Clone, PartialEq)]
 pub struct Amending {
@@ -228,6 +240,7 @@ pub fn EntryForm(
     let visit = RwSignal::new(todays_visit);
     let visits = StoredValue::new(visits);
     let allergy_override = RwSignal::new(String::new());
+    let suggestions = RwSignal::new(BTreeMap::<&'static str, Vec<CodeHit>>::new());
     Effect::new(move |_| {
         if let Some(a) = amend.get() {
             kind.set(a.kind.clone());
@@ -299,11 +312,42 @@ pub fn EntryForm(
                 let key = field.key;
                 let id = format!("entry-{key}");
                 let value = move || values.with(|v| v.get(key).cloned().unwrap_or_default());
+                let table = code_table(&k, key);
                 let set = move |ev| {
                     let text = event_target_value(&ev);
-                    values.update(|v| {
-                        v.insert(key.to_string(), text);
+                    // A code picked from the suggestions fills in its name (and a drug its code).
+                    let picked = suggestions.with_untracked(|s| {
+                        s.get(key).and_then(|hits| {
+                            hits.iter()
+                                .find(|h| if key == "drug" { h.display == text } else { h.code == text })
+                                .cloned()
+                        })
                     });
+                    values.update(|v| {
+                        v.insert(key.to_string(), text.clone());
+                        if let Some(hit) = picked {
+                            let (other, value) = match key {
+                                "drug" => ("atc", hit.code),
+                                "atc" => ("drug", hit.display),
+                                _ => ("name", hit.display),
+                            };
+                            if v.get(other).is_none_or(|t| t.trim().is_empty()) {
+                                v.insert(other.to_string(), value);
+                            }
+                        }
+                    });
+                    if let Some(system) = table {
+                        let args = CodeQuery { system: system.to_string(), text };
+                        spawn_local(async move {
+                            if let Ok(hits) =
+                                crate::api::call_with::<_, Vec<CodeHit>>(commands::LOOKUP_CODES, &args).await
+                            {
+                                suggestions.update(|s| {
+                                    s.insert(key, hits);
+                                });
+                            }
+                        });
+                    }
                 };
                 let label = if field.required {
                     format!("{} *", field.label)
@@ -320,12 +364,33 @@ pub fn EntryForm(
                             on:input=set required=field.required/>
                     }
                     .into_any(),
-                    Input::Text | Input::Date => view! {
-                        <input id=id.clone() autocomplete="off" prop:value=value on:input=set
-                            required=field.required
-                            placeholder=if field.input == Input::Date { "YYYY-MM-DD" } else { "" }/>
+                    Input::Text | Input::Date => {
+                        let list = table.map(|_| format!("codes-{key}"));
+                        let options = move || {
+                            suggestions.with(|s| {
+                                s.get(key)
+                                    .cloned()
+                                    .unwrap_or_default()
+                                    .into_iter()
+                                    .map(|h| {
+                                        let (value, label) = if key == "drug" {
+                                            (h.display.clone(), h.code.clone())
+                                        } else {
+                                            (h.code.clone(), h.display.clone())
+                                        };
+                                        view! { <option value=value>{label}</option> }
+                                    })
+                                    .collect_view()
+                            })
+                        };
+                        view! {
+                            <input id=id.clone() autocomplete="off" prop:value=value on:input=set
+                                required=field.required list=list.clone()
+                                placeholder=if field.input == Input::Date { "YYYY-MM-DD" } else { "" }/>
+                            {list.map(|l| view! { <datalist id=l>{options}</datalist> })}
+                        }
+                        .into_any()
                     }
-                    .into_any(),
                 };
                 view! { <div><label for=id>{label}</label>{control}</div> }
             })

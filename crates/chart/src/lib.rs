@@ -41,6 +41,7 @@
 #![warn(missing_docs)]
 
 mod allergy_check;
+mod codes;
 mod entry;
 mod error;
 mod kind;
@@ -53,6 +54,7 @@ mod view;
 mod visit;
 
 pub use allergy_check::{AllergyWarning, DRUG_CLASSES, DrugClass, allergy_warnings};
+pub use codes::{CVX, Code, CodeSystem, DRUGS, ICD10, LOINC, lookup, table};
 pub use entry::EntryData;
 pub use error::ChartError;
 pub use kind::{AccessLevel, EntryKind, UnknownWord, parse_chartable};

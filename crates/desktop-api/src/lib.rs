@@ -107,6 +107,26 @@ pub mod commands {
     pub const CLINIC_STANDING: &str = "clinic_standing";
     /// `ReplaceClinicKey -> SavedFile` (the health authority; the invite for the new machine)
     pub const REPLACE_CLINIC_KEY: &str = "replace_clinic_key";
+    /// `CodeQuery -> Vec<CodeHit>` (type-ahead over the bundled ICD-10, LOINC, CVX and drug tables)
+    pub const LOOKUP_CODES: &str = "lookup_codes";
+}
+
+/// What a clinician typed into a coded field.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CodeQuery {
+    /// `icd10`, `loinc`, `cvx` or `drug`.
+    pub system: String,
+    /// What was typed so far.
+    pub text: String,
+}
+
+/// One suggestion for a coded field.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeHit {
+    /// The code (for drugs, the ATC code).
+    pub code: String,
+    /// Its name.
+    pub display: String,
 }
 
 /// What kind of problem a command met; the window words some of them differently.

@@ -4,7 +4,8 @@
 //! allergy; the lists show a resolved bronchitis, amlodipine among past drugs and an HbA1c
 //! order waiting. She records today's visit with SpO2 and weight, which join the trends;
 //! orders a glucose test in it; prescribing amoxicillin is stopped by the allergy warning until
-//! she gives a reason; and she stops metformin, which moves to the past medications.
+//! she gives a reason; and she stops metformin, which moves to the past medications. ICD-10 codes
+//! come from the bundled table as she types.
 //!
 //! Screenshots land in `target/e2e/bedside/`.
 
@@ -66,6 +67,26 @@ async fn a_doctor_records_a_visit_meets_an_allergy_warning_and_stops_a_drug() {
     w.click("#entry-submit").await;
     w.text_with("#outstanding-orders", "Glucose (2345-7)").await;
     w.screenshot("visit-recorded").await;
+
+    // Codes come from the bundled tables as she types; picking one fills in its name.
+    w.choose("#entry-kind", "condition").await;
+    w.type_into("#entry-icd10", "E11").await;
+    w.count("#codes-icd10 option[value='E11.9']", 1).await;
+    w.type_into("#entry-icd10", "E11.9").await;
+    let mut name = serde_json::Value::Null;
+    for _ in 0..50 {
+        name = w
+            .client
+            .execute("return document.querySelector('#entry-name').value;", vec![])
+            .await
+            .expect("the script runs");
+        if name != json!("") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(name, json!("Type 2 diabetes mellitus without complications"));
+    w.screenshot("code-lookup").await;
 
     // Amoxicillin for a patient allergic to penicillin: warned, nothing saved, then overridden.
     w.choose("#entry-kind", "medication").await;
