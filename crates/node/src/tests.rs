@@ -786,6 +786,31 @@ fn concurrent_summary_edits_at_two_offline_clinics_merge_and_show_the_conflict()
         text.contains("2026-03-01") && text.contains("2026-02-15"),
         "{text}"
     );
+
+    // The chart lists the conflict with the entry to amend; the clinician's choice resolves it.
+    let listed = view_north["conflicts"].as_array().unwrap().clone();
+    assert!(!listed.is_empty(), "{}", view_north["conflicts"]);
+    let writer = listed[0]["entry_id"].as_str().expect("the entry to amend");
+    north
+        .node
+        .add_entry(
+            &custodian,
+            north.patient,
+            "medication",
+            r#"{"drug":"Metformin 500 mg","start":"2026-01-10","stop":"2026-02-15","stop_reason":"switched to insulin"}"#,
+            Some(writer),
+        )
+        .unwrap();
+    exchange(&mut north.node, &mut south);
+    let after = north.node.chart(&custodian, north.patient, "test").unwrap();
+    assert_eq!(
+        after["conflicts"],
+        serde_json::json!([]),
+        "resolved by the amendment"
+    );
+    assert_eq!(after["past_medications"][0]["end"], "2026-02-15");
+    let at_south_after = south.chart(&at_south, north.patient, "test").unwrap();
+    assert_eq!(at_south_after["conflicts"], serde_json::json!([]));
 }
 
 #[test]

@@ -77,7 +77,10 @@ async fn a_doctor_records_a_visit_meets_an_allergy_warning_and_stops_a_drug() {
     for _ in 0..50 {
         name = w
             .client
-            .execute("return document.querySelector('#entry-name').value;", vec![])
+            .execute(
+                "return document.querySelector('#entry-name').value;",
+                vec![],
+            )
             .await
             .expect("the script runs");
         if name != json!("") {
@@ -85,7 +88,10 @@ async fn a_doctor_records_a_visit_meets_an_allergy_warning_and_stops_a_drug() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    assert_eq!(name, json!("Type 2 diabetes mellitus without complications"));
+    assert_eq!(
+        name,
+        json!("Type 2 diabetes mellitus without complications")
+    );
     w.screenshot("code-lookup").await;
 
     // Amoxicillin for a patient allergic to penicillin: warned, nothing saved, then overridden.
