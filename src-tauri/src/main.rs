@@ -195,6 +195,7 @@ fn main() {
         .plugin(tauri_plugin_dialog::init())
         .manage(desk)
         .setup(|app| {
+            lighten_webviews(app);
             // Sync runs on the app's async runtime, which exists from here on.
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move { handle.state::<Desk>().relink() });
@@ -228,6 +229,37 @@ fn main() {
                 handle.state::<Desk>().close();
             }
         });
+}
+
+/// A clinic's window is forms, tables and small SVG plots: it needs no GPU compositing (which
+/// under a software renderer costs memory and start-up time) and no page cache.
+fn lighten_webviews(app: &tauri::App) {
+    use tauri::Manager;
+    for window in app.webview_windows().values() {
+        let done = window.with_webview(|view| {
+            #[cfg(target_os = "linux")]
+            {
+                use webkit2gtk::{
+                    CacheModel, HardwareAccelerationPolicy, SettingsExt, WebContextExt, WebViewExt,
+                };
+                let view = view.inner();
+                // `CARELOG_WEBVIEW_GPU=1` keeps WebKit's GPU compositing (a machine with a real GPU).
+                let gpu = std::env::var("CARELOG_WEBVIEW_GPU").is_ok_and(|v| v == "1");
+                if let Some(settings) = WebViewExt::settings(&view).filter(|_| !gpu) {
+                    settings.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never);
+                    settings.set_enable_webgl(false);
+                }
+                if let Some(context) = view.context() {
+                    context.set_cache_model(CacheModel::DocumentViewer);
+                }
+            }
+            #[cfg(not(target_os = "linux"))]
+            let _ = view;
+        });
+        if let Err(e) = done {
+            tracing::warn!(error = %e, "could not adjust the window's web view");
+        }
+    }
 }
 
 #[cfg(test)]
