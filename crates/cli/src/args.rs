@@ -367,6 +367,18 @@ pub enum PatientCommand {
         #[command(flatten)]
         actor: Actor,
     },
+    /// The printable card (PDF), from the patient's card in $CARELOG_CARD (Carelog keeps no
+    /// copy of its secret; a lost card is replaced with `patient replace-key`).
+    Card {
+        #[command(flatten)]
+        actor: Actor,
+        /// The patient id or card number.
+        #[arg(long)]
+        patient: String,
+        /// Where to write the PDF.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
 }
 
 /// `chart …`

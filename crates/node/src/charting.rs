@@ -146,7 +146,7 @@ impl Node {
 
     /// Opens an entry sealed with the data key `key_id` (opened: `key`), unless the session
     /// has opened it before.
-    fn open_entry(
+    pub(crate) fn open_entry(
         &self,
         read: &keys::OpenedEntries,
         patient: ActorId,

@@ -72,6 +72,33 @@ pub(super) fn patient(node: &mut Node, command: PatientCommand) -> Result<Output
                 ),
             ))
         }
+        PatientCommand::Card {
+            actor,
+            patient,
+            out,
+        } => {
+            let patient = node.resolve_patient(&patient)?;
+            let admin = sign_in(node, &actor.user)?;
+            let Some(card) = crate::secrets::card()? else {
+                return Err(format!(
+                    "no card in $CARELOG_CARD: Carelog keeps no copy of a card's secret, so a card is \
+                     printed from the patient's card (its QR content); for a lost card, issue a new \
+                     one with `patient replace-key --patient {patient}`"
+                )
+                .into());
+            };
+            let face = node.card_face(&admin, patient, &card)?;
+            crate::commands::write_file(&out, &carelog_node::card_pdf(&face)?)?;
+            Ok(Output::new(
+                json!({"card_number": face.card_number, "card": face.content.as_str(), "file": out.display().to_string()}),
+                format!(
+                    "Card of {} ({}) written to {}.",
+                    face.name,
+                    face.card_number,
+                    out.display()
+                ),
+            ))
+        }
         PatientCommand::Pin { actor } => {
             let patient = sign_in(node, &actor.user)?;
             let pin = new_passphrase("PIN")?;

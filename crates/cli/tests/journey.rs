@@ -1,0 +1,267 @@
+//! The patient's journey through the real binary: found at the front desk, given a card, signed
+//! in by card number, reading their own record and deciding who else may.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use serde_json::Value;
+
+const ADMIN_PW: &str = "journey admin secret";
+const DOC_PW: &str = "journey doctor secret";
+const PIN: &str = "482916";
+
+/// Runs `carelog` with a passphrase, a new secret and, when acting as a patient, their card.
+fn run(home: &Path, pass: &str, new_pass: &str, card: Option<&str>, args: &[&str]) -> Output {
+    let mut cmd = common::carelog(home, pass);
+    cmd.env("CARELOG_NEW_PASSPHRASE", new_pass).args(args);
+    if let Some(card) = card {
+        cmd.env("CARELOG_CARD", card);
+    }
+    cmd.output().expect("the carelog binary runs")
+}
+
+/// A command that must succeed and print one JSON object.
+fn ok(home: &Path, pass: &str, new_pass: &str, card: Option<&str>, args: &[&str]) -> Value {
+    let out = run(home, pass, new_pass, card, args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.trim().lines().count(), 1, "one JSON line: {text}");
+    serde_json::from_str(&text).expect("stdout is JSON")
+}
+
+/// A command that must be refused: non-zero, one line on stderr, nothing on stdout.
+fn refused(home: &Path, pass: &str, card: Option<&str>, args: &[&str]) -> String {
+    let out = run(home, pass, "539172", card, args);
+    assert!(!out.status.success(), "{args:?} should have been refused");
+    assert!(out.stdout.is_empty(), "a refusal prints nothing on stdout");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.trim().lines().count(), 1, "one line on stderr: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+fn text(v: &Value, name: &str) -> String {
+    v[name]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {name} in {v}"))
+        .to_string()
+}
+
+/// A registered patient as the front desk hands them over.
+struct Patient {
+    id: String,
+    card: String,
+    number: String,
+}
+
+/// One clinic with an admin, a family doctor and a specialist.
+struct Clinic {
+    _dir: tempfile::TempDir,
+    home: PathBuf,
+    admin: String,
+    doctor: String,
+    specialist: String,
+}
+
+impl Clinic {
+    fn new() -> Clinic {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("north");
+        let created = ok(
+            &home,
+            "x",
+            ADMIN_PW,
+            None,
+            &[
+                "network",
+                "create",
+                "--network",
+                "Journey District",
+                "--clinic",
+                "North",
+                "--admin",
+                "Ada Admin",
+            ],
+        );
+        let admin = text(&created, "admin_id");
+        let staff = |name: &str, specialty: &str| {
+            text(
+                &ok(
+                    &home,
+                    ADMIN_PW,
+                    DOC_PW,
+                    None,
+                    &[
+                        "user",
+                        "add",
+                        "--as",
+                        &admin,
+                        "--role",
+                        "doctor",
+                        "--name",
+                        name,
+                        "--specialty",
+                        specialty,
+                    ],
+                ),
+                "user_id",
+            )
+        };
+        let doctor = staff("Dr Family", "family medicine");
+        let specialist = staff("Dr Heart", "cardiology");
+        Clinic {
+            _dir: dir,
+            home,
+            admin,
+            doctor,
+            specialist,
+        }
+    }
+
+    fn register(&self, name: &str, birth_date: &str, extra: &[&str]) -> Patient {
+        let mut args = vec![
+            "patient",
+            "register",
+            "--as",
+            &self.admin,
+            "--name",
+            name,
+            "--birth-date",
+            birth_date,
+            "--sex",
+            "female",
+        ];
+        args.extend_from_slice(extra);
+        let v = ok(&self.home, ADMIN_PW, PIN, None, &args);
+        Patient {
+            id: text(&v, "patient_id"),
+            card: text(&v, "card"),
+            number: text(&v, "card_number"),
+        }
+    }
+}
+
+#[test]
+fn the_front_desk_prints_a_card_only_from_the_patients_own_card() {
+    let c = Clinic::new();
+    let pat = c.register("Zoë Example", "1980-02-29", &[]);
+    let other = c.register("Olga Other", "1975-06-01", &[]);
+    let pdf = c.home.parent().unwrap().join("card.pdf");
+    let pdf_arg = pdf.to_str().unwrap();
+
+    let printed = ok(
+        &c.home,
+        ADMIN_PW,
+        "",
+        Some(&pat.card),
+        &[
+            "patient",
+            "card",
+            "--as",
+            &c.admin,
+            "--patient",
+            &pat.number,
+            "--out",
+            pdf_arg,
+        ],
+    );
+    assert_eq!(text(&printed, "card_number"), pat.number);
+    assert_eq!(text(&printed, "card"), pat.card);
+    assert_eq!(text(&printed, "file"), pdf_arg);
+    let bytes = std::fs::read(&pdf).unwrap();
+    assert!(bytes.starts_with(b"%PDF-"), "a PDF file");
+    assert!(
+        bytes
+            .windows(pat.number.len())
+            .any(|w| w == pat.number.as_bytes()),
+        "the card number is printed"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&pdf).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the card holds a secret: owner only");
+    }
+
+    // Without the card there is nothing to print the QR code from: Carelog keeps no copy.
+    let elsewhere = c.home.parent().unwrap().join("none.pdf");
+    let args = [
+        "patient",
+        "card",
+        "--as",
+        &c.admin,
+        "--patient",
+        &pat.id,
+        "--out",
+        elsewhere.to_str().unwrap(),
+    ];
+    let err = refused(&c.home, ADMIN_PW, None, &args);
+    assert!(err.contains("replace-key"), "{err}");
+    let err = refused(&c.home, ADMIN_PW, Some(&other.card), &args);
+    assert!(err.contains("belongs to patient"), "{err}");
+    // A doctor is not the front desk.
+    for staff in [&c.doctor, &c.specialist] {
+        let mut as_doctor = args;
+        as_doctor[3] = staff;
+        refused(&c.home, DOC_PW, Some(&pat.card), &as_doctor);
+    }
+    assert!(!elsewhere.exists(), "a refusal writes no file");
+}
+
+#[test]
+fn a_patient_signs_in_by_card_number_reads_their_own_record_and_the_read_is_audited() {
+    let c = Clinic::new();
+    let pat = c.register("Pat Example", "1980-02-29", &[]);
+    let shown = ok(
+        &c.home,
+        PIN,
+        "",
+        Some(&pat.card),
+        &[
+            "chart",
+            "show",
+            "--as",
+            &pat.number,
+            "--patient",
+            &pat.number,
+        ],
+    );
+    assert_eq!(text(&shown, "patient_id"), pat.id);
+    assert_eq!(text(&shown, "level"), "full");
+    let entries = shown["entries"].as_array().unwrap();
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["data"]["name"].as_str() == Some("Pat Example")),
+        "{shown}"
+    );
+    // The number typed without spaces names the same patient; without the card, no way in.
+    let compact = pat.number.replace(' ', "");
+    let err = refused(
+        &c.home,
+        PIN,
+        None,
+        &["chart", "show", "--as", &compact, "--patient", &compact],
+    );
+    assert!(err.contains("card"), "{err}");
+    let audit = ok(
+        &c.home,
+        ADMIN_PW,
+        "",
+        None,
+        &["audit", "--as", &c.admin, "--patient", &pat.number],
+    );
+    let reads: Vec<&Value> = audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"].as_str().is_some_and(|a| a.contains("read")))
+        .collect();
+    assert_eq!(reads.len(), 1, "exactly the patient's own read: {audit}");
+}
