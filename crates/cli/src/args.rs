@@ -339,6 +339,22 @@ pub enum PatientCommand {
         /// female, male or other.
         #[arg(long)]
         sex: String,
+        /// Register even though a patient with the same birth date and a similar name is
+        /// registered (after checking it is someone else).
+        #[arg(long)]
+        not_duplicate: bool,
+    },
+    /// Patients whose names this clinic may read, best match first.
+    Find {
+        #[command(flatten)]
+        actor: Actor,
+        /// Words that start parts of the name, in any order (accents and case ignored); or a
+        /// card number or patient id.
+        #[arg(long, default_value = "")]
+        name: String,
+        /// YYYY-MM-DD.
+        #[arg(long)]
+        birth_date: Option<String>,
     },
     /// New keys for a patient whose keys or card were lost: two of the admin of the clinic of
     /// record, the custodian and the health authority must ask for them (the patient types the

@@ -104,7 +104,8 @@ pub fn patient(node: &mut Node, command: PatientCommand) -> Result<Output, Failu
         }
         PatientCommand::Register { .. }
         | PatientCommand::Pin { .. }
-        | PatientCommand::Card { .. } => Err("not a standing command".into()),
+        | PatientCommand::Card { .. }
+        | PatientCommand::Find { .. } => Err("not a standing command".into()),
     }
 }
 

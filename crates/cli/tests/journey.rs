@@ -265,3 +265,101 @@ fn a_patient_signs_in_by_card_number_reads_their_own_record_and_the_read_is_audi
         .collect();
     assert_eq!(reads.len(), 1, "exactly the patient's own read: {audit}");
 }
+
+fn found_names(v: &Value) -> Vec<String> {
+    v["patients"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no patients[] in {v}"))
+        .iter()
+        .map(|p| text(p, "name"))
+        .collect()
+}
+
+#[test]
+fn the_front_desk_finds_patients_by_part_of_the_name_and_birth_date_and_is_told_of_duplicates() {
+    let c = Clinic::new();
+    let zoe = c.register("Zoë Ålvarez-Núñez", "1980-02-29", &[]);
+    c.register("Zoltan Kiss", "1975-06-01", &[]);
+    c.register("Anna Alvarsson", "1980-02-29", &[]);
+    let find = |who: &str, pass: &str, args: &[&str]| {
+        let mut all = vec!["patient", "find", "--as", who];
+        all.extend_from_slice(args);
+        ok(&c.home, pass, "", None, &all)
+    };
+
+    let v = find(&c.admin, ADMIN_PW, &["--name", "zoe alv"]);
+    assert_eq!(found_names(&v), ["Zoë Ålvarez-Núñez"]);
+    let row = &v["patients"][0];
+    assert_eq!(text(row, "patient_id"), zoe.id);
+    assert_eq!(text(row, "birth_date"), "1980-02-29");
+    assert_eq!(text(row, "sex"), "female");
+    assert_eq!(text(row, "card_number"), zoe.number);
+    // Prefixes of any part, any case; the clinic's doctors search too.
+    let mut names = found_names(&find(&c.doctor, DOC_PW, &["--name", "ZO"]));
+    names.sort();
+    assert_eq!(names, ["Zoltan Kiss", "Zoë Ålvarez-Núñez"]);
+    let v = find(
+        &c.admin,
+        ADMIN_PW,
+        &["--name", "alv", "--birth-date", "1980-02-29"],
+    );
+    assert_eq!(found_names(&v).len(), 2, "{v}");
+    let v = find(&c.admin, ADMIN_PW, &["--birth-date", "1975-06-01"]);
+    assert_eq!(found_names(&v), ["Zoltan Kiss"]);
+    let v = find(&c.admin, ADMIN_PW, &["--name", &zoe.number]);
+    assert_eq!(found_names(&v), ["Zoë Ålvarez-Núñez"]);
+    assert!(found_names(&find(&c.admin, ADMIN_PW, &["--name", "nobody"])).is_empty());
+    // Patients do not search other patients; a bad date is named.
+    let err = refused(
+        &c.home,
+        PIN,
+        Some(&zoe.card),
+        &["patient", "find", "--as", &zoe.id, "--name", "zo"],
+    );
+    assert!(err.contains("staff"), "{err}");
+    let err = refused(
+        &c.home,
+        ADMIN_PW,
+        None,
+        &[
+            "patient",
+            "find",
+            "--as",
+            &c.admin,
+            "--name",
+            "zo",
+            "--birth-date",
+            "29/02/1980",
+        ],
+    );
+    assert!(err.contains("YYYY-MM-DD"), "{err}");
+
+    // The same person again, accents and case differing: the existing record is named.
+    let again = [
+        "patient",
+        "register",
+        "--as",
+        &c.admin,
+        "--name",
+        "zoe alvarez-nunez",
+        "--birth-date",
+        "1980-02-29",
+        "--sex",
+        "female",
+    ];
+    let err = refused(&c.home, ADMIN_PW, None, &again);
+    assert!(
+        err.contains(&zoe.number) && err.contains("--not-duplicate"),
+        "{err}"
+    );
+    let v = find(&c.admin, ADMIN_PW, &["--name", "nunez"]);
+    assert_eq!(found_names(&v).len(), 1, "nothing was registered");
+    // Someone else of that name and birth date is registered on purpose.
+    let mut anyway = again.to_vec();
+    anyway.push("--not-duplicate");
+    ok(&c.home, ADMIN_PW, PIN, None, &anyway);
+    let v = find(&c.admin, ADMIN_PW, &["--name", "nunez"]);
+    assert_eq!(found_names(&v).len(), 2, "{v}");
+    // A different birth date is not a duplicate.
+    c.register("Zoë Ålvarez-Núñez", "2001-12-24", &[]);
+}

@@ -58,6 +58,11 @@ pub enum Action {
     MoveRecord(ActorId),
     /// Publish a view of the chart at information or sample level for its grantees.
     PublishView,
+    /// Search the names of the patients a clinic can open (its front desk and clinicians).
+    FindPatients {
+        /// The clinic whose index is searched.
+        clinic: ActorId,
+    },
 }
 
 impl Action {
@@ -317,6 +322,15 @@ pub fn authorize(
             });
         }
         Action::ReplaceKey(target) => return replace_key(state, actor, is_authority, *target),
+        Action::FindPatients { clinic } => {
+            return match user {
+                Some(u) if u.role != Role::Patient && u.clinic == *clinic => staff(Basis::Staff),
+                _ => Err(Denied::WrongRole {
+                    needed: "the clinic's staff",
+                    action: "search its patients",
+                }),
+            };
+        }
         _ => {}
     }
 
@@ -489,7 +503,8 @@ pub fn authorize(
         | Action::RegisterPatient { .. }
         | Action::DisableUser(_)
         | Action::SuspendClinic(_)
-        | Action::ReplaceKey(_) => Err(Denied::NoAccess),
+        | Action::ReplaceKey(_)
+        | Action::FindPatients { .. } => Err(Denied::NoAccess),
     }
 }
 

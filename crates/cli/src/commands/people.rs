@@ -58,8 +58,22 @@ pub(super) fn patient(node: &mut Node, command: PatientCommand) -> Result<Output
             name,
             birth_date,
             sex,
+            not_duplicate,
         } => {
             let admin = sign_in(node, &actor.user)?;
+            if !not_duplicate
+                && let Some(existing) = node
+                    .possible_duplicates(&admin, &name, &birth_date)?
+                    .first()
+            {
+                return Err(format!(
+                    "{} (born {}, card number {}, id {}) is already registered with the same birth \
+                     date and a similar name; open that record, or add --not-duplicate if this is \
+                     someone else. Nothing was registered",
+                    existing.name, existing.birth_date, existing.card_number, existing.patient_id
+                )
+                .into());
+            }
             let pin = new_passphrase("PIN for the patient")?;
             let (id, card) = node.register_patient(&admin, &name, &birth_date, &sex, &pin)?;
             let content = card.content();
@@ -71,6 +85,29 @@ pub(super) fn patient(node: &mut Node, command: PatientCommand) -> Result<Output
                     content.as_str()
                 ),
             ))
+        }
+        PatientCommand::Find {
+            actor,
+            name,
+            birth_date,
+        } => {
+            let user = sign_in(node, &actor.user)?;
+            let found = node.find_patients(&user, &name, birth_date.as_deref())?;
+            let human = if found.is_empty() {
+                "No patient found.".to_string()
+            } else {
+                found
+                    .iter()
+                    .map(|p| {
+                        format!(
+                            "{}  born {}  {}  card {}  ({})",
+                            p.name, p.birth_date, p.sex, p.card_number, p.patient_id
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            Ok(Output::new(json!({ "patients": found }), human))
         }
         PatientCommand::Card {
             actor,
