@@ -84,6 +84,14 @@ pub enum Command {
         #[command(subcommand)]
         command: AccessCommand,
     },
+    /// Doctors and labs of the network a patient may grant, by clinic and name.
+    Directory {
+        #[command(flatten)]
+        actor: Actor,
+        /// Words that start the name, specialty or clinic (accents and case ignored).
+        #[arg(long, default_value = "")]
+        name: String,
+    },
     /// Emergency full access, recorded and flagged.
     Breakglass {
         #[command(flatten)]

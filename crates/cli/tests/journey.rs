@@ -363,3 +363,136 @@ fn the_front_desk_finds_patients_by_part_of_the_name_and_birth_date_and_is_told_
     // A different birth date is not a duplicate.
     c.register("Zoë Ålvarez-Núñez", "2001-12-24", &[]);
 }
+
+#[test]
+fn a_patient_finds_a_specialist_in_the_directory_and_grants_them_on_their_own_initiative() {
+    let c = Clinic::new();
+    let pat = c.register("Pat Example", "1980-02-29", &[]);
+    let lab = text(
+        &ok(
+            &c.home,
+            ADMIN_PW,
+            DOC_PW,
+            None,
+            &[
+                "user",
+                "add",
+                "--as",
+                &c.admin,
+                "--role",
+                "lab",
+                "--name",
+                "North Lab",
+            ],
+        ),
+        "user_id",
+    );
+    let directory = |args: &[&str]| {
+        let mut all = vec!["directory", "--as", &pat.number];
+        all.extend_from_slice(args);
+        ok(&c.home, PIN, "", Some(&pat.card), &all)
+    };
+    let everyone = directory(&[]);
+    let ids: Vec<String> = everyone["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| text(p, "id"))
+        .collect();
+    assert_eq!(ids.len(), 3, "two doctors and a lab, no admin: {everyone}");
+    assert!(ids.contains(&lab) && !ids.contains(&c.admin), "{everyone}");
+    // By specialty, by name, by clinic; accents and case ignored.
+    let heart = directory(&["--name", "CARDIO"]);
+    let people = heart["people"].as_array().unwrap();
+    assert_eq!(people.len(), 1, "{heart}");
+    assert_eq!(text(&people[0], "id"), c.specialist);
+    assert_eq!(text(&people[0], "name"), "Dr Heart");
+    assert_eq!(text(&people[0], "role"), "doctor");
+    assert_eq!(text(&people[0], "specialty"), "cardiology");
+    assert_eq!(text(&people[0], "clinic"), "North");
+    assert_eq!(
+        directory(&["--name", "dr hé"])["people"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        directory(&["--name", "north"])["people"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    // Staff see it too.
+    ok(&c.home, DOC_PW, "", None, &["directory", "--as", &c.doctor]);
+
+    // No request is needed: the patient grants the specialist for 30 days, by card number.
+    let expires = "2099-01-31";
+    let granted = ok(
+        &c.home,
+        PIN,
+        "",
+        Some(&pat.card),
+        &[
+            "access",
+            "grant",
+            "--as",
+            &pat.number,
+            "--patient",
+            &pat.number,
+            "--to",
+            &c.specialist,
+            "--level",
+            "sample",
+            "--expires",
+            expires,
+        ],
+    );
+    assert_eq!(granted["ok"], true);
+    let seen = ok(
+        &c.home,
+        DOC_PW,
+        "",
+        None,
+        &["chart", "show", "--as", &c.specialist, "--patient", &pat.id],
+    );
+    assert_eq!(text(&seen, "level"), "sample");
+    let audit = ok(
+        &c.home,
+        PIN,
+        "",
+        Some(&pat.card),
+        &["audit", "--as", &pat.id, "--patient", &pat.id],
+    );
+    let events = audit["events"].as_array().unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["action"].as_str().is_some_and(|a| a.contains("grant"))),
+        "{audit}"
+    );
+    // A disabled doctor leaves the directory.
+    ok(
+        &c.home,
+        ADMIN_PW,
+        "",
+        None,
+        &[
+            "user",
+            "disable",
+            "--as",
+            &c.admin,
+            "--user",
+            &c.specialist,
+            "--reason",
+            "left the clinic",
+        ],
+    );
+    assert!(
+        directory(&["--name", "cardiology"])["people"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}

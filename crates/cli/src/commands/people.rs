@@ -179,3 +179,47 @@ pub(super) fn assign(
         node.describe(&doctor)
     )))
 }
+
+/// `directory`: the doctors and labs a patient may grant.
+pub(super) fn directory(node: &mut Node, actor: Actor, name: String) -> Result<Output, Failure> {
+    let user = sign_in(node, &actor.user)?;
+    let people = node.directory(&user, &name);
+    let rows: Vec<serde_json::Value> = people
+        .iter()
+        .map(|p| {
+            json!({
+                "id": p.id.to_string(),
+                "name": p.name,
+                "role": p.role.to_string(),
+                "specialty": p.specialty,
+                "clinic": p.clinic_name,
+                "clinic_id": p.clinic.to_string(),
+            })
+        })
+        .collect();
+    let human = people
+        .iter()
+        .map(|p| {
+            format!(
+                "{}  {}{}  at {}  ({})",
+                p.name,
+                p.role,
+                p.specialty
+                    .as_deref()
+                    .map(|s| format!(", {s}"))
+                    .unwrap_or_default(),
+                p.clinic_name,
+                p.id
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    Ok(Output::new(
+        json!({ "people": rows }),
+        if human.is_empty() {
+            "No one found.".to_string()
+        } else {
+            human
+        },
+    ))
+}
