@@ -496,3 +496,212 @@ fn a_patient_finds_a_specialist_in_the_directory_and_grants_them_on_their_own_in
             .is_empty()
     );
 }
+
+/// A `carelog serve` of `home` on a free loopback port, stopped when dropped.
+fn serve(home: &Path) -> (common::Server, String) {
+    let addr = common::free_addr();
+    let child = common::carelog(home, "unused")
+        .args(["serve", "--listen", &addr.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    (common::Server(child), addr.to_string())
+}
+
+/// Syncs `home` with the peer at `addr`, retrying while the server starts.
+fn sync_with(home: &Path, addr: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let out = run(home, "unused", "", None, &["sync", "--peer", addr]);
+        if out.status.success() {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "sync failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+}
+
+#[test]
+fn a_patient_of_north_signs_in_at_south_after_a_sync_and_grants_and_revokes_there() {
+    let north = Clinic::new();
+    let dir = north.home.parent().unwrap();
+    let south = dir.join("south");
+    let request = dir.join("south.request");
+    let invite = dir.join("south.invite");
+    const SOUTH_PW: &str = "south admin secret words";
+    let south_admin = text(
+        &ok(
+            &south,
+            "x",
+            SOUTH_PW,
+            None,
+            &[
+                "clinic",
+                "request",
+                "--clinic",
+                "South",
+                "--admin",
+                "Sam South",
+                "--out",
+                request.to_str().unwrap(),
+            ],
+        ),
+        "admin_id",
+    );
+    ok(
+        &north.home,
+        "x",
+        "",
+        None,
+        &[
+            "clinic",
+            "approve",
+            request.to_str().unwrap(),
+            "--out",
+            invite.to_str().unwrap(),
+        ],
+    );
+    ok(
+        &south,
+        "x",
+        "",
+        None,
+        &["clinic", "join", invite.to_str().unwrap()],
+    );
+    let south_doctor = text(
+        &ok(
+            &south,
+            SOUTH_PW,
+            DOC_PW,
+            None,
+            &[
+                "user",
+                "add",
+                "--as",
+                &south_admin,
+                "--role",
+                "doctor",
+                "--name",
+                "Dr South",
+                "--specialty",
+                "dermatology",
+            ],
+        ),
+        "user_id",
+    );
+    // Registered at North, after South joined; the two clinics sync over QUIC.
+    let pat = north.register("Pat Traveller", "1990-07-14", &[]);
+    let (server, addr) = serve(&north.home);
+    sync_with(&south, &addr);
+
+    // At South, with the card and PIN: the patient finds South's doctor and grants full access.
+    let found = ok(
+        &south,
+        PIN,
+        "",
+        Some(&pat.card),
+        &["directory", "--as", &pat.number, "--name", "derma"],
+    );
+    assert_eq!(text(&found["people"][0], "id"), south_doctor);
+    let grant = [
+        "access",
+        "grant",
+        "--as",
+        &pat.number,
+        "--patient",
+        &pat.number,
+        "--to",
+        &south_doctor,
+        "--level",
+        "full",
+    ];
+    // A wrong PIN is refused there as anywhere.
+    refused(&south, "000000", Some(&pat.card), &grant);
+    ok(&south, PIN, "", Some(&pat.card), &grant);
+    let chart = ok(
+        &south,
+        DOC_PW,
+        "",
+        None,
+        &["chart", "show", "--as", &south_doctor, "--patient", &pat.id],
+    );
+    assert_eq!(text(&chart, "level"), "full");
+    assert!(
+        chart["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["data"]["name"].as_str() == Some("Pat Traveller")),
+        "South's doctor opens what North sealed: {chart}"
+    );
+    // The patient reads their own record at South, and revokes there.
+    ok(
+        &south,
+        PIN,
+        "",
+        Some(&pat.card),
+        &[
+            "chart",
+            "show",
+            "--as",
+            &pat.number,
+            "--patient",
+            &pat.number,
+        ],
+    );
+    let revoked = ok(
+        &south,
+        PIN,
+        "",
+        Some(&pat.card),
+        &[
+            "access",
+            "revoke",
+            "--as",
+            &pat.number,
+            "--patient",
+            &pat.number,
+            "--from",
+            &south_doctor,
+        ],
+    );
+    assert_eq!(revoked["ok"], true);
+    // A PIN changed at South opens the keys at North once North has South's blocks.
+    ok(
+        &south,
+        PIN,
+        "739164",
+        Some(&pat.card),
+        &["patient", "pin", "--as", &pat.number],
+    );
+    sync_with(&south, &addr);
+    drop(server);
+    let audit = ok(
+        &north.home,
+        "739164",
+        "",
+        Some(&pat.card),
+        &["audit", "--as", &pat.id, "--patient", &pat.id],
+    );
+    let actions: Vec<&str> = audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert!(
+        actions.iter().any(|a| a.contains("grant")) && actions.iter().any(|a| a.contains("revoke")),
+        "North sees what the patient decided at South: {actions:?}"
+    );
+    refused(
+        &north.home,
+        PIN,
+        Some(&pat.card),
+        &["audit", "--as", &pat.id, "--patient", &pat.id],
+    );
+}

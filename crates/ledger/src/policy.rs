@@ -58,6 +58,8 @@ pub enum Action {
     MoveRecord(ActorId),
     /// Publish a view of the chart at information or sample level for its grantees.
     PublishView,
+    /// Publish one's own sealed key store (a patient, for signing in at any clinic).
+    PublishKeyStore,
     /// Search the names of the patients a clinic can open (its front desk and clinicians).
     FindPatients {
         /// The clinic whose index is searched.
@@ -93,6 +95,7 @@ impl Action {
             Payload::RotateKey { .. } => Action::RotateKey,
             Payload::MoveRecord { clinic, .. } => Action::MoveRecord(*clinic),
             Payload::LevelView { .. } => Action::PublishView,
+            Payload::PatientKeyStore { .. } => Action::PublishKeyStore,
         }
     }
 }
@@ -426,6 +429,18 @@ pub fn authorize(
             Ok(Permit {
                 level: AccessLevel::Full,
                 basis,
+            })
+        }
+        Action::PublishKeyStore => {
+            if actor != patient_id {
+                return Err(Denied::WrongRole {
+                    needed: "the patient",
+                    action: "publish their key store",
+                });
+            }
+            Ok(Permit {
+                level: AccessLevel::None,
+                basis: Basis::Patient,
             })
         }
         Action::MoveRecord(clinic) => {

@@ -331,6 +331,17 @@ pub struct PatientFile {
     trail: Vec<TrailLine>,
     /// Audit events other than chart writes.
     events: Vec<AuditEvent>,
+    /// The key store the patient published last (`None` before any, or after new keys).
+    pub key_store: Option<KeyStoreRef>,
+}
+
+/// Where a patient's published key store is: a transaction of a block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyStoreRef {
+    /// The block: an index into the state's table of blocks with entries.
+    pub(crate) block: u32,
+    /// The transaction's index in that block.
+    pub index: u32,
 }
 
 /// One line of the audit trail: a chart write (index into the entries) or another event (index
@@ -357,6 +368,7 @@ impl PatientFile {
             views: Vec::new(),
             trail: Vec::new(),
             events: Vec::new(),
+            key_store: None,
         };
         file.record_event(registered);
         file

@@ -271,6 +271,11 @@ impl State {
         self.entry_blocks.get(entry.block as usize).copied()
     }
 
+    /// The block that carries a patient's published key store.
+    pub fn key_store_block(&self, at: &crate::records::KeyStoreRef) -> Option<BlockHash> {
+        self.entry_blocks.get(at.block as usize).copied()
+    }
+
     /// The block that carries a published view.
     pub fn view_block(&self, view: &ViewRef) -> Option<BlockHash> {
         self.entry_blocks.get(view.block as usize).copied()
@@ -811,6 +816,17 @@ impl State {
             Payload::ReplaceKey { actor, keys, .. } => {
                 self.replace_key(id, tx, *actor, keys, position);
             }
+            Payload::PatientKeyStore { patient, .. } => {
+                if self.patients.contains_key(patient) {
+                    let block = self.block_index(position.block);
+                    if let Some(file) = self.patients.get_mut(patient) {
+                        file.key_store = Some(crate::records::KeyStoreRef {
+                            block,
+                            index: position.index,
+                        });
+                    }
+                }
+            }
         }
     }
 
@@ -849,6 +865,8 @@ impl State {
                 return;
             }
             file.key_requests.clear();
+            // The published key store holds the old keys.
+            file.key_store = None;
         }
         let history = if let Some(u) = self.users.get_mut(&actor) {
             let old = std::mem::replace(&mut u.keys, *keys);

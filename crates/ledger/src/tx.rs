@@ -251,6 +251,14 @@ pub enum Payload {
         /// The patient's data keys wrapped for the new clinic.
         key_wraps: Vec<KeyWrap>,
     },
+    /// The patient publishes their key store, sealed under their card's secret and their PIN,
+    /// so that they can sign in at any clinic of the network (the latest one counts).
+    PatientKeyStore {
+        /// The patient (the author).
+        patient: ActorId,
+        /// The sealed key store.
+        sealed: Vec<u8>,
+    },
 }
 
 impl Payload {
@@ -268,7 +276,8 @@ impl Payload {
             | Payload::BreakGlass { patient, .. }
             | Payload::RotateKey { patient, .. }
             | Payload::LevelView { patient, .. }
-            | Payload::MoveRecord { patient, .. } => Some(*patient),
+            | Payload::MoveRecord { patient, .. }
+            | Payload::PatientKeyStore { patient, .. } => Some(*patient),
             Payload::Genesis { .. }
             | Payload::EnrollClinic { .. }
             | Payload::EnrollUser { .. }
@@ -301,6 +310,7 @@ impl Payload {
             Payload::RotateKey { .. } => "rotate key",
             Payload::MoveRecord { .. } => "move record",
             Payload::LevelView { .. } => "level view",
+            Payload::PatientKeyStore { .. } => "key store",
         }
     }
 
@@ -445,6 +455,15 @@ impl Payload {
                 }
                 Ok(())
             }
+            Payload::PatientKeyStore { sealed, .. } => {
+                if sealed.is_empty() || sealed.len() > MAX_KEY_STORE_LEN {
+                    return Err(format!(
+                        "its sealed key store is {} bytes, not 1 to {MAX_KEY_STORE_LEN}",
+                        sealed.len()
+                    ));
+                }
+                Ok(())
+            }
             Payload::RefuseAccess { .. } | Payload::ReinstateClinic { .. } => Ok(()),
         }
     }
@@ -458,6 +477,8 @@ pub const MAX_REASON_LEN: usize = 2_048;
 pub const MAX_KEY_WRAPS: usize = 4_096;
 /// The longest wrapped key, in bytes (a wrap is about a hundred).
 pub const MAX_WRAPPED_LEN: usize = 512;
+/// The longest sealed key store a patient may publish, in bytes (one is about two hundred).
+pub const MAX_KEY_STORE_LEN: usize = 4_096;
 /// The longest sealed chart entry, in bytes.
 pub const MAX_SEALED_LEN: usize = 4 << 20;
 

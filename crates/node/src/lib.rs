@@ -771,8 +771,16 @@ impl Node {
                 reason: stop.reason.clone(),
             });
         }
-        let Some(sealed) = self.store.sealed_keys(&user.0)? else {
-            return Err(NodeError::KeysElsewhere(self.describe(&user)));
+        // A patient's latest key store is the one they published (a PIN changed at another
+        // clinic counts here too); patients registered before publishing have only their
+        // clinic's copy, and one sealed under the PIN alone (from before cards) was never
+        // published: it opens until the patient's next PIN change.
+        let local = self.store.sealed_keys(&user.0)?;
+        let sealed = match (local, self.published_key_store(&user)) {
+            (Some(local), _) if !carelog_vault::needs_card(&local) => local,
+            (_, Some(published)) => published,
+            (Some(local), None) => local,
+            (None, None) => return Err(NodeError::KeysElsewhere(self.describe(&user))),
         };
         if card.is_none() && carelog_vault::needs_card(&sealed) {
             return Err(NodeError::CardNeeded(self.describe(&user)));

@@ -117,7 +117,8 @@ impl Node {
         let entry = self.entry_tx(
             admin, patient, &data, None, None, &data_key, key_id, None, None,
         );
-        self.commit(vec![register, entry], &[(patient, sealed)])?;
+        let publish = self.key_store_tx(patient, &keys, &sealed);
+        self.commit(vec![register, entry, publish], &[(patient, sealed)])?;
         tracing::info!(patient = %patient, "patient registered");
         Ok((patient, card))
     }
@@ -155,9 +156,48 @@ impl Node {
             None => (Card::issue(session.user), true),
         };
         let sealed = seal_patient_keys(&session.keys, &card, new_pin)?;
-        self.replace_key_store(session.user, &sealed)?;
+        // Published, so the new PIN opens the keys at every clinic of the network; kept here
+        // too, as `commit` keeps every key store it is given.
+        let publish = self.key_store_tx(session.user, &session.keys, &sealed);
+        self.commit(vec![publish], &[(session.user, sealed)])?;
+        self.store
+            .put_setting(&crate::unlock_counter(&session.user), &[0u8; 12])?;
         tracing::info!(patient = %session.user, "PIN changed");
         Ok(issued.then_some(card))
+    }
+
+    /// The patient's key store (sealed under their card and PIN) published on the ledger, signed
+    /// by the patient: any clinic that holds the ledger can then let them sign in, and none can
+    /// open it without the card and the PIN.
+    pub(crate) fn key_store_tx(
+        &self,
+        patient: ActorId,
+        keys: &carelog_vault::ActorKeys,
+        sealed: &[u8],
+    ) -> crate::OwnTx {
+        crate::OwnTx(
+            carelog_ledger::Tx {
+                author: patient,
+                clinic: self.clinic,
+                time_ms: self.clock(),
+                payload: Payload::PatientKeyStore {
+                    patient,
+                    sealed: sealed.to_vec(),
+                },
+            }
+            .sign(keys),
+        )
+    }
+
+    /// The key store a patient published last, if the ledger holds one that is still theirs.
+    pub(crate) fn published_key_store(&self, patient: &ActorId) -> Option<Vec<u8>> {
+        let state = self.ledger.state();
+        let at = state.patient(patient)?.key_store?;
+        let block = self.ledger.block(&state.key_store_block(&at)?)?;
+        match &block.txs.get(at.index as usize)?.tx.payload {
+            Payload::PatientKeyStore { patient: p, sealed } if p == patient => Some(sealed.clone()),
+            _ => None,
+        }
     }
 
     /// Puts a new sealed key store in place of a user's (its copy in `keys/` first, as

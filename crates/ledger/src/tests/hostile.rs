@@ -871,3 +871,48 @@ fn a_level_view_goes_only_to_grantees_at_its_level() {
     let full_view = view(&[full], AccessLevel::Full, T0 + 33);
     refused(&mut w, 0, vec![full_view]);
 }
+
+#[test]
+fn only_the_patient_publishes_their_key_store_and_the_latest_counts() {
+    let mut w = World::new();
+    let patient = w.pid();
+    let publish = |author: &ActorKeys, clinic: &ActorKeys, time, sealed: Vec<u8>| {
+        tx(
+            author,
+            clinic,
+            time,
+            Payload::PatientKeyStore { patient, sealed },
+        )
+    };
+    // An admin of the clinic of record (or anyone else) cannot put a store in the patient's name.
+    let forged = publish(&w.admins[0], &w.clinics[0], T0 + 20, vec![7; 200]);
+    let err = refused(&mut w, 0, vec![forged]);
+    assert!(err.to_string().contains("only the patient"), "{err}");
+    let forged = publish(&w.doctors[1], &w.clinics[1], T0 + 20, vec![7; 200]);
+    refused(&mut w, 1, vec![forged]);
+    // Empty or oversized stores are refused on their shape.
+    for size in [0, MAX_KEY_STORE_LEN + 1] {
+        let odd = publish(&w.patient, &w.clinics[0], T0 + 20, vec![1; size]);
+        let err = refused(&mut w, 0, vec![odd]);
+        assert!(err.to_string().contains("key store"), "{err}");
+    }
+    assert!(
+        w.base
+            .state()
+            .patient(&patient)
+            .unwrap()
+            .key_store
+            .is_none()
+    );
+    // The patient's own, at any clinic; the latest counts.
+    let first = publish(&w.patient, &w.clinics[1], T0 + 20, vec![1; 200]);
+    w.seal(None, 1, vec![first]);
+    let first_at = w.base.state().patient(&patient).unwrap().key_store.unwrap();
+    let second = publish(&w.patient, &w.clinics[0], T0 + 21, vec![2; 200]);
+    w.seal(None, 0, vec![second]);
+    let latest = w.base.state().patient(&patient).unwrap().key_store.unwrap();
+    assert_ne!(first_at, latest);
+    let block = w.base.state().key_store_block(&latest).unwrap();
+    let stx = &w.base.block(&block).unwrap().txs[latest.index as usize];
+    assert!(matches!(&stx.tx.payload, Payload::PatientKeyStore { sealed, .. } if sealed[0] == 2));
+}
