@@ -156,6 +156,11 @@ pub enum Command {
         /// The message or bundle file.
         file: PathBuf,
     },
+    /// Proxies: a parent, guardian or carer who acts for a patient.
+    Proxy {
+        #[command(subcommand)]
+        command: ProxyCommand,
+    },
     /// The patient-carried bundle, for a clinic with no link.
     Bundle {
         #[command(subcommand)]
@@ -328,6 +333,23 @@ pub enum UserCommand {
     Passphrase {
         #[command(flatten)]
         actor: Actor,
+    },
+}
+
+/// `proxy …`
+#[derive(Subcommand, Debug)]
+pub enum ProxyCommand {
+    /// Add a proxy who acts for the patient with a card and PIN of their own (the PIN from
+    /// $CARELOG_NEW_PASSPHRASE); by an admin of the patient's clinic.
+    Add {
+        #[command(flatten)]
+        actor: Actor,
+        /// The patient id or card number.
+        #[arg(long)]
+        patient: String,
+        /// The proxy's name (sealed: only those who may read the record read it).
+        #[arg(long)]
+        name: String,
     },
 }
 

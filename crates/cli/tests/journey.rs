@@ -705,3 +705,191 @@ fn a_patient_of_north_signs_in_at_south_after_a_sync_and_grants_and_revokes_ther
         &["audit", "--as", &pat.id, "--patient", &pat.id],
     );
 }
+
+#[test]
+fn a_parent_acts_as_proxy_for_a_child_and_every_act_names_the_parent() {
+    let c = Clinic::new();
+    let child = c.register("Kim Child", "2019-05-04", &[]);
+    let other = c.register("Olga Other", "1975-06-01", &[]);
+    const PARENT_PIN: &str = "551903";
+    let added = ok(
+        &c.home,
+        ADMIN_PW,
+        PARENT_PIN,
+        None,
+        &[
+            "proxy",
+            "add",
+            "--as",
+            &c.admin,
+            "--patient",
+            &child.number,
+            "--name",
+            "Parent Example",
+        ],
+    );
+    let proxy = text(&added, "proxy_id");
+    let card = text(&added, "card");
+    let number = text(&added, "card_number");
+    assert_ne!(proxy, child.id);
+
+    // The parent reads the child's record and decides who else may, signed in with their card.
+    let chart = ok(
+        &c.home,
+        PARENT_PIN,
+        "",
+        Some(&card),
+        &["chart", "show", "--as", &number, "--patient", &child.number],
+    );
+    assert_eq!(text(&chart, "level"), "full");
+    let decide = |args: &[&str]| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend_from_slice(&["--as", &proxy, "--patient", &child.id]);
+        ok(&c.home, PARENT_PIN, "", Some(&card), &all)
+    };
+    decide(&["access", "grant", "--to", &c.specialist, "--level", "full"]);
+    let seen = ok(
+        &c.home,
+        DOC_PW,
+        "",
+        None,
+        &[
+            "chart",
+            "show",
+            "--as",
+            &c.specialist,
+            "--patient",
+            &child.id,
+        ],
+    );
+    assert_eq!(text(&seen, "level"), "full");
+    decide(&["access", "revoke", "--from", &c.specialist]);
+    refused(
+        &c.home,
+        DOC_PW,
+        None,
+        &[
+            "chart",
+            "show",
+            "--as",
+            &c.specialist,
+            "--patient",
+            &child.id,
+        ],
+    );
+
+    // The revocation rotated the child's key: the family doctor writes, the parent still reads.
+    ok(
+        &c.home,
+        ADMIN_PW,
+        "",
+        None,
+        &[
+            "assign",
+            "--as",
+            &c.admin,
+            "--patient",
+            &child.id,
+            "--doctor",
+            &c.doctor,
+            "--custodian",
+        ],
+    );
+    ok(
+        &c.home,
+        DOC_PW,
+        "",
+        None,
+        &[
+            "chart",
+            "add",
+            "--as",
+            &c.doctor,
+            "--patient",
+            &child.id,
+            "--kind",
+            "note",
+            "--data",
+            r#"{"title":"Check-up","text":"Growing well"}"#,
+        ],
+    );
+    let chart = ok(
+        &c.home,
+        PARENT_PIN,
+        "",
+        Some(&card),
+        &["chart", "show", "--as", &proxy, "--patient", &child.id],
+    );
+    assert!(
+        chart.to_string().contains("Growing well"),
+        "the parent opens what was written after the rotation: {chart}"
+    );
+
+    // The audit says the parent did it, by name for those who may read the record.
+    let audit = ok(
+        &c.home,
+        PIN,
+        "",
+        Some(&child.card),
+        &["audit", "--as", &child.id, "--patient", &child.id],
+    );
+    let by_parent: Vec<&str> = audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["actor"].as_str() == Some(proxy.as_str()))
+        .map(|e| {
+            assert_eq!(e["actor_name"], "Parent Example (proxy)", "{e}");
+            e["action"].as_str().unwrap()
+        })
+        .collect();
+    for action in ["read", "grant", "revoke"] {
+        assert!(by_parent.contains(&action), "{action} in {by_parent:?}");
+    }
+
+    // What a proxy may not do: read another patient, write the chart, add proxies.
+    refused(
+        &c.home,
+        PARENT_PIN,
+        Some(&card),
+        &["chart", "show", "--as", &proxy, "--patient", &other.id],
+    );
+    refused(
+        &c.home,
+        PARENT_PIN,
+        Some(&card),
+        &[
+            "chart",
+            "add",
+            "--as",
+            &proxy,
+            "--patient",
+            &child.id,
+            "--kind",
+            "note",
+            "--data",
+            r#"{"title":"x","text":"y"}"#,
+        ],
+    );
+    let add_another = |who: &str, pass: &str, card: Option<&str>| {
+        refused(
+            &c.home,
+            pass,
+            card,
+            &[
+                "proxy",
+                "add",
+                "--as",
+                who,
+                "--patient",
+                &child.id,
+                "--name",
+                "Someone Else",
+            ],
+        )
+    };
+    let err = add_another(&proxy, PARENT_PIN, Some(&card));
+    assert!(err.contains("admins"), "{err}");
+    add_another(&c.doctor, DOC_PW, None);
+    add_another(&child.id, PIN, Some(&child.card));
+}

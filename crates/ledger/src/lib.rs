@@ -50,7 +50,8 @@ pub use order::{Dag, DagNode, Frontier};
 pub use policy::{Action, Basis, Denied, Permit, authorize};
 pub use records::{
     AccessRequest, Attending, AuditAction, AuditEvent, BlockAt, Clinic, DataKeyEpoch, EntryRef,
-    Grant, KeyHistory, KeyStoreRef, Network, PatientFile, RequestStatus, Stop, User, ViewRef,
+    Grant, KeyHistory, KeyStoreRef, Network, PatientFile, ProxyRef, RequestStatus, Stop, User,
+    ViewRef,
 };
 pub use saved::SavedPart;
 pub use state::{BREAK_GLASS_MS, Position, State};

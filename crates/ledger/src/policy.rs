@@ -58,6 +58,8 @@ pub enum Action {
     MoveRecord(ActorId),
     /// Publish a view of the chart at information or sample level for its grantees.
     PublishView,
+    /// Add a proxy who acts for the patient.
+    AddProxy,
     /// Publish one's own sealed key store (a patient, for signing in at any clinic).
     PublishKeyStore,
     /// Search the names of the patients a clinic can open (its front desk and clinicians).
@@ -96,6 +98,7 @@ impl Action {
             Payload::MoveRecord { clinic, .. } => Action::MoveRecord(*clinic),
             Payload::LevelView { .. } => Action::PublishView,
             Payload::PatientKeyStore { .. } => Action::PublishKeyStore,
+            Payload::AddProxy { .. } => Action::AddProxy,
         }
     }
 }
@@ -121,6 +124,8 @@ pub enum Basis {
     Staff,
     /// The clinic of record's node (key rotation).
     Clinic,
+    /// A proxy (parent, guardian, carer) acting for the patient.
+    Proxy,
 }
 
 /// An allowed action and the level of access it comes with.
@@ -388,9 +393,15 @@ pub fn authorize(
             }
             staff(Basis::Staff)
         }
+        Action::AddProxy => record_admin().unwrap_or(Err(Denied::WrongRole {
+            needed: "admins of the patient's clinic",
+            action: "add proxies",
+        })),
         Action::Grant(_) | Action::Refuse | Action::Revoke(_) | Action::RotateKey => {
             let basis = if actor == patient_id {
                 Basis::Patient
+            } else if file.proxies.contains_key(&actor) {
+                Basis::Proxy
             } else if file.custodian() == Some(actor) {
                 Basis::Custodian
             } else {
@@ -501,7 +512,10 @@ pub fn authorize(
             Err(e) => Err(e),
         },
         Action::ViewAudit => {
-            if actor == patient_id || file.attention.contains_key(&actor) {
+            if actor == patient_id
+                || file.attention.contains_key(&actor)
+                || file.proxies.contains_key(&actor)
+            {
                 return read;
             }
             if let Some(Ok(permit)) = record_admin() {
@@ -623,6 +637,9 @@ fn chart_access(
     };
     if actor == patient {
         return full(Basis::Patient);
+    }
+    if file.proxies.contains_key(&actor) {
+        return full(Basis::Proxy);
     }
     if let Some(attending) = file.attention.get(&actor) {
         return full(if attending.custodian {

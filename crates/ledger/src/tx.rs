@@ -251,6 +251,24 @@ pub enum Payload {
         /// The patient's data keys wrapped for the new clinic.
         key_wraps: Vec<KeyWrap>,
     },
+    /// An admin of the clinic of record adds a proxy (a parent, a guardian, a carer): a person
+    /// with keys of their own, signing in with a card and PIN like a patient, who may read the
+    /// record and decide who else may, each act signed as the proxy.
+    AddProxy {
+        /// The patient they act for.
+        patient: ActorId,
+        /// The proxy's id (derived from their signing key).
+        proxy: ActorId,
+        /// The proxy's public keys.
+        keys: PublicKeys,
+        /// The proxy's name, sealed under the patient's data key `name_key` (associated data:
+        /// the proxy's id): names tied to a patient are not written in the clear.
+        sealed_name: Vec<u8>,
+        /// The data key epoch the name is sealed with.
+        name_key: TxId,
+        /// The patient's data keys wrapped for the proxy.
+        key_wraps: Vec<KeyWrap>,
+    },
     /// The patient publishes their key store, sealed under their card's secret and their PIN,
     /// so that they can sign in at any clinic of the network (the latest one counts).
     PatientKeyStore {
@@ -277,7 +295,8 @@ impl Payload {
             | Payload::RotateKey { patient, .. }
             | Payload::LevelView { patient, .. }
             | Payload::MoveRecord { patient, .. }
-            | Payload::PatientKeyStore { patient, .. } => Some(*patient),
+            | Payload::PatientKeyStore { patient, .. }
+            | Payload::AddProxy { patient, .. } => Some(*patient),
             Payload::Genesis { .. }
             | Payload::EnrollClinic { .. }
             | Payload::EnrollUser { .. }
@@ -311,6 +330,7 @@ impl Payload {
             Payload::MoveRecord { .. } => "move record",
             Payload::LevelView { .. } => "level view",
             Payload::PatientKeyStore { .. } => "key store",
+            Payload::AddProxy { .. } => "add proxy",
         }
     }
 
@@ -320,6 +340,7 @@ impl Payload {
             Payload::EnrollClinic { clinic, keys, .. } => Some((*clinic, keys)),
             Payload::EnrollUser { user, keys, .. } => Some((*user, keys)),
             Payload::RegisterPatient { patient, keys, .. } => Some((*patient, keys)),
+            Payload::AddProxy { proxy, keys, .. } => Some((*proxy, keys)),
             _ => None,
         }
     }
@@ -451,6 +472,23 @@ impl Payload {
                     return Err(format!(
                         "its sealed entry is {} bytes, over {MAX_SEALED_LEN}",
                         sealed.len()
+                    ));
+                }
+                Ok(())
+            }
+            Payload::AddProxy {
+                proxy,
+                sealed_name,
+                key_wraps,
+                ..
+            } => {
+                wraps(key_wraps)?;
+                only_for(key_wraps, proxy)?;
+                if sealed_name.len() > MAX_NAME_LEN + 64 {
+                    return Err(format!(
+                        "its sealed name is {} bytes, over {}",
+                        sealed_name.len(),
+                        MAX_NAME_LEN + 64
                     ));
                 }
                 Ok(())

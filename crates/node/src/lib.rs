@@ -39,6 +39,7 @@ mod network;
 mod people;
 mod places;
 mod printed_card;
+mod proxies;
 mod recover;
 mod replication;
 mod saved;
@@ -608,7 +609,7 @@ impl Node {
     /// Finds a user or patient by id, a patient by card number, or a staff user by unique name.
     pub fn resolve_user(&self, text: &str) -> Result<ActorId> {
         let users = &self.ledger.state().users;
-        if let Some(patient) = self.patient_by_card_number(text)? {
+        if let Some(patient) = self.card_holder_by_number(text, true)? {
             return Ok(patient);
         }
         if let Ok(id) = text.parse::<ActorId>() {
@@ -667,7 +668,7 @@ impl Node {
 
     /// Finds a registered patient by id or card number.
     pub fn resolve_patient(&self, text: &str) -> Result<ActorId> {
-        if let Some(patient) = self.patient_by_card_number(text)? {
+        if let Some(patient) = self.card_holder_by_number(text, false)? {
             return Ok(patient);
         }
         text.trim()
@@ -677,19 +678,28 @@ impl Node {
             .ok_or_else(|| NodeError::UnknownPatient(text.to_string()))
     }
 
-    /// The patient a card number names, if `text` is one (`None` if it is not a card number).
-    fn patient_by_card_number(&self, text: &str) -> Result<Option<ActorId>> {
+    /// The patient (or, with `proxies`, the patient or proxy) a card number names, if `text` is
+    /// one (`None` if it is not a card number).
+    fn card_holder_by_number(&self, text: &str, proxies: bool) -> Result<Option<ActorId>> {
         let Some(number) = card::parse_card_number(text) else {
             return Ok(None);
         };
-        let matches: Vec<ActorId> = self
-            .ledger
-            .state()
-            .patients
-            .keys()
-            .filter(|p| card::has_number(p, number))
-            .copied()
-            .collect();
+        let state = self.ledger.state();
+        let matches: Vec<ActorId> = if proxies {
+            state
+                .users
+                .iter()
+                .filter(|(id, u)| u.role == Role::Patient && card::has_number(id, number))
+                .map(|(id, _)| *id)
+                .collect()
+        } else {
+            state
+                .patients
+                .keys()
+                .filter(|p| card::has_number(p, number))
+                .copied()
+                .collect()
+        };
         match matches.as_slice() {
             [one] => Ok(Some(*one)),
             [] => Err(NodeError::UnknownPatient(format!(
@@ -864,6 +874,7 @@ impl Node {
         let state = self.ledger.state();
         match state.users.get(actor) {
             Some(u) if !u.name.is_empty() => u.name.clone(),
+            Some(_) if state.patient(actor).is_none() => format!("proxy {actor}"),
             Some(_) => format!("patient {actor}"),
             None => match state.clinics.get(actor) {
                 Some(c) => c.name.clone(),

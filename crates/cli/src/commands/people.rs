@@ -223,3 +223,26 @@ pub(super) fn directory(node: &mut Node, actor: Actor, name: String) -> Result<O
         },
     ))
 }
+
+/// `proxy add`: a parent, guardian or carer who acts for the patient with their own card.
+pub(super) fn add_proxy(
+    node: &mut Node,
+    actor: Actor,
+    patient: String,
+    name: String,
+) -> Result<Output, Failure> {
+    let patient = node.resolve_patient(&patient)?;
+    let admin = sign_in(node, &actor.user)?;
+    let pin = new_passphrase("PIN for the proxy")?;
+    let (proxy, card) = node.add_proxy(&admin, patient, &name, &pin)?;
+    let content = card.content();
+    Ok(Output::new(
+        json!({"proxy_id": proxy.to_string(), "card": content.as_str(), "card_number": card.number()}),
+        format!(
+            "{} now acts for patient {patient}: proxy {proxy}\nCard number: {}\nCard (print it as a QR code for the proxy; it is not kept anywhere else):\n{}",
+            name.trim(),
+            card.number(),
+            content.as_str()
+        ),
+    ))
+}

@@ -916,3 +916,79 @@ fn only_the_patient_publishes_their_key_store_and_the_latest_counts() {
     let stx = &w.base.block(&block).unwrap().txs[latest.index as usize];
     assert!(matches!(&stx.tx.payload, Payload::PatientKeyStore { sealed, .. } if sealed[0] == 2));
 }
+
+#[test]
+fn only_an_admin_of_the_clinic_of_record_adds_a_proxy_and_a_proxy_adds_none() {
+    let mut w = World::new();
+    let patient = w.pid();
+    let key = w.base.state().patient(&patient).unwrap().keys[0].id;
+    let add = |admin: &ActorKeys, clinic: &ActorKeys, proxy: &ActorKeys, time| {
+        let proxy_id = id(proxy);
+        tx(
+            admin,
+            clinic,
+            time,
+            Payload::AddProxy {
+                patient,
+                proxy: proxy_id,
+                keys: proxy.public(),
+                sealed_name: vec![0; 40],
+                name_key: key,
+                key_wraps: wraps(key, &[proxy_id]),
+            },
+        )
+    };
+    let parent = keys(91);
+    // Another clinic's admin: void where it lands (the clinic of record may change).
+    let elsewhere = add(&w.admins[1], &w.clinics[1], &parent, T0 + 20);
+    let elsewhere_id = elsewhere.id();
+    w.seal(None, 1, vec![elsewhere]);
+    assert!(void_reason(&w.base, elsewhere_id).is_some());
+    assert!(w.base.state().patient(&patient).unwrap().proxies.is_empty());
+    // A doctor, and the patient themselves: not admins.
+    let by_doctor = add(&w.doctors[0], &w.clinics[0], &keys(92), T0 + 21);
+    let by_patient = add(&w.patient, &w.clinics[0], &keys(92), T0 + 21);
+    for t in [by_doctor, by_patient] {
+        refused(&mut w, 0, vec![t]);
+    }
+    // The clinic of record's admin; the proxy then reads in full and may grant, not add proxies.
+    let t = add(&w.admins[0], &w.clinics[0], &parent, T0 + 22);
+    w.seal(None, 0, vec![t]);
+    let file = w.base.state().patient(&patient).unwrap();
+    assert!(file.proxies.contains_key(&id(&parent)));
+    assert!(file.keys[0].wraps.contains_key(&id(&parent)));
+    let state = w.base.state();
+    let read = authorize(state, id(&parent), &Action::Read, Some(patient), T0 + 30).unwrap();
+    assert_eq!(read.level, AccessLevel::Full);
+    assert_eq!(read.basis, Basis::Proxy);
+    let doctor = id(&w.doctors[1]);
+    assert!(
+        authorize(
+            state,
+            id(&parent),
+            &Action::Grant(doctor),
+            Some(patient),
+            T0 + 30
+        )
+        .is_ok()
+    );
+    assert!(
+        authorize(
+            state,
+            id(&parent),
+            &Action::AddProxy,
+            Some(patient),
+            T0 + 30
+        )
+        .is_err()
+    );
+    assert!(
+        state
+            .required_readers(&patient, file, None, T0 + 30, None)
+            .contains(&id(&parent)),
+        "a new key is wrapped for the proxy too"
+    );
+    let by_proxy = add(&parent, &w.clinics[0], &keys(93), T0 + 31);
+    let err = refused(&mut w, 0, vec![by_proxy]);
+    assert!(err.to_string().contains("admins"), "{err}");
+}
