@@ -526,14 +526,15 @@ fn sync_with(home: &Path, addr: &str) {
     }
 }
 
-#[test]
-fn a_patient_of_north_signs_in_at_south_after_a_sync_and_grants_and_revokes_there() {
-    let north = Clinic::new();
+const SOUTH_PW: &str = "south admin secret words";
+
+/// South asks to join North's network, North approves, South joins; South's admin enrolls a
+/// dermatologist. Returns South's home and the doctor.
+fn join_south(north: &Clinic) -> (PathBuf, String) {
     let dir = north.home.parent().unwrap();
     let south = dir.join("south");
     let request = dir.join("south.request");
     let invite = dir.join("south.invite");
-    const SOUTH_PW: &str = "south admin secret words";
     let south_admin = text(
         &ok(
             &south,
@@ -594,6 +595,13 @@ fn a_patient_of_north_signs_in_at_south_after_a_sync_and_grants_and_revokes_ther
         ),
         "user_id",
     );
+    (south, south_doctor)
+}
+
+#[test]
+fn a_patient_of_north_signs_in_at_south_after_a_sync_and_grants_and_revokes_there() {
+    let north = Clinic::new();
+    let (south, south_doctor) = join_south(&north);
     // Registered at North, after South joined; the two clinics sync over QUIC.
     let pat = north.register("Pat Traveller", "1990-07-14", &[]);
     let (server, addr) = serve(&north.home);
@@ -892,4 +900,148 @@ fn a_parent_acts_as_proxy_for_a_child_and_every_act_names_the_parent() {
     assert!(err.contains("admins"), "{err}");
     add_another(&c.doctor, DOC_PW, None);
     add_another(&child.id, PIN, Some(&child.card));
+}
+
+#[test]
+fn a_doctor_at_a_clinic_that_never_held_the_key_breaks_the_glass_and_the_card_opens_the_emergency_summary()
+ {
+    let north = Clinic::new();
+    let (south, south_doctor) = join_south(&north);
+    let pat = north.register("Una Conscious", "1960-03-03", &[]);
+    ok(
+        &north.home,
+        ADMIN_PW,
+        "",
+        None,
+        &[
+            "assign",
+            "--as",
+            &north.admin,
+            "--patient",
+            &pat.id,
+            "--doctor",
+            &north.doctor,
+            "--custodian",
+        ],
+    );
+    for (kind, data) in [
+        (
+            "allergy",
+            r#"{"substance":"Penicillin","reaction":"anaphylaxis"}"#,
+        ),
+        ("condition", r#"{"icd10":"E11.9","name":"Type 2 diabetes"}"#),
+        (
+            "medication",
+            r#"{"drug":"Metformin 500 mg","start":"2026-01-10","days_supply":3650}"#,
+        ),
+        (
+            "note",
+            r#"{"title":"Private","text":"not for the summary"}"#,
+        ),
+    ] {
+        ok(
+            &north.home,
+            DOC_PW,
+            "",
+            None,
+            &[
+                "chart",
+                "add",
+                "--as",
+                &north.doctor,
+                "--patient",
+                &pat.id,
+                "--kind",
+                kind,
+                "--data",
+                data,
+            ],
+        );
+    }
+    let (server, addr) = serve(&north.home);
+    sync_with(&south, &addr);
+
+    // South never held the patient's key: break-glass alone shows nothing of the chart.
+    let opened = ok(
+        &south,
+        DOC_PW,
+        "",
+        None,
+        &[
+            "breakglass",
+            "--as",
+            &south_doctor,
+            "--patient",
+            &pat.number,
+            "--reason",
+            "unconscious in the emergency room",
+        ],
+    );
+    assert!(opened["emergency_summary"].is_null(), "{opened}");
+    // With the card from the patient's wallet (no PIN), the emergency summary.
+    let opened = ok(
+        &south,
+        DOC_PW,
+        "",
+        Some(&pat.card),
+        &[
+            "breakglass",
+            "--as",
+            &south_doctor,
+            "--patient",
+            &pat.number,
+            "--reason",
+            "unconscious, card in the wallet",
+        ],
+    );
+    let summary = &opened["emergency_summary"];
+    let text_of = summary.to_string();
+    assert!(text_of.contains("Penicillin"), "{summary}");
+    assert!(text_of.contains("Type 2 diabetes"), "{summary}");
+    assert!(text_of.contains("Metformin"), "{summary}");
+    assert!(
+        !text_of.contains("not for the summary"),
+        "notes stay sealed: {summary}"
+    );
+    // Another patient's card opens nothing of this one, and records nothing.
+    let other = north.register("Otto Other", "1970-01-01", &[]);
+    let stats = |home: &Path| text(&ok(home, "x", "", None, &["ledger", "stats"]), "state_hash");
+    let before = stats(&south);
+    refused(
+        &south,
+        DOC_PW,
+        Some(&other.card),
+        &[
+            "breakglass",
+            "--as",
+            &south_doctor,
+            "--patient",
+            &pat.number,
+            "--reason",
+            "wrong card",
+        ],
+    );
+    assert_eq!(stats(&south), before, "a refusal changes nothing");
+
+    // North learns of it: the patient's audit shows the break-glass and the read, by whom.
+    sync_with(&south, &addr);
+    drop(server);
+    let audit = ok(
+        &north.home,
+        PIN,
+        "",
+        Some(&pat.card),
+        &["audit", "--as", &pat.id, "--patient", &pat.id],
+    );
+    let by_south: Vec<&str> = audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["actor"].as_str() == Some(south_doctor.as_str()))
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert!(
+        by_south.contains(&"break-glass") && by_south.contains(&"read"),
+        "{by_south:?} in {audit}"
+    );
 }

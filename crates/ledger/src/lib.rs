@@ -56,8 +56,8 @@ pub use records::{
 pub use saved::SavedPart;
 pub use state::{BREAK_GLASS_MS, Position, State};
 pub use tx::{
-    KeyWrap, MAX_KEY_STORE_LEN, MAX_KEY_WRAPS, MAX_NAME_LEN, MAX_REASON_LEN, MAX_SEALED_LEN,
-    MAX_WRAPPED_LEN, Payload, Role, Signature, SignedTx, Tx,
+    KeyWrap, MAX_EMERGENCY_LEN, MAX_KEY_STORE_LEN, MAX_KEY_WRAPS, MAX_NAME_LEN, MAX_REASON_LEN,
+    MAX_SEALED_LEN, MAX_WRAPPED_LEN, Payload, Role, Signature, SignedTx, Tx,
 };
 
 pub use carelog_vocab::{AccessLevel, EntryKind};

@@ -99,6 +99,7 @@ impl Action {
             Payload::LevelView { .. } => Action::PublishView,
             Payload::PatientKeyStore { .. } => Action::PublishKeyStore,
             Payload::AddProxy { .. } => Action::AddProxy,
+            Payload::EmergencySummary { .. } => Action::PublishView,
         }
     }
 }

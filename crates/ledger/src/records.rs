@@ -336,6 +336,8 @@ pub struct PatientFile {
     events: Vec<AuditEvent>,
     /// Proxies who act for the patient, each with where they were added.
     pub proxies: BTreeMap<ActorId, ProxyRef>,
+    /// The emergency summary published last.
+    pub emergency: Option<KeyStoreRef>,
     /// The key store the patient published last (`None` before any, or after new keys).
     pub key_store: Option<KeyStoreRef>,
 }
@@ -351,7 +353,7 @@ pub struct ProxyRef {
     pub index: u32,
 }
 
-/// Where a patient's published key store is: a transaction of a block.
+/// Where a patient's published key store (or emergency summary) is: a transaction of a block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyStoreRef {
     /// The block: an index into the state's table of blocks with entries.
@@ -385,6 +387,7 @@ impl PatientFile {
             trail: Vec::new(),
             events: Vec::new(),
             key_store: None,
+            emergency: None,
             proxies: BTreeMap::new(),
         };
         file.record_event(registered);

@@ -869,6 +869,17 @@ impl State {
                     ));
                 }
             }
+            Payload::EmergencySummary { patient, .. } => {
+                if self.patients.contains_key(patient) {
+                    let block = self.block_index(position.block);
+                    if let Some(file) = self.patients.get_mut(patient) {
+                        file.emergency = Some(crate::records::KeyStoreRef {
+                            block,
+                            index: position.index,
+                        });
+                    }
+                }
+            }
             Payload::PatientKeyStore { patient, .. } => {
                 if self.patients.contains_key(patient) {
                     let block = self.block_index(position.block);
@@ -918,8 +929,10 @@ impl State {
                 return;
             }
             file.key_requests.clear();
-            // The published key store holds the old keys.
+            // The published key store holds the old keys; the emergency summary is for the old
+            // card.
             file.key_store = None;
+            file.emergency = None;
         }
         let history = if let Some(u) = self.users.get_mut(&actor) {
             let old = std::mem::replace(&mut u.keys, *keys);

@@ -276,6 +276,20 @@ pub enum Payload {
         patient: ActorId,
         /// The sealed key store.
         sealed: Vec<u8>,
+        /// The X25519 public key derived from the patient's card secret, for the emergency
+        /// summary (whoever holds the card opens it, without the PIN).
+        emergency: [u8; 32],
+    },
+    /// The patient's emergency summary (allergies, problems, current medications), sealed under
+    /// a key of its own wrapped for the emergency key of the patient's card: a doctor at any
+    /// clinic who breaks the glass with the card opens it. The latest counts.
+    EmergencySummary {
+        /// The patient.
+        patient: ActorId,
+        /// The summary, sealed.
+        sealed: Vec<u8>,
+        /// Its key wrapped for the card's emergency key.
+        key_wrap: Vec<u8>,
     },
 }
 
@@ -296,7 +310,8 @@ impl Payload {
             | Payload::LevelView { patient, .. }
             | Payload::MoveRecord { patient, .. }
             | Payload::PatientKeyStore { patient, .. }
-            | Payload::AddProxy { patient, .. } => Some(*patient),
+            | Payload::AddProxy { patient, .. }
+            | Payload::EmergencySummary { patient, .. } => Some(*patient),
             Payload::Genesis { .. }
             | Payload::EnrollClinic { .. }
             | Payload::EnrollUser { .. }
@@ -331,6 +346,7 @@ impl Payload {
             Payload::LevelView { .. } => "level view",
             Payload::PatientKeyStore { .. } => "key store",
             Payload::AddProxy { .. } => "add proxy",
+            Payload::EmergencySummary { .. } => "emergency summary",
         }
     }
 
@@ -493,6 +509,19 @@ impl Payload {
                 }
                 Ok(())
             }
+            Payload::EmergencySummary {
+                sealed, key_wrap, ..
+            } => {
+                if sealed.len() > MAX_EMERGENCY_LEN || key_wrap.len() > MAX_WRAPPED_LEN {
+                    return Err(format!(
+                        "its emergency summary is {} bytes (at most {MAX_EMERGENCY_LEN}) and its \
+                         key wrap {} (at most {MAX_WRAPPED_LEN})",
+                        sealed.len(),
+                        key_wrap.len()
+                    ));
+                }
+                Ok(())
+            }
             Payload::PatientKeyStore { sealed, .. } => {
                 if sealed.is_empty() || sealed.len() > MAX_KEY_STORE_LEN {
                     return Err(format!(
@@ -517,6 +546,8 @@ pub const MAX_KEY_WRAPS: usize = 4_096;
 pub const MAX_WRAPPED_LEN: usize = 512;
 /// The longest sealed key store a patient may publish, in bytes (one is about two hundred).
 pub const MAX_KEY_STORE_LEN: usize = 4_096;
+/// The longest sealed emergency summary, in bytes.
+pub const MAX_EMERGENCY_LEN: usize = 256 << 10;
 /// The longest sealed chart entry, in bytes.
 pub const MAX_SEALED_LEN: usize = 4 << 20;
 

@@ -243,6 +243,13 @@ impl Node {
             Ok(()) | Err(NodeError::Denied(_)) => {}
             Err(e) => tracing::warn!(error = %e, "could not publish the level views"),
         }
+        // The emergency summary follows allergies, problems and medications.
+        if matches!(kind.trim(), "allergy" | "condition" | "medication") {
+            match self.publish_emergency_summary(session, patient) {
+                Ok(_) | Err(NodeError::Denied(_)) => {}
+                Err(e) => tracing::warn!(error = %e, "could not publish the emergency summary"),
+            }
+        }
         Ok(id)
     }
 

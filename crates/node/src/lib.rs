@@ -29,6 +29,7 @@ mod card;
 mod charting;
 mod demo;
 mod directory;
+mod emergency;
 mod error;
 mod front_desk;
 mod home;

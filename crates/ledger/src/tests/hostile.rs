@@ -881,7 +881,11 @@ fn only_the_patient_publishes_their_key_store_and_the_latest_counts() {
             author,
             clinic,
             time,
-            Payload::PatientKeyStore { patient, sealed },
+            Payload::PatientKeyStore {
+                patient,
+                sealed,
+                emergency: [9; 32],
+            },
         )
     };
     // An admin of the clinic of record (or anyone else) cannot put a store in the patient's name.
@@ -991,4 +995,49 @@ fn only_an_admin_of_the_clinic_of_record_adds_a_proxy_and_a_proxy_adds_none() {
     let by_proxy = add(&parent, &w.clinics[0], &keys(93), T0 + 31);
     let err = refused(&mut w, 0, vec![by_proxy]);
     assert!(err.to_string().contains("admins"), "{err}");
+}
+
+#[test]
+fn an_emergency_summary_comes_only_from_someone_who_holds_the_chart_in_their_own_right() {
+    let mut w = World::new();
+    let patient = w.pid();
+    let summary = |author: &ActorKeys, clinic: &ActorKeys, time, size: usize| {
+        tx(
+            author,
+            clinic,
+            time,
+            Payload::EmergencySummary {
+                patient,
+                sealed: vec![3; size],
+                key_wrap: vec![4; 100],
+            },
+        )
+    };
+    // A doctor of another clinic with no access: void where it lands.
+    let stranger = summary(&w.doctors[1], &w.clinics[1], T0 + 20, 300);
+    let stranger_id = stranger.id();
+    w.seal(None, 1, vec![stranger]);
+    assert!(void_reason(&w.base, stranger_id).is_some());
+    assert!(
+        w.base
+            .state()
+            .patient(&patient)
+            .unwrap()
+            .emergency
+            .is_none()
+    );
+    // An oversized one is refused on its shape.
+    let huge = summary(&w.patient, &w.clinics[0], T0 + 21, MAX_EMERGENCY_LEN + 1);
+    refused(&mut w, 0, vec![huge]);
+    // The patient (and the clinic of record, the custodian) may; the latest counts.
+    let own = summary(&w.patient, &w.clinics[0], T0 + 22, 300);
+    w.seal(None, 0, vec![own]);
+    assert!(
+        w.base
+            .state()
+            .patient(&patient)
+            .unwrap()
+            .emergency
+            .is_some()
+    );
 }
