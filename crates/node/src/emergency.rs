@@ -146,3 +146,70 @@ impl Node {
         Ok(Some(summary))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::tests::{DOC_PASS, clinic};
+
+    #[test]
+    fn the_summary_follows_what_the_shared_writer_charts_and_opens_only_with_the_card() {
+        let c = clinic();
+        let (patient, card) = (c.patient, c.card.clone());
+        let doctor = Arc::new(c.node.unlock(c.doctor, DOC_PASS).unwrap());
+        let other = c.node.unlock(c.other_doctor, DOC_PASS).unwrap();
+        let shared = crate::SharedNode::new(c.node);
+        shared
+            .add_entry(
+                &doctor,
+                patient,
+                "allergy",
+                r#"{"substance":"Latex","reaction":"hives"}"#,
+                None,
+            )
+            .unwrap();
+        shared
+            .add_entry(&doctor, patient, "vitals", r#"{"heart_rate":71}"#, None)
+            .unwrap();
+        shared.with_node(|node| {
+            // Without break-glass the other doctor may not read at all.
+            assert!(node.read_emergency_summary(&other, patient, &card).is_err());
+            node.break_glass(&other, patient, "collapsed in the waiting room")
+                .unwrap();
+            let summary = node
+                .read_emergency_summary(&other, patient, &card)
+                .unwrap()
+                .expect("a summary for this card");
+            assert_eq!(summary["allergies"][0]["substance"], "Latex", "{summary}");
+            // Another card's emergency key opens nothing.
+            let stranger = Card::issue(patient);
+            assert_eq!(
+                node.read_emergency_summary(&other, patient, &stranger)
+                    .unwrap(),
+                None
+            );
+            // A break-glass reader may not publish one (it is not their chart to summarise).
+            assert!(matches!(
+                node.publish_emergency_summary(&other, patient),
+                Err(NodeError::Denied(_))
+            ));
+        });
+    }
+
+    #[test]
+    fn the_emergency_key_depends_on_the_card_and_the_patient() {
+        let card = Card::issue(ActorId([1; 16]));
+        let same = emergency_keys(&card).public().encryption;
+        assert_eq!(same, emergency_keys(&card.clone()).public().encryption);
+        let other_patient = Card::new(ActorId([2; 16]), card.secret().clone());
+        assert_ne!(same, emergency_keys(&other_patient).public().encryption);
+        assert_ne!(
+            same,
+            emergency_keys(&Card::issue(ActorId([1; 16])))
+                .public()
+                .encryption
+        );
+    }
+}
