@@ -248,9 +248,15 @@ fn run() -> Result<(), Error> {
         n => Some(scale::measure(&settings.out.join("scale"), n)?),
     };
 
-    eprintln!("patient search over {SEARCH_PATIENTS} patients");
+    // The quick run (the smoke check of `xtask test`) searches a smaller clinic.
+    let (patients, searches) = if settings.quick {
+        (10_000, 200)
+    } else {
+        (SEARCH_PATIENTS, 1_000)
+    };
+    eprintln!("patient search over {patients} patients");
     let search_dir = tempfile::tempdir()?;
-    let search = search::measure(search_dir.path(), SEARCH_PATIENTS, 1_000)?;
+    let search = search::measure(search_dir.path(), patients, searches)?;
 
     let report = report::Report {
         quick: settings.quick,
