@@ -19,6 +19,7 @@ mod pouchdb;
 mod report;
 mod resync;
 mod scale;
+mod search;
 mod single;
 mod sweep;
 
@@ -31,6 +32,9 @@ pub const NODE_PASSPHRASE: &str = "bench homes node passphrase";
 pub const STAFF_PASSPHRASE: &str = "bench staff passphrase";
 /// The benchmark patients' PIN.
 pub const PATIENT_PIN: &str = "135790";
+
+/// Patients in the front desk's search benchmark (the clinic of 50,000).
+const SEARCH_PATIENTS: usize = 50_000;
 
 /// How every benchmark home's keys are sealed and opened.
 pub fn unlock() -> carelog_node::NodeUnlock {
@@ -126,6 +130,7 @@ fn main() {
         Some("--scale-only") if args.len() == 2 => scale_only(&args[1]),
         Some("--single-only") if args.len() == 3 => single_only(&args[1], &args[2]),
         Some("--resync-only") if args.len() == 2 => resync_only(&args[1]),
+        Some("--search-only") if args.len() == 2 => search_only(&args[1]),
         Some("--load-only") if args.len() == 4 => load_only(&args[1], &args[2], &args[3]),
         _ => run(),
     };
@@ -186,6 +191,14 @@ fn load_only(mode: &str, sessions: &str, repeats: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// `--search-only N`: only the patient search over N patients, its rows printed.
+fn search_only(n: &str) -> Result<(), Error> {
+    let n: usize = n.replace('_', "").parse()?;
+    let dir = tempfile::tempdir()?;
+    print!("{}", search::measure(dir.path(), n, 1_000)?.table());
+    Ok(())
+}
+
 /// `--resync-only N`: only one resync of N records, its time printed.
 fn resync_only(n: &str) -> Result<(), Error> {
     let n: usize = n.replace('_', "").parse()?;
@@ -235,6 +248,16 @@ fn run() -> Result<(), Error> {
         n => Some(scale::measure(&settings.out.join("scale"), n)?),
     };
 
+    // The quick run (the smoke check of `xtask test`) searches a smaller clinic.
+    let (patients, searches) = if settings.quick {
+        (10_000, 200)
+    } else {
+        (SEARCH_PATIENTS, 1_000)
+    };
+    eprintln!("patient search over {patients} patients");
+    let search_dir = tempfile::tempdir()?;
+    let search = search::measure(search_dir.path(), patients, searches)?;
+
     let report = report::Report {
         quick: settings.quick,
         plan: &plan,
@@ -243,6 +266,7 @@ fn run() -> Result<(), Error> {
         resyncs: &resyncs,
         pouchdb: pouch.as_ref(),
         scale: scale.as_ref(),
+        search: Some(&search),
         seconds: started.elapsed().as_secs_f64(),
     };
     print!("{}", report.tables());

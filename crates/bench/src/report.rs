@@ -32,6 +32,8 @@ pub struct Report<'a> {
     pub pouchdb: Option<&'a Comparison>,
     /// The large ledger, when it ran.
     pub scale: Option<&'a Scale>,
+    /// The front desk's patient search, when it ran.
+    pub search: Option<&'a crate::search::Search>,
     /// The whole run.
     pub seconds: f64,
 }
@@ -276,6 +278,9 @@ impl Report<'_> {
         if let Some(s) = self.scale {
             t.push_str(&scale_table(s));
         }
+        if let Some(s) = self.search {
+            t.push_str(&s.table());
+        }
         let _ = writeln!(t, "\n{}", hb::SOURCE);
         t
     }
@@ -387,6 +392,7 @@ impl Report<'_> {
             "resync": resync,
             "pouchdb": self.pouchdb.map(Comparison::json),
             "scale": self.scale.map(Scale::json),
+            "patient_search": self.search.map(crate::search::Search::json),
         })
     }
 

@@ -84,6 +84,14 @@ pub enum Command {
         #[command(subcommand)]
         command: AccessCommand,
     },
+    /// Doctors and labs of the network a patient may grant, by clinic and name.
+    Directory {
+        #[command(flatten)]
+        actor: Actor,
+        /// Words that start the name, specialty or clinic (accents and case ignored).
+        #[arg(long, default_value = "")]
+        name: String,
+    },
     /// Emergency full access, recorded and flagged.
     Breakglass {
         #[command(flatten)]
@@ -147,6 +155,11 @@ pub enum Command {
         actor: Actor,
         /// The message or bundle file.
         file: PathBuf,
+    },
+    /// Proxies: a parent, guardian or carer who acts for a patient.
+    Proxy {
+        #[command(subcommand)]
+        command: ProxyCommand,
     },
     /// The patient-carried bundle, for a clinic with no link.
     Bundle {
@@ -323,6 +336,23 @@ pub enum UserCommand {
     },
 }
 
+/// `proxy …`
+#[derive(Subcommand, Debug)]
+pub enum ProxyCommand {
+    /// Add a proxy who acts for the patient with a card and PIN of their own (the PIN from
+    /// $CARELOG_NEW_PASSPHRASE); by an admin of the patient's clinic.
+    Add {
+        #[command(flatten)]
+        actor: Actor,
+        /// The patient id or card number.
+        #[arg(long)]
+        patient: String,
+        /// The proxy's name (sealed: only those who may read the record read it).
+        #[arg(long)]
+        name: String,
+    },
+}
+
 /// `patient …`
 #[derive(Subcommand, Debug)]
 pub enum PatientCommand {
@@ -339,6 +369,22 @@ pub enum PatientCommand {
         /// female, male or other.
         #[arg(long)]
         sex: String,
+        /// Register even though a patient with the same birth date and a similar name is
+        /// registered (after checking it is someone else).
+        #[arg(long)]
+        not_duplicate: bool,
+    },
+    /// Patients whose names this clinic may read, best match first.
+    Find {
+        #[command(flatten)]
+        actor: Actor,
+        /// Words that start parts of the name, in any order (accents and case ignored); or a
+        /// card number or patient id.
+        #[arg(long, default_value = "")]
+        name: String,
+        /// YYYY-MM-DD.
+        #[arg(long)]
+        birth_date: Option<String>,
     },
     /// New keys for a patient whose keys or card were lost: two of the admin of the clinic of
     /// record, the custodian and the health authority must ask for them (the patient types the
@@ -366,6 +412,18 @@ pub enum PatientCommand {
     Pin {
         #[command(flatten)]
         actor: Actor,
+    },
+    /// The printable card (PDF), from the patient's card in $CARELOG_CARD (Carelog keeps no
+    /// copy of its secret; a lost card is replaced with `patient replace-key`).
+    Card {
+        #[command(flatten)]
+        actor: Actor,
+        /// The patient id or card number.
+        #[arg(long)]
+        patient: String,
+        /// Where to write the PDF.
+        #[arg(long)]
+        out: std::path::PathBuf,
     },
 }
 

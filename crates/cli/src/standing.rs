@@ -102,9 +102,10 @@ pub fn patient(node: &mut Node, command: PatientCommand) -> Result<Output, Failu
                 node.describe(&clinic)
             )))
         }
-        PatientCommand::Register { .. } | PatientCommand::Pin { .. } => {
-            Err("not a standing command".into())
-        }
+        PatientCommand::Register { .. }
+        | PatientCommand::Pin { .. }
+        | PatientCommand::Card { .. }
+        | PatientCommand::Find { .. } => Err("not a standing command".into()),
     }
 }
 

@@ -50,13 +50,14 @@ pub use order::{Dag, DagNode, Frontier};
 pub use policy::{Action, Basis, Denied, Permit, authorize};
 pub use records::{
     AccessRequest, Attending, AuditAction, AuditEvent, BlockAt, Clinic, DataKeyEpoch, EntryRef,
-    Grant, KeyHistory, Network, PatientFile, RequestStatus, Stop, User, ViewRef,
+    Grant, KeyHistory, KeyStoreRef, Network, PatientFile, ProxyRef, RequestStatus, Stop, User,
+    ViewRef,
 };
 pub use saved::SavedPart;
 pub use state::{BREAK_GLASS_MS, Position, State};
 pub use tx::{
-    KeyWrap, MAX_KEY_WRAPS, MAX_NAME_LEN, MAX_REASON_LEN, MAX_SEALED_LEN, MAX_WRAPPED_LEN, Payload,
-    Role, Signature, SignedTx, Tx,
+    KeyWrap, MAX_EMERGENCY_LEN, MAX_KEY_STORE_LEN, MAX_KEY_WRAPS, MAX_NAME_LEN, MAX_REASON_LEN,
+    MAX_SEALED_LEN, MAX_WRAPPED_LEN, Payload, Role, Signature, SignedTx, Tx,
 };
 
 pub use carelog_vocab::{AccessLevel, EntryKind};

@@ -58,6 +58,15 @@ pub enum Action {
     MoveRecord(ActorId),
     /// Publish a view of the chart at information or sample level for its grantees.
     PublishView,
+    /// Add a proxy who acts for the patient.
+    AddProxy,
+    /// Publish one's own sealed key store (a patient, for signing in at any clinic).
+    PublishKeyStore,
+    /// Search the names of the patients a clinic can open (its front desk and clinicians).
+    FindPatients {
+        /// The clinic whose index is searched.
+        clinic: ActorId,
+    },
 }
 
 impl Action {
@@ -88,6 +97,9 @@ impl Action {
             Payload::RotateKey { .. } => Action::RotateKey,
             Payload::MoveRecord { clinic, .. } => Action::MoveRecord(*clinic),
             Payload::LevelView { .. } => Action::PublishView,
+            Payload::PatientKeyStore { .. } => Action::PublishKeyStore,
+            Payload::AddProxy { .. } => Action::AddProxy,
+            Payload::EmergencySummary { .. } => Action::PublishView,
         }
     }
 }
@@ -113,6 +125,8 @@ pub enum Basis {
     Staff,
     /// The clinic of record's node (key rotation).
     Clinic,
+    /// A proxy (parent, guardian, carer) acting for the patient.
+    Proxy,
 }
 
 /// An allowed action and the level of access it comes with.
@@ -317,6 +331,15 @@ pub fn authorize(
             });
         }
         Action::ReplaceKey(target) => return replace_key(state, actor, is_authority, *target),
+        Action::FindPatients { clinic } => {
+            return match user {
+                Some(u) if u.role != Role::Patient && u.clinic == *clinic => staff(Basis::Staff),
+                _ => Err(Denied::WrongRole {
+                    needed: "the clinic's staff",
+                    action: "search its patients",
+                }),
+            };
+        }
         _ => {}
     }
 
@@ -371,9 +394,15 @@ pub fn authorize(
             }
             staff(Basis::Staff)
         }
+        Action::AddProxy => record_admin().unwrap_or(Err(Denied::WrongRole {
+            needed: "admins of the patient's clinic",
+            action: "add proxies",
+        })),
         Action::Grant(_) | Action::Refuse | Action::Revoke(_) | Action::RotateKey => {
             let basis = if actor == patient_id {
                 Basis::Patient
+            } else if file.proxies.contains_key(&actor) {
+                Basis::Proxy
             } else if file.custodian() == Some(actor) {
                 Basis::Custodian
             } else {
@@ -412,6 +441,18 @@ pub fn authorize(
             Ok(Permit {
                 level: AccessLevel::Full,
                 basis,
+            })
+        }
+        Action::PublishKeyStore => {
+            if actor != patient_id {
+                return Err(Denied::WrongRole {
+                    needed: "the patient",
+                    action: "publish their key store",
+                });
+            }
+            Ok(Permit {
+                level: AccessLevel::None,
+                basis: Basis::Patient,
             })
         }
         Action::MoveRecord(clinic) => {
@@ -472,7 +513,10 @@ pub fn authorize(
             Err(e) => Err(e),
         },
         Action::ViewAudit => {
-            if actor == patient_id || file.attention.contains_key(&actor) {
+            if actor == patient_id
+                || file.attention.contains_key(&actor)
+                || file.proxies.contains_key(&actor)
+            {
                 return read;
             }
             if let Some(Ok(permit)) = record_admin() {
@@ -489,7 +533,8 @@ pub fn authorize(
         | Action::RegisterPatient { .. }
         | Action::DisableUser(_)
         | Action::SuspendClinic(_)
-        | Action::ReplaceKey(_) => Err(Denied::NoAccess),
+        | Action::ReplaceKey(_)
+        | Action::FindPatients { .. } => Err(Denied::NoAccess),
     }
 }
 
@@ -593,6 +638,9 @@ fn chart_access(
     };
     if actor == patient {
         return full(Basis::Patient);
+    }
+    if file.proxies.contains_key(&actor) {
+        return full(Basis::Proxy);
     }
     if let Some(attending) = file.attention.get(&actor) {
         return full(if attending.custodian {

@@ -259,6 +259,8 @@ pub enum AuditAction {
     Move,
     /// A request for new keys for the patient (applied once two parties agree).
     ReplaceKey,
+    /// A proxy was added.
+    AddProxy,
 }
 
 impl AuditAction {
@@ -266,6 +268,7 @@ impl AuditAction {
     pub fn as_str(self) -> &'static str {
         match self {
             AuditAction::Register => "register",
+            AuditAction::AddProxy => "add proxy",
             AuditAction::Assign => "assign",
             AuditAction::Read => "read",
             AuditAction::Write => "write",
@@ -331,6 +334,32 @@ pub struct PatientFile {
     trail: Vec<TrailLine>,
     /// Audit events other than chart writes.
     events: Vec<AuditEvent>,
+    /// Proxies who act for the patient, each with where they were added.
+    pub proxies: BTreeMap<ActorId, ProxyRef>,
+    /// The emergency summary published last.
+    pub emergency: Option<KeyStoreRef>,
+    /// The key store the patient published last (`None` before any, or after new keys).
+    pub key_store: Option<KeyStoreRef>,
+}
+
+/// Where a proxy was added: the block (for the order) and the transaction (for its name).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProxyRef {
+    /// The block that added them.
+    pub since: BlockAt,
+    /// That block: an index into the state's table of blocks with entries.
+    pub(crate) block: u32,
+    /// The transaction's index in that block.
+    pub index: u32,
+}
+
+/// Where a patient's published key store (or emergency summary) is: a transaction of a block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyStoreRef {
+    /// The block: an index into the state's table of blocks with entries.
+    pub(crate) block: u32,
+    /// The transaction's index in that block.
+    pub index: u32,
 }
 
 /// One line of the audit trail: a chart write (index into the entries) or another event (index
@@ -357,6 +386,9 @@ impl PatientFile {
             views: Vec::new(),
             trail: Vec::new(),
             events: Vec::new(),
+            key_store: None,
+            emergency: None,
+            proxies: BTreeMap::new(),
         };
         file.record_event(registered);
         file

@@ -214,10 +214,16 @@ impl State {
             .iter()
             .filter(|(_, g)| g.level == AccessLevel::Full && g.live(now_ms) && seen(g.since))
             .map(|(id, _)| *id);
+        let proxies = file
+            .proxies
+            .iter()
+            .filter(|(_, at)| seen(at.since))
+            .map(|(id, _)| *id);
         [*patient, file.clinic]
             .into_iter()
             .chain(attention)
             .chain(grants)
+            .chain(proxies)
             .filter(|r| Some(*r) != except && self.may_hold_keys(r))
             .collect()
     }
@@ -234,6 +240,7 @@ impl State {
     ) -> bool {
         let unseen = |at: BlockAt| !Dag::precedes(at, frontier);
         let holds = (file.attention.contains_key(reader)
+            || file.proxies.contains_key(reader)
             || file
                 .grants
                 .get(reader)
@@ -269,6 +276,16 @@ impl State {
     /// The block that carries a chart entry.
     pub fn entry_block(&self, entry: &EntryRef) -> Option<BlockHash> {
         self.entry_blocks.get(entry.block as usize).copied()
+    }
+
+    /// The block that adds a proxy.
+    pub fn proxy_block(&self, at: &crate::records::ProxyRef) -> Option<BlockHash> {
+        self.entry_blocks.get(at.block as usize).copied()
+    }
+
+    /// The block that carries a patient's published key store.
+    pub fn key_store_block(&self, at: &crate::records::KeyStoreRef) -> Option<BlockHash> {
+        self.entry_blocks.get(at.block as usize).copied()
     }
 
     /// The block that carries a published view.
@@ -811,6 +828,69 @@ impl State {
             Payload::ReplaceKey { actor, keys, .. } => {
                 self.replace_key(id, tx, *actor, keys, position);
             }
+            Payload::AddProxy {
+                patient,
+                proxy,
+                keys,
+                key_wraps,
+                ..
+            } => {
+                if !self.patients.contains_key(patient) {
+                    return;
+                }
+                self.keys_in_use.insert(keys.signing);
+                self.users.insert(
+                    *proxy,
+                    User {
+                        name: String::new(),
+                        role: Role::Patient,
+                        clinic: tx.clinic,
+                        specialty: None,
+                        keys: *keys,
+                        history: KeyHistory::default(),
+                        disabled: None,
+                    },
+                );
+                let block = self.block_index(position.block);
+                if let Some(file) = self.patients.get_mut(patient) {
+                    file.proxies.insert(
+                        *proxy,
+                        crate::records::ProxyRef {
+                            since: position.at,
+                            block,
+                            index: position.index,
+                        },
+                    );
+                    add_wraps(file, key_wraps);
+                    file.record_event(audit(
+                        AuditAction::AddProxy,
+                        Some(AccessLevel::Full),
+                        Some(format!("proxy {proxy}")),
+                    ));
+                }
+            }
+            Payload::EmergencySummary { patient, .. } => {
+                if self.patients.contains_key(patient) {
+                    let block = self.block_index(position.block);
+                    if let Some(file) = self.patients.get_mut(patient) {
+                        file.emergency = Some(crate::records::KeyStoreRef {
+                            block,
+                            index: position.index,
+                        });
+                    }
+                }
+            }
+            Payload::PatientKeyStore { patient, .. } => {
+                if self.patients.contains_key(patient) {
+                    let block = self.block_index(position.block);
+                    if let Some(file) = self.patients.get_mut(patient) {
+                        file.key_store = Some(crate::records::KeyStoreRef {
+                            block,
+                            index: position.index,
+                        });
+                    }
+                }
+            }
         }
     }
 
@@ -849,6 +929,10 @@ impl State {
                 return;
             }
             file.key_requests.clear();
+            // The published key store holds the old keys; the emergency summary is for the old
+            // card.
+            file.key_store = None;
+            file.emergency = None;
         }
         let history = if let Some(u) = self.users.get_mut(&actor) {
             let old = std::mem::replace(&mut u.keys, *keys);

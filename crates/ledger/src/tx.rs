@@ -251,6 +251,46 @@ pub enum Payload {
         /// The patient's data keys wrapped for the new clinic.
         key_wraps: Vec<KeyWrap>,
     },
+    /// An admin of the clinic of record adds a proxy (a parent, a guardian, a carer): a person
+    /// with keys of their own, signing in with a card and PIN like a patient, who may read the
+    /// record and decide who else may, each act signed as the proxy.
+    AddProxy {
+        /// The patient they act for.
+        patient: ActorId,
+        /// The proxy's id (derived from their signing key).
+        proxy: ActorId,
+        /// The proxy's public keys.
+        keys: PublicKeys,
+        /// The proxy's name, sealed under the patient's data key `name_key` (associated data:
+        /// the proxy's id): names tied to a patient are not written in the clear.
+        sealed_name: Vec<u8>,
+        /// The data key epoch the name is sealed with.
+        name_key: TxId,
+        /// The patient's data keys wrapped for the proxy.
+        key_wraps: Vec<KeyWrap>,
+    },
+    /// The patient publishes their key store, sealed under their card's secret and their PIN,
+    /// so that they can sign in at any clinic of the network (the latest one counts).
+    PatientKeyStore {
+        /// The patient (the author).
+        patient: ActorId,
+        /// The sealed key store.
+        sealed: Vec<u8>,
+        /// The X25519 public key derived from the patient's card secret, for the emergency
+        /// summary (whoever holds the card opens it, without the PIN).
+        emergency: [u8; 32],
+    },
+    /// The patient's emergency summary (allergies, problems, current medications), sealed under
+    /// a key of its own wrapped for the emergency key of the patient's card: a doctor at any
+    /// clinic who breaks the glass with the card opens it. The latest counts.
+    EmergencySummary {
+        /// The patient.
+        patient: ActorId,
+        /// The summary, sealed.
+        sealed: Vec<u8>,
+        /// Its key wrapped for the card's emergency key.
+        key_wrap: Vec<u8>,
+    },
 }
 
 impl Payload {
@@ -268,7 +308,10 @@ impl Payload {
             | Payload::BreakGlass { patient, .. }
             | Payload::RotateKey { patient, .. }
             | Payload::LevelView { patient, .. }
-            | Payload::MoveRecord { patient, .. } => Some(*patient),
+            | Payload::MoveRecord { patient, .. }
+            | Payload::PatientKeyStore { patient, .. }
+            | Payload::AddProxy { patient, .. }
+            | Payload::EmergencySummary { patient, .. } => Some(*patient),
             Payload::Genesis { .. }
             | Payload::EnrollClinic { .. }
             | Payload::EnrollUser { .. }
@@ -301,6 +344,9 @@ impl Payload {
             Payload::RotateKey { .. } => "rotate key",
             Payload::MoveRecord { .. } => "move record",
             Payload::LevelView { .. } => "level view",
+            Payload::PatientKeyStore { .. } => "key store",
+            Payload::AddProxy { .. } => "add proxy",
+            Payload::EmergencySummary { .. } => "emergency summary",
         }
     }
 
@@ -310,6 +356,7 @@ impl Payload {
             Payload::EnrollClinic { clinic, keys, .. } => Some((*clinic, keys)),
             Payload::EnrollUser { user, keys, .. } => Some((*user, keys)),
             Payload::RegisterPatient { patient, keys, .. } => Some((*patient, keys)),
+            Payload::AddProxy { proxy, keys, .. } => Some((*proxy, keys)),
             _ => None,
         }
     }
@@ -445,6 +492,45 @@ impl Payload {
                 }
                 Ok(())
             }
+            Payload::AddProxy {
+                proxy,
+                sealed_name,
+                key_wraps,
+                ..
+            } => {
+                wraps(key_wraps)?;
+                only_for(key_wraps, proxy)?;
+                if sealed_name.len() > MAX_NAME_LEN + 64 {
+                    return Err(format!(
+                        "its sealed name is {} bytes, over {}",
+                        sealed_name.len(),
+                        MAX_NAME_LEN + 64
+                    ));
+                }
+                Ok(())
+            }
+            Payload::EmergencySummary {
+                sealed, key_wrap, ..
+            } => {
+                if sealed.len() > MAX_EMERGENCY_LEN || key_wrap.len() > MAX_WRAPPED_LEN {
+                    return Err(format!(
+                        "its emergency summary is {} bytes (at most {MAX_EMERGENCY_LEN}) and its \
+                         key wrap {} (at most {MAX_WRAPPED_LEN})",
+                        sealed.len(),
+                        key_wrap.len()
+                    ));
+                }
+                Ok(())
+            }
+            Payload::PatientKeyStore { sealed, .. } => {
+                if sealed.is_empty() || sealed.len() > MAX_KEY_STORE_LEN {
+                    return Err(format!(
+                        "its sealed key store is {} bytes, not 1 to {MAX_KEY_STORE_LEN}",
+                        sealed.len()
+                    ));
+                }
+                Ok(())
+            }
             Payload::RefuseAccess { .. } | Payload::ReinstateClinic { .. } => Ok(()),
         }
     }
@@ -458,6 +544,10 @@ pub const MAX_REASON_LEN: usize = 2_048;
 pub const MAX_KEY_WRAPS: usize = 4_096;
 /// The longest wrapped key, in bytes (a wrap is about a hundred).
 pub const MAX_WRAPPED_LEN: usize = 512;
+/// The longest sealed key store a patient may publish, in bytes (one is about two hundred).
+pub const MAX_KEY_STORE_LEN: usize = 4_096;
+/// The longest sealed emergency summary, in bytes.
+pub const MAX_EMERGENCY_LEN: usize = 256 << 10;
 /// The longest sealed chart entry, in bytes.
 pub const MAX_SEALED_LEN: usize = 4 << 20;
 

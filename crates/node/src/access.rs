@@ -284,7 +284,10 @@ impl Node {
             .map(|e| AuditLine {
                 time: rfc3339(e.time_ms),
                 actor: e.actor.to_string(),
-                actor_name: self.display_name(&e.actor),
+                actor_name: match self.proxy_name(session, patient, &e.actor) {
+                    Some(name) => format!("{} (proxy)", name.as_str()),
+                    None => self.display_name(&e.actor),
+                },
                 action: e.action.as_str(),
                 level: e.level,
                 detail: e.detail,

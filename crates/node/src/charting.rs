@@ -192,7 +192,7 @@ impl Node {
 
     /// Opens an entry sealed with the data key `key_id` (opened: `key`), unless the session
     /// has opened it before.
-    fn open_entry(
+    pub(crate) fn open_entry(
         &self,
         read: &keys::OpenedEntries,
         patient: ActorId,
@@ -309,6 +309,13 @@ impl Node {
         match self.publish_views(Some(session), patient) {
             Ok(()) | Err(NodeError::Denied(_)) => {}
             Err(e) => tracing::warn!(error = %e, "could not publish the level views"),
+        }
+        // The emergency summary follows allergies, problems and medications.
+        if matches!(kind.trim(), "allergy" | "condition" | "medication") {
+            match self.publish_emergency_summary(session, patient) {
+                Ok(_) | Err(NodeError::Denied(_)) => {}
+                Err(e) => tracing::warn!(error = %e, "could not publish the emergency summary"),
+            }
         }
         Ok(id)
     }

@@ -137,6 +137,35 @@ impl Node {
         list
     }
 
+    /// The doctors and labs of the network a patient may grant (none disabled, none at a
+    /// suspended clinic), by clinic and name; with `text`, those for whom every typed word
+    /// starts a word of their name, specialty or clinic (accents and case ignored). For anyone
+    /// signed in: the network's staff are named on its ledger.
+    pub fn directory(&self, _signed_in: &Session, text: &str) -> Vec<Person> {
+        let wanted = crate::front_desk::words(text);
+        let state = self.ledger.state();
+        let mut list: Vec<Person> = state
+            .users
+            .iter()
+            .filter(|(_, u)| matches!(u.role, Role::Doctor | Role::Lab))
+            .filter(|(_, u)| u.disabled.is_none() && !state.is_suspended(&u.clinic))
+            .filter_map(|(id, _)| self.person(id))
+            .filter(|p| {
+                let theirs = crate::front_desk::words(&format!(
+                    "{} {} {}",
+                    p.name,
+                    p.specialty.as_deref().unwrap_or_default(),
+                    p.clinic_name
+                ));
+                wanted
+                    .iter()
+                    .all(|w| theirs.iter().any(|t| t.starts_with(w.as_str())))
+            })
+            .collect();
+        list.sort_by(|a, b| (&a.clinic_name, &a.name).cmp(&(&b.clinic_name, &b.name)));
+        list
+    }
+
     /// Every clinic of the network, by name.
     pub fn clinics(&self) -> Vec<ClinicEntry> {
         let mut list: Vec<ClinicEntry> = self

@@ -29,7 +29,9 @@ mod card;
 mod charting;
 mod demo;
 mod directory;
+mod emergency;
 mod error;
+mod front_desk;
 mod home;
 mod interop;
 mod join;
@@ -37,6 +39,8 @@ mod keys;
 mod network;
 mod people;
 mod places;
+mod printed_card;
+mod proxies;
 mod recover;
 mod replication;
 mod saved;
@@ -65,11 +69,13 @@ pub use charting::{Banner, EntryOptions, PatientListing};
 pub use demo::{DemoHome, DemoNetwork, build_demo, demo_authority_passphrase};
 pub use directory::{ClinicEntry, CurrentReader, KeptRecord, Person, ReadBasis};
 pub use error::{NodeError, Result};
+pub use front_desk::FoundPatient;
 pub use home::{Home, now_ms, parse_time, rfc3339};
 pub use interop::Format;
 pub use join::{Invite, JoinRequest};
 pub use network::{Link, LinkStatus, PeerStatus, serve, serve_on, state_name, sync_once};
 pub use places::{data_dir, default_home};
+pub use printed_card::{CardFace, card_pdf};
 pub use recover::Recovered;
 pub use replication::{Accepted, Evidence, NewRecord, PatientBundle};
 pub use shared::{GroupStats, SharedNode};
@@ -604,7 +610,7 @@ impl Node {
     /// Finds a user or patient by id, a patient by card number, or a staff user by unique name.
     pub fn resolve_user(&self, text: &str) -> Result<ActorId> {
         let users = &self.ledger.state().users;
-        if let Some(patient) = self.patient_by_card_number(text)? {
+        if let Some(patient) = self.card_holder_by_number(text, true)? {
             return Ok(patient);
         }
         if let Ok(id) = text.parse::<ActorId>() {
@@ -663,7 +669,7 @@ impl Node {
 
     /// Finds a registered patient by id or card number.
     pub fn resolve_patient(&self, text: &str) -> Result<ActorId> {
-        if let Some(patient) = self.patient_by_card_number(text)? {
+        if let Some(patient) = self.card_holder_by_number(text, false)? {
             return Ok(patient);
         }
         text.trim()
@@ -673,19 +679,28 @@ impl Node {
             .ok_or_else(|| NodeError::UnknownPatient(text.to_string()))
     }
 
-    /// The patient a card number names, if `text` is one (`None` if it is not a card number).
-    fn patient_by_card_number(&self, text: &str) -> Result<Option<ActorId>> {
+    /// The patient (or, with `proxies`, the patient or proxy) a card number names, if `text` is
+    /// one (`None` if it is not a card number).
+    fn card_holder_by_number(&self, text: &str, proxies: bool) -> Result<Option<ActorId>> {
         let Some(number) = card::parse_card_number(text) else {
             return Ok(None);
         };
-        let matches: Vec<ActorId> = self
-            .ledger
-            .state()
-            .patients
-            .keys()
-            .filter(|p| card::has_number(p, number))
-            .copied()
-            .collect();
+        let state = self.ledger.state();
+        let matches: Vec<ActorId> = if proxies {
+            state
+                .users
+                .iter()
+                .filter(|(id, u)| u.role == Role::Patient && card::has_number(id, number))
+                .map(|(id, _)| *id)
+                .collect()
+        } else {
+            state
+                .patients
+                .keys()
+                .filter(|p| card::has_number(p, number))
+                .copied()
+                .collect()
+        };
         match matches.as_slice() {
             [one] => Ok(Some(*one)),
             [] => Err(NodeError::UnknownPatient(format!(
@@ -767,8 +782,16 @@ impl Node {
                 reason: stop.reason.clone(),
             });
         }
-        let Some(sealed) = self.store.sealed_keys(&user.0)? else {
-            return Err(NodeError::KeysElsewhere(self.describe(&user)));
+        // A patient's latest key store is the one they published (a PIN changed at another
+        // clinic counts here too); patients registered before publishing have only their
+        // clinic's copy, and one sealed under the PIN alone (from before cards) was never
+        // published: it opens until the patient's next PIN change.
+        let local = self.store.sealed_keys(&user.0)?;
+        let sealed = match (local, self.published_key_store(&user)) {
+            (Some(local), _) if !carelog_vault::needs_card(&local) => local,
+            (_, Some(published)) => published,
+            (Some(local), None) => local,
+            (None, None) => return Err(NodeError::KeysElsewhere(self.describe(&user))),
         };
         if card.is_none() && carelog_vault::needs_card(&sealed) {
             return Err(NodeError::CardNeeded(self.describe(&user)));
@@ -852,6 +875,7 @@ impl Node {
         let state = self.ledger.state();
         match state.users.get(actor) {
             Some(u) if !u.name.is_empty() => u.name.clone(),
+            Some(_) if state.patient(actor).is_none() => format!("proxy {actor}"),
             Some(_) => format!("patient {actor}"),
             None => match state.clinics.get(actor) {
                 Some(c) => c.name.clone(),

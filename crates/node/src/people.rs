@@ -124,7 +124,8 @@ impl Node {
             key_id,
             Default::default(),
         );
-        self.commit(vec![register, entry], &[(patient, sealed)])?;
+        let publish = self.key_store_tx(&card, &keys, &sealed);
+        self.commit(vec![register, entry, publish], &[(patient, sealed)])?;
         tracing::info!(patient = %patient, "patient registered");
         Ok((patient, card))
     }
@@ -162,9 +163,65 @@ impl Node {
             None => (Card::issue(session.user), true),
         };
         let sealed = seal_patient_keys(&session.keys, &card, new_pin)?;
-        self.replace_key_store(session.user, &sealed)?;
+        // Published, so the new PIN opens the keys at every clinic of the network; kept here
+        // too, as `commit` keeps every key store it is given.
+        let publish = self.key_store_tx(&card, &session.keys, &sealed);
+        self.commit(vec![publish], &[(session.user, sealed)])?;
+        self.store
+            .put_setting(&crate::unlock_counter(&session.user), &[0u8; 12])?;
         tracing::info!(patient = %session.user, "PIN changed");
         Ok(issued.then_some(card))
+    }
+
+    /// The patient's key store (sealed under their card and PIN) published on the ledger, signed
+    /// by the patient: any clinic that holds the ledger can then let them sign in, and none can
+    /// open it without the card and the PIN.
+    /// The emergency key its card derives goes with it (`emergency.rs`).
+    pub(crate) fn key_store_tx(
+        &self,
+        card: &Card,
+        keys: &carelog_vault::ActorKeys,
+        sealed: &[u8],
+    ) -> crate::OwnTx {
+        let patient = card.patient;
+        let emergency = crate::emergency::emergency_keys(card).public().encryption;
+        crate::OwnTx(
+            carelog_ledger::Tx {
+                author: patient,
+                clinic: self.clinic,
+                time_ms: self.clock(),
+                payload: Payload::PatientKeyStore {
+                    patient,
+                    sealed: sealed.to_vec(),
+                    emergency,
+                },
+            }
+            .sign(keys),
+        )
+    }
+
+    /// The key store a patient published last, if the ledger holds one that is still theirs.
+    pub(crate) fn published_key_store(&self, patient: &ActorId) -> Option<Vec<u8>> {
+        self.published_key_store_and_emergency(patient)
+            .map(|(sealed, _)| sealed)
+    }
+
+    /// [`Node::published_key_store`] and the emergency key published with it.
+    pub(crate) fn published_key_store_and_emergency(
+        &self,
+        patient: &ActorId,
+    ) -> Option<(Vec<u8>, [u8; 32])> {
+        let state = self.ledger.state();
+        let at = state.patient(patient)?.key_store?;
+        let block = self.ledger.block(&state.key_store_block(&at)?)?;
+        match &block.txs.get(at.index as usize)?.tx.payload {
+            Payload::PatientKeyStore {
+                patient: p,
+                sealed,
+                emergency,
+            } if p == patient => Some((sealed.clone(), *emergency)),
+            _ => None,
+        }
     }
 
     /// Puts a new sealed key store in place of a user's (its copy in `keys/` first, as

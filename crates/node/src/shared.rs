@@ -117,14 +117,24 @@ impl SharedNode {
         data_json: &str,
         amends: Option<&str>,
     ) -> Result<TxId> {
-        let session = session.clone();
+        let writer = session.clone();
         let (kind, data_json) = (kind.to_string(), data_json.to_string());
         let amends = amends.map(str::to_string);
-        self.submit(move |node| {
-            let tx = node.entry_for(&session, patient, &kind, &data_json, amends.as_deref())?;
+        let refreshes_summary = matches!(kind.trim(), "allergy" | "condition" | "medication");
+        let id = self.submit(move |node| {
+            let tx = node.entry_for(&writer, patient, &kind, &data_json, amends.as_deref())?;
             let id = tx.id();
             Ok((tx, id))
-        })
+        })?;
+        // The emergency summary follows allergies, problems and medications, as in
+        // `Node::add_entry`.
+        if refreshes_summary {
+            match self.with_node(|node| node.publish_emergency_summary(session, patient)) {
+                Ok(_) | Err(crate::NodeError::Denied(_)) => {}
+                Err(e) => tracing::warn!(error = %e, "could not publish the emergency summary"),
+            }
+        }
+        Ok(id)
     }
 
     /// The chart as [`Node::chart`] shows it; returned once the audited read is durable.

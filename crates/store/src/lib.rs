@@ -7,9 +7,10 @@
 //! readable by its owner only (SQLite gives its -wal and -shm files the same mode).
 //!
 //! It holds the ledger replica (blocks as canonical bytes, keyed by hash), the outbox of locally
-//! sealed blocks not yet acknowledged by a peer, sealed key stores, settings and known peers.
-//! Chart content only ever arrives here as ciphertext inside blocks: no table holds plaintext
-//! clinical data or patient names. The store knows bytes and ids, not ledger types, so a damaged
+//! sealed blocks not yet acknowledged by a peer, sealed key stores, settings, known peers and
+//! the front desk's patient index. Chart content only ever arrives here as ciphertext inside
+//! blocks: no table holds plaintext clinical data; the patient index holds the names, birth
+//! dates and sexes the clinic can open, inside the encrypted file like everything else. The store knows bytes and ids, not ledger types, so a damaged
 //! row is reported by the node with the block it belongs to.
 //!
 //! ```
@@ -21,11 +22,13 @@
 //! assert_eq!(store.pending_count().unwrap(), 1);
 //! ```
 
+mod patient_index;
 mod schema;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
+pub use patient_index::{IndexedEntry, IndexedPatient, MAX_FOUND};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 
 /// A failure of the local database, in words a clinic's IT person can act on.

@@ -56,5 +56,21 @@ pub fn migrations() -> Migrations<'static> {
             "DROP INDEX blocks_by_chain;
         CREATE INDEX blocks_by_chain ON blocks (clinic, height);",
         ),
+        // The front desk's patient index (`patient_index.rs`): derived from sealed entries the
+        // clinic can open, rebuilt from the ledger whenever it is behind.
+        M::up(
+            "CREATE TABLE patient_index (
+            row INTEGER PRIMARY KEY,
+            patient BLOB NOT NULL UNIQUE CHECK (length(patient) = 16),
+            entry BLOB NOT NULL CHECK (length(entry) = 32),
+            name TEXT NOT NULL,
+            birth_date TEXT NOT NULL,
+            sex TEXT NOT NULL
+        );
+        CREATE INDEX patient_index_by_birth_date ON patient_index (birth_date);
+        CREATE VIRTUAL TABLE patient_names USING fts5 (
+            name, tokenize = 'unicode61 remove_diacritics 2', prefix = '1 2 3 4'
+        );",
+        ),
     ])
 }

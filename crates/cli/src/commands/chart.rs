@@ -5,7 +5,7 @@ use std::path::Path;
 use carelog_node::{EntryOptions, Node};
 use serde_json::json;
 
-use super::{ok, read_file, sign_in};
+use super::{read_file, sign_in};
 use crate::args::{Actor, ChartCommand};
 use crate::{Failure, Output};
 
@@ -85,9 +85,33 @@ pub(super) fn breakglass(
 ) -> Result<Output, Failure> {
     let patient = node.resolve_patient(&patient)?;
     let user = sign_in(node, &actor.user)?;
+    // With the patient's card, the emergency summary it opens (any clinic of the network); a
+    // card of someone else is refused before anything is recorded.
+    let card = crate::secrets::card()?;
+    if let Some(card) = card.as_ref().filter(|c| c.patient != patient) {
+        return Err(format!(
+            "the card in $CARELOG_CARD belongs to patient {}, not to {patient}; nothing was recorded",
+            card.patient
+        )
+        .into());
+    }
     node.break_glass(&user, patient, &reason)?;
-    Ok(ok(
-        "Emergency access opened for 24 hours; the patient and the clinic admin will see it.",
+    let summary = match card {
+        Some(card) => node.read_emergency_summary(&user, patient, &card)?,
+        None => None,
+    };
+    let human = match &summary {
+        Some(s) => format!(
+            "Emergency access opened for 24 hours; the patient and the clinic admin will see it.\nEmergency summary (from the patient's card):\n{s:#}"
+        ),
+        None => {
+            "Emergency access opened for 24 hours; the patient and the clinic admin will see it."
+                .to_string()
+        }
+    };
+    Ok(Output::new(
+        json!({"ok": true, "emergency_summary": summary}),
+        human,
     ))
 }
 

@@ -58,8 +58,22 @@ pub(super) fn patient(node: &mut Node, command: PatientCommand) -> Result<Output
             name,
             birth_date,
             sex,
+            not_duplicate,
         } => {
             let admin = sign_in(node, &actor.user)?;
+            if !not_duplicate
+                && let Some(existing) = node
+                    .possible_duplicates(&admin, &name, &birth_date)?
+                    .first()
+            {
+                return Err(format!(
+                    "{} (born {}, card number {}, id {}) is already registered with the same birth \
+                     date and a similar name; open that record, or add --not-duplicate if this is \
+                     someone else. Nothing was registered",
+                    existing.name, existing.birth_date, existing.card_number, existing.patient_id
+                )
+                .into());
+            }
             let pin = new_passphrase("PIN for the patient")?;
             let (id, card) = node.register_patient(&admin, &name, &birth_date, &sex, &pin)?;
             let content = card.content();
@@ -69,6 +83,56 @@ pub(super) fn patient(node: &mut Node, command: PatientCommand) -> Result<Output
                     "Patient registered: {id}\nCard number: {}\nCard (print it as a QR code for the patient; it is not kept anywhere else):\n{}",
                     card.number(),
                     content.as_str()
+                ),
+            ))
+        }
+        PatientCommand::Find {
+            actor,
+            name,
+            birth_date,
+        } => {
+            let user = sign_in(node, &actor.user)?;
+            let found = node.find_patients(&user, &name, birth_date.as_deref())?;
+            let human = if found.is_empty() {
+                "No patient found.".to_string()
+            } else {
+                found
+                    .iter()
+                    .map(|p| {
+                        format!(
+                            "{}  born {}  {}  card {}  ({})",
+                            p.name, p.birth_date, p.sex, p.card_number, p.patient_id
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            Ok(Output::new(json!({ "patients": found }), human))
+        }
+        PatientCommand::Card {
+            actor,
+            patient,
+            out,
+        } => {
+            let patient = node.resolve_patient(&patient)?;
+            let admin = sign_in(node, &actor.user)?;
+            let Some(card) = crate::secrets::card()? else {
+                return Err(format!(
+                    "no card in $CARELOG_CARD: Carelog keeps no copy of a card's secret, so a card is \
+                     printed from the patient's card (its QR content); for a lost card, issue a new \
+                     one with `patient replace-key --patient {patient}`"
+                )
+                .into());
+            };
+            let face = node.card_face(&admin, patient, &card)?;
+            crate::commands::write_file(&out, &carelog_node::card_pdf(&face)?)?;
+            Ok(Output::new(
+                json!({"card_number": face.card_number, "card": face.content.as_str(), "file": out.display().to_string()}),
+                format!(
+                    "Card of {} ({}) written to {}.",
+                    face.name,
+                    face.card_number,
+                    out.display()
                 ),
             ))
         }
@@ -114,4 +178,71 @@ pub(super) fn assign(
         "{} is now {role} of patient {patient}.",
         node.describe(&doctor)
     )))
+}
+
+/// `directory`: the doctors and labs a patient may grant.
+pub(super) fn directory(node: &mut Node, actor: Actor, name: String) -> Result<Output, Failure> {
+    let user = sign_in(node, &actor.user)?;
+    let people = node.directory(&user, &name);
+    let rows: Vec<serde_json::Value> = people
+        .iter()
+        .map(|p| {
+            json!({
+                "id": p.id.to_string(),
+                "name": p.name,
+                "role": p.role.to_string(),
+                "specialty": p.specialty,
+                "clinic": p.clinic_name,
+                "clinic_id": p.clinic.to_string(),
+            })
+        })
+        .collect();
+    let human = people
+        .iter()
+        .map(|p| {
+            format!(
+                "{}  {}{}  at {}  ({})",
+                p.name,
+                p.role,
+                p.specialty
+                    .as_deref()
+                    .map(|s| format!(", {s}"))
+                    .unwrap_or_default(),
+                p.clinic_name,
+                p.id
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    Ok(Output::new(
+        json!({ "people": rows }),
+        if human.is_empty() {
+            "No one found.".to_string()
+        } else {
+            human
+        },
+    ))
+}
+
+/// `proxy add`: a parent, guardian or carer who acts for the patient with their own card.
+pub(super) fn add_proxy(
+    node: &mut Node,
+    actor: Actor,
+    patient: String,
+    name: String,
+) -> Result<Output, Failure> {
+    let patient = node.resolve_patient(&patient)?;
+    let admin = sign_in(node, &actor.user)?;
+    let pin = new_passphrase("PIN for the proxy")?;
+    let (proxy, card) = node.add_proxy(&admin, patient, &name, &pin)?;
+    let content = card.content();
+    Ok(Output::new(
+        json!({"proxy_id": proxy.to_string(), "card": content.as_str(), "card_number": card.number()}),
+        format!(
+            "{} now acts for patient {patient}: proxy {proxy}\nCard number: {}\nCard (print it as a QR code for the proxy; it is not kept anywhere else):\n{}",
+            name.trim(),
+            card.number(),
+            content.as_str()
+        ),
+    ))
 }

@@ -871,3 +871,173 @@ fn a_level_view_goes_only_to_grantees_at_its_level() {
     let full_view = view(&[full], AccessLevel::Full, T0 + 33);
     refused(&mut w, 0, vec![full_view]);
 }
+
+#[test]
+fn only_the_patient_publishes_their_key_store_and_the_latest_counts() {
+    let mut w = World::new();
+    let patient = w.pid();
+    let publish = |author: &ActorKeys, clinic: &ActorKeys, time, sealed: Vec<u8>| {
+        tx(
+            author,
+            clinic,
+            time,
+            Payload::PatientKeyStore {
+                patient,
+                sealed,
+                emergency: [9; 32],
+            },
+        )
+    };
+    // An admin of the clinic of record (or anyone else) cannot put a store in the patient's name.
+    let forged = publish(&w.admins[0], &w.clinics[0], T0 + 20, vec![7; 200]);
+    let err = refused(&mut w, 0, vec![forged]);
+    assert!(err.to_string().contains("only the patient"), "{err}");
+    let forged = publish(&w.doctors[1], &w.clinics[1], T0 + 20, vec![7; 200]);
+    refused(&mut w, 1, vec![forged]);
+    // Empty or oversized stores are refused on their shape.
+    for size in [0, MAX_KEY_STORE_LEN + 1] {
+        let odd = publish(&w.patient, &w.clinics[0], T0 + 20, vec![1; size]);
+        let err = refused(&mut w, 0, vec![odd]);
+        assert!(err.to_string().contains("key store"), "{err}");
+    }
+    assert!(
+        w.base
+            .state()
+            .patient(&patient)
+            .unwrap()
+            .key_store
+            .is_none()
+    );
+    // The patient's own, at any clinic; the latest counts.
+    let first = publish(&w.patient, &w.clinics[1], T0 + 20, vec![1; 200]);
+    w.seal(None, 1, vec![first]);
+    let first_at = w.base.state().patient(&patient).unwrap().key_store.unwrap();
+    let second = publish(&w.patient, &w.clinics[0], T0 + 21, vec![2; 200]);
+    w.seal(None, 0, vec![second]);
+    let latest = w.base.state().patient(&patient).unwrap().key_store.unwrap();
+    assert_ne!(first_at, latest);
+    let block = w.base.state().key_store_block(&latest).unwrap();
+    let stx = &w.base.block(&block).unwrap().txs[latest.index as usize];
+    assert!(matches!(&stx.tx.payload, Payload::PatientKeyStore { sealed, .. } if sealed[0] == 2));
+}
+
+#[test]
+fn only_an_admin_of_the_clinic_of_record_adds_a_proxy_and_a_proxy_adds_none() {
+    let mut w = World::new();
+    let patient = w.pid();
+    let key = w.base.state().patient(&patient).unwrap().keys[0].id;
+    let add = |admin: &ActorKeys, clinic: &ActorKeys, proxy: &ActorKeys, time| {
+        let proxy_id = id(proxy);
+        tx(
+            admin,
+            clinic,
+            time,
+            Payload::AddProxy {
+                patient,
+                proxy: proxy_id,
+                keys: proxy.public(),
+                sealed_name: vec![0; 40],
+                name_key: key,
+                key_wraps: wraps(key, &[proxy_id]),
+            },
+        )
+    };
+    let parent = keys(91);
+    // Another clinic's admin: void where it lands (the clinic of record may change).
+    let elsewhere = add(&w.admins[1], &w.clinics[1], &parent, T0 + 20);
+    let elsewhere_id = elsewhere.id();
+    w.seal(None, 1, vec![elsewhere]);
+    assert!(void_reason(&w.base, elsewhere_id).is_some());
+    assert!(w.base.state().patient(&patient).unwrap().proxies.is_empty());
+    // A doctor, and the patient themselves: not admins.
+    let by_doctor = add(&w.doctors[0], &w.clinics[0], &keys(92), T0 + 21);
+    let by_patient = add(&w.patient, &w.clinics[0], &keys(92), T0 + 21);
+    for t in [by_doctor, by_patient] {
+        refused(&mut w, 0, vec![t]);
+    }
+    // The clinic of record's admin; the proxy then reads in full and may grant, not add proxies.
+    let t = add(&w.admins[0], &w.clinics[0], &parent, T0 + 22);
+    w.seal(None, 0, vec![t]);
+    let file = w.base.state().patient(&patient).unwrap();
+    assert!(file.proxies.contains_key(&id(&parent)));
+    assert!(file.keys[0].wraps.contains_key(&id(&parent)));
+    let state = w.base.state();
+    let read = authorize(state, id(&parent), &Action::Read, Some(patient), T0 + 30).unwrap();
+    assert_eq!(read.level, AccessLevel::Full);
+    assert_eq!(read.basis, Basis::Proxy);
+    let doctor = id(&w.doctors[1]);
+    assert!(
+        authorize(
+            state,
+            id(&parent),
+            &Action::Grant(doctor),
+            Some(patient),
+            T0 + 30
+        )
+        .is_ok()
+    );
+    assert!(
+        authorize(
+            state,
+            id(&parent),
+            &Action::AddProxy,
+            Some(patient),
+            T0 + 30
+        )
+        .is_err()
+    );
+    assert!(
+        state
+            .required_readers(&patient, file, None, T0 + 30, None)
+            .contains(&id(&parent)),
+        "a new key is wrapped for the proxy too"
+    );
+    let by_proxy = add(&parent, &w.clinics[0], &keys(93), T0 + 31);
+    let err = refused(&mut w, 0, vec![by_proxy]);
+    assert!(err.to_string().contains("admins"), "{err}");
+}
+
+#[test]
+fn an_emergency_summary_comes_only_from_someone_who_holds_the_chart_in_their_own_right() {
+    let mut w = World::new();
+    let patient = w.pid();
+    let summary = |author: &ActorKeys, clinic: &ActorKeys, time, size: usize| {
+        tx(
+            author,
+            clinic,
+            time,
+            Payload::EmergencySummary {
+                patient,
+                sealed: vec![3; size],
+                key_wrap: vec![4; 100],
+            },
+        )
+    };
+    // A doctor of another clinic with no access: void where it lands.
+    let stranger = summary(&w.doctors[1], &w.clinics[1], T0 + 20, 300);
+    let stranger_id = stranger.id();
+    w.seal(None, 1, vec![stranger]);
+    assert!(void_reason(&w.base, stranger_id).is_some());
+    assert!(
+        w.base
+            .state()
+            .patient(&patient)
+            .unwrap()
+            .emergency
+            .is_none()
+    );
+    // An oversized one is refused on its shape.
+    let huge = summary(&w.patient, &w.clinics[0], T0 + 21, MAX_EMERGENCY_LEN + 1);
+    refused(&mut w, 0, vec![huge]);
+    // The patient (and the clinic of record, the custodian) may; the latest counts.
+    let own = summary(&w.patient, &w.clinics[0], T0 + 22, 300);
+    w.seal(None, 0, vec![own]);
+    assert!(
+        w.base
+            .state()
+            .patient(&patient)
+            .unwrap()
+            .emergency
+            .is_some()
+    );
+}
