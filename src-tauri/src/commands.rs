@@ -637,9 +637,12 @@ pub async fn choose_export_file(
     args: ChooseExportFile,
 ) -> Answer<Option<String>> {
     use tauri_plugin_dialog::DialogExt;
-    let (name, extension) = match format(&args.format)? {
-        carelog_node::Format::Hl7 => ("HL7 v2 message", "hl7"),
-        carelog_node::Format::Fhir => ("FHIR R4 bundle", "json"),
+    let (name, extension) = match args.format.as_str() {
+        "pdf" => ("PDF document", "pdf"),
+        other => match format(other)? {
+            carelog_node::Format::Hl7 => ("HL7 v2 message", "hl7"),
+            carelog_node::Format::Fhir => ("FHIR R4 bundle", "json"),
+        },
     };
     let chosen = tauri::async_runtime::spawn_blocking(move || {
         app.dialog()
@@ -686,6 +689,44 @@ pub async fn export_chart(desk: State<'_, Desk>, args: ExportChart) -> Answer<Ex
         file: target.display().to_string(),
         // HL7 separates segments with CR; the screen shows them as lines.
         text: text.replace('\r', "\n"),
+    })
+}
+
+/// A visit summary, referral letter or prescription from the chart, as a PDF saved where the
+/// person chose, readable by their account only; recorded as a read in the patient's audit.
+#[tauri::command]
+pub async fn print_document(
+    desk: State<'_, Desk>,
+    args: carelog_desktop_api::PrintDocument,
+) -> Answer<carelog_desktop_api::SavedFile> {
+    let target = std::path::PathBuf::from(args.path.trim());
+    if args.path.trim().is_empty() || !target.is_absolute() || target.is_dir() {
+        return Err(invalid(
+            "choose where to save the PDF (\"Choose…\", or type a full file path)",
+        ));
+    }
+    let given = |t: &Option<String>| t.clone().filter(|t| !t.trim().is_empty());
+    let document = match args.document.as_str() {
+        "visit" => carelog_node::Document::VisitSummary(given(&args.visit)),
+        "referral" => match (given(&args.to), given(&args.reason)) {
+            (Some(to), Some(reason)) => carelog_node::Document::Referral { to, reason },
+            _ => return Err(invalid("a referral letter needs whom it is to and why")),
+        },
+        "prescription" => carelog_node::Document::Prescription,
+        other => return Err(invalid(format!("no document `{other}`"))),
+    };
+    let pdf = desk.with_session(|node, session| {
+        let id = patient(node, &args.patient_id)?;
+        node.print_document(session, id, &document).map_err(failure)
+    })?;
+    write_private(&target, &pdf).map_err(|e| {
+        Failure::new(
+            FailureKind::Other,
+            format!("could not save {}: {e}", target.display()),
+        )
+    })?;
+    Ok(carelog_desktop_api::SavedFile {
+        file: target.display().to_string(),
     })
 }
 

@@ -162,6 +162,7 @@ fn run_command(invoke: tauri::ipc::Invoke<tauri::Wry>) -> bool {
         standing::clinic_standing,
         standing::replace_clinic_key,
         commands::lookup_codes,
+        commands::print_document,
         updates::check_update,
         updates::install_update,
     ]);

@@ -251,6 +251,7 @@ pub fn ChartPanel(patient_id: String, role: String) -> impl IntoView {
                             visits=visits today=today/>
                     })}
                     <Timeline view=chart.view.clone() amend=amend writable=writable/>
+                    {writable.then(|| view! { <crate::interchange::PrintCard patient_id=patient.get_value()/> })}
                     <crate::interchange::ExportCard patient_id=patient.get_value()/>
                 </section>
             }

@@ -2,7 +2,8 @@
 //! results a lab analyzer or another system sent.
 
 use carelog_desktop_api::{
-    ChooseExportFile, ExportChart, Exported, ImportRecords, Imported, commands,
+    ChooseExportFile, ExportChart, Exported, ImportRecords, Imported, PrintDocument, SavedFile,
+    commands,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -82,6 +83,76 @@ pub fn ExportCard(patient_id: String) -> impl IntoView {
                 <label for="export-text">"The message"</label>
                 <textarea id="export-text" class="message" readonly=true rows="10">{text}</textarea>
             })}
+        </section>
+    }
+}
+
+/// Print a visit summary, a referral letter or a prescription as a PDF, saved where the person
+/// chooses (then printed from any PDF viewer); recorded in the patient's access log.
+#[component]
+pub fn PrintCard(patient_id: String) -> impl IntoView {
+    let ctx = Ctx::get();
+    let busy = RwSignal::new(false);
+    let message = RwSignal::new(None::<Result<String, String>>);
+    let document = RwSignal::new("visit".to_string());
+    let to = RwSignal::new(String::new());
+    let reason = RwSignal::new(String::new());
+    let path = RwSignal::new(String::new());
+    let patient = StoredValue::new(patient_id);
+    let choose = move |_| {
+        spawn_local(async move {
+            let args = ChooseExportFile {
+                format: "pdf".into(),
+            };
+            match call_with::<_, Option<String>>(commands::CHOOSE_EXPORT_FILE, &args).await {
+                Ok(Some(chosen)) => path.set(chosen),
+                Ok(None) => {}
+                Err(e) => message.set(Some(Err(e.message))),
+            }
+        });
+    };
+    let print = move |_| {
+        let filled = |t: String| Some(t).filter(|t| !t.trim().is_empty());
+        let args = PrintDocument {
+            patient_id: patient.get_value(),
+            document: document.get_untracked(),
+            visit: None,
+            to: filled(to.get_untracked()),
+            reason: filled(reason.get_untracked()),
+            path: path.get_untracked(),
+        };
+        submit(
+            ctx,
+            commands::PRINT_DOCUMENT,
+            args,
+            busy,
+            message,
+            move |done: SavedFile| Some(format!("Saved to {}: open it to print.", done.file)),
+        );
+    };
+    view! {
+        <section class="card" aria-labelledby="print-heading">
+            <h2 id="print-heading">"Print"</h2>
+            <p class="hint">"A visit summary, a referral letter or a prescription as a PDF with the clinic's name. Printing is recorded in the patient's access log."</p>
+            <label for="print-document">"Document"</label>
+            <select id="print-document" on:change=move |ev| document.set(event_target_value(&ev))>
+                <option value="visit" selected=true>"Visit summary (latest visit)"</option>
+                <option value="referral">"Referral letter"</option>
+                <option value="prescription">"Prescription (current medications)"</option>
+            </select>
+            {move || (document.get() == "referral").then(|| view! {
+                <label for="print-to">"To"</label>
+                <input id="print-to" autocomplete="off" prop:value=to on:input=move |ev| to.set(event_target_value(&ev))
+                    placeholder="e.g. Dr Lukas Brandt, cardiology"/>
+                <label for="print-reason">"Reason for referral"</label>
+                <input id="print-reason" autocomplete="off" prop:value=reason on:input=move |ev| reason.set(event_target_value(&ev))/>
+            })}
+            <label for="print-path">"Save to"</label>
+            <input id="print-path" autocomplete="off" spellcheck="false" placeholder="/path/to/visit-summary.pdf"
+                prop:value=path on:input=move |ev| path.set(event_target_value(&ev))/>
+            <button id="print-choose" type="button" class="secondary" disabled=move || busy.get() on:click=choose>"Choose…"</button>
+            <button id="print-submit" type="button" disabled=move || busy.get() on:click=print>"Save PDF"</button>
+            {result_line("print-status", message)}
         </section>
     }
 }

@@ -454,6 +454,30 @@ pub enum ChartCommand {
         #[arg(long = "override", value_name = "REASON")]
         allergy_override: Option<String>,
     },
+    /// Print a document from the chart as a PDF: a visit summary, a referral letter or a
+    /// prescription (recorded as a read).
+    Print {
+        #[command(flatten)]
+        actor: Actor,
+        /// The patient id or card number.
+        #[arg(long)]
+        patient: String,
+        /// visit, referral or prescription.
+        #[arg(long, value_name = "DOCUMENT")]
+        document: String,
+        /// The visit to summarise (its encounter entry); the latest when left out.
+        #[arg(long, value_name = "ENTRY")]
+        visit: Option<String>,
+        /// For a referral: to whom.
+        #[arg(long)]
+        to: Option<String>,
+        /// For a referral: why.
+        #[arg(long)]
+        reason: Option<String>,
+        /// Where to write the PDF (readable by its owner only).
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
     /// Show the chart as the user may see it (recorded as a read).
     Show {
         #[command(flatten)]

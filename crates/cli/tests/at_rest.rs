@@ -124,26 +124,10 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 /// Every name and chart text of the demo's synthetic patients.
 fn demo_words() -> Vec<String> {
-    let sample: Value =
-        serde_json::from_str(include_str!("../../../assets/demo-patients.json")).unwrap();
-    let mut words = Vec::new();
-    for clinic in sample["clinics"].as_array().unwrap() {
-        for p in clinic["patients"].as_array().unwrap() {
-            words.push(p["name"].as_str().unwrap().to_string());
-            for (list, field) in [
-                ("notes", "text"),
-                ("notes", "title"),
-                ("conditions", "name"),
-                ("medications", "drug"),
-                ("allergies", "substance"),
-            ] {
-                for item in p[list].as_array().unwrap() {
-                    words.push(item[field].as_str().unwrap().to_string());
-                }
-            }
-        }
-    }
-    words
+    common::demo_chart_text()
+        .into_iter()
+        .map(|(_, text)| text)
+        .collect()
 }
 
 /// Every secret key of a demo home: its node and database keys, and the private keys of its

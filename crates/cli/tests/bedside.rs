@@ -475,3 +475,83 @@ fn impossible_values_of_the_new_kinds_are_refused_with_a_reason() {
     }
     assert_eq!(w.entry_count(), before);
 }
+
+#[test]
+fn a_visit_summary_a_referral_and_a_prescription_print_to_pdf() {
+    let w = ward();
+    let dir = tempfile::tempdir().unwrap();
+    let out = |name: &str| dir.path().join(name).display().to_string();
+    let print = |args: &[&str]| {
+        let mut all = vec!["chart", "print", "--as", &w.doctor, "--patient", &w.patient];
+        all.extend_from_slice(args);
+        carelog_with(&w.home, DOC_PW, "")
+            .args(all)
+            .output()
+            .unwrap()
+    };
+    // No visit yet: nothing to summarise, and nothing is written.
+    let refused = print(&["--document", "visit", "--out", &out("none.pdf")]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("no visit"));
+    assert!(!dir.path().join("none.pdf").exists());
+
+    let visit = w.add("encounter", r#"{"reason":"sore throat"}"#, &[]);
+    w.add(
+        "vitals",
+        r#"{"temperature_c":38.1}"#,
+        &["--encounter", &visit],
+    );
+    w.add(
+        "medication",
+        r#"{"drug":"Phenoxymethylpenicillin 250 mg","start":"2026-03-01","dose":"250 mg","route":"oral","frequency":"four times daily","days_supply":10}"#,
+        &[],
+    );
+    for (document, extra) in [
+        ("visit", vec![]),
+        ("prescription", vec![]),
+        (
+            "referral",
+            vec!["--to", "ENT clinic", "--reason", "recurrent tonsillitis"],
+        ),
+    ] {
+        let file = out(&format!("{document}.pdf"));
+        let mut args = vec!["--document", document, "--out", &file];
+        args.extend(extra);
+        let done = print(&args);
+        assert!(
+            done.status.success(),
+            "{}",
+            String::from_utf8_lossy(&done.stderr)
+        );
+        let printed: Value = serde_json::from_slice(&done.stdout).unwrap();
+        assert_eq!(printed["file"], file.as_str());
+        let pdf = std::fs::read(&file).unwrap();
+        assert!(pdf.starts_with(b"%PDF-"));
+        let has = |needle: &[u8]| pdf.windows(needle.len()).any(|w| w == needle);
+        assert!(
+            has(b"North") && has(b"Paula Ester"),
+            "{document}: clinic and patient"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{document}");
+        }
+    }
+    let rx = std::fs::read(out("prescription.pdf")).unwrap();
+    assert!(rx.windows(15).any(|w| w == b"four times dail"));
+    let missing = print(&["--document", "referral", "--out", &out("r.pdf")]);
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("--to"));
+    // Printing is a read the patient sees in the log.
+    let audit = run(
+        &w.home,
+        DOC_PW,
+        "",
+        &["audit", "--as", &w.doctor, "--patient", &w.patient],
+    );
+    assert!(
+        audit.to_string().contains("printed a prescription"),
+        "{audit}"
+    );
+}

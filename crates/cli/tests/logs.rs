@@ -6,6 +6,8 @@
 //! Valley with South Harbour charting and syncing to it, all at `RUST_LOG=trace` for Carelog's own
 //! crates and `debug` for the rest.
 
+mod common;
+
 use std::net::UdpSocket;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -205,29 +207,12 @@ fn a_full_demo_run_logs_no_names_chart_text_or_keys() {
     assert!(cards.len() >= 3, "the demo prints its patients' cards");
 
     // What must never appear.
-    let sample: Value =
-        serde_json::from_str(include_str!("../../../assets/demo-patients.json")).unwrap();
     let mut secrets: Vec<(String, String)> = vec![
         ("a passphrase".into(), STAFF.into()),
         ("a note".into(), note.into()),
         ("a note".into(), "amber-heron-7731".into()),
     ];
-    for clinic in sample["clinics"].as_array().unwrap() {
-        for p in clinic["patients"].as_array().unwrap() {
-            secrets.push(("a patient name".into(), p["name"].as_str().unwrap().into()));
-            for (list, field) in [
-                ("notes", "text"),
-                ("conditions", "name"),
-                ("medications", "drug"),
-                ("allergies", "substance"),
-            ] {
-                for item in p[list].as_array().unwrap() {
-                    let value = item[field].as_str().unwrap();
-                    secrets.push((format!("chart text ({list})"), value.into()));
-                }
-            }
-        }
-    }
+    secrets.extend(common::demo_chart_text());
     let mut keys = 0;
     for home in [&north, &south, &demo.join("clinic-3")] {
         for key in private_keys(home, &cards) {

@@ -109,6 +109,29 @@ pub mod commands {
     pub const REPLACE_CLINIC_KEY: &str = "replace_clinic_key";
     /// `CodeQuery -> Vec<CodeHit>` (type-ahead over the bundled ICD-10, LOINC, CVX and drug tables)
     pub const LOOKUP_CODES: &str = "lookup_codes";
+    /// `PrintDocument -> SavedFile` (a visit summary, referral letter or prescription as a PDF;
+    /// recorded as a read)
+    pub const PRINT_DOCUMENT: &str = "print_document";
+}
+
+/// A document to print from a chart.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PrintDocument {
+    /// Patient id.
+    pub patient_id: String,
+    /// `visit`, `referral` or `prescription`.
+    pub document: String,
+    /// The visit to summarise (its encounter entry); the latest when empty.
+    #[serde(default)]
+    pub visit: Option<String>,
+    /// For a referral: to whom.
+    #[serde(default)]
+    pub to: Option<String>,
+    /// For a referral: why.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Where to save the PDF (an absolute file path).
+    pub path: String,
 }
 
 /// What a clinician typed into a coded field.
@@ -536,7 +559,7 @@ pub struct ExportChart {
 /// Asking where to save an export.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct ChooseExportFile {
-    /// `hl7` or `fhir` (the file type the dialog suggests).
+    /// `hl7`, `fhir` or `pdf` (the file type the dialog suggests).
     pub format: String,
 }
 

@@ -221,7 +221,7 @@ pub fn card_pdf(face: &CardFace) -> Result<Vec<u8>> {
 }
 
 /// Text in the built-in fonts' character set (Windows-1252); other letters print as `?`.
-fn win_ansi(text: &str) -> Vec<u8> {
+pub(crate) fn win_ansi(text: &str) -> Vec<u8> {
     text.chars()
         .map(|ch| match ch {
             ' '..='~' | '\u{a0}'..='\u{ff}' => ch as u8,

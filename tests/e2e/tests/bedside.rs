@@ -5,7 +5,7 @@
 //! order waiting. She records today's visit with SpO2 and weight, which join the trends;
 //! orders a glucose test in it; prescribing amoxicillin is stopped by the allergy warning until
 //! she gives a reason; and she stops metformin, which moves to the past medications. ICD-10 codes
-//! come from the bundled table as she types.
+//! come from the bundled table as she types, and the visit summary is printed to a PDF.
 //!
 //! Screenshots land in `target/e2e/bedside/`.
 
@@ -134,5 +134,17 @@ async fn a_doctor_records_a_visit_meets_an_allergy_warning_and_stops_a_drug() {
     w.text_with("#past-medications", "renal function declining")
         .await;
     w.screenshot("medication-stopped").await;
+
+    // The day's visit summary, printed to a PDF with the clinic's name.
+    let pdf = root().join("target/e2e/bedside/visit-summary.pdf");
+    let _ = std::fs::remove_file(&pdf);
+    w.type_into("#print-path", &pdf.display().to_string()).await;
+    w.click("#print-submit").await;
+    w.text_with("#print-status", "Saved to").await;
+    w.screenshot("visit-summary-printed").await;
+    let bytes = std::fs::read(&pdf).expect("the PDF is written");
+    assert!(bytes.starts_with(b"%PDF-"));
+    let has = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    assert!(has(b"North Valley Clinic") && has(b"dizziness on standing"));
     app.close().await;
 }

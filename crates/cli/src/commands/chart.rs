@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use carelog_node::{EntryOptions, Node};
+use carelog_node::{Document, EntryOptions, Node};
 use serde_json::json;
 
 use super::{read_file, sign_in};
@@ -38,6 +38,39 @@ pub(super) fn run(node: &mut Node, command: ChartCommand) -> Result<Output, Fail
             Ok(Output::new(
                 json!({"entry_id": id.to_string()}),
                 format!("{kind} entry added: {id}"),
+            ))
+        }
+        ChartCommand::Print {
+            actor,
+            patient,
+            document,
+            visit,
+            to,
+            reason,
+            out,
+        } => {
+            let document = match (document.trim(), to, reason) {
+                ("visit" | "visit-summary", _, _) => Document::VisitSummary(visit),
+                ("referral", Some(to), Some(reason)) => Document::Referral { to, reason },
+                ("referral", _, _) => {
+                    return Err("a referral letter needs --to (whom) and --reason (why)".into());
+                }
+                ("prescription", _, _) => Document::Prescription,
+                (other, _, _) => {
+                    return Err(format!(
+                        "unknown document `{other}`; expected visit, referral or prescription"
+                    )
+                    .into());
+                }
+            };
+            let patient = node.resolve_patient(&patient)?;
+            let user = sign_in(node, &actor.user)?;
+            let pdf = node.print_document(&user, patient, &document)?;
+            crate::commands::write_file(&out, &pdf)?;
+            let file = out.display().to_string();
+            Ok(Output::new(
+                json!({"file": file, "document": document.name(), "bytes": pdf.len()}),
+                format!("{} written to {file}", document.name()),
             ))
         }
         ChartCommand::Show { actor, patient } => {

@@ -94,3 +94,38 @@ pub fn refusal(cmd: &mut Command) -> String {
     assert!(!err.contains("panicked"), "{err}");
     err
 }
+
+/// Every patient name and piece of chart text in the demo's synthetic patients, each with what it
+/// is ("a patient name", "chart text (note)", …): none of it may appear in a file or a log.
+pub fn demo_chart_text() -> Vec<(String, String)> {
+    let sample: serde_json::Value =
+        serde_json::from_str(include_str!("../../../../assets/demo-patients.json")).unwrap();
+    let mut words = Vec::new();
+    for clinic in sample["clinics"].as_array().unwrap() {
+        for p in clinic["patients"].as_array().unwrap() {
+            words.push((
+                "a patient name".to_string(),
+                p["name"].as_str().unwrap().to_string(),
+            ));
+            for visit in p["visits"].as_array().unwrap() {
+                let reason = visit["reason"].as_str().unwrap().to_string();
+                words.push(("chart text (visit)".to_string(), reason));
+                for entry in visit["entries"].as_array().unwrap() {
+                    let kind = entry["kind"].as_str().unwrap();
+                    let fields: &[&str] = match kind {
+                        "note" => &["text", "title"],
+                        "condition" | "order" | "immunization" => &["name"],
+                        "medication" => &["drug"],
+                        "allergy" => &["substance"],
+                        _ => continue,
+                    };
+                    for field in fields {
+                        let text = entry["data"][field].as_str().unwrap().to_string();
+                        words.push((format!("chart text ({kind})"), text));
+                    }
+                }
+            }
+        }
+    }
+    words
+}
