@@ -129,38 +129,28 @@ fn ward() -> Ward {
 }
 
 impl Ward {
-    fn add(&self, kind: &str, data: &str, extra: &[&str]) -> String {
-        let mut args = vec![
+    /// `chart add` as the doctor, with `extra` flags.
+    fn chart_add(&self, kind: &str, data: &str, extra: &[&str]) -> std::process::Command {
+        let mut cmd = carelog_with(&self.home, DOC_PW, "");
+        cmd.args([
             "chart",
             "add",
             "--as",
             &self.doctor,
             "--patient",
             &self.patient,
-            "--kind",
-            kind,
-            "--data",
-            data,
-        ];
-        args.extend_from_slice(extra);
-        id(&run(&self.home, DOC_PW, "", &args), "entry_id")
+        ])
+        .args(["--kind", kind, "--data", data])
+        .args(extra);
+        cmd
+    }
+
+    fn add(&self, kind: &str, data: &str, extra: &[&str]) -> String {
+        id(&json_ok(&mut self.chart_add(kind, data, extra)), "entry_id")
     }
 
     fn refused(&self, kind: &str, data: &str, extra: &[&str]) -> String {
-        let mut args = vec![
-            "chart",
-            "add",
-            "--as",
-            &self.doctor,
-            "--patient",
-            &self.patient,
-            "--kind",
-            kind,
-            "--data",
-            data,
-        ];
-        args.extend_from_slice(extra);
-        refusal(carelog_with(&self.home, DOC_PW, "").args(&args))
+        refusal(&mut self.chart_add(kind, data, extra))
     }
 
     fn show(&self) -> Value {

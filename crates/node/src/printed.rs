@@ -347,7 +347,11 @@ fn pdf(lines: &[Line]) -> Vec<u8> {
         }
     }
     pages.push(c);
+    a4_pdf(pages)
+}
 
+/// A PDF of A4 pages drawn with the built-in Helvetica as `F1` and Helvetica-Bold as `F2`.
+pub(crate) fn a4_pdf(pages: Vec<Content>) -> Vec<u8> {
     let mut pdf = Pdf::new();
     let (catalog, tree, font, bold) = (Ref::new(1), Ref::new(2), Ref::new(3), Ref::new(4));
     let page_ids: Vec<Ref> = (0..pages.len())

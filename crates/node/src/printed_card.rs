@@ -8,7 +8,7 @@
 
 use carelog_chart::{EntryData, EntryKind};
 use carelog_ledger::{Action, ActorId, Role, authorize};
-use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str};
+use pdf_writer::{Content, Name, Str};
 use qrcode::{Color, EcLevel, QrCode};
 use zeroize::Zeroizing;
 
@@ -107,32 +107,6 @@ impl Node {
 pub fn card_pdf(face: &CardFace) -> Result<Vec<u8>> {
     let qr = QrCode::with_error_correction_level(face.content.as_bytes(), EcLevel::M)
         .map_err(|e| NodeError::Invalid(format!("the card does not fit a QR code: {e}")))?;
-    let catalog = Ref::new(1);
-    let tree = Ref::new(2);
-    let page_id = Ref::new(3);
-    let font = Ref::new(4);
-    let bold = Ref::new(5);
-    let contents = Ref::new(6);
-    let mut pdf = Pdf::new();
-    pdf.catalog(catalog).pages(tree);
-    pdf.pages(tree).kids([page_id]).count(1);
-    let mut page = pdf.page(page_id);
-    page.media_box(Rect::new(0.0, 0.0, PAGE.0, PAGE.1));
-    page.parent(tree);
-    page.contents(contents);
-    let mut resources = page.resources();
-    let mut fonts = resources.fonts();
-    fonts.pair(Name(b"F1"), font);
-    fonts.pair(Name(b"F2"), bold);
-    fonts.finish();
-    resources.finish();
-    page.finish();
-    for (id, base) in [(font, &b"Helvetica"[..]), (bold, &b"Helvetica-Bold"[..])] {
-        pdf.type1_font(id)
-            .base_font(Name(base))
-            .encoding_predefined(Name(b"WinAnsiEncoding"));
-    }
-
     // The card's panel, near the top left, with a thin cut line around it.
     let (left, top) = (36.0 * MM / 2.0, PAGE.1 - 20.0 * MM);
     let bottom = top - CARD.1;
@@ -216,8 +190,7 @@ pub fn card_pdf(face: &CardFace) -> Result<Vec<u8>> {
         text(&mut c, b"F1", 9.0, x, y, line);
         y -= 13.0;
     }
-    pdf.stream(contents, &c.finish());
-    Ok(pdf.finish())
+    Ok(crate::printed::a4_pdf(vec![c]))
 }
 
 /// Text in the built-in fonts' character set (Windows-1252); other letters print as `?`.
