@@ -83,9 +83,10 @@ pub enum Frame {
         reason: String,
     },
     /// Protocol 2: a greeting like Hello that lists only the chains whose heads changed since
-    /// the frontier the sender announced on earlier connections, named by its digest. A
-    /// receiver that remembers that frontier under the same digest takes it with these tips;
-    /// any other answers with a full Hello.
+    /// the frontier the sender announced on earlier connections (named by its digest). A
+    /// receiver that remembers what the sender announced takes that, raised by these tips, as
+    /// a lower bound of the sender's frontier (exact when the digests agree); one that
+    /// remembers nothing answers with a full Hello.
     Since {
         /// The network id (genesis hash).
         network: NetworkId,

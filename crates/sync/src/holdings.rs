@@ -40,6 +40,9 @@ pub trait Holdings {
     fn rival_tips(&self) -> Vec<Tip>;
     /// How many rival blocks the replica holds.
     fn rival_count(&self) -> usize;
+    /// How many blocks the replica holds; it only grows, so an unchanged count means unchanged
+    /// heads.
+    fn block_count(&self) -> usize;
 }
 
 impl Holdings for Ledger {
@@ -105,5 +108,9 @@ impl Holdings for Ledger {
 
     fn rival_count(&self) -> usize {
         self.rivals().map(|(_, blocks)| blocks.len()).sum()
+    }
+
+    fn block_count(&self) -> usize {
+        Ledger::block_count(self)
     }
 }

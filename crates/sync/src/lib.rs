@@ -84,6 +84,10 @@
 //! assert!(a.is_in_sync() && b.is_in_sync());
 //! ```
 
+/// A district of many clinics (hubs and mostly offline clinics) in a seeded simulation over
+/// light replicas: convergence after partitions heal, bytes per clinic per new block.
+#[cfg(any(test, feature = "district"))]
+pub mod district;
 mod frame;
 mod holdings;
 /// The network half: QUIC with mutually authenticated TLS 1.3 tied to enrolled clinic keys,

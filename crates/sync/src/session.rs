@@ -12,7 +12,8 @@
 //! chain c up to height h" means holding all of c's blocks up to h, so a frontier describes a
 //! causally closed set of blocks.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use std::sync::Arc;
 
 use carelog_ledger::{ActorId, Block, BlockHash, Frontier, Hash, MAX_ENCODED_LEN, NetworkId};
@@ -92,6 +93,8 @@ pub struct PeerSession {
     told_rivals: usize,
     /// How many rival blocks this replica held when last looked at.
     local_rivals: usize,
+    /// How many blocks the replica held when `local` was last worked out.
+    observed: Option<usize>,
     /// What the last connection to this peer left both sides knowing, if this session resumes.
     memory: Option<PeerMemory>,
     /// Every tip this side announced on this connection (Hello, Since, Ack), joined.
@@ -105,7 +108,7 @@ pub struct PeerSession {
 
 /// Tips by chain: the highest height announced, and at one height the lowest hash (a join,
 /// so both ends of a connection that saw the same tips hold the same map).
-type Tips = BTreeMap<ActorId, (u64, BlockHash)>;
+pub(crate) type Tips = BTreeMap<ActorId, (u64, BlockHash)>;
 
 fn join(tips: &mut Tips, tip: &Tip) {
     let entry = tips.entry(tip.clinic).or_insert((tip.height, tip.hash));
@@ -140,11 +143,20 @@ fn as_tips(tips: &Tips) -> Vec<Tip> {
 /// chain of the network. Held in memory only: a restarted node greets in full.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PeerMemory {
-    told: Tips,
-    heard: Tips,
+    told: Arc<Tips>,
+    heard: Arc<Tips>,
 }
 
 impl PeerMemory {
+    /// The memory of two replicas that told each other these same tips.
+    #[cfg(any(test, feature = "district"))]
+    pub(crate) fn shared(tips: Arc<Tips>) -> PeerMemory {
+        PeerMemory {
+            told: tips.clone(),
+            heard: tips,
+        }
+    }
+
     /// Whether nothing was exchanged (a session that never heard its peer).
     pub fn is_empty(&self) -> bool {
         self.told.is_empty() || self.heard.is_empty()
@@ -237,6 +249,7 @@ impl PeerSession {
             wanted: BTreeSet::new(),
             told_rivals: 0,
             local_rivals: 0,
+            observed: None,
             memory: None,
             announced: Tips::new(),
             heard: Tips::new(),
@@ -255,6 +268,10 @@ impl PeerSession {
     ) -> Self {
         let mut session = PeerSession::new(network, local_clinic, config);
         if !memory.is_empty() {
+            // Start from the memory, so a connection that drops before the peer greets leaves
+            // it as it was rather than empty.
+            session.announced = Tips::clone(&memory.told);
+            session.heard = Tips::clone(&memory.heard);
             session.memory = Some(memory);
         }
         session
@@ -262,10 +279,14 @@ impl PeerSession {
 
     /// What this connection left both sides knowing, for [`resume`](Self::resume) next time.
     pub fn memory(&self) -> PeerMemory {
-        PeerMemory {
-            told: self.announced.clone(),
-            heard: self.heard.clone(),
-        }
+        // Two equal maps (the usual end of a connection in sync) are kept once.
+        let told = Arc::new(self.announced.clone());
+        let heard = if self.heard == self.announced {
+            told.clone()
+        } else {
+            Arc::new(self.heard.clone())
+        };
+        PeerMemory { told, heard }
     }
 
     /// The connection is up: say Hello with this replica's frontier.
@@ -314,17 +335,20 @@ impl PeerSession {
                 if let Err(reason) = self.greeted_by(network, clinic) {
                     return self.close(&reason);
                 }
-                let remembered = self
-                    .memory
-                    .as_ref()
-                    .filter(|memory| digest(&memory.heard) == base);
-                let Some(memory) = remembered else {
-                    // This side remembers the peer otherwise (or not at all): greet in full,
+                let Some(memory) = self.memory.as_ref() else {
+                    // This side remembers nothing of the peer (it restarted): greet in full,
                     // which the peer answers with its whole frontier.
                     out.push(Output::Send(self.hello(ledger)));
                     return out;
                 };
-                let mut now = memory.heard.clone();
+                // What the peer announced before it still holds (a memory never outlives the
+                // replica it describes), so the remembered tips raised by these are a lower
+                // bound of its frontier, exact when the digests agree. Where announcements were
+                // lost as the last connection dropped, this side thinks the peer holds less and
+                // may send it a few blocks it has; its Acks then set that right. (`base` tells
+                // whether the bound is exact; nothing here needs to know.)
+                let _ = base;
+                let mut now = Tips::clone(&memory.heard);
                 for tip in &frontier {
                     join(&mut now, tip);
                 }
@@ -512,6 +536,13 @@ impl PeerSession {
 
     /// Looks at the replica: its frontier and how many rival blocks it holds.
     fn observe<R: Holdings + ?Sized>(&mut self, ledger: &R) {
+        // Blocks are only ever added: the same count is the same heads, and a session of a
+        // network of a thousand chains need not walk them for every frame.
+        let count = ledger.block_count();
+        if self.observed == Some(count) {
+            return;
+        }
+        self.observed = Some(count);
         self.local = frontier_of(ledger);
         self.local_rivals = ledger.rival_count();
     }
@@ -548,7 +579,7 @@ impl PeerSession {
             .filter(|tip| told.get(&tip.clinic) != Some(&(tip.height, tip.hash)))
             .collect();
         let base = digest(told);
-        let mut announced = told.clone();
+        let mut announced = Tips::clone(told);
         for tip in &changed {
             join(&mut announced, tip);
         }
@@ -767,37 +798,67 @@ impl PeerSession {
     /// The next batch above `sent`, parents first: a merge of the chains that takes, among the
     /// chains' next blocks whose links the peer will hold, the least (time, clinic) — close to
     /// the ledger's order without hashing every candidate.
+    ///
+    /// Ready blocks wait in a heap; a block with a link the peer will not yet hold waits on
+    /// that link's chain and is looked at again only when that chain moves, so a batch costs
+    /// about its blocks' links, not blocks × chains × links (a network of a thousand chains).
     fn next_batch<R: Holdings + ?Sized>(&self, ledger: &R) -> (Vec<Vec<u8>>, Frontier) {
         let max_blocks = self.config.batch_blocks.clamp(1, MAX_BLOCKS_PER_FRAME);
         let max_bytes = self.config.batch_bytes.min(MAX_ENCODED_LEN);
-        let mut cursor = self.sent.clone();
-        let next_of = |chain: &ActorId, cursor: &Frontier| {
-            let height = cursor.get(chain).map_or(0, |h| h + 1);
-            ledger
-                .block_at(chain, height)
-                .map(|block| (block.header.time_ms, block))
+        // Heights this batch takes beyond `sent`.
+        let mut cursor = Frontier::new();
+        let sent = &self.sent;
+        let reaches = |cursor: &Frontier, chain: &ActorId, height: u64| {
+            cursor
+                .get(chain)
+                .or_else(|| sent.get(chain))
+                .is_some_and(|h| *h >= height)
         };
-        let mut candidates: BTreeMap<ActorId, (i64, Arc<Block>)> = ledger
-            .heads()
-            .filter_map(|(chain, _, _)| next_of(&chain, &cursor).map(|c| (chain, c)))
-            .collect();
+        let next_of = |chain: &ActorId, cursor: &Frontier| {
+            let height = cursor
+                .get(chain)
+                .or_else(|| sent.get(chain))
+                .map_or(0, |h| h + 1);
+            ledger.block_at(chain, height)
+        };
+        let mut candidates: BTreeMap<ActorId, Arc<Block>> = BTreeMap::new();
+        for (chain, height, _) in ledger.heads() {
+            if !holds(sent, &chain, height)
+                && let Some(block) = next_of(&chain, &cursor)
+            {
+                candidates.insert(chain, block);
+            }
+        }
+        let mut ready: BinaryHeap<Reverse<(i64, ActorId)>> = BinaryHeap::new();
+        // Per chain, the candidates waiting for it to reach a height: (height, their chain).
+        let mut waiting: BTreeMap<ActorId, Vec<(u64, ActorId)>> = BTreeMap::new();
+        let consider =
+            |chain: ActorId,
+             block: &Block,
+             cursor: &Frontier,
+             ready: &mut BinaryHeap<Reverse<(i64, ActorId)>>,
+             waiting: &mut BTreeMap<ActorId, Vec<(u64, ActorId)>>| {
+                for link in block.header.prev.iter().chain(&block.header.parents) {
+                    match ledger.place(link) {
+                        Some((c, h)) if reaches(cursor, &c, h) => {}
+                        Some((c, h)) => {
+                            waiting.entry(c).or_default().push((h, chain));
+                            return;
+                        }
+                        // A link this replica lacks: never ready here.
+                        None => return,
+                    }
+                }
+                ready.push(Reverse((block.header.time_ms, chain)));
+            };
+        for (chain, block) in &candidates {
+            consider(*chain, block, &cursor, &mut ready, &mut waiting);
+        }
         let mut blocks = Vec::new();
         let mut target = Frontier::new();
         let mut bytes_used = 0;
         while blocks.len() < max_blocks {
-            let ready = candidates
-                .iter()
-                .filter(|(_, (_, block))| {
-                    let mut links = block.header.prev.iter().chain(&block.header.parents);
-                    links.all(|link| {
-                        ledger
-                            .place(link)
-                            .is_some_and(|(clinic, height)| holds(&cursor, &clinic, height))
-                    })
-                })
-                .min_by_key(|(chain, (time, _))| (*time, **chain))
-                .map(|(_, (_, block))| block.clone());
-            let Some(block) = ready else {
+            let Some(Reverse((_, chain))) = ready.pop() else {
                 // Transfers go by height; around a clinic's rival blocks a height can name a
                 // block whose links wait on another chain's rival, which the peer then asks for
                 // by hash.
@@ -807,6 +868,9 @@ impl PeerSession {
                 );
                 break;
             };
+            let Some(block) = candidates.remove(&chain) else {
+                continue;
+            };
             let encoded = block.to_bytes();
             // Each block also costs its length prefix (at most 5 bytes) in the frame.
             let cost = encoded.len() + 5;
@@ -815,13 +879,22 @@ impl PeerSession {
             }
             bytes_used += cost;
             blocks.push(encoded);
-            let (chain, height) = (block.header.clinic, block.header.height);
+            let height = block.header.height;
             cursor.insert(chain, height);
             target.insert(chain, height);
-            match next_of(&chain, &cursor) {
-                Some(next) => candidates.insert(chain, next),
-                None => candidates.remove(&chain),
-            };
+            if let Some(next) = next_of(&chain, &cursor) {
+                consider(chain, &next, &cursor, &mut ready, &mut waiting);
+                candidates.insert(chain, next);
+            }
+            if let Some(waiters) = waiting.remove(&chain) {
+                for (needed, waiter) in waiters {
+                    if needed > height {
+                        waiting.entry(chain).or_default().push((needed, waiter));
+                    } else if let Some(block) = candidates.get(&waiter) {
+                        consider(waiter, block, &cursor, &mut ready, &mut waiting);
+                    }
+                }
+            }
         }
         (blocks, target)
     }
