@@ -37,7 +37,7 @@ pub struct SyncConfig {
 impl Default for SyncConfig {
     fn default() -> Self {
         SyncConfig {
-            batch_blocks: 512,
+            batch_blocks: 2_048,
             batch_bytes: 4 * 1024 * 1024,
             window: 2,
             retry_ticks: 5,
@@ -403,6 +403,9 @@ impl PeerSession {
                 )));
             }
         }
+        // The next batch goes out before the node records what the peer holds: that record is
+        // a durable write (the outbox), and the transfer should not wait on it.
+        out.sort_by_key(|o| matches!(o, Output::PeerFrontier(_)));
         out
     }
 
