@@ -32,6 +32,8 @@ pub struct Report<'a> {
     pub pouchdb: Option<&'a Comparison>,
     /// The large ledger, when it ran.
     pub scale: Option<&'a Scale>,
+    /// The district simulation, when it ran.
+    pub district: Option<&'a crate::district::District>,
     /// The whole run.
     pub seconds: f64,
 }
@@ -276,6 +278,9 @@ impl Report<'_> {
         if let Some(s) = self.scale {
             t.push_str(&scale_table(s));
         }
+        if let Some(d) = self.district {
+            t.push_str(&crate::district::table(d));
+        }
         let _ = writeln!(t, "\n{}", hb::SOURCE);
         t
     }
@@ -387,6 +392,7 @@ impl Report<'_> {
             "resync": resync,
             "pouchdb": self.pouchdb.map(Comparison::json),
             "scale": self.scale.map(Scale::json),
+            "district": self.district.map(crate::district::json),
         })
     }
 
