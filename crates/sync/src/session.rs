@@ -95,6 +95,9 @@ pub struct PeerSession {
     local_rivals: usize,
     /// How many blocks the replica held when `local` was last worked out.
     observed: Option<usize>,
+    /// The block count at which a tick last found nothing to say or send; until another event
+    /// or block, later ticks need not look again (a hub ticks many sessions over many chains).
+    quiet_at: Option<usize>,
     /// What the last connection to this peer left both sides knowing, if this session resumes.
     memory: Option<PeerMemory>,
     /// Every tip this side announced on this connection (Hello, Since, Ack), joined.
@@ -250,6 +253,7 @@ impl PeerSession {
             told_rivals: 0,
             local_rivals: 0,
             observed: None,
+            quiet_at: None,
             memory: None,
             announced: Tips::new(),
             heard: Tips::new(),
@@ -308,6 +312,7 @@ impl PeerSession {
             return Vec::new();
         }
         self.observe(ledger);
+        self.quiet_at = None;
         let mut out = Vec::new();
         match frame {
             Frame::Hello {
@@ -416,6 +421,7 @@ impl PeerSession {
             return Vec::new();
         }
         self.observe(ledger);
+        self.quiet_at = None;
         let mut missing = BTreeSet::new();
         for (hash, links) in self.delivering.drain(..) {
             if !ledger.contains(&hash) {
@@ -437,6 +443,7 @@ impl PeerSession {
     pub fn on_local_block(&mut self, block: &Block) -> Vec<Output> {
         let (chain, height) = (block.header.clinic, block.header.height);
         raise(&mut self.local, chain, height);
+        self.quiet_at = None;
         if self.closed || !self.peer_known || holds(&self.sent, &chain, height) {
             return Vec::new();
         }
@@ -476,6 +483,11 @@ impl PeerSession {
             }
             return out;
         }
+        let nothing_pending = self.in_flight.is_empty() && self.wanted.is_empty();
+        if nothing_pending && self.quiet_at.is_some() && self.quiet_at == self.observed {
+            self.idle_ticks = 0;
+            return out;
+        }
         if self.in_flight.is_empty() {
             self.idle_ticks = 0;
         } else {
@@ -492,6 +504,9 @@ impl PeerSession {
             out.push(Output::Send(ack));
         }
         self.pump(ledger, &mut out);
+        if out.is_empty() && nothing_pending && self.in_flight.is_empty() {
+            self.quiet_at = self.observed;
+        }
         out
     }
 
