@@ -540,17 +540,95 @@ impl District {
             if converged.is_some() && self.now.is_multiple_of(TICK_STEPS) && self.quiet() {
                 break;
             }
-            assert!(
-                self.now - healed < 100_000,
-                "never converged: {} of {} clinics hold every block",
-                self.nodes.iter().filter(|n| n.count == total).count(),
-                self.nodes.len()
-            );
+            if self.now - healed >= 20_000 {
+                panic!("never converged: {}", self.lagging(total));
+            }
         }
         self.report.converge_ms = converged.unwrap_or(0) * STEP_MS;
         self.report.quiet_ms = (self.now - healed) * STEP_MS;
         self.check_converged();
         self.finish_report()
+    }
+
+    /// Which clinics lack blocks, and what their sessions know: for a failure's message.
+    fn lagging(&self, total: usize) -> String {
+        let mut out = format!(
+            "{} of {} clinics hold every block",
+            self.nodes.iter().filter(|n| n.count == total).count(),
+            self.nodes.len()
+        );
+        let best: Heads = self.nodes.iter().fold(Heads::new(), |mut all, n| {
+            for (c, t) in &n.heads {
+                let e = all.entry(*c).or_insert(*t);
+                if t.0 > e.0 {
+                    *e = *t;
+                }
+            }
+            all
+        });
+        for (i, node) in self
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.count != total)
+        {
+            let lacks: Vec<String> = best
+                .iter()
+                .filter(|(c, (h, _))| node.heads.get(c).is_none_or(|(mine, _)| mine < h))
+                .map(|(c, (h, _))| {
+                    let owner = self
+                        .nodes
+                        .iter()
+                        .position(|n| n.id == *c)
+                        .unwrap_or(usize::MAX);
+                    format!(
+                        "chain of {owner} to {h} (holds {:?})",
+                        node.heads.get(c).map(|t| t.0)
+                    )
+                })
+                .collect();
+            let sessions: Vec<String> = node
+                .connections
+                .iter()
+                .map(|(peer, c)| {
+                    format!(
+                        "with {peer}: in sync {}, closed {}",
+                        c.session.is_in_sync(),
+                        c.session.is_closed()
+                    )
+                })
+                .collect();
+            out += &format!("; clinic {i} lacks {lacks:?}, sessions {sessions:?}");
+            if let Some(chain) = best.keys().find(|k| node.heads.get(k) != best.get(k)) {
+                for peer in node.connections.keys() {
+                    if let Some(theirs) = self.nodes[*peer].connections.get(&i) {
+                        out += &format!(
+                            "; {peer}'s session with {i} on a lacking chain: {} (their count {})",
+                            theirs.session.explain(chain),
+                            self.nodes[*peer].count
+                        );
+                    }
+                }
+            }
+            for (peer, c) in &node.connections {
+                let theirs = &self.nodes[*peer].connections.get(&i);
+                out += &format!(
+                    "; {i}'s view of {peer}: {:?} of lacking chains; {peer}'s session: {:?}",
+                    best.keys()
+                        .filter(|k| node.heads.get(k) != best.get(k))
+                        .map(|k| c.session.peer_frontier().get(k))
+                        .collect::<Vec<_>>(),
+                    theirs.map(|t| (
+                        t.session.is_in_sync(),
+                        best.keys()
+                            .filter(|k| node.heads.get(k) != best.get(k))
+                            .map(|k| t.session.peer_frontier().get(k))
+                            .collect::<Vec<_>>()
+                    ))
+                );
+            }
+        }
+        out
     }
 
     /// The wire is empty and every session is in sync.

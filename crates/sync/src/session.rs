@@ -534,6 +534,27 @@ impl PeerSession {
         self.peer_clinic
     }
 
+    /// What the session believes of one chain, for a failing simulation's message.
+    #[cfg(any(test, feature = "district"))]
+    pub(crate) fn explain(&self, chain: &ActorId) -> String {
+        format!(
+            "peer {:?} sent {:?} local {:?} told {:?}; {} in flight {:?}, idle {}, quiet at {:?}, \
+             observed {:?}, known {}, wanted {}, explicit {}",
+            self.peer.get(chain),
+            self.sent.get(chain),
+            self.local.get(chain),
+            self.told.as_ref().map(|t| t.get(chain)),
+            self.in_flight.len(),
+            self.in_flight.iter().map(|t| t.len()).collect::<Vec<_>>(),
+            self.idle_ticks,
+            self.quiet_at,
+            self.observed,
+            self.peer_known,
+            self.wanted.len(),
+            self.explicit.len()
+        )
+    }
+
     /// Whether the session is closed.
     pub fn is_closed(&self) -> bool {
         self.closed
@@ -771,6 +792,20 @@ impl PeerSession {
         }
         if chains.is_empty() {
             return;
+        }
+        // A frame in flight that carries any of these chains is no longer waited for, so every
+        // chain it carries is sent again too; otherwise a lost frame's other chains would count
+        // as sent with nothing left to retry them (found by the district simulation).
+        loop {
+            let before = chains.len();
+            for target in &self.in_flight {
+                if target.keys().any(|c| chains.contains(c)) {
+                    chains.extend(target.keys().copied());
+                }
+            }
+            if chains.len() == before {
+                break;
+            }
         }
         for chain in &chains {
             match self.peer.get(chain) {
