@@ -578,3 +578,40 @@ fn a_greeting_from_a_memory_the_peer_lacks_falls_back_to_hello() {
     assert_eq!(a.ledger.state_hash(), b.ledger.state_hash());
     assert!(a.session.is_in_sync() && b.session.is_in_sync());
 }
+
+/// A frame carrying two chains is lost; the peer then asks (Need) for a block of one of them.
+/// The other chain of the lost frame must be sent again too, or it would count as sent with
+/// nothing left to retry it.
+#[test]
+fn a_need_after_a_lost_frame_resends_every_chain_of_that_frame() {
+    let world = World::new(3);
+    let mut north = world.base.clone();
+    let first = world.seal_work(&mut north, 0, T0 + 1_000, 1);
+    let second = world.seal_work(&mut north, 1, T0 + 1_001, 2);
+    let config = SyncConfig {
+        window: 1,
+        ..SyncConfig::default()
+    };
+    let (mut a, mut b) = connect(&world, north, world.base.clone(), config);
+    // b's Hello reaches a, which acks and sends both blocks in one frame: lost.
+    let hello = a.inbox.pop_front().unwrap();
+    let out = a.session.on_frame(hello, &a.ledger);
+    handle(&mut a, out, &mut b.inbox);
+    let before = b.inbox.len();
+    b.inbox
+        .retain(|f| !matches!(f, Frame::Blocks { blocks } if blocks.len() == 2));
+    assert_eq!(b.inbox.len(), before - 1, "the two-chain frame was lost");
+    // b asks for the first block by hash (as after a push whose links it lacked).
+    let need = Frame::Need {
+        missing: vec![first.hash()],
+    };
+    let out = a.session.on_frame(need, &a.ledger);
+    handle(&mut a, out, &mut b.inbox);
+    run(&mut a, &mut b);
+    assert!(b.ledger.contains(&first.hash()));
+    assert!(
+        b.ledger.contains(&second.hash()),
+        "the lost frame's other chain came again"
+    );
+    assert!(a.session.is_in_sync() && b.session.is_in_sync());
+}
