@@ -7,11 +7,14 @@
 //! - resync of 50 to 1,000 records after a clinic reconnects, over loopback QUIC;
 //! - a ledger of a million transactions: cold start to a chart on screen, full verify, database
 //!   size and memory (`--scale N` for another size);
-//! - optionally, PouchDB replicating the same number of chart documents (`--pouchdb DIR`).
+//! - optionally, PouchDB replicating the same number of chart documents (`--pouchdb DIR`);
+//! - a district of 1,000 clinics in the seeded sync simulation (`--district N` for another size,
+//!   0 to skip): time to converge after a partition heals and bytes per clinic per new block.
 //!
 //! Run through `cargo xtask bench [--quick]`; writes `report.json` and `latency.svg` into
 //! `--out` (default `target/bench`). It checks no timings: the numbers are for people to read.
 
+mod district;
 mod healthyblock;
 mod measure;
 mod plot;
@@ -52,6 +55,8 @@ struct Settings {
     pouchdb: Option<PathBuf>,
     /// Transactions in the large ledger (0: skip it).
     scale: u64,
+    /// Clinics in the district simulation (0: skip it).
+    district: usize,
 }
 
 impl Settings {
@@ -61,6 +66,7 @@ impl Settings {
             out: PathBuf::from("target/bench"),
             pouchdb: None,
             scale: 1_000_000,
+            district: 1_000,
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -68,6 +74,7 @@ impl Settings {
                 "--quick" => {
                     settings.quick = true;
                     settings.scale = settings.scale.min(10_000);
+                    settings.district = settings.district.min(100);
                 }
                 "--scale" => {
                     settings.scale = args
@@ -75,13 +82,19 @@ impl Settings {
                         .and_then(|n| n.replace('_', "").parse().ok())
                         .ok_or("--scale needs a number of transactions (0 to skip)")?;
                 }
+                "--district" => {
+                    settings.district =
+                        args.next()
+                            .and_then(|n| n.replace('_', "").parse().ok())
+                            .ok_or("--district needs a number of clinics (0 to skip)")?;
+                }
                 "--out" => settings.out = args.next().ok_or("--out needs a folder")?.into(),
                 "--pouchdb" => {
                     settings.pouchdb = Some(args.next().ok_or("--pouchdb needs a folder")?.into());
                 }
                 other => {
                     return Err(format!(
-                        "unknown argument `{other}`; use --quick, --out DIR, --scale N or --pouchdb DIR"
+                        "unknown argument `{other}`; use --quick, --out DIR, --scale N, --district N or --pouchdb DIR"
                     )
                     .into());
                 }
@@ -131,6 +144,7 @@ fn main() {
         Some("--single-only") if args.len() == 3 => single_only(&args[1], &args[2]),
         Some("--resync-only") if args.len() == 2 => resync_only(&args[1]),
         Some("--search-only") if args.len() == 2 => search_only(&args[1]),
+        Some("--district-only") if args.len() == 2 => district_only(&args[1]),
         Some("--load-only") if args.len() == 4 => load_only(&args[1], &args[2], &args[3]),
         _ => run(),
     };
@@ -216,6 +230,14 @@ fn resync_only(n: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// `--district-only N`: only the district simulation of N clinics, its table printed.
+fn district_only(n: &str) -> Result<(), Error> {
+    let n: usize = n.replace('_', "").parse()?;
+    let d = district::measure(n)?;
+    print!("{}", district::table(&d));
+    Ok(())
+}
+
 fn run() -> Result<(), Error> {
     let settings = Settings::from_args()?;
     std::fs::create_dir_all(&settings.out)?;
@@ -243,6 +265,11 @@ fn run() -> Result<(), Error> {
         None => None,
     };
 
+    let district = match settings.district {
+        0 => None,
+        n => Some(district::measure(n)?),
+    };
+
     let scale = match settings.scale {
         0 => None,
         n => Some(scale::measure(&settings.out.join("scale"), n)?),
@@ -267,6 +294,7 @@ fn run() -> Result<(), Error> {
         pouchdb: pouch.as_ref(),
         scale: scale.as_ref(),
         search: Some(&search),
+        district: district.as_ref(),
         seconds: started.elapsed().as_secs_f64(),
     };
     print!("{}", report.tables());

@@ -34,6 +34,8 @@ pub struct Report<'a> {
     pub scale: Option<&'a Scale>,
     /// The front desk's patient search, when it ran.
     pub search: Option<&'a crate::search::Search>,
+    /// The district simulation, when it ran.
+    pub district: Option<&'a crate::district::District>,
     /// The whole run.
     pub seconds: f64,
 }
@@ -281,6 +283,9 @@ impl Report<'_> {
         if let Some(s) = self.search {
             t.push_str(&s.table());
         }
+        if let Some(d) = self.district {
+            t.push_str(&crate::district::table(d));
+        }
         let _ = writeln!(t, "\n{}", hb::SOURCE);
         t
     }
@@ -393,6 +398,7 @@ impl Report<'_> {
             "pouchdb": self.pouchdb.map(Comparison::json),
             "scale": self.scale.map(Scale::json),
             "patient_search": self.search.map(crate::search::Search::json),
+            "district": self.district.map(crate::district::json),
         })
     }
 

@@ -8,7 +8,7 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use carelog_ledger::{ActorId, BlockHash, MAX_ENCODED_LEN, NetworkId};
+use carelog_ledger::{ActorId, BlockHash, Hash, MAX_ENCODED_LEN, NetworkId};
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::ser::{SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
@@ -82,6 +82,22 @@ pub enum Frame {
         #[serde(deserialize_with = "reason")]
         reason: String,
     },
+    /// Protocol 2: a greeting like Hello that lists only the chains whose heads changed since
+    /// the frontier the sender announced on earlier connections (named by its digest). A
+    /// receiver that remembers what the sender announced takes that, raised by these tips, as
+    /// a lower bound of the sender's frontier (exact when the digests agree); one that
+    /// remembers nothing answers with a full Hello.
+    Since {
+        /// The network id (genesis hash).
+        network: NetworkId,
+        /// The sender's clinic id.
+        clinic: ActorId,
+        /// The digest of the tips the sender announced before (see `PeerSession::resume`).
+        base: Hash,
+        /// The sender's heads that differ from those.
+        #[serde(deserialize_with = "tips")]
+        frontier: Vec<Tip>,
+    },
 }
 
 impl Frame {
@@ -94,6 +110,7 @@ impl Frame {
             Frame::Push { .. } => "push",
             Frame::Need { .. } => "need",
             Frame::Bye { .. } => "bye",
+            Frame::Since { .. } => "since",
         }
     }
 }
@@ -237,7 +254,6 @@ fn de_byte_lists<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<u8>>, D::Err
 
 #[cfg(test)]
 mod tests {
-    use carelog_ledger::Hash;
     use proptest::prelude::*;
 
     use super::*;
@@ -276,6 +292,12 @@ mod tests {
             },
             Frame::Bye {
                 reason: "closing: the clinic is shutting down".into(),
+            },
+            Frame::Since {
+                network: Hash([9; 32]),
+                clinic: ActorId([3; 16]),
+                base: Hash([4; 32]),
+                frontier: vec![tip(5)],
             },
         ]
     }
@@ -392,7 +414,7 @@ mod tests {
 
         #[test]
         fn decode_never_panics_on_mutated_frames(
-            which in 0usize..7,
+            which in 0usize..8,
             flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8),
         ) {
             let mut bytes = encode(&samples()[which]);

@@ -84,7 +84,12 @@
 //! assert!(a.is_in_sync() && b.is_in_sync());
 //! ```
 
+/// A district of many clinics (hubs and mostly offline clinics) in a seeded simulation over
+/// light replicas: convergence after partitions heal, bytes per clinic per new block.
+#[cfg(any(test, feature = "district"))]
+pub mod district;
 mod frame;
+mod holdings;
 /// The network half: QUIC with mutually authenticated TLS 1.3 tied to enrolled clinic keys,
 /// length-prefixed frames on one stream per connection, and a driver that runs a
 /// [`PeerSession`] per connection against the node (see [`net::serve`] and [`net::sync_once`]).
@@ -96,7 +101,8 @@ pub use frame::{
     Frame, MAX_BLOCKS_PER_FRAME, MAX_FRAME_LEN, MAX_NEED, MAX_REASON_LEN, MAX_TIPS, Tip, decode,
     encode,
 };
-pub use session::{Output, PeerSession, SyncConfig, frontier_tips};
+pub use holdings::Holdings;
+pub use session::{Output, PeerMemory, PeerSession, SyncConfig, frontier_tips};
 
 /// Why bytes from a peer are not a frame.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -19,7 +19,7 @@ use std::time::Instant;
 use carelog_ledger::{Block, BlockHash, Check, Hash, Ledger, LedgerError};
 
 use crate::frame::{self, Tip};
-use crate::session::{Output, PeerSession, SyncConfig};
+use crate::session::{Output, PeerMemory, PeerSession, SyncConfig};
 use crate::testkit::{T0, World};
 
 const DEFAULT_SEEDS: u64 = 200;
@@ -109,6 +109,8 @@ struct Node {
     stored: Vec<Block>,
     up: bool,
     connections: BTreeMap<usize, Connection>,
+    /// What each ended connection left this node knowing of its peer (lost in a crash).
+    memory: BTreeMap<usize, PeerMemory>,
     hash_at_crash: Option<Hash>,
 }
 
@@ -170,6 +172,7 @@ impl<'w> Sim<'w> {
                     .collect(),
                 up: true,
                 connections: BTreeMap::new(),
+                memory: BTreeMap::new(),
                 hash_at_crash: None,
             })
             .collect();
@@ -518,11 +521,17 @@ impl<'w> Sim<'w> {
         self.next_connection += 1;
         let id = self.next_connection;
         for (a, b) in [(i, j), (j, i)] {
-            let session = PeerSession::new(
+            let (network, clinic, config) = (
                 self.world.base.network_id(),
                 self.world.clinic_id(self.clinic_of[a]),
                 self.params.config.clone(),
             );
+            // Resume from what the last connection left, as a node that keeps the memory of
+            // its peers does (greeting with `Since`); a node without it greets in full.
+            let session = match self.nodes[a].memory.get(&b) {
+                Some(memory) => PeerSession::resume(network, clinic, config, memory.clone()),
+                None => PeerSession::new(network, clinic, config),
+            };
             self.nodes[a]
                 .connections
                 .insert(b, Connection { id, session });
@@ -538,8 +547,11 @@ impl<'w> Sim<'w> {
     }
 
     fn disconnect(&mut self, i: usize, j: usize) {
-        self.nodes[i].connections.remove(&j);
-        self.nodes[j].connections.remove(&i);
+        for (a, b) in [(i, j), (j, i)] {
+            if let Some(connection) = self.nodes[a].connections.remove(&b) {
+                self.nodes[a].memory.insert(b, connection.session.memory());
+            }
+        }
     }
 
     fn crash(&mut self, i: usize) {
@@ -549,6 +561,7 @@ impl<'w> Sim<'w> {
         }
         let node = &mut self.nodes[i];
         node.up = false;
+        node.memory.clear();
         node.hash_at_crash = Some(node.ledger.state_hash());
     }
 
