@@ -956,7 +956,8 @@ impl Node {
             apply_stored(&path, ledger, &newer)?;
             // A block sealed meanwhile by another writer to this home may be later than these
             // transactions; the seal must not link to blocks after its transactions' times.
-            if txs.iter().any(|t| t.tx.time_ms < ledger.latest_time()) {
+            let floor = ledger.latest_time();
+            if txs.iter().any(|t| t.tx.time_ms < floor) {
                 return Err(NodeError::Stale);
             }
             // Hashed, and its transactions' ids worked out, once for the checks and the answer.

@@ -119,19 +119,24 @@ fn identity(view: &Value) -> Vec<Line> {
     ]
 }
 
-/// Allergies, active problems and current medications.
-fn clinical_lists(view: &Value) -> Vec<Line> {
+/// The banner's allergies in one line.
+fn allergies_line(view: &Value) -> Line {
     let allergies: Vec<String> = list(&view["banner"], "allergies")
         .iter()
         .filter_map(|a| a.as_str().map(str::to_string))
         .collect();
+    Line::Text(if allergies.is_empty() {
+        "No known allergies recorded".into()
+    } else {
+        allergies.join(", ")
+    })
+}
+
+/// Allergies, active problems and current medications.
+fn clinical_lists(view: &Value) -> Vec<Line> {
     let mut lines = vec![
         Line::Heading("Allergies".into()),
-        Line::Text(if allergies.is_empty() {
-            "No known allergies recorded".into()
-        } else {
-            allergies.join(", ")
-        }),
+        allergies_line(view),
         Line::Heading("Active problems".into()),
     ];
     let problems: Vec<Line> = list(view, "problems")
@@ -260,15 +265,7 @@ fn document_lines(
         }
         Document::Prescription => {
             lines.push(Line::Heading("Allergies".into()));
-            let allergies: Vec<String> = list(&view["banner"], "allergies")
-                .iter()
-                .filter_map(|a| a.as_str().map(str::to_string))
-                .collect();
-            lines.push(Line::Text(if allergies.is_empty() {
-                "No known allergies recorded".into()
-            } else {
-                allergies.join(", ")
-            }));
+            lines.push(allergies_line(view));
             lines.push(Line::Heading("Rx".into()));
             let meds = list(view, "current_medications");
             if meds.is_empty() {

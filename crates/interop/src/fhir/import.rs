@@ -533,13 +533,7 @@ impl Reader {
                 );
             }
         }
-        let mut stop_reason = None;
-        for (i, reason) in array(r.value, "statusReason", &r.path)?.iter().enumerate() {
-            stop_reason = stop_reason.or(concept_text(
-                Some(reason),
-                &format!("{}.statusReason[{i}]", r.path),
-            )?);
-        }
+        let stop_reason = first_concept_text(r, "statusReason")?;
         let time = self.time(
             r,
             &["dateAsserted", "effectivePeriod.start", "effectiveDateTime"],
@@ -557,13 +551,7 @@ impl Reader {
                 _ => {}
             }
         }
-        let mut reason = None;
-        for (i, why) in array(r.value, "reasonCode", &r.path)?.iter().enumerate() {
-            reason = reason.or(concept_text(
-                Some(why),
-                &format!("{}.reasonCode[{i}]", r.path),
-            )?);
-        }
+        let reason = first_concept_text(r, "reasonCode")?;
         let (mut dose, mut route, mut frequency) = (None, None, None);
         if let Some(dosage) = array(r.value, "dosage", &r.path)?.first() {
             let at = format!("{}.dosage[0]", r.path);
@@ -621,13 +609,7 @@ impl Reader {
             self.skip(r, format!("status `{status}`"));
             return Ok(());
         }
-        let mut reason = None;
-        for (i, why) in array(r.value, "reasonCode", &r.path)?.iter().enumerate() {
-            reason = reason.or(concept_text(
-                Some(why),
-                &format!("{}.reasonCode[{i}]", r.path),
-            )?);
-        }
+        let reason = first_concept_text(r, "reasonCode")?;
         // Another system's visit without a stated reason still groups the day's entries.
         let kind_of_visit = array(r.value, "type", &r.path)?
             .first()
@@ -823,6 +805,16 @@ fn demographics(r: &Res<'_>) -> Result<Option<Demographics>, InteropError> {
     d.normalized()
         .map(Some)
         .map_err(|e| InteropError::fhir(&r.path, e.to_string()))
+}
+
+/// The text of the first of a list of CodeableConcepts that has one (every one is checked).
+fn first_concept_text(r: &Res<'_>, key: &str) -> Result<Option<String>, InteropError> {
+    let mut first = None;
+    for (i, concept) in array(r.value, key, &r.path)?.iter().enumerate() {
+        let text = concept_text(Some(concept), &format!("{}.{key}[{i}]", r.path))?;
+        first = first.or(text);
+    }
+    Ok(first)
 }
 
 /// The Carelog order a result names in `basedOn` (identifier `urn:carelog:entry`), if any.
