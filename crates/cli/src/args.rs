@@ -45,6 +45,11 @@ pub enum Command {
         #[command(subcommand)]
         command: ClinicCommand,
     },
+    /// The machines of this clinic: pairing a new one, listing and removing them.
+    Device {
+        #[command(subcommand)]
+        command: DeviceCommand,
+    },
     /// Staff users.
     User {
         #[command(subcommand)]
@@ -218,6 +223,56 @@ pub enum NetworkCommand {
         /// The first admin's name (passphrase from $CARELOG_NEW_PASSPHRASE).
         #[arg(long)]
         admin: String,
+    },
+}
+
+/// `device …`
+#[derive(Subcommand, Debug)]
+pub enum DeviceCommand {
+    /// In an empty home: this machine's node keys and a pairing request, with a code to compare
+    /// on the admin's screen.
+    Pair {
+        /// Where to write the request.
+        #[arg(long)]
+        out: PathBuf,
+        /// A name to tell this machine apart (default: its host name).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// On a machine of the clinic: enroll the device of a pairing request and write its invite.
+    Approve {
+        /// The pairing request file.
+        file: PathBuf,
+        #[command(flatten)]
+        actor: Actor,
+        /// Where to write the invite.
+        #[arg(long)]
+        out: PathBuf,
+        /// staff, kiosk or gateway.
+        #[arg(long, default_value = "staff")]
+        role: String,
+        /// Peer addresses the device should sync with (default: this home's peers).
+        #[arg(long = "peer")]
+        peers: Vec<String>,
+    },
+    /// In the paired home: store the network and the clinic from the invite, then sync.
+    Join {
+        /// The invite file.
+        invite: PathBuf,
+    },
+    /// The clinic's machines.
+    List,
+    /// Remove a device (lost, stolen, retired): it is refused from then on and the clinic's
+    /// records get new keys without it.
+    Remove {
+        #[command(flatten)]
+        actor: Actor,
+        /// The device id.
+        #[arg(long)]
+        device: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
     },
 }
 

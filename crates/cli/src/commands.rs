@@ -88,6 +88,7 @@ pub fn run(home: &Path, command: Command, json: bool) -> Result<Output, Failure>
             ))
         }
         Command::Clinic { command } => clinic(home, command),
+        Command::Device { command } => crate::devices::run(home, command),
         Command::Demo { dir } => demo::run(&dir),
         Command::Service { command } => crate::service::run(command),
         Command::Restore { file, no_peers } => {
@@ -216,6 +217,7 @@ fn on_node(node: &mut Node, command: Command) -> Result<Output, Failure> {
         Command::Backup { out } => interchange::backup(node, out),
         Command::Network { .. }
         | Command::Clinic { .. }
+        | Command::Device { .. }
         | Command::Demo { .. }
         | Command::Service { .. }
         | Command::Restore { .. }

@@ -4,6 +4,7 @@
 mod args;
 mod commands;
 mod demo;
+mod devices;
 mod network;
 mod progress;
 mod secrets;

@@ -49,15 +49,15 @@ pub use ledger::{
 pub use order::{Dag, DagNode, Frontier};
 pub use policy::{Action, Basis, Denied, Permit, authorize};
 pub use records::{
-    AccessRequest, Attending, AuditAction, AuditEvent, BlockAt, Clinic, DataKeyEpoch, EntryRef,
-    Grant, KeyHistory, KeyStoreRef, Network, PatientFile, ProxyRef, RequestStatus, Stop, User,
-    ViewRef,
+    AccessRequest, Attending, AuditAction, AuditEvent, BlockAt, Clinic, DataKeyEpoch, DeviceOf,
+    EntryRef, Grant, KeyHistory, KeyStoreRef, Network, PatientFile, ProxyRef, RequestStatus, Stop,
+    User, ViewRef,
 };
 pub use saved::SavedPart;
 pub use state::{BREAK_GLASS_MS, Position, State};
 pub use tx::{
-    KeyWrap, MAX_EMERGENCY_LEN, MAX_KEY_STORE_LEN, MAX_KEY_WRAPS, MAX_NAME_LEN, MAX_REASON_LEN,
-    MAX_SEALED_LEN, MAX_WRAPPED_LEN, Payload, Role, Signature, SignedTx, Tx,
+    DeviceRole, KeyWrap, MAX_EMERGENCY_LEN, MAX_KEY_STORE_LEN, MAX_KEY_WRAPS, MAX_NAME_LEN,
+    MAX_REASON_LEN, MAX_SEALED_LEN, MAX_WRAPPED_LEN, Payload, Role, Signature, SignedTx, Tx,
 };
 
 pub use carelog_vocab::{AccessLevel, EntryKind};

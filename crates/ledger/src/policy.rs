@@ -67,6 +67,13 @@ pub enum Action {
         /// The clinic whose index is searched.
         clinic: ActorId,
     },
+    /// Add a device to a clinic.
+    EnrollDevice {
+        /// The clinic.
+        clinic: ActorId,
+    },
+    /// Remove a device from its clinic.
+    RemoveDevice(ActorId),
 }
 
 impl Action {
@@ -100,6 +107,8 @@ impl Action {
             Payload::PatientKeyStore { .. } => Action::PublishKeyStore,
             Payload::AddProxy { .. } => Action::AddProxy,
             Payload::EmergencySummary { .. } => Action::PublishView,
+            Payload::EnrollDevice { clinic, .. } => Action::EnrollDevice { clinic: *clinic },
+            Payload::RemoveDevice { device, .. } => Action::RemoveDevice(*device),
         }
     }
 }
@@ -194,6 +203,9 @@ pub enum Denied {
     /// Disabling is for staff; a patient is not disabled.
     #[error("{0} is not a staff user")]
     NotStaff(ActorId),
+    /// Removing is for devices of a clinic; a clinic is suspended by the health authority.
+    #[error("{0} is not a device of a clinic")]
+    NotADevice(ActorId),
 }
 
 impl Denied {
@@ -286,7 +298,7 @@ pub fn authorize(
                     action: "create patients",
                 });
             }
-            if !state.clinics.contains_key(clinic) {
+            if !state.is_clinic(clinic) {
                 return Err(Denied::UnknownClinic(*clinic));
             }
             if is_authority {
@@ -298,7 +310,8 @@ pub fn authorize(
             }));
         }
         Action::RegisterPatient { clinic } => {
-            return admin_of(clinic).unwrap_or(Err(Denied::WrongRole {
+            // Sealed by a device, the registration is its clinic's.
+            return admin_of(&state.clinic_of(clinic)).unwrap_or(Err(Denied::WrongRole {
                 needed: "clinic admins",
                 action: "register patients",
             }));
@@ -319,7 +332,7 @@ pub fn authorize(
             }));
         }
         Action::SuspendClinic(clinic) => {
-            if !state.clinics.contains_key(clinic) {
+            if !state.is_clinic(clinic) {
                 return Err(Denied::UnknownClinic(*clinic));
             }
             if is_authority {
@@ -331,6 +344,30 @@ pub fn authorize(
             });
         }
         Action::ReplaceKey(target) => return replace_key(state, actor, is_authority, *target),
+        Action::EnrollDevice { clinic } => {
+            if !state.is_clinic(clinic) {
+                return Err(Denied::UnknownClinic(*clinic));
+            }
+            if state.is_suspended(clinic) {
+                return Err(Denied::ClinicSuspended(*clinic));
+            }
+            return admin_of(clinic).unwrap_or(Err(Denied::WrongRole {
+                needed: "clinic admins",
+                action: "add devices",
+            }));
+        }
+        Action::RemoveDevice(device) => {
+            let Some(of) = state.clinics.get(device).and_then(|c| c.device.as_ref()) else {
+                return Err(Denied::NotADevice(*device));
+            };
+            if is_authority {
+                return staff(Basis::Authority);
+            }
+            return admin_of(&of.clinic).unwrap_or(Err(Denied::WrongRole {
+                needed: "clinic admins and the health authority",
+                action: "remove devices",
+            }));
+        }
         Action::FindPatients { clinic } => {
             return match user {
                 Some(u) if u.role != Role::Patient && u.clinic == *clinic => staff(Basis::Staff),
@@ -462,7 +499,7 @@ pub fn authorize(
                     action: "move their record",
                 });
             }
-            if !state.clinics.contains_key(clinic) {
+            if !state.is_clinic(clinic) {
                 return Err(Denied::UnknownClinic(*clinic));
             }
             if state.is_suspended(clinic) {
@@ -534,7 +571,9 @@ pub fn authorize(
         | Action::DisableUser(_)
         | Action::SuspendClinic(_)
         | Action::ReplaceKey(_)
-        | Action::FindPatients { .. } => Err(Denied::NoAccess),
+        | Action::FindPatients { .. }
+        | Action::EnrollDevice { .. }
+        | Action::RemoveDevice(_) => Err(Denied::NoAccess),
     }
 }
 
@@ -553,14 +592,15 @@ fn clinic_node(
             action: "act for a clinic's node in anything but key rotation and level views",
         });
     }
-    if clinic.suspended.is_some() {
+    if clinic.suspended.is_some() || state.is_suspended(&actor) {
         return Err(Denied::ClinicSuspended(actor));
     }
     let patient_id = patient.ok_or(Denied::NoAccess)?;
     let file = state
         .patient(&patient_id)
         .ok_or(Denied::UnknownPatient(patient_id))?;
-    if file.clinic != actor {
+    // A device acts for its clinic.
+    if file.clinic != state.clinic_of(&actor) {
         return Err(Denied::NotClinicOfRecord);
     }
     Ok(Permit {

@@ -85,8 +85,31 @@ pub struct Clinic {
     pub keys: PublicKeys,
     /// Keys it had before a replacement.
     pub history: KeyHistory,
-    /// Set while the health authority has it suspended.
+    /// Set while the health authority has it suspended; for a device, once it is removed (for
+    /// good: a removed device pairs again as a new one).
     pub suspended: Option<Stop>,
+    /// Set when this is not a clinic but a device of one.
+    pub device: Option<DeviceOf>,
+}
+
+impl Clinic {
+    /// Whether this is a clinic of the network rather than a device of one.
+    pub fn is_clinic(&self) -> bool {
+        self.device.is_none()
+    }
+}
+
+/// What makes a sealer a device of a clinic.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceOf {
+    /// The clinic.
+    pub clinic: ActorId,
+    /// What it is for.
+    pub role: crate::tx::DeviceRole,
+    /// The block that enrolled it.
+    pub since: BlockAt,
+    /// Who enrolled it.
+    pub by: ActorId,
 }
 
 /// An enrolled staff user or a registered patient.

@@ -17,8 +17,9 @@ use crate::ledger::Ledger;
 use crate::records::{Clinic, Network, PatientFile, User};
 use crate::state::State;
 
-/// The layout of the parts; a replica reading another layout replays instead.
-const FORMAT: u32 = 1;
+/// The layout of the parts; a replica reading another layout replays instead. 2: clinics
+/// carry their devices.
+const FORMAT: u32 = 2;
 
 /// Users per page.
 const USERS_PER_PART: usize = 2048;

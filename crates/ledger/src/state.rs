@@ -156,11 +156,50 @@ impl State {
             .or_else(|| self.clinics.get(actor).map(|c| c.keys.encryption))
     }
 
-    /// Whether a clinic is suspended by the health authority.
+    /// Whether a clinic is suspended by the health authority; for a device, whether it was
+    /// removed or its clinic is suspended.
     pub fn is_suspended(&self, clinic: &ActorId) -> bool {
+        self.clinics.get(clinic).is_some_and(|c| {
+            c.suspended.is_some()
+                || c.device
+                    .as_ref()
+                    .is_some_and(|d| self.is_suspended_clinic(&d.clinic))
+        })
+    }
+
+    fn is_suspended_clinic(&self, clinic: &ActorId) -> bool {
         self.clinics
             .get(clinic)
             .is_some_and(|c| c.suspended.is_some())
+    }
+
+    /// The clinic a sealer belongs to: itself for a clinic's own node, its clinic for a device.
+    pub fn clinic_of(&self, sealer: &ActorId) -> ActorId {
+        self.clinics
+            .get(sealer)
+            .and_then(|c| c.device.as_ref())
+            .map_or(*sealer, |d| d.clinic)
+    }
+
+    /// Whether an id is an enrolled clinic of the network (not a device of one).
+    pub fn is_clinic(&self, id: &ActorId) -> bool {
+        self.clinics.get(id).is_some_and(|c| c.is_clinic())
+    }
+
+    /// The devices enrolled in a clinic (removed ones too), by id.
+    pub fn devices_of<'a>(
+        &'a self,
+        clinic: &'a ActorId,
+    ) -> impl Iterator<Item = (&'a ActorId, &'a crate::records::Clinic)> + 'a {
+        self.clinics
+            .iter()
+            .filter(move |(_, c)| c.device.as_ref().is_some_and(|d| d.clinic == *clinic))
+    }
+
+    /// Whether `sealer` may seal blocks and connect now: an enrolled clinic not suspended, or a
+    /// device not removed whose clinic is not suspended.
+    pub fn may_seal(&self, sealer: &ActorId) -> bool {
+        self.clinics.contains_key(sealer) && !self.is_suspended(sealer)
     }
 
     /// Whether an actor id is taken (authority, clinic, user or patient).
@@ -186,9 +225,7 @@ impl State {
             return u.disabled.is_none()
                 && (u.role == Role::Patient || !self.is_suspended(&u.clinic));
         }
-        self.clinics
-            .get(reader)
-            .is_some_and(|c| c.suspended.is_none())
+        self.may_seal(reader)
     }
 
     /// The readers a patient's new data key must be wrapped for at `now_ms`: the patient, the
@@ -219,8 +256,14 @@ impl State {
             .iter()
             .filter(|(_, at)| seen(at.since))
             .map(|(id, _)| *id);
+        // The clinic's devices hold its records' keys like its first node does.
+        let devices = self
+            .devices_of(&file.clinic)
+            .filter(|(_, c)| c.device.as_ref().is_some_and(|d| seen(d.since)))
+            .map(|(id, _)| *id);
         [*patient, file.clinic]
             .into_iter()
+            .chain(devices)
             .chain(attention)
             .chain(grants)
             .chain(proxies)
@@ -239,8 +282,14 @@ impl State {
         now_ms: i64,
     ) -> bool {
         let unseen = |at: BlockAt| !Dag::precedes(at, frontier);
+        let device_of_record = self
+            .clinics
+            .get(reader)
+            .and_then(|c| c.device.as_ref())
+            .is_some_and(|d| d.clinic == file.clinic);
         let holds = (file.attention.contains_key(reader)
             || file.proxies.contains_key(reader)
+            || device_of_record
             || file
                 .grants
                 .get(reader)
@@ -259,11 +308,13 @@ impl State {
                         .and_then(|c| c.suspended.as_ref())
                         .is_some_and(|s| unseen(s.at))
             }
-            None => self
-                .clinics
-                .get(reader)
-                .and_then(|c| c.suspended.as_ref())
-                .is_some_and(|s| unseen(s.at)),
+            None => self.clinics.get(reader).is_some_and(|c| {
+                let parent = c.device.as_ref().and_then(|d| self.clinics.get(&d.clinic));
+                c.suspended
+                    .iter()
+                    .chain(parent.and_then(|p| p.suspended.as_ref()))
+                    .any(|s| unseen(s.at))
+            }),
         };
         holds || revoked_unseen || stopped_unseen
     }
@@ -391,6 +442,23 @@ impl State {
     fn void_by_standing(&self, tx: &crate::tx::Tx, position: Position<'_>) -> Option<&'static str> {
         let sealer = position.at.0;
         if let Some(clinic) = self.clinics.get(&sealer) {
+            if let Some(device) = &clinic.device {
+                if clinic.suspended.is_some() {
+                    return Some("sealed by a device removed from its clinic");
+                }
+                if self.is_suspended_clinic(&device.clinic) && self.authority() != Some(tx.author) {
+                    return Some(
+                        "sealed by a device of a clinic the health authority has suspended",
+                    );
+                }
+                let clinician = self
+                    .users
+                    .get(&tx.author)
+                    .is_some_and(|u| matches!(u.role, Role::Doctor | Role::Lab));
+                if device.role == crate::tx::DeviceRole::Kiosk && clinician {
+                    return Some("a kiosk seals no doctor's or lab's transactions");
+                }
+            }
             if clinic.suspended.is_some() && self.authority() != Some(tx.author) {
                 return Some("sealed by a clinic the health authority has suspended");
             }
@@ -451,15 +519,21 @@ impl State {
             Payload::RegisterPatient {
                 patient, key_wraps, ..
             } => {
-                return match key_wraps
-                    .iter()
-                    .find(|w| w.reader != *patient && w.reader != tx.clinic)
-                {
+                let clinic = self.clinic_of(&tx.clinic);
+                let device_of_clinic = |reader: &ActorId| {
+                    self.clinics.get(reader).is_some_and(|c| {
+                        c.device.as_ref().is_some_and(|d| d.clinic == clinic)
+                            && c.suspended.is_none()
+                    })
+                };
+                return match key_wraps.iter().find(|w| {
+                    w.reader != *patient && w.reader != clinic && !device_of_clinic(&w.reader)
+                }) {
                     Some(w) => Err(format!(
                         "the first key is wrapped for {}, neither the patient nor the clinic",
                         w.reader
                     )),
-                    None if !key_wraps.iter().any(|w| w.reader == tx.clinic) => {
+                    None if !key_wraps.iter().any(|w| w.reader == clinic) => {
                         Err("the first key is not wrapped for the clinic of record".into())
                     }
                     None => Ok(()),
@@ -559,8 +633,42 @@ impl State {
                         keys: *keys,
                         history: KeyHistory::default(),
                         suspended: None,
+                        device: None,
                     },
                 );
+            }
+            Payload::EnrollDevice {
+                device,
+                clinic,
+                name,
+                role,
+                keys,
+            } => {
+                self.keys_in_use.insert(keys.signing);
+                self.clinics.insert(
+                    *device,
+                    Clinic {
+                        name: name.clone(),
+                        keys: *keys,
+                        history: KeyHistory::default(),
+                        suspended: None,
+                        device: Some(crate::records::DeviceOf {
+                            clinic: *clinic,
+                            role: *role,
+                            since: position.at,
+                            by: tx.author,
+                        }),
+                    },
+                );
+            }
+            Payload::RemoveDevice { device, reason } => {
+                if let Some(c) = self.clinics.get_mut(device) {
+                    c.suspended.get_or_insert(Stop {
+                        at: position.at,
+                        time_ms: tx.time_ms,
+                        reason: reason.clone(),
+                    });
+                }
             }
             Payload::EnrollUser {
                 user,
@@ -590,12 +698,13 @@ impl State {
                 key_wraps,
             } => {
                 self.keys_in_use.insert(keys.signing);
+                let clinic = self.clinic_of(&tx.clinic);
                 self.users.insert(
                     *patient,
                     User {
                         name: String::new(),
                         role: Role::Patient,
-                        clinic: tx.clinic,
+                        clinic,
                         specialty: None,
                         keys: *keys,
                         history: KeyHistory::default(),
@@ -607,8 +716,7 @@ impl State {
                     epoch: 0,
                     wraps: new_key_wraps(key_wraps),
                 };
-                let file =
-                    PatientFile::new(tx.clinic, key, audit(AuditAction::Register, None, None));
+                let file = PatientFile::new(clinic, key, audit(AuditAction::Register, None, None));
                 self.patients.insert(*patient, file);
             }
             Payload::AssignPhysician {
@@ -839,12 +947,13 @@ impl State {
                     return;
                 }
                 self.keys_in_use.insert(keys.signing);
+                let clinic = self.clinic_of(&tx.clinic);
                 self.users.insert(
                     *proxy,
                     User {
                         name: String::new(),
                         role: Role::Patient,
-                        clinic: tx.clinic,
+                        clinic,
                         specialty: None,
                         keys: *keys,
                         history: KeyHistory::default(),

@@ -6,6 +6,7 @@ use proptest::prelude::*;
 
 use super::*;
 
+mod devices;
 mod hostile;
 
 pub(crate) fn keys(n: u8) -> ActorKeys {

@@ -53,6 +53,49 @@ impl std::str::FromStr for Role {
     }
 }
 
+/// What a device of a clinic is for (see [`Payload::EnrollDevice`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum DeviceRole {
+    /// A clinician's or administrator's machine: staff sign in and chart.
+    Staff,
+    /// The front-desk kiosk: patients (and admins) only; what a doctor or lab signs is void
+    /// when a kiosk seals it.
+    Kiosk,
+    /// A headless node (`carelog serve`) that relays for the others.
+    Gateway,
+}
+
+impl DeviceRole {
+    /// The lowercase word used in the CLI and the UI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceRole::Staff => "staff",
+            DeviceRole::Kiosk => "kiosk",
+            DeviceRole::Gateway => "gateway",
+        }
+    }
+}
+
+impl std::fmt::Display for DeviceRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for DeviceRole {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "staff" => Ok(DeviceRole::Staff),
+            "kiosk" => Ok(DeviceRole::Kiosk),
+            "gateway" => Ok(DeviceRole::Gateway),
+            other => Err(format!(
+                "unknown device role `{other}`; expected one of staff, kiosk, gateway"
+            )),
+        }
+    }
+}
+
 /// A patient data key wrapped for one reader (opaque bytes of `carelog_vault::WrappedKey`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyWrap {
@@ -291,6 +334,30 @@ pub enum Payload {
         /// Its key wrapped for the card's emergency key.
         key_wrap: Vec<u8>,
     },
+    /// An admin of a clinic adds a device to it: a machine with node keys of its own that seals
+    /// its own chain, holds a full replica and the clinic's records' keys (wrapped for it like
+    /// for the clinic's first node), and whose staff, patients and policy are the clinic's.
+    EnrollDevice {
+        /// The device's id (derived from its signing key).
+        device: ActorId,
+        /// The clinic it belongs to.
+        clinic: ActorId,
+        /// A name to tell it apart ("front desk").
+        name: String,
+        /// What it is for.
+        role: DeviceRole,
+        /// The device's public keys.
+        keys: PublicKeys,
+    },
+    /// An admin of the device's clinic (or the health authority) removes a device (lost, stolen,
+    /// retired): what it seals afterwards is void, its handshakes are refused, and the records
+    /// it could open get new keys without it.
+    RemoveDevice {
+        /// The device.
+        device: ActorId,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl Payload {
@@ -318,7 +385,9 @@ impl Payload {
             | Payload::DisableUser { .. }
             | Payload::SuspendClinic { .. }
             | Payload::ReinstateClinic { .. }
-            | Payload::ReplaceKey { .. } => None,
+            | Payload::ReplaceKey { .. }
+            | Payload::EnrollDevice { .. }
+            | Payload::RemoveDevice { .. } => None,
         }
     }
 
@@ -347,6 +416,8 @@ impl Payload {
             Payload::PatientKeyStore { .. } => "key store",
             Payload::AddProxy { .. } => "add proxy",
             Payload::EmergencySummary { .. } => "emergency summary",
+            Payload::EnrollDevice { .. } => "enroll device",
+            Payload::RemoveDevice { .. } => "remove device",
         }
     }
 
@@ -357,6 +428,7 @@ impl Payload {
             Payload::EnrollUser { user, keys, .. } => Some((*user, keys)),
             Payload::RegisterPatient { patient, keys, .. } => Some((*patient, keys)),
             Payload::AddProxy { proxy, keys, .. } => Some((*proxy, keys)),
+            Payload::EnrollDevice { device, keys, .. } => Some((*device, keys)),
             _ => None,
         }
     }
@@ -407,7 +479,9 @@ impl Payload {
         }
         match self {
             Payload::Genesis { network_name, .. } => text("name", network_name, MAX_NAME_LEN),
-            Payload::EnrollClinic { name, .. } => text("name", name, MAX_NAME_LEN),
+            Payload::EnrollClinic { name, .. } | Payload::EnrollDevice { name, .. } => {
+                text("name", name, MAX_NAME_LEN)
+            }
             Payload::EnrollUser {
                 name, specialty, ..
             } => {
@@ -461,7 +535,8 @@ impl Payload {
             | Payload::BreakGlass { reason, .. }
             | Payload::DisableUser { reason, .. }
             | Payload::SuspendClinic { reason, .. }
-            | Payload::ReplaceKey { reason, .. } => text("reason", reason, MAX_REASON_LEN),
+            | Payload::ReplaceKey { reason, .. }
+            | Payload::RemoveDevice { reason, .. } => text("reason", reason, MAX_REASON_LEN),
             Payload::AuditRead { purpose, .. } => text("purpose", purpose, MAX_REASON_LEN),
             Payload::LevelView {
                 level,

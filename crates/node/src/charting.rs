@@ -113,7 +113,7 @@ impl Node {
     ) -> [(ActorId, &'a carelog_vault::ActorKeys); 2] {
         [
             (session.user, &session.keys),
-            (self.clinic, &self.secrets.node),
+            (self.sealer, &self.secrets.node),
         ]
     }
 

@@ -173,6 +173,7 @@ impl Node {
             .state()
             .clinics
             .iter()
+            .filter(|(_, clinic)| clinic.is_clinic())
             .map(|(id, clinic)| ClinicEntry {
                 id: *id,
                 name: clinic.name.clone(),

@@ -12,7 +12,7 @@ use crate::error::{NodeError, Result};
 use crate::home::{self, Home};
 use crate::{Node, check_node_passphrase, put_block, seal_user_keys, validate_name};
 
-const REQUEST_SETTING: &str = "join_request";
+pub(crate) const REQUEST_SETTING: &str = "join_request";
 
 /// A clinic's request to join, signed by its node key and its first admin.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -48,6 +48,9 @@ pub struct Invite {
     pub peers: Vec<String>,
     /// Every block of the approving replica in order (hex), genesis first.
     pub blocks: Vec<String>,
+    /// For a device of a clinic: the clinic's staff key stores, sealed for that device alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) key_stores: Option<crate::devices::SealedKeyStores>,
 }
 
 const REQUEST_FORMAT: &str = "carelog-join-request-1";
@@ -238,6 +241,16 @@ impl Node {
 
     /// The invite for a clinic's machine: this replica's blocks and where its peers listen.
     pub(crate) fn invite(&self, clinic: ActorId, peers: &[String]) -> Vec<u8> {
+        self.invite_with(clinic, peers, None)
+    }
+
+    /// [`Node::invite`] carrying a device's sealed staff key stores.
+    pub(crate) fn invite_with(
+        &self,
+        clinic: ActorId,
+        peers: &[String],
+        key_stores: Option<crate::devices::SealedKeyStores>,
+    ) -> Vec<u8> {
         let network = self
             .ledger
             .state()
@@ -256,6 +269,7 @@ impl Node {
                 .blocks_in_order()
                 .map(|b| hex::encode(b.to_bytes()))
                 .collect(),
+            key_stores,
         };
         serde_json::to_vec_pretty(&invite).expect("invites always encode")
     }
@@ -304,17 +318,28 @@ impl Node {
         if ledger.network_id().to_string() != invite.network_id {
             return Err(bad("its blocks belong to another network".into()));
         }
-        let Some(clinic) = crate::clinic_of_key(ledger.state(), &secrets.node) else {
+        let Some(sealer) = crate::clinic_of_key(ledger.state(), &secrets.node) else {
             return Err(bad("it does not enroll this clinic's key".into()));
+        };
+        let clinic = ledger.state().clinic_of(&sealer);
+        let key_stores = match &invite.key_stores {
+            Some(sealed) => sealed.open(&secrets, &sealer)?,
+            None => Vec::new(),
         };
         let ordered: Vec<Block> = ledger
             .blocks_in_order()
             .map(std::sync::Arc::unwrap_or_clone)
             .collect();
         home.keep_genesis(ledger.genesis())?;
+        for (actor, sealed) in &key_stores {
+            home.mirror_sealed_keys(&secrets, actor, sealed)?;
+        }
         store.write(|w| {
             for block in &ordered {
                 put_block(w, block, Origin::Peer)?;
+            }
+            for (actor, sealed) in &key_stores {
+                w.put_sealed_keys(&actor.0, sealed)?;
             }
             invite.peers.iter().try_for_each(|p| w.add_peer(p))
         })?;
@@ -326,6 +351,7 @@ impl Node {
             ledger,
             secrets,
             clinic,
+            sealer,
             loaded_seq,
             saved_txs: 0,
         })

@@ -28,6 +28,7 @@ mod backup;
 mod card;
 mod charting;
 mod demo;
+mod devices;
 mod directory;
 mod emergency;
 mod error;
@@ -68,6 +69,7 @@ pub use card::{CARD_NUMBER_DIGITS, Card, card_number, check_pin, parse_card_numb
 pub use carelog_sync::net::{LinkState, PeerState, SyncStatus};
 pub use charting::{Banner, EntryOptions, PatientListing};
 pub use demo::{DemoHome, DemoNetwork, build_demo, demo_authority_passphrase};
+pub use devices::{DeviceListing, DeviceRequest, Pairing, pairing_code};
 pub use directory::{ClinicEntry, CurrentReader, KeptRecord, Person, ReadBasis};
 pub use error::{NodeError, Result};
 pub use front_desk::FoundPatient;
@@ -152,7 +154,11 @@ pub struct Node {
     ledger: Ledger,
     /// The node key, the database key and the home's id.
     secrets: Arc<at_rest::HomeSecrets>,
+    /// The clinic this node works for.
     clinic: ActorId,
+    /// The id this node seals its chain under: the clinic's for its first node, its own for a
+    /// device added to the clinic later.
+    sealer: ActorId,
     /// The newest stored block this replica has applied (blocks may arrive from other processes).
     loaded_seq: i64,
     /// Transactions the saved state covers (see [`Node::save_state`]).
@@ -336,6 +342,7 @@ impl Node {
                 ledger,
                 secrets,
                 clinic,
+                sealer: clinic,
                 loaded_seq,
                 saved_txs: 0,
             },
@@ -507,7 +514,7 @@ impl Node {
         // The clinic whose current key this is (its id is its first key's; a replacement by the
         // health authority keeps the id). Blocks this node seals are not checked against its
         // key again (`Check::Own`), so it must be the enrolled one.
-        let clinic = clinic_of_key(ledger.state(), &secrets.node).ok_or_else(|| {
+        let sealer = clinic_of_key(ledger.state(), &secrets.node).ok_or_else(|| {
             let own = ActorId::from_signing_key(&secrets.node.public().signing);
             if ledger.state().clinics.contains_key(&own) {
                 NodeError::Damaged(format!(
@@ -521,9 +528,10 @@ impl Node {
         let node = Node {
             home,
             store,
+            clinic: ledger.state().clinic_of(&sealer),
+            sealer,
             ledger,
             secrets,
-            clinic,
             loaded_seq,
             saved_txs,
         };
@@ -646,13 +654,13 @@ impl Node {
     pub fn resolve_clinic(&self, text: &str) -> Result<ActorId> {
         let clinics = &self.ledger.state().clinics;
         if let Ok(id) = text.parse::<ActorId>()
-            && clinics.contains_key(&id)
+            && clinics.get(&id).is_some_and(|c| c.is_clinic())
         {
             return Ok(id);
         }
         let matches: Vec<ActorId> = clinics
             .iter()
-            .filter(|(_, c)| c.name == text.trim())
+            .filter(|(_, c)| c.is_clinic() && c.name == text.trim())
             .map(|(id, _)| *id)
             .collect();
         match matches.as_slice() {
@@ -784,6 +792,17 @@ impl Node {
                 reason: stop.reason.clone(),
             });
         }
+        self.refuse_if_removed()?;
+        let clinician = state
+            .users
+            .get(&user)
+            .is_some_and(|u| matches!(u.role, Role::Doctor | Role::Lab));
+        if clinician && self.device_role() == carelog_ledger::DeviceRole::Kiosk {
+            return Err(NodeError::Invalid(
+                "this device is the clinic's kiosk: doctors and labs sign in on a staff device"
+                    .into(),
+            ));
+        }
         // A patient's latest key store is the one they published (a PIN changed at another
         // clinic counts here too); patients registered before publishing have only their
         // clinic's copy, and one sealed under the PIN alone (from before cards) was never
@@ -891,7 +910,13 @@ impl Node {
         Ok(Stats {
             blocks: self.ledger.block_count(),
             txs: self.ledger.tx_count(),
-            clinics: self.ledger.state().clinics.len(),
+            clinics: self
+                .ledger
+                .state()
+                .clinics
+                .values()
+                .filter(|c| c.is_clinic())
+                .count(),
             state_hash: self.ledger.state_hash(),
             pending: self.store.pending_count()?,
         })
@@ -941,6 +966,7 @@ impl Node {
     /// stored meanwhile, so this clinic's chain never forks.
     fn commit(&mut self, txs: Vec<OwnTx>, new_keys: &[(ActorId, Vec<u8>)]) -> Result<Vec<TxId>> {
         self.refuse_if_chain_lost()?;
+        self.refuse_if_removed()?;
         let txs: Vec<SignedTx> = txs.into_iter().map(|t| t.0).collect();
         let ledger = &mut self.ledger;
         let secrets = &self.secrets;
@@ -1000,7 +1026,7 @@ impl Node {
     /// keep: another machine seals with this clinic's key (a copied machine, an old backup
     /// running beside the live one), and what this one seals may be void too.
     fn refuse_if_chain_lost(&self) -> Result<()> {
-        if !self.ledger.rivals().any(|((c, _), _)| *c == self.clinic) {
+        if !self.ledger.rivals().any(|((c, _), _)| *c == self.sealer) {
             return Ok(());
         }
         let lost = self
@@ -1034,7 +1060,7 @@ impl Node {
         OwnTx(
             carelog_ledger::Tx {
                 author: session.user,
-                clinic: self.clinic,
+                clinic: self.sealer,
                 time_ms,
                 payload,
             }
@@ -1043,7 +1069,7 @@ impl Node {
     }
 }
 
-/// The enrolled clinic whose current node key is `keys`.
+/// The enrolled clinic (or device of one) whose current node key is `keys`.
 pub(crate) fn clinic_of_key(state: &carelog_ledger::State, keys: &ActorKeys) -> Option<ActorId> {
     let signing = keys.public().signing;
     let own = ActorId::from_signing_key(&signing);

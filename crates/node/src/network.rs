@@ -45,7 +45,7 @@ impl Replica for Node {
     fn peer_holds(&mut self, _peer: ActorId, frontier: &[Tip]) {
         let ours = frontier
             .iter()
-            .find(|t| t.clinic == self.clinic)
+            .find(|t| t.clinic == self.sealer)
             .map(|t| t.height);
         if let Err(e) = self.mark_peer_holds(ours) {
             tracing::warn!(error = %e, "could not update the outbox");

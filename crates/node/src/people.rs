@@ -89,28 +89,20 @@ impl Node {
         let card = Card::issue(patient);
         let sealed = seal_patient_keys(&keys, &card, pin)?;
         let data_key = DataKey::from_bytes(home::random());
-        let node_public = self.secrets.node.public();
+        let mut key_wraps = vec![keys::wrap_for(
+            &data_key,
+            Default::default(),
+            &patient,
+            patient,
+            &keys.public().encryption,
+        )];
+        key_wraps.extend(self.wraps_for_clinic(&data_key, &patient));
         let register = self.sign(
             admin,
             Payload::RegisterPatient {
                 patient,
                 keys: keys.public(),
-                key_wraps: vec![
-                    keys::wrap_for(
-                        &data_key,
-                        Default::default(),
-                        &patient,
-                        patient,
-                        &keys.public().encryption,
-                    ),
-                    keys::wrap_for(
-                        &data_key,
-                        Default::default(),
-                        &patient,
-                        self.clinic,
-                        &node_public.encryption,
-                    ),
-                ],
+                key_wraps,
             },
         );
         let key_id = register.id();
@@ -188,7 +180,7 @@ impl Node {
         crate::OwnTx(
             carelog_ledger::Tx {
                 author: patient,
-                clinic: self.clinic,
+                clinic: self.sealer,
                 time_ms: self.clock(),
                 payload: Payload::PatientKeyStore {
                     patient,
@@ -261,7 +253,7 @@ impl Node {
         let held = admin.opened.open_all(
             file,
             &patient,
-            &[(self.clinic, &self.secrets.node), (admin.user, &admin.keys)],
+            &[(self.sealer, &self.secrets.node), (admin.user, &admin.keys)],
         );
         if held.is_empty() {
             return Err(NodeError::NoKey(

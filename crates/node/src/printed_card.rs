@@ -85,7 +85,7 @@ impl Node {
             .rev()
             .find(|e| e.kind == EntryKind::Demographics)?;
         let key_id = file.entry_key(entry)?.id;
-        let holders = [(self.clinic, &self.secrets.node)];
+        let holders = [(self.sealer, &self.secrets.node)];
         let key = keys::OpenedKeys::default().open_epoch(file, &patient, &key_id, &holders)?;
         let opened = self
             .open_entry(

@@ -44,7 +44,7 @@ impl Node {
         let held = admin.opened.open_all(
             file,
             &patient,
-            &[(self.clinic, &self.secrets.node), (admin.user, &admin.keys)],
+            &[(self.sealer, &self.secrets.node), (admin.user, &admin.keys)],
         );
         let current = current_key(file)?.id;
         let Some((_, name_key)) = held.iter().find(|(id, _)| *id == current) else {

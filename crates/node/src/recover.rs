@@ -126,6 +126,7 @@ impl Node {
             ledger,
             secrets: secrets.clone(),
             clinic,
+            sealer: clinic,
             loaded_seq: 0,
             saved_txs: 0,
         };

@@ -247,7 +247,7 @@ impl Node {
             }
         }
         outcome.blocks = fresh.into_iter().take(went_in).collect();
-        let own_head = self.ledger.dag().head_of(&self.clinic).map(|(h, _)| h);
+        let own_head = self.ledger.dag().head_of(&self.sealer).map(|(h, _)| h);
         let accepted = &outcome.blocks;
         let loaded_seq = &mut self.loaded_seq;
         self.store.write(|w| {
@@ -309,7 +309,7 @@ impl Node {
     /// A peer acknowledged holding blocks up to `height` of this clinic's chain: they leave the
     /// outbox.
     pub fn mark_peer_holds(&mut self, height_of_ours: Option<u64>) -> Result<()> {
-        let clinic = self.clinic;
+        let clinic = self.sealer;
         let own_head = self.ledger.dag().head_of(&clinic).map(|(h, _)| h);
         self.store.write(|w| {
             if let Some(height) = height_of_ours {

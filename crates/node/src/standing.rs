@@ -85,7 +85,7 @@ impl Node {
         OwnTx::by_authority(
             Tx {
                 author: ActorId::from_signing_key(&authority.public().signing),
-                clinic: self.clinic,
+                clinic: self.sealer,
                 time_ms: self.clock(),
                 payload,
             }
@@ -387,7 +387,7 @@ impl Node {
     /// The rotations [`Node::rotate_stale_keys`] would sign now.
     fn stale_key_rotations(&self, now: i64) -> Vec<OwnTx> {
         let state = self.ledger.state();
-        if state.is_suspended(&self.clinic) {
+        if state.is_suspended(&self.sealer) {
             return Vec::new();
         }
         let mut out = Vec::new();
@@ -397,7 +397,7 @@ impl Node {
             .filter(|(_, f)| f.clinic == self.clinic)
             .collect();
         files.sort_unstable_by_key(|(id, _)| **id);
-        let clinic_holder = [(self.clinic, &self.secrets.node)];
+        let clinic_holder = [(self.sealer, &self.secrets.node)];
         for (patient, file) in files {
             let required = state.required_readers(patient, file, None, now, None);
             let current: std::collections::BTreeSet<ActorId> = file
@@ -443,8 +443,8 @@ impl Node {
     pub(crate) fn sign_as_clinic(&self, payload: Payload) -> OwnTx {
         OwnTx::by_clinic(
             Tx {
-                author: self.clinic,
-                clinic: self.clinic,
+                author: self.sealer,
+                clinic: self.sealer,
                 time_ms: self.clock(),
                 payload,
             }

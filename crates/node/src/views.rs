@@ -78,12 +78,12 @@ impl Node {
         if levels.is_empty() {
             return Ok(Vec::new());
         }
-        let author = publisher.map_or(self.clinic, |s| s.user);
+        let author = publisher.map_or(self.sealer, |s| s.user);
         authorize(state, author, &Action::PublishView, Some(patient), now)?;
         let records = match publisher {
             Some(session) => self.opened_records(session, patient, file)?,
             None => {
-                let holders = [(self.clinic, &self.secrets.node)];
+                let holders = [(self.sealer, &self.secrets.node)];
                 self.records_opened_by(&holders, patient, file)?
             }
         };
@@ -267,7 +267,7 @@ impl Node {
         let chart = match publisher {
             Some(session) => self.open_entries(session, patient, file)?,
             None => self.open_entries_with(
-                &[(self.clinic, &self.secrets.node)],
+                &[(self.sealer, &self.secrets.node)],
                 &OpenedKeys::default(),
                 &OpenedEntries::default(),
                 patient,

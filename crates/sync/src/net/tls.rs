@@ -84,12 +84,13 @@ impl AllowList {
         AllowList::from_state(ledger.state())
     }
 
-    /// Replaces the list with the clinics enrolled in `state` and not suspended.
+    /// Replaces the list with the clinics enrolled in `state` and not suspended, and the
+    /// devices of those clinics not removed.
     pub fn refresh(&self, state: &State) {
         let fresh: BTreeMap<[u8; 32], ActorId> = state
             .clinics
             .iter()
-            .filter(|(_, clinic)| clinic.suspended.is_none())
+            .filter(|(id, _)| state.may_seal(id))
             .map(|(id, clinic)| (clinic.keys.signing, *id))
             .collect();
         let mut clinics = self.clinics.write().unwrap_or_else(|e| e.into_inner());

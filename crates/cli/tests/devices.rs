@@ -1,0 +1,491 @@
+//! A clinic of three machines beside another clinic, over real QUIC on loopback: a laptop and a
+//! kiosk pair with North Valley, a doctor signs in on the laptop she never used, both machines
+//! chart while their link is down and converge when it is back, the kiosk turns the doctor
+//! away, and a stolen laptop, once removed, is refused at the handshake.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use common::{Server, carelog_with, free_addr, json_ok, refusal};
+
+const PW: &str = "devices test passphrase";
+const PIN: &str = "482916";
+
+fn carelog(home: &Path) -> Command {
+    carelog_with(home, PW, PW)
+}
+
+fn ok(home: &Path, args: &[&str]) -> Value {
+    json_ok(carelog(home).args(args))
+}
+
+fn serve(home: &Path, listen: SocketAddr) -> Server {
+    Server(
+        carelog(home)
+            .args(["serve", "--listen", &listen.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// Syncs `home` with the peer, retrying while the server starts.
+fn sync(home: &Path, peer: SocketAddr) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = carelog(home)
+            .args(["sync", "--peer", &peer.to_string()])
+            .output()
+            .unwrap();
+        if out.status.success() {
+            return serde_json::from_slice(&out.stdout).unwrap();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "sync with {peer}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+fn state_hash(home: &Path) -> String {
+    ok(home, &["ledger", "stats"])["state_hash"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn texts(chart: &Value) -> Vec<String> {
+    chart["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["data"]["text"].as_str().map(str::to_string))
+        .collect()
+}
+
+fn note(home: &Path, patient: &str, text: &str) -> String {
+    let data = serde_json::json!({"title": "Visit", "text": text}).to_string();
+    ok(
+        home,
+        &[
+            "chart",
+            "add",
+            "--as",
+            "Dr Ada Quist",
+            "--patient",
+            patient,
+            "--kind",
+            "note",
+            "--data",
+            &data,
+        ],
+    )["entry_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Pairs a new machine at `home` with the clinic at `clinic` in `role`; returns its id.
+fn pair(dir: &Path, clinic: &Path, home: &Path, name: &str, role: &str) -> String {
+    let request = dir.join(format!("{name}.request"));
+    let invite = dir.join(format!("{name}.invite"));
+    let asked = ok(
+        home,
+        &[
+            "device",
+            "pair",
+            "--out",
+            request.to_str().unwrap(),
+            "--name",
+            name,
+        ],
+    );
+    let code = asked["code"].as_str().unwrap();
+    assert_eq!(code.len(), 7, "six digits in two groups: {code}");
+    let approved = ok(
+        clinic,
+        &[
+            "device",
+            "approve",
+            request.to_str().unwrap(),
+            "--as",
+            "Nora Admin",
+            "--out",
+            invite.to_str().unwrap(),
+            "--role",
+            role,
+        ],
+    );
+    assert_eq!(approved["device_id"], asked["device_id"]);
+    assert_eq!(
+        approved["code"], asked["code"],
+        "both screens show one code"
+    );
+    let joined = ok(home, &["device", "join", invite.to_str().unwrap()]);
+    assert_eq!(joined["device_id"], asked["device_id"]);
+    assert_eq!(
+        joined["clinic_id"],
+        ok(clinic, &["device", "list"])["devices"][0]["device_id"]
+    );
+    asked["device_id"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn three_machines_of_one_clinic_chart_apart_converge_and_a_removed_one_is_shut_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = |name: &str| -> PathBuf { dir.path().join(name) };
+    let (office, laptop, kiosk, south) = (at("office"), at("laptop"), at("kiosk"), at("south"));
+    let created = ok(
+        &office,
+        &[
+            "network",
+            "create",
+            "--network",
+            "Valley",
+            "--clinic",
+            "North Valley",
+            "--admin",
+            "Nora Admin",
+        ],
+    );
+    let north = created["clinic_id"].as_str().unwrap().to_string();
+    // Another clinic of the network.
+    let request = at("south.request");
+    let invite = at("south.invite");
+    ok(
+        &south,
+        &[
+            "clinic",
+            "request",
+            "--clinic",
+            "South",
+            "--admin",
+            "Sam Admin",
+            "--out",
+            request.to_str().unwrap(),
+        ],
+    );
+    ok(
+        &office,
+        &[
+            "clinic",
+            "approve",
+            request.to_str().unwrap(),
+            "--out",
+            invite.to_str().unwrap(),
+        ],
+    );
+    ok(&south, &["clinic", "join", invite.to_str().unwrap()]);
+    // Staff and a patient, on the office PC.
+    ok(
+        &office,
+        &[
+            "user",
+            "add",
+            "--as",
+            "Nora Admin",
+            "--role",
+            "doctor",
+            "--name",
+            "Dr Ada Quist",
+        ],
+    );
+    let patient = json_ok(carelog_with(&office, PW, PIN).args([
+        "patient",
+        "register",
+        "--as",
+        "Nora Admin",
+        "--name",
+        "Lena Farr",
+        "--birth-date",
+        "1961-04-12",
+        "--sex",
+        "female",
+    ]))["patient_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ok(
+        &office,
+        &[
+            "assign",
+            "--as",
+            "Nora Admin",
+            "--patient",
+            &patient,
+            "--doctor",
+            "Dr Ada Quist",
+            "--custodian",
+        ],
+    );
+    note(&office, &patient, "Seen in the office");
+
+    let laptop_id = pair(dir.path(), &office, &laptop, "Bedside laptop", "staff");
+    let kiosk_id = pair(dir.path(), &office, &kiosk, "Front desk", "kiosk");
+    let listed = ok(&office, &["device", "list"]);
+    let devices = listed["devices"].as_array().unwrap();
+    assert_eq!(devices.len(), 3, "{listed}");
+    assert_eq!(devices[0]["device_id"], north.as_str());
+    assert_eq!(devices[0]["this"], true);
+    let roles: Vec<&str> = devices
+        .iter()
+        .map(|d| d["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["staff", "staff", "kiosk"]);
+    assert!(devices.iter().all(|d| d["status"] == "active"));
+    // One clinic, however many machines.
+    assert_eq!(ok(&office, &["ledger", "stats"])["clinics"], 2);
+    assert_eq!(ok(&laptop, &["device", "list"])["devices"][1]["this"], true);
+
+    // The doctor signs in on the laptop, which she never used, with her usual passphrase, and
+    // reads what was written on the office PC.
+    let chart = ok(
+        &laptop,
+        &[
+            "chart",
+            "show",
+            "--as",
+            "Dr Ada Quist",
+            "--patient",
+            &patient,
+        ],
+    );
+    assert_eq!(texts(&chart), ["Seen in the office"]);
+    note(&laptop, &patient, "Seen at the bedside");
+
+    // The clinic's LAN: the office serves, the others sync with it.
+    let office_addr = free_addr();
+    {
+        let _office = serve(&office, office_addr);
+        for home in [&laptop, &kiosk, &south] {
+            sync(home, office_addr);
+        }
+        sync(&laptop, office_addr);
+    }
+    let chart = ok(
+        &office,
+        &[
+            "chart",
+            "show",
+            "--as",
+            "Dr Ada Quist",
+            "--patient",
+            &patient,
+        ],
+    );
+    assert_eq!(texts(&chart), ["Seen in the office", "Seen at the bedside"]);
+
+    // The LAN is down: both machines keep charting.
+    note(&office, &patient, "Written in the office, offline");
+    note(&laptop, &patient, "Written at the bedside, offline");
+    // The link is back: every machine and the other clinic reach one state.
+    {
+        let _office = serve(&office, office_addr);
+        for home in [&laptop, &kiosk, &south, &laptop, &kiosk, &south] {
+            sync(home, office_addr);
+        }
+    }
+    let hashes: Vec<String> = [&office, &laptop, &kiosk, &south]
+        .iter()
+        .map(|h| state_hash(h))
+        .collect();
+    assert!(hashes.iter().all(|h| *h == hashes[0]), "{hashes:?}");
+    let chart = ok(
+        &laptop,
+        &[
+            "chart",
+            "show",
+            "--as",
+            "Dr Ada Quist",
+            "--patient",
+            &patient,
+        ],
+    );
+    assert_eq!(texts(&chart).len(), 4, "{:?}", texts(&chart));
+
+    // The kiosk is for patients: the doctor is turned away there.
+    let err = refusal(carelog(&kiosk).args([
+        "chart",
+        "show",
+        "--as",
+        "Dr Ada Quist",
+        "--patient",
+        &patient,
+    ]));
+    assert!(err.contains("kiosk"), "{err}");
+
+    // The laptop is stolen: removed from the office PC, it is refused at the handshake.
+    let removed = ok(
+        &office,
+        &[
+            "device",
+            "remove",
+            "--as",
+            "Nora Admin",
+            "--device",
+            &laptop_id,
+            "--reason",
+            "stolen from the ward",
+        ],
+    );
+    assert!(removed["rotated"].as_u64().unwrap() >= 1, "{removed}");
+    let listed = ok(&office, &["device", "list"]);
+    let gone = listed["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["device_id"] == laptop_id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(gone["status"], "removed");
+    assert_eq!(gone["removed_reason"], "stolen from the ward");
+    note(&office, &patient, "Written after the theft");
+    let _office = serve(&office, office_addr);
+    sync(&kiosk, office_addr);
+    let out = carelog(&laptop)
+        .args(["sync", "--peer", &office_addr.to_string()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the removed laptop is refused");
+    assert_eq!(
+        texts(&ok(
+            &laptop,
+            &[
+                "chart",
+                "show",
+                "--as",
+                "Dr Ada Quist",
+                "--patient",
+                &patient
+            ]
+        ))
+        .len(),
+        4,
+        "nothing written after the theft reached it"
+    );
+    // The kiosk still syncs; nobody can remove a device twice.
+    assert_eq!(state_hash(&kiosk), state_hash(&office));
+    let err = refusal(carelog(&office).args([
+        "device",
+        "remove",
+        "--as",
+        "Nora Admin",
+        "--device",
+        &laptop_id,
+        "--reason",
+        "again",
+    ]));
+    assert!(err.contains("already removed"), "{err}");
+    let _ = kiosk_id;
+}
+
+#[test]
+fn bad_pairing_files_and_roles_are_refused_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let office = dir.path().join("office");
+    ok(
+        &office,
+        &[
+            "network",
+            "create",
+            "--network",
+            "Valley",
+            "--clinic",
+            "North Valley",
+            "--admin",
+            "Nora Admin",
+        ],
+    );
+    ok(
+        &office,
+        &[
+            "user",
+            "add",
+            "--as",
+            "Nora Admin",
+            "--role",
+            "doctor",
+            "--name",
+            "Dr Ada Quist",
+        ],
+    );
+    let laptop = dir.path().join("laptop");
+    let request = dir.path().join("laptop.request");
+    let invite = dir.path().join("laptop.invite");
+    ok(
+        &laptop,
+        &["device", "pair", "--out", request.to_str().unwrap()],
+    );
+    let approve = |who: &str, role: &str, file: &Path| {
+        let mut cmd = carelog(&office);
+        cmd.args([
+            "device",
+            "approve",
+            file.to_str().unwrap(),
+            "--as",
+            who,
+            "--out",
+            invite.to_str().unwrap(),
+            "--role",
+            role,
+        ]);
+        cmd
+    };
+    let err = refusal(&mut approve("Nora Admin", "printer", &request));
+    assert!(err.contains("staff, kiosk, gateway"), "{err}");
+    let err = refusal(&mut approve("Dr Ada Quist", "staff", &request));
+    assert!(err.contains("admin"), "{err}");
+    // A request whose key was swapped on the way no longer verifies.
+    let mut forged: Value = serde_json::from_slice(&std::fs::read(&request).unwrap()).unwrap();
+    forged["name"] = "Someone else's".into();
+    let forged_file = dir.path().join("forged.request");
+    std::fs::write(&forged_file, forged.to_string()).unwrap();
+    let err = refusal(&mut approve("Nora Admin", "staff", &forged_file));
+    assert!(err.contains("signature"), "{err}");
+    std::fs::write(&forged_file, b"\x00\xffnot json").unwrap();
+    let err = refusal(&mut approve("Nora Admin", "staff", &forged_file));
+    assert!(err.contains("not a valid pairing request"), "{err}");
+    assert!(!invite.exists(), "a refusal writes no invite");
+    // A home that is not empty cannot pair; an invite for another device does not join.
+    let err = refusal(carelog(&office).args([
+        "device",
+        "pair",
+        "--out",
+        dir.path().join("x").to_str().unwrap(),
+    ]));
+    assert!(!err.is_empty());
+    ok(
+        &office,
+        &[
+            "device",
+            "approve",
+            request.to_str().unwrap(),
+            "--as",
+            "Nora Admin",
+            "--out",
+            invite.to_str().unwrap(),
+        ],
+    );
+    let other = dir.path().join("other");
+    ok(
+        &other,
+        &[
+            "device",
+            "pair",
+            "--out",
+            dir.path().join("other.request").to_str().unwrap(),
+        ],
+    );
+    let err = refusal(carelog(&other).args(["device", "join", invite.to_str().unwrap()]));
+    assert!(err.contains("invite"), "{err}");
+    ok(&laptop, &["device", "join", invite.to_str().unwrap()]);
+}
