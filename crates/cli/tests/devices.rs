@@ -16,6 +16,7 @@ use common::{Server, carelog_with, free_addr, json_ok, refusal};
 
 const PW: &str = "devices test passphrase";
 const PIN: &str = "482916";
+const NEW_PW: &str = "a fresh passphrase for the ward";
 
 fn carelog(home: &Path) -> Command {
     carelog_with(home, PW, PW)
@@ -72,26 +73,35 @@ fn texts(chart: &Value) -> Vec<String> {
         .collect()
 }
 
-fn note(home: &Path, patient: &str, text: &str) -> String {
+fn note(home: &Path, pw: &str, patient: &str, text: &str) -> String {
     let data = serde_json::json!({"title": "Visit", "text": text}).to_string();
-    ok(
-        home,
-        &[
-            "chart",
-            "add",
-            "--as",
-            "Dr Ada Quist",
-            "--patient",
-            patient,
-            "--kind",
-            "note",
-            "--data",
-            &data,
-        ],
-    )["entry_id"]
+    json_ok(carelog_with(home, pw, pw).args([
+        "chart",
+        "add",
+        "--as",
+        "Dr Ada Quist",
+        "--patient",
+        patient,
+        "--kind",
+        "note",
+        "--data",
+        &data,
+    ]))["entry_id"]
         .as_str()
         .unwrap()
         .to_string()
+}
+
+/// The chart as Dr Ada Quist reads it at `home` with passphrase `pw`.
+fn show(home: &Path, pw: &str, patient: &str) -> Value {
+    json_ok(carelog_with(home, pw, pw).args([
+        "chart",
+        "show",
+        "--as",
+        "Dr Ada Quist",
+        "--patient",
+        patient,
+    ]))
 }
 
 /// Pairs a new machine at `home` with the clinic at `clinic` in `role`; returns its id.
@@ -227,7 +237,7 @@ fn three_machines_of_one_clinic_chart_apart_converge_and_a_removed_one_is_shut_o
             "--custodian",
         ],
     );
-    note(&office, &patient, "Seen in the office");
+    note(&office, PW, &patient, "Seen in the office");
 
     let laptop_id = pair(dir.path(), &office, &laptop, "Bedside laptop", "staff");
     let kiosk_id = pair(dir.path(), &office, &kiosk, "Front desk", "kiosk");
@@ -260,7 +270,22 @@ fn three_machines_of_one_clinic_chart_apart_converge_and_a_removed_one_is_shut_o
         ],
     );
     assert_eq!(texts(&chart), ["Seen in the office"]);
-    note(&laptop, &patient, "Seen at the bedside");
+    note(&laptop, PW, &patient, "Seen at the bedside");
+
+    // An admin enrols a lab user on the laptop: their key store reaches the office PC too.
+    ok(
+        &laptop,
+        &[
+            "user",
+            "add",
+            "--as",
+            "Nora Admin",
+            "--role",
+            "lab",
+            "--name",
+            "Lab Lee",
+        ],
+    );
 
     // The clinic's LAN: the office serves, the others sync with it.
     let office_addr = free_addr();
@@ -283,10 +308,14 @@ fn three_machines_of_one_clinic_chart_apart_converge_and_a_removed_one_is_shut_o
         ],
     );
     assert_eq!(texts(&chart), ["Seen in the office", "Seen at the bedside"]);
+    ok(&office, &["patients", "--as", "Lab Lee"]);
+    // The doctor changes her passphrase at the office; after the next sync the laptop takes the
+    // new one too (until then it knows only the old one, and charts with it).
+    json_ok(carelog_with(&office, PW, NEW_PW).args(["user", "passphrase", "--as", "Dr Ada Quist"]));
 
     // The LAN is down: both machines keep charting.
-    note(&office, &patient, "Written in the office, offline");
-    note(&laptop, &patient, "Written at the bedside, offline");
+    note(&office, NEW_PW, &patient, "Written in the office, offline");
+    note(&laptop, PW, &patient, "Written at the bedside, offline");
     // The link is back: every machine and the other clinic reach one state.
     {
         let _office = serve(&office, office_addr);
@@ -299,17 +328,19 @@ fn three_machines_of_one_clinic_chart_apart_converge_and_a_removed_one_is_shut_o
         .map(|h| state_hash(h))
         .collect();
     assert!(hashes.iter().all(|h| *h == hashes[0]), "{hashes:?}");
-    let chart = ok(
-        &laptop,
-        &[
-            "chart",
-            "show",
-            "--as",
-            "Dr Ada Quist",
-            "--patient",
-            &patient,
-        ],
+    let err = refusal(carelog(&laptop).args([
+        "chart",
+        "show",
+        "--as",
+        "Dr Ada Quist",
+        "--patient",
+        &patient,
+    ]));
+    assert!(
+        err.contains("passphrase"),
+        "the old passphrase no longer opens: {err}"
     );
+    let chart = show(&laptop, NEW_PW, &patient);
     assert_eq!(texts(&chart).len(), 4, "{:?}", texts(&chart));
 
     // The kiosk is for patients: the doctor is turned away there.
@@ -348,7 +379,7 @@ fn three_machines_of_one_clinic_chart_apart_converge_and_a_removed_one_is_shut_o
         .clone();
     assert_eq!(gone["status"], "removed");
     assert_eq!(gone["removed_reason"], "stolen from the ward");
-    note(&office, &patient, "Written after the theft");
+    note(&office, NEW_PW, &patient, "Written after the theft");
     let _office = serve(&office, office_addr);
     sync(&kiosk, office_addr);
     let out = carelog(&laptop)
@@ -357,18 +388,7 @@ fn three_machines_of_one_clinic_chart_apart_converge_and_a_removed_one_is_shut_o
         .unwrap();
     assert!(!out.status.success(), "the removed laptop is refused");
     assert_eq!(
-        texts(&ok(
-            &laptop,
-            &[
-                "chart",
-                "show",
-                "--as",
-                "Dr Ada Quist",
-                "--patient",
-                &patient
-            ]
-        ))
-        .len(),
+        texts(&show(&laptop, NEW_PW, &patient)).len(),
         4,
         "nothing written after the theft reached it"
     );

@@ -74,6 +74,8 @@ pub enum Action {
     },
     /// Remove a device from its clinic.
     RemoveDevice(ActorId),
+    /// Share a staff user's key store with the machines of their clinic.
+    ShareKeyStore(ActorId),
 }
 
 impl Action {
@@ -109,6 +111,7 @@ impl Action {
             Payload::EmergencySummary { .. } => Action::PublishView,
             Payload::EnrollDevice { clinic, .. } => Action::EnrollDevice { clinic: *clinic },
             Payload::RemoveDevice { device, .. } => Action::RemoveDevice(*device),
+            Payload::StaffKeyStore { user, .. } => Action::ShareKeyStore(*user),
         }
     }
 }
@@ -344,6 +347,12 @@ pub fn authorize(
             });
         }
         Action::ReplaceKey(target) => return replace_key(state, actor, is_authority, *target),
+        Action::ShareKeyStore(_) => {
+            return Err(Denied::WrongRole {
+                needed: "the machines of the user's clinic",
+                action: "share staff key stores",
+            });
+        }
         Action::EnrollDevice { clinic } => {
             if !state.is_clinic(clinic) {
                 return Err(Denied::UnknownClinic(*clinic));
@@ -573,7 +582,8 @@ pub fn authorize(
         | Action::ReplaceKey(_)
         | Action::FindPatients { .. }
         | Action::EnrollDevice { .. }
-        | Action::RemoveDevice(_) => Err(Denied::NoAccess),
+        | Action::RemoveDevice(_)
+        | Action::ShareKeyStore(_) => Err(Denied::NoAccess),
     }
 }
 
@@ -586,14 +596,31 @@ fn clinic_node(
     action: &Action,
     patient: Option<ActorId>,
 ) -> Result<Permit, Denied> {
-    if !matches!(action, Action::RotateKey | Action::PublishView) {
+    if !matches!(
+        action,
+        Action::RotateKey | Action::PublishView | Action::ShareKeyStore(_)
+    ) {
         return Err(Denied::WrongRole {
             needed: "people",
-            action: "act for a clinic's node in anything but key rotation and level views",
+            action: "act for a clinic's node in anything but key rotation, level views and \
+                     sharing its staff's key stores",
         });
     }
     if clinic.suspended.is_some() || state.is_suspended(&actor) {
         return Err(Denied::ClinicSuspended(actor));
+    }
+    if let Action::ShareKeyStore(user) = action {
+        // Its own clinic's staff only.
+        return match state.users.get(user) {
+            Some(u) if u.role != Role::Patient && u.clinic == state.clinic_of(&actor) => {
+                Ok(Permit {
+                    level: AccessLevel::None,
+                    basis: Basis::Clinic,
+                })
+            }
+            Some(_) => Err(Denied::OtherClinic),
+            None => Err(Denied::UnknownActor(*user)),
+        };
     }
     let patient_id = patient.ok_or(Denied::NoAccess)?;
     let file = state

@@ -129,6 +129,9 @@ pub struct User {
     pub history: KeyHistory,
     /// Set once an admin of their clinic (or the authority) disabled them.
     pub disabled: Option<Stop>,
+    /// A staff user's latest key store shared with the machines of their clinic
+    /// ([`Payload::StaffKeyStore`](crate::Payload::StaffKeyStore)).
+    pub key_store: Option<KeyStoreRef>,
 }
 
 /// A physician on a patient's attention list.

@@ -689,6 +689,7 @@ impl State {
                         keys: *keys,
                         history: KeyHistory::default(),
                         disabled: None,
+                        key_store: None,
                     },
                 );
             }
@@ -709,6 +710,7 @@ impl State {
                         keys: *keys,
                         history: KeyHistory::default(),
                         disabled: None,
+                        key_store: None,
                     },
                 );
                 let key = DataKeyEpoch {
@@ -958,6 +960,7 @@ impl State {
                         keys: *keys,
                         history: KeyHistory::default(),
                         disabled: None,
+                        key_store: None,
                     },
                 );
                 let block = self.block_index(position.block);
@@ -987,6 +990,38 @@ impl State {
                             index: position.index,
                         });
                     }
+                }
+            }
+            Payload::StaffKeyStore {
+                user, key_wraps, ..
+            } => {
+                let Some(clinic) = self.users.get(user).map(|u| u.clinic) else {
+                    return;
+                };
+                // Wrapped for the machines of the user's clinic and no one else.
+                let machine = |reader: &ActorId| {
+                    *reader == clinic
+                        || self.clinics.get(reader).is_some_and(|c| {
+                            c.suspended.is_none()
+                                && c.device.as_ref().is_some_and(|d| d.clinic == clinic)
+                        })
+                };
+                if let Some(w) = key_wraps.iter().find(|w| !machine(&w.reader)) {
+                    self.void.push((
+                        id,
+                        format!(
+                            "it shares a key store with {}, no machine of the user's clinic",
+                            w.reader
+                        ),
+                    ));
+                    return;
+                }
+                let block = self.block_index(position.block);
+                if let Some(u) = self.users.get_mut(user) {
+                    u.key_store = Some(crate::records::KeyStoreRef {
+                        block,
+                        index: position.index,
+                    });
                 }
             }
             Payload::PatientKeyStore { patient, .. } => {

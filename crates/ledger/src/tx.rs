@@ -349,6 +349,18 @@ pub enum Payload {
         /// The device's public keys.
         keys: PublicKeys,
     },
+    /// A machine of a clinic shares a staff user's key store (still sealed under their
+    /// passphrase) with the clinic's other machines, so the user signs in on any of them: sealed
+    /// again under a key of its own wrapped for each machine of the clinic, so that nobody else
+    /// holding the ledger can even try passphrases on it. The latest counts.
+    StaffKeyStore {
+        /// The staff user.
+        user: ActorId,
+        /// The key store, sealed under the key the wraps carry (associated data: the user's id).
+        sealed: Vec<u8>,
+        /// That key wrapped for the clinic and each of its devices (`key` is the zero id).
+        key_wraps: Vec<KeyWrap>,
+    },
     /// An admin of the device's clinic (or the health authority) removes a device (lost, stolen,
     /// retired): what it seals afterwards is void, its handshakes are refused, and the records
     /// it could open get new keys without it.
@@ -387,7 +399,8 @@ impl Payload {
             | Payload::ReinstateClinic { .. }
             | Payload::ReplaceKey { .. }
             | Payload::EnrollDevice { .. }
-            | Payload::RemoveDevice { .. } => None,
+            | Payload::RemoveDevice { .. }
+            | Payload::StaffKeyStore { .. } => None,
         }
     }
 
@@ -418,6 +431,7 @@ impl Payload {
             Payload::EmergencySummary { .. } => "emergency summary",
             Payload::EnrollDevice { .. } => "enroll device",
             Payload::RemoveDevice { .. } => "remove device",
+            Payload::StaffKeyStore { .. } => "staff key store",
         }
     }
 
@@ -602,6 +616,20 @@ impl Payload {
                     return Err(format!(
                         "its sealed key store is {} bytes, not 1 to {MAX_KEY_STORE_LEN}",
                         sealed.len()
+                    ));
+                }
+                Ok(())
+            }
+            Payload::StaffKeyStore {
+                sealed, key_wraps, ..
+            } => {
+                wraps(key_wraps)?;
+                // The key store sealed once more: its nonce and tag on top.
+                if sealed.is_empty() || sealed.len() > MAX_KEY_STORE_LEN + 64 {
+                    return Err(format!(
+                        "its sealed key store is {} bytes, not 1 to {}",
+                        sealed.len(),
+                        MAX_KEY_STORE_LEN + 64
                     ));
                 }
                 Ok(())

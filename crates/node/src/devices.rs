@@ -3,8 +3,8 @@
 //! A new machine pairs with its clinic: in an empty home it makes node keys of its own and a
 //! signed pairing request ([`Node::request_device`]) showing a short code; an admin of the clinic,
 //! on a device already enrolled, checks the code and enrolls it on the ledger
-//! ([`Node::approve_device`]), which hands back an invite (the network's blocks, the peers, and
-//! the clinic's staff key stores sealed for the new device alone). The device joins with it
+//! ([`Node::approve_device`]), which shares the clinic's staff key stores with the new device on
+//! the ledger and hands back an invite (the network's blocks and the peers). The device joins with it
 //! ([`Node::join`]), seals its own chain, holds a full replica and the clinic's records' keys,
 //! and works on when the clinic's network is down. Removing a device ([`Node::remove_device`])
 //! voids what it seals afterwards, refuses its handshakes, and gives the clinic's records new
@@ -20,12 +20,12 @@ use serde::{Deserialize, Serialize};
 use crate::at_rest::{self, HomeSecrets, NodeUnlock};
 use crate::error::{NodeError, Result};
 use crate::home::{self, Home};
-use crate::{Node, Session, check_node_passphrase, keys, validate_name};
+use crate::{Node, OwnTx, Session, check_node_passphrase, keys, validate_name};
 
 const REQUEST_FORMAT: &str = "carelog-device-request-1";
 
-/// The context a pairing's key stores are wrapped and sealed under.
-const KEY_STORES_CONTEXT: &[u8] = b"carelog device key stores v1 ";
+/// The context of a staff key store shared with the machines of a clinic.
+const STAFF_STORE_CONTEXT: &[u8] = b"carelog staff key store v1 ";
 
 /// A new machine's request to become a device of a clinic, signed by its node key.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -119,57 +119,11 @@ pub struct Pairing {
     pub invite: Vec<u8>,
 }
 
-/// The clinic's staff key stores, sealed for one device: a data key wrapped for the device's
-/// encryption key, and the key stores (each still sealed under its user's passphrase) sealed
-/// under it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub(crate) struct SealedKeyStores {
-    wrapped: String,
-    sealed: String,
-}
-
-fn key_stores_context(device: &ActorId) -> Vec<u8> {
-    let mut context = KEY_STORES_CONTEXT.to_vec();
-    context.extend_from_slice(&device.0);
+/// The context a staff key store shared on the ledger is wrapped and sealed under.
+fn staff_store_context(user: &ActorId) -> Vec<u8> {
+    let mut context = STAFF_STORE_CONTEXT.to_vec();
+    context.extend_from_slice(&user.0);
     context
-}
-
-impl SealedKeyStores {
-    fn seal(device: &ActorId, encryption: &[u8; 32], stores: &[(ActorId, Vec<u8>)]) -> Self {
-        let key = DataKey::from_bytes(home::random());
-        let context = key_stores_context(device);
-        let wrapped =
-            carelog_vault::wrap_key(&key, encryption, home::random(), home::random(), &context);
-        let plain = postcard::to_stdvec(stores).expect("key stores always encode");
-        SealedKeyStores {
-            wrapped: hex::encode(postcard::to_stdvec(&wrapped).expect("wraps always encode")),
-            sealed: hex::encode(carelog_vault::seal(&key, home::random(), &plain, &context)),
-        }
-    }
-
-    /// Opens them with the device's node keys.
-    pub(crate) fn open(
-        &self,
-        secrets: &HomeSecrets,
-        device: &ActorId,
-    ) -> Result<Vec<(ActorId, Vec<u8>)>> {
-        let bad = |what: &str| {
-            NodeError::Invalid(format!(
-                "not a valid invite: the staff key stores {what} (was the invite made for \
-                 another device?)"
-            ))
-        };
-        let context = key_stores_context(device);
-        let wrapped: carelog_vault::WrappedKey =
-            postcard::from_bytes(&hex::decode(&self.wrapped).map_err(|_| bad("are not hex"))?)
-                .map_err(|_| bad("are malformed"))?;
-        let key = carelog_vault::unwrap_key(&wrapped, &secrets.node, &context)
-            .map_err(|_| bad("do not open with this device's key"))?;
-        let sealed = hex::decode(&self.sealed).map_err(|_| bad("are not hex"))?;
-        let plain = carelog_vault::open(&key, &sealed, &context)
-            .map_err(|_| bad("do not open with this device's key"))?;
-        postcard::from_bytes(&plain).map_err(|_| bad("are malformed"))
-    }
 }
 
 impl Node {
@@ -206,9 +160,10 @@ impl Node {
 
     /// An admin of this clinic enrolls the device of a pairing request, with a role, and gives
     /// the clinic's records' keys to it (every record of the clinic gets a key wrapped for it
-    /// too). Returns the invite for the device: this replica's blocks, `peers` (this home's own
-    /// peers when empty), and the clinic's staff key stores sealed for the device alone, so
-    /// that staff sign in there with their usual passphrase.
+    /// too) and its staff's key stores (shared on the ledger for the clinic's machines alone,
+    /// still sealed under each user's passphrase), so that staff sign in there as anywhere.
+    /// Returns the invite for the device: this replica's blocks and `peers` (this home's own
+    /// peers when empty).
     pub fn approve_device(
         &mut self,
         admin: &Session,
@@ -249,14 +204,21 @@ impl Node {
         tracing::info!(%device, %role, "device enrolled");
         let rotated = self.rotate_stale_keys()?;
         tracing::info!(rotated, "records keyed for the new device");
-        let stores = self.staff_key_stores()?;
-        let sealed = SealedKeyStores::seal(&device, &request.keys.encryption, &stores);
+        // The staff's key stores, shared again so the new device opens them too.
+        let shares: Vec<OwnTx> = self
+            .staff_key_stores()?
+            .iter()
+            .map(|(user, sealed)| self.share_key_store(*user, sealed))
+            .collect();
+        for chunk in shares.chunks(512) {
+            self.commit(chunk.to_vec(), &[])?;
+        }
         let peers = if peers.is_empty() {
             self.peers()?
         } else {
             peers.to_vec()
         };
-        let invite = self.invite_with(self.clinic, &peers, Some(sealed));
+        let invite = self.invite(self.clinic, &peers);
         Ok(Pairing {
             device,
             code: request.code(),
@@ -264,21 +226,111 @@ impl Node {
         })
     }
 
-    /// The sealed key stores of this clinic's staff that this home holds.
+    /// The latest sealed key store of each of this clinic's staff that this machine holds or
+    /// can open from the ledger.
     fn staff_key_stores(&self) -> Result<Vec<(ActorId, Vec<u8>)>> {
         let state = self.ledger.state();
         let mut out = Vec::new();
-        for actor in self.store.local_actors()? {
-            let actor = ActorId(actor);
-            let staff = state
-                .users
-                .get(&actor)
-                .is_some_and(|u| u.role != Role::Patient && u.clinic == self.clinic);
-            if staff && let Some(sealed) = self.store.sealed_keys(&actor.0)? {
-                out.push((actor, sealed));
+        for (user, u) in &state.users {
+            if u.role == Role::Patient || u.clinic != self.clinic || u.disabled.is_some() {
+                continue;
+            }
+            let sealed = match self.shared_key_store(user) {
+                Some(sealed) => Some(sealed),
+                None => self.store.sealed_keys(&user.0)?,
+            };
+            if let Some(sealed) = sealed {
+                out.push((*user, sealed));
             }
         }
+        out.sort_by_key(|(user, _)| *user);
         Ok(out)
+    }
+
+    /// The machines of this clinic that hold its keys, with their encryption keys: the clinic's
+    /// first one and each device not removed.
+    fn machines(&self) -> Vec<(ActorId, [u8; 32])> {
+        let state = self.ledger.state();
+        std::iter::once(self.clinic)
+            .chain(
+                state
+                    .devices_of(&self.clinic)
+                    .filter(|(_, c)| c.suspended.is_none())
+                    .map(|(id, _)| *id),
+            )
+            .filter_map(|id| Some((id, state.encryption_key(&id)?)))
+            .collect()
+    }
+
+    /// Whether this clinic has machines beside its first one.
+    pub(crate) fn has_devices(&self) -> bool {
+        self.machines().len() > 1
+    }
+
+    /// Shares a staff user's sealed key store with the machines of this clinic, when it has
+    /// more than one: after an enrolment, a new passphrase or new keys.
+    pub(crate) fn share_key_store_if_needed(&mut self, user: ActorId, sealed: &[u8]) -> Result<()> {
+        if self.has_devices() {
+            let tx = self.share_key_store(user, sealed);
+            self.commit(vec![tx], &[])?;
+        }
+        Ok(())
+    }
+
+    /// The transaction sharing a staff user's key store (still sealed under their passphrase)
+    /// with the machines of this clinic, under a key wrapped for each of them.
+    fn share_key_store(&self, user: ActorId, sealed: &[u8]) -> OwnTx {
+        let key = DataKey::from_bytes(home::random());
+        let context = staff_store_context(&user);
+        let key_wraps = self
+            .machines()
+            .into_iter()
+            .map(|(reader, encryption)| {
+                let wrapped = carelog_vault::wrap_key(
+                    &key,
+                    &encryption,
+                    home::random(),
+                    home::random(),
+                    &context,
+                );
+                KeyWrap {
+                    key: Default::default(),
+                    reader,
+                    wrapped: postcard::to_stdvec(&wrapped).expect("wrapped keys always encode"),
+                }
+            })
+            .collect();
+        self.sign_as_clinic(Payload::StaffKeyStore {
+            user,
+            sealed: carelog_vault::seal(&key, home::random(), sealed, &context),
+            key_wraps,
+        })
+    }
+
+    /// A staff user's latest key store shared on the ledger, opened with this machine's key
+    /// (still sealed under the user's passphrase).
+    pub(crate) fn shared_key_store(&self, user: &ActorId) -> Option<Vec<u8>> {
+        let state = self.ledger.state();
+        let at = state.users.get(user)?.key_store?;
+        let block = self.ledger.block(&state.key_store_block(&at)?)?;
+        let Payload::StaffKeyStore {
+            user: u,
+            sealed,
+            key_wraps,
+        } = &block.txs.get(at.index as usize)?.tx.payload
+        else {
+            return None;
+        };
+        if u != user {
+            return None;
+        }
+        let context = staff_store_context(user);
+        let wrap = key_wraps.iter().find(|w| w.reader == self.sealer)?;
+        let wrapped: carelog_vault::WrappedKey = postcard::from_bytes(&wrap.wrapped).ok()?;
+        let key = carelog_vault::unwrap_key(&wrapped, &self.secrets.node, &context).ok()?;
+        carelog_vault::open(&key, sealed, &context)
+            .ok()
+            .map(|plain| plain.to_vec())
     }
 
     /// This clinic's machines: its first one, then the devices added to it, oldest first.

@@ -48,9 +48,6 @@ pub struct Invite {
     pub peers: Vec<String>,
     /// Every block of the approving replica in order (hex), genesis first.
     pub blocks: Vec<String>,
-    /// For a device of a clinic: the clinic's staff key stores, sealed for that device alone.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) key_stores: Option<crate::devices::SealedKeyStores>,
 }
 
 const REQUEST_FORMAT: &str = "carelog-join-request-1";
@@ -241,16 +238,6 @@ impl Node {
 
     /// The invite for a clinic's machine: this replica's blocks and where its peers listen.
     pub(crate) fn invite(&self, clinic: ActorId, peers: &[String]) -> Vec<u8> {
-        self.invite_with(clinic, peers, None)
-    }
-
-    /// [`Node::invite`] carrying a device's sealed staff key stores.
-    pub(crate) fn invite_with(
-        &self,
-        clinic: ActorId,
-        peers: &[String],
-        key_stores: Option<crate::devices::SealedKeyStores>,
-    ) -> Vec<u8> {
         let network = self
             .ledger
             .state()
@@ -269,7 +256,6 @@ impl Node {
                 .blocks_in_order()
                 .map(|b| hex::encode(b.to_bytes()))
                 .collect(),
-            key_stores,
         };
         serde_json::to_vec_pretty(&invite).expect("invites always encode")
     }
@@ -322,24 +308,14 @@ impl Node {
             return Err(bad("it does not enroll this clinic's key".into()));
         };
         let clinic = ledger.state().clinic_of(&sealer);
-        let key_stores = match &invite.key_stores {
-            Some(sealed) => sealed.open(&secrets, &sealer)?,
-            None => Vec::new(),
-        };
         let ordered: Vec<Block> = ledger
             .blocks_in_order()
             .map(std::sync::Arc::unwrap_or_clone)
             .collect();
         home.keep_genesis(ledger.genesis())?;
-        for (actor, sealed) in &key_stores {
-            home.mirror_sealed_keys(&secrets, actor, sealed)?;
-        }
         store.write(|w| {
             for block in &ordered {
                 put_block(w, block, Origin::Peer)?;
-            }
-            for (actor, sealed) in &key_stores {
-                w.put_sealed_keys(&actor.0, sealed)?;
             }
             invite.peers.iter().try_for_each(|p| w.add_peer(p))
         })?;

@@ -807,7 +807,16 @@ impl Node {
         // clinic counts here too); patients registered before publishing have only their
         // clinic's copy, and one sealed under the PIN alone (from before cards) was never
         // published: it opens until the patient's next PIN change.
-        let local = self.store.sealed_keys(&user.0)?;
+        // A staff user's latest key store may have been shared by another machine of the
+        // clinic (a passphrase changed there, or a user enrolled there).
+        let staff = state
+            .users
+            .get(&user)
+            .is_some_and(|u| u.role != Role::Patient);
+        let local = match self.shared_key_store(&user).filter(|_| staff) {
+            Some(shared) => Some(shared),
+            None => self.store.sealed_keys(&user.0)?,
+        };
         let sealed = match (local, self.published_key_store(&user)) {
             (Some(local), _) if !carelog_vault::needs_card(&local) => local,
             (_, Some(published)) => published,

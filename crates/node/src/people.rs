@@ -54,7 +54,8 @@ impl Node {
                 keys: keys.public(),
             },
         );
-        self.commit(vec![tx], &[(user, sealed)])?;
+        self.commit(vec![tx], &[(user, sealed.clone())])?;
+        self.share_key_store_if_needed(user, &sealed)?;
         tracing::info!(user = %user, role = %role, "staff enrolled");
         Ok(user)
     }
@@ -136,6 +137,7 @@ impl Node {
         let clinic_name = self.display_name(&self.clinic);
         let sealed = seal_user_keys(&session.keys, new_passphrase, &[&name, &clinic_name])?;
         self.replace_key_store(session.user, &sealed)?;
+        self.share_key_store_if_needed(session.user, &sealed)?;
         tracing::info!(user = %session.user, "passphrase changed");
         Ok(())
     }

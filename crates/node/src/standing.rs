@@ -194,7 +194,8 @@ impl Node {
                 reason: reason.trim().into(),
             },
         );
-        self.commit(vec![tx], &[(user, sealed)])?;
+        self.commit(vec![tx], &[(user, sealed.clone())])?;
+        self.share_key_store_if_needed(user, &sealed)?;
         tracing::info!(%user, "staff keys replaced");
         self.rotate_stale_keys().map(|_| ())
     }

@@ -285,3 +285,41 @@ fn a_kiosk_seals_patients_transactions_but_no_doctors() {
             .contains_key(&id(&w.doctors[1]))
     );
 }
+
+#[test]
+fn a_staff_key_store_is_shared_only_by_its_clinics_machines_and_only_with_them() {
+    let mut w = World::new();
+    let add = enroll_device(&w, 0, 0, 0, 1, DeviceRole::Staff);
+    w.seal(None, 0, vec![add]);
+    let doctor = id(&w.doctors[0]);
+    let device = id(&device_keys(1));
+    let share = |author: &ActorKeys, readers: &[ActorId]| {
+        tx(
+            author,
+            author,
+            T0 + 20,
+            Payload::StaffKeyStore {
+                user: doctor,
+                sealed: vec![3; 200],
+                key_wraps: wraps(TxId::default(), readers),
+            },
+        )
+    };
+    // Clinic B's node shares clinic A's doctor's key store: refused.
+    let hostile = share(&w.clinics[1], &[id(&w.clinics[1])]);
+    let block = w.base.seal(&w.clinics[1], vec![hostile], T0);
+    assert!(w.base.insert(block, Check::Full).is_err());
+    // A's device shares it with clinic B too: void, nothing recorded.
+    let leaky = share(
+        &device_keys(1),
+        &[id(&w.clinics[0]), device, id(&w.clinics[1])],
+    );
+    let leaky_id = leaky.id();
+    seal_at_device(&mut w, 1, vec![leaky]).unwrap();
+    assert!(void_reason(&w.base, leaky_id).is_some_and(|why| why.contains("no machine")));
+    assert!(w.base.state().users[&doctor].key_store.is_none());
+    // With the clinic's machines only: recorded.
+    let honest = share(&device_keys(1), &[id(&w.clinics[0]), device]);
+    seal_at_device(&mut w, 1, vec![honest]).unwrap();
+    assert!(w.base.state().users[&doctor].key_store.is_some());
+}
