@@ -509,3 +509,85 @@ fn bad_pairing_files_and_roles_are_refused_with_a_reason() {
     assert!(err.contains("invite"), "{err}");
     ok(&laptop, &["device", "join", invite.to_str().unwrap()]);
 }
+
+/// `carelog serve` on every interface with no peers configured: what it finds, it finds on the
+/// LAN.
+fn serve_alone(home: &Path) -> Server {
+    Server(
+        carelog(home)
+            .args(["serve", "--listen", "0.0.0.0:0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+#[test]
+fn machines_of_a_clinic_find_each_other_on_the_lan_and_say_they_are_in_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let office = dir.path().join("office");
+    let laptop = dir.path().join("laptop");
+    ok(
+        &office,
+        &[
+            "network",
+            "create",
+            "--network",
+            "Valley",
+            "--clinic",
+            "North Valley",
+            "--admin",
+            "Nora Admin",
+        ],
+    );
+    pair(dir.path(), &office, &laptop, "Bedside laptop", "staff");
+    assert!(
+        ok(&laptop, &["status"])["peers"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "no peer is configured"
+    );
+    let _office = serve_alone(&office);
+    let _laptop = serve_alone(&laptop);
+    // Written at the office while both serve: it reaches the laptop with no address given.
+    ok(
+        &office,
+        &[
+            "user",
+            "add",
+            "--as",
+            "Nora Admin",
+            "--role",
+            "doctor",
+            "--name",
+            "Dr Ada Quist",
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while state_hash(&laptop) != state_hash(&office) {
+        assert!(
+            Instant::now() < deadline,
+            "the machines did not find each other on the LAN"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let status = ok(&office, &["status"]);
+        if status["devices"]["in_sync"] == 1 {
+            assert_eq!(status["devices"]["total"], 2, "{status}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{status}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_carelog"))
+        .args(["--home", office.to_str().unwrap(), "status"])
+        .env("CARELOG_NODE_PASSPHRASE", common::NODE_PASSPHRASE)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("2 devices of this clinic, in sync"), "{text}");
+}

@@ -477,3 +477,61 @@ impl Node {
             .collect()
     }
 }
+
+/// How the machines of this clinic stand from here: how many there are (this one included),
+/// how many of the others are connected now and how many of those hold the same blocks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct MachinesStatus {
+    /// The clinic's machines not removed, this one included.
+    pub total: usize,
+    /// Other machines connected now.
+    pub connected: usize,
+    /// Other machines connected and in sync.
+    pub in_sync: usize,
+}
+
+impl MachinesStatus {
+    /// "3 devices of this clinic, in sync", or `None` for a clinic of one machine.
+    pub fn sentence(&self) -> Option<String> {
+        if self.total < 2 {
+            return None;
+        }
+        let others = self.total - 1;
+        let how = if self.in_sync == others {
+            "in sync".to_string()
+        } else if self.connected == 0 {
+            "the others not reachable".to_string()
+        } else {
+            format!("{} of the others in sync", self.in_sync)
+        };
+        Some(format!("{} devices of this clinic, {how}", self.total))
+    }
+}
+
+impl Node {
+    /// [`MachinesStatus`] from the sync links: each peer's authenticated id and whether the
+    /// link is in sync.
+    pub fn machines_status(
+        &self,
+        links: impl IntoIterator<Item = (Option<ActorId>, bool)>,
+    ) -> MachinesStatus {
+        let machines: std::collections::BTreeSet<ActorId> =
+            self.machines().into_iter().map(|(id, _)| id).collect();
+        let mut connected = std::collections::BTreeSet::new();
+        let mut in_sync = std::collections::BTreeSet::new();
+        for (peer, synced) in links {
+            let Some(peer) = peer.filter(|p| *p != self.sealer && machines.contains(p)) else {
+                continue;
+            };
+            connected.insert(peer);
+            if synced {
+                in_sync.insert(peer);
+            }
+        }
+        MachinesStatus {
+            total: machines.len(),
+            connected: connected.len(),
+            in_sync: in_sync.len(),
+        }
+    }
+}

@@ -122,7 +122,7 @@ impl KeysChecked {
         if txs == self.txs && self.at.is_some_and(|at| at.elapsed() < KEY_CHECK_EVERY) {
             return Vec::new();
         }
-        let before = node.ledger.dag().head_of(&node.clinic).map(|(h, _)| h);
+        let before = node.ledger.dag().head_of(&node.sealer).map(|(h, _)| h);
         let rotated = match node.rotate_stale_keys() {
             Ok(n) => n,
             Err(e) => {
@@ -144,11 +144,11 @@ impl KeysChecked {
         let after = node
             .ledger
             .dag()
-            .head_of(&node.clinic)
+            .head_of(&node.sealer)
             .map_or(0, |(h, _)| h);
         let first = before.map_or(0, |h| h + 1);
         (first..=after)
-            .filter_map(|h| node.ledger.block_at(&node.clinic, h))
+            .filter_map(|h| node.ledger.block_at(&node.sealer, h))
             .map(Arc::unwrap_or_clone)
             .collect()
     }
@@ -293,8 +293,12 @@ async fn run(
     mut shutdown: tokio::sync::watch::Receiver<bool>,
     on_event: impl Fn(&SyncEvent) + Send + 'static,
 ) -> Result<()> {
-    tracing::info!(addr = %endpoint.local_addr().map_err(net_err)?, peers = peers.len(), "serving");
+    let local = endpoint.local_addr().map_err(net_err)?;
+    tracing::info!(addr = %local, peers = peers.len(), "serving");
     let handle = endpoint.handle();
+    // Announced on the LAN once the clinic has more than one machine, until serving ends.
+    let mut _lan: Option<crate::lan::Lan> = None;
+    let mut lan_tried = false;
     let allow = endpoint.allow_list().clone();
     let shared = Arc::new(Mutex::new(node));
     let (events, mut incoming) = tokio::sync::mpsc::unbounded_channel();
@@ -324,6 +328,19 @@ async fn run(
                         }
                     };
                     allow.refresh(node.ledger.state());
+                    if !lan_tried && crate::lan::enabled() && node.has_devices() {
+                        lan_tried = true;
+                        match crate::lan::Lan::start(
+                            &node.network_id(),
+                            &node.clinic,
+                            &node.sealer,
+                            local.port(),
+                            handle.clone(),
+                        ) {
+                            Ok(started) => _lan = Some(started),
+                            Err(e) => tracing::warn!(error = %e, "could not announce this machine on the LAN; configured peers still sync"),
+                        }
+                    }
                     let mut fresh = fresh;
                     fresh.extend(keys_checked.rotate_if_due(&mut node));
                     (fresh, handle.status())

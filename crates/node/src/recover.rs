@@ -154,7 +154,7 @@ impl Node {
             blocks,
             txs,
             peers: peers.iter().copied().zip(peer_clinics).collect(),
-            own_height: node.ledger.dag().head_of(&node.clinic).map(|(h, _)| h),
+            own_height: node.ledger.dag().head_of(&node.sealer).map(|(h, _)| h),
             keys_restored,
             keys_waiting,
             set_aside,

@@ -78,8 +78,15 @@ pub(super) fn status(node: &mut Node, user: Option<String>) -> Result<Output, Fa
                 .collect::<Vec<_>>()
         ),
     };
-    let mut out =
-        json!({"online": online, "peers": peer_list, "pending": s.pending, "last_sync": last_sync});
+    let machines = node.machines_status(link.iter().flat_map(|l| {
+        l.peers.iter().map(|p| {
+            (
+                p.clinic.as_deref().and_then(|c| c.parse().ok()),
+                p.state == "in-sync",
+            )
+        })
+    }));
+    let mut out = json!({"online": online, "peers": peer_list, "pending": s.pending, "last_sync": last_sync, "devices": machines});
     let mut human = format!(
         "{}; {} peers; {} blocks waiting to be sent; last sync {}",
         if online {
@@ -93,6 +100,9 @@ pub(super) fn status(node: &mut Node, user: Option<String>) -> Result<Output, Fa
         s.pending,
         last_sync.as_deref().unwrap_or("never")
     );
+    if let Some(line) = machines.sentence() {
+        human.push_str(&format!("\n{line}"));
+    }
     if let Some(user) = user {
         let session = sign_in(node, &user)?;
         let records = node.new_records(&session)?;

@@ -161,6 +161,14 @@ impl SyncHandle {
     pub fn sync_now(&self) {
         self.shared.wake.notify_waiters();
     }
+
+    /// A peer found while serving (another machine of the clinic on its LAN): the server keeps
+    /// a connection to it like to a configured peer. An address it already dials is ignored.
+    /// Whoever answers there must still be enrolled and allowed, as for any peer.
+    pub fn add_peer(&self, addr: SocketAddr) {
+        lock(&self.shared.found).push(addr);
+        self.shared.found_wake.notify_one();
+    }
 }
 
 /// The status board: one slot per configured peer or incoming connection.
@@ -623,12 +631,23 @@ pub async fn serve<R: Replica>(
         incoming: AtomicUsize::new(0),
     });
     let mut tasks = JoinSet::new();
+    let mut dialled: std::collections::BTreeSet<SocketAddr> = peers.iter().copied().collect();
     for addr in peers {
         tasks.spawn(sentinel(ctx.clone(), addr, shutdown.clone()));
     }
     let mut stop = Some(shutdown.clone());
+    let own = endpoint.quic.local_addr().ok();
     loop {
         tokio::select! {
+            () = endpoint.shared.found_wake.notified() => {
+                let found: Vec<SocketAddr> = std::mem::take(&mut *lock(&endpoint.shared.found));
+                for addr in found {
+                    if Some(addr) != own && dialled.insert(addr) {
+                        tracing::info!(%addr, "dialling a peer found on the LAN");
+                        tasks.spawn(sentinel(ctx.clone(), addr, shutdown.clone()));
+                    }
+                }
+            }
             incoming = endpoint.quic.accept() => {
                 let Some(incoming) = incoming else { break };
                 // A peer proves it receives at its address (a QUIC Retry) before it takes a

@@ -180,6 +180,9 @@ struct Shared {
     board: driver::Board,
     wake: tokio::sync::Notify,
     next_link: std::sync::atomic::AtomicU64,
+    /// Peers found while serving (on the clinic's LAN), waiting for the server to dial them.
+    found: std::sync::Mutex<Vec<std::net::SocketAddr>>,
+    found_wake: tokio::sync::Notify,
 }
 
 /// A QUIC endpoint of one clinic node: its socket, TLS identity and allow-list.
@@ -266,6 +269,8 @@ impl Endpoint {
                 board: driver::Board::default(),
                 wake: tokio::sync::Notify::new(),
                 next_link: std::sync::atomic::AtomicU64::new(1),
+                found: std::sync::Mutex::new(Vec::new()),
+                found_wake: tokio::sync::Notify::new(),
             }),
         })
     }
