@@ -213,7 +213,18 @@ fn status_bar(node: &mut Node, link: Result<&Link, &str>) -> Answer<StatusBar> {
         }
         Err(why) => (false, Vec::new(), None, Some(why.to_string())),
     };
+    let devices = match link {
+        Ok(link) => node.machines_status(
+            link.status()
+                .peers
+                .iter()
+                .map(|p| (p.clinic, p.state == carelog_node::LinkState::InSync)),
+        ),
+        Err(_) => node.machines_status(std::iter::empty()),
+    }
+    .sentence();
     Ok(StatusBar {
+        devices,
         clinic: clinic_name(&node.clinic_id()),
         online,
         pending: stats.pending,

@@ -98,7 +98,20 @@ struct Inner {
     link_problem: Option<String>,
     /// Where the join request made in this window was saved.
     join_request: Option<PathBuf>,
+    /// The pairing request made in this window, while it waits for its invite.
+    pairing: Option<carelog_desktop_api::Pairing>,
 }
+
+/// Whether the open home is the clinic's kiosk device.
+fn kiosk_only(inner: &Inner) -> bool {
+    inner
+        .node
+        .as_ref()
+        .is_some_and(|n| n.device_role() == carelog_ledger::DeviceRole::Kiosk)
+}
+
+/// What a kiosk device offers beside the kiosk: an admin's sign-in, which alone leaves it.
+const KIOSK_DEVICE_EXIT: &[&str] = &[commands::STAFF, commands::SIGN_IN];
 
 /// Turns a node error into a sentence for the screen, keeping its kind.
 pub fn failure(e: NodeError) -> Failure {
@@ -192,6 +205,7 @@ impl Desk {
                 link: None,
                 link_problem: None,
                 join_request: None,
+                pairing: None,
             }),
             config,
             idle,
@@ -207,6 +221,17 @@ impl Desk {
             return Err(Failure::new(
                 FailureKind::KioskOnly,
                 "the patients' kiosk does not offer this; staff leave the kiosk and sign in first",
+            ));
+        }
+        // A kiosk device is the kiosk until an admin signs in.
+        if kiosk_only(&inner)
+            && inner.session.is_none()
+            && !KIOSK_COMMANDS.contains(&command)
+            && !KIOSK_DEVICE_EXIT.contains(&command)
+        {
+            return Err(Failure::new(
+                FailureKind::KioskOnly,
+                "this computer is the clinic's kiosk: only an admin's sign-in leaves it",
             ));
         }
         Ok(())
@@ -403,6 +428,7 @@ impl Desk {
         }
         let node = Node::join_with(&inner.home, invite, &inner.unlock).map_err(failure)?;
         inner.node = Some(node);
+        inner.pairing = None;
         inner.problem = None;
         inner.session = None;
         self.relink_locked(&mut inner);
@@ -487,9 +513,44 @@ impl Desk {
         .unwrap_or_else(|_| NodeUnlock::passphrase(carelog_node::DEMO_NODE_PASSPHRASE))
     }
 
-    /// Signs out; the keys are dropped (and zeroized by the vault).
+    /// Signs out; the keys are dropped (and zeroized by the vault). A kiosk device is the
+    /// kiosk again.
     pub fn sign_out(&self) {
-        self.lock().session = None;
+        let mut inner = self.lock();
+        inner.session = None;
+        inner.kiosk = kiosk_only(&inner);
+    }
+
+    /// In an empty home: this machine's keys and a pairing request saved at `out`, for an
+    /// admin of the clinic to approve.
+    pub fn pair_device(
+        &self,
+        name: &str,
+        node_passphrase: &str,
+        out: &Path,
+    ) -> Result<HomeInfo, Failure> {
+        let mut inner = self.lock();
+        if inner.node.is_some() {
+            return Err(Failure::new(
+                FailureKind::Invalid,
+                "this window already has a clinic open",
+            ));
+        }
+        if let Some(dir) = out.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                Failure::new(
+                    FailureKind::Other,
+                    format!("could not create {}: {e}", dir.display()),
+                )
+            })?;
+        }
+        let unlock = Desk::unlock_for_new(&mut inner, node_passphrase);
+        let (_, code) = Node::request_device(&inner.home, name, out, &unlock).map_err(failure)?;
+        inner.pairing = Some(carelog_desktop_api::Pairing {
+            file: out.display().to_string(),
+            code,
+        });
+        Ok(self.info_of(&inner))
     }
 }
 
@@ -499,6 +560,8 @@ impl Desk {
             idle_lock_seconds: self.idle.staff.as_secs(),
             kiosk_idle_lock_seconds: self.idle.kiosk.as_secs(),
             locked: inner.locked,
+            pairing: inner.pairing.clone(),
+            kiosk_only: kiosk_only(inner),
             ..info_of(inner)
         }
     }

@@ -18,6 +18,7 @@
 
 mod commands;
 mod desk;
+mod devices;
 mod screens;
 mod standing;
 mod updates;
@@ -165,6 +166,10 @@ fn run_command(invoke: tauri::ipc::Invoke<tauri::Wry>) -> bool {
         commands::print_document,
         updates::check_update,
         updates::install_update,
+        devices::pair_device,
+        devices::devices,
+        devices::approve_device,
+        devices::remove_device,
     ]);
     handler(invoke)
 }

@@ -18,6 +18,7 @@ enum Tab {
     Audit,
     Sync,
     Clinics,
+    Devices,
     Updates,
 }
 
@@ -40,6 +41,7 @@ pub fn Admin(me: Me) -> impl IntoView {
             {tab_button("tab-audit", Tab::Audit, "Audit")}
             {tab_button("tab-sync", Tab::Sync, "Peers and sync")}
             {tab_button("tab-clinics", Tab::Clinics, "Clinics")}
+            {tab_button("tab-devices", Tab::Devices, "Devices")}
             {tab_button("tab-updates", Tab::Updates, "Software updates")}
         </nav>
         {move || match tab.get() {
@@ -48,6 +50,7 @@ pub fn Admin(me: Me) -> impl IntoView {
             Tab::Audit => view! { <AuditTab/> }.into_any(),
             Tab::Sync => view! { <SyncTab/> }.into_any(),
             Tab::Clinics => view! { <ClinicsTab/> }.into_any(),
+            Tab::Devices => view! { <crate::devices::DevicesTab/> }.into_any(),
             Tab::Updates => view! { <crate::updates::UpdatesTab/> }.into_any(),
         }}
     }
@@ -63,7 +66,7 @@ fn patient_words(p: &ClinicPatient) -> String {
 }
 
 /// Loads a list command whenever the ledger changes.
-fn live_list<T>(cmd: &'static str) -> RwSignal<Vec<T>>
+pub(crate) fn live_list<T>(cmd: &'static str) -> RwSignal<Vec<T>>
 where
     T: serde::de::DeserializeOwned + Send + Sync + 'static,
 {

@@ -48,6 +48,9 @@ impl Ctx {
             // Signing out cannot fail in the shell; the window forgets the user either way.
             let _ = call::<()>(commands::SIGN_OUT).await;
             self.me.set(None);
+            if self.home.get_untracked().is_some_and(|h| h.kiosk_only) {
+                self.kiosk.set(true);
+            }
         });
     }
 
@@ -155,7 +158,11 @@ pub fn App() -> impl IntoView {
     crate::api::on_locked(move |why| ctx.lock(why));
     spawn_local(async move {
         match call::<HomeInfo>(commands::HOME_INFO).await {
-            Ok(info) => ctx.home.set(Some(info)),
+            Ok(info) => {
+                // The clinic's kiosk device opens on the kiosk.
+                ctx.kiosk.set(info.kiosk_only);
+                ctx.home.set(Some(info));
+            }
             Err(e) => ctx.home.set(Some(HomeInfo {
                 problem: Some(e.message),
                 ..HomeInfo::default()
@@ -322,6 +329,7 @@ fn StatusBar() -> impl IntoView {
             <span id="peer-count">{peers}</span>
             <span id="pending-count">{pending}</span>
             <span id="last-sync">{last_sync}</span>
+            {move || status.get().and_then(|s| s.devices).map(|d| view! { <span id="device-count">{d}</span> })}
             <Show when=open>
                 <button id="sync-now" aria-label="Sync now with other clinics" disabled=move || syncing.get() on:click=sync_now>
                     {move || if syncing.get() { "Syncing…" } else { "Sync now" }}

@@ -6,6 +6,7 @@ mod api;
 mod app;
 mod chart;
 mod clinician;
+mod devices;
 mod entry_form;
 mod interchange;
 mod kiosk;

@@ -67,6 +67,9 @@ pub fn SignIn() -> impl IntoView {
     view! {
         <form class="card sign-in" on:submit=submit aria-labelledby="signin-heading" style="max-width: 520px">
             <h1 id="signin-heading">"Sign in to " {clinic}</h1>
+            {move || ctx.home.get().is_some_and(|h| h.kiosk_only).then(|| view! {
+                <p id="kiosk-device-note" class="hint">"This computer is the clinic's kiosk: only an admin signs in here, and signing out returns it to the kiosk."</p>
+            })}
             {move || ctx.locked.get().map(|(_, why)| view! { <p id="lock-note" class="hint" role="status">{why}</p> })}
             <label for="signin-user">"Who are you?"</label>
             <select id="signin-user" on:change=move |ev| chosen.set(event_target_value(&ev))>

@@ -85,6 +85,9 @@ pub fn Welcome() -> impl IntoView {
                 <button id="create-network" type="submit" disabled=busy>"Create a network"</button>
             </form>
             </Show>
+            <Show when=move || !ctx.home.get().is_some_and(|h| h.awaiting_invite)>
+                <crate::devices::PairCard/>
+            </Show>
             <JoinCard/>
             <section class="card" aria-labelledby="demo-heading">
                 <h2 id="demo-heading">"Open the demo network"</h2>
@@ -174,18 +177,28 @@ fn JoinCard() -> impl IntoView {
                 </form>
             </Show>
             <Show when=asked>
-                {move || match ctx.home.get().and_then(|h| h.join_request) {
-                    Some(file) => view! {
+                {move || match (ctx.home.get().and_then(|h| h.pairing), ctx.home.get().and_then(|h| h.join_request)) {
+                    (Some(pairing), _) => view! {
+                        <div id="pairing-saved" role="status">
+                            <p class="hint">"Pairing code — the admin's screen must show the same:"</p>
+                            <p id="pairing-code" class="pairing-code">{pairing.code}</p>
+                            <p class="ok">{format!(
+                                "Request saved to {}. Take it to an admin of the clinic; open the invite they give back below.",
+                                pairing.file
+                            )}</p>
+                        </div>
+                    }.into_any(),
+                    (None, Some(file)) => view! {
                         <p id="join-saved" class="ok" role="status">{format!(
                             "Request saved to {file}. Take it to the health authority; open the invite they send back below."
                         )}</p>
                     }.into_any(),
-                    None => view! {
-                        <p id="join-saved" class="hint">"This clinic has asked to join a network; open the invite the health authority sent."</p>
+                    (None, None) => view! {
+                        <p id="join-saved" class="hint">"This computer has asked to join a network or a clinic; open the invite it was given."</p>
                     }.into_any(),
                 }}
                 <form on:submit=join>
-                    <label for="join-invite">"The invite file from the health authority"</label>
+                    <label for="join-invite">"The invite file (from the health authority, or from the clinic's admin for a device)"</label>
                     <input id="join-invite" required autocomplete="off" spellcheck="false"
                         placeholder="/path/to/invite.json" prop:value=invite
                         on:input=move |ev| invite.set(event_target_value(&ev))/>

@@ -112,6 +112,81 @@ pub mod commands {
     /// `PrintDocument -> SavedFile` (a visit summary, referral letter or prescription as a PDF;
     /// recorded as a read)
     pub const PRINT_DOCUMENT: &str = "print_document";
+    /// `PairDevice -> HomeInfo` (an empty home: this machine's keys and a pairing request;
+    /// `pairing` says where it went and which code to compare)
+    pub const PAIR_DEVICE: &str = "pair_device";
+    /// `() -> Vec<DeviceRow>` (the machines of this clinic)
+    pub const DEVICES: &str = "devices";
+    /// `ApproveDevice -> ApprovedDevice` (an admin of this clinic; the invite for the device)
+    pub const APPROVE_DEVICE: &str = "approve_device";
+    /// `RemoveDevice -> usize` (an admin of this clinic; how many records got new keys)
+    pub const REMOVE_DEVICE: &str = "remove_device";
+}
+
+/// This machine asks to become a device of a clinic.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PairDevice {
+    /// A name to tell it apart ("Bedside laptop").
+    pub name: String,
+    /// The node passphrase to seal this machine's keys under (empty: the keyring).
+    pub node_passphrase: String,
+}
+
+/// A pairing request this window made.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pairing {
+    /// Where the request was saved.
+    pub file: String,
+    /// The six digits the admin's screen must show too.
+    pub code: String,
+}
+
+/// One machine of this clinic.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceRow {
+    /// Its id.
+    pub device_id: String,
+    /// Its name.
+    pub name: String,
+    /// staff, kiosk or gateway.
+    pub role: String,
+    /// active or removed.
+    pub status: String,
+    /// Why it was removed.
+    pub removed_reason: Option<String>,
+    /// Whether it is the machine this window runs on.
+    pub this: bool,
+    /// The newest block it sealed that this machine holds (RFC 3339).
+    pub last_seen: Option<String>,
+}
+
+/// An admin enrolls the device of a pairing request.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ApproveDevice {
+    /// The request file the new machine saved.
+    pub request_path: String,
+    /// staff, kiosk or gateway.
+    pub role: String,
+}
+
+/// The device enrolled, and its invite.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovedDevice {
+    /// Its id.
+    pub device_id: String,
+    /// The code its request showed: the admin checks it is the one on the new machine.
+    pub code: String,
+    /// Where the invite was saved.
+    pub invite: String,
+}
+
+/// An admin removes a device.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RemoveDevice {
+    /// Its id.
+    pub device_id: String,
+    /// Why (lost, stolen, retired).
+    pub reason: String,
 }
 
 /// A document to print from a chart.
@@ -229,6 +304,13 @@ pub struct HomeInfo {
     /// Seconds without use after which the kiosk locks.
     #[serde(default)]
     pub kiosk_idle_lock_seconds: u64,
+    /// The pairing request this window made, while it waits for the invite.
+    #[serde(default)]
+    pub pairing: Option<Pairing>,
+    /// This machine is the clinic's kiosk: it opens on the kiosk, and only an admin's sign-in
+    /// leaves it.
+    #[serde(default)]
+    pub kiosk_only: bool,
 }
 
 /// What the status bar shows on every screen.
@@ -250,6 +332,9 @@ pub struct StatusBar {
     pub listening: Option<String>,
     /// Why sync is off, in words, when it is.
     pub sync_problem: Option<String>,
+    /// For a clinic of several machines: "3 devices of this clinic, in sync".
+    #[serde(default)]
+    pub devices: Option<String>,
 }
 
 impl StatusBar {
