@@ -67,6 +67,15 @@ pub enum Action {
         /// The clinic whose index is searched.
         clinic: ActorId,
     },
+    /// Ask for a clinic's lab worklist: the outstanding orders of the records it holds (its
+    /// labs). Each record on the list is then decided by [`Action::ReadOrders`].
+    Worklist {
+        /// The clinic whose records' orders are listed.
+        clinic: ActorId,
+    },
+    /// Read a record's outstanding orders, and the name, birth date and sex that match a
+    /// specimen to them, but nothing else of the chart (a lab of the clinic of record).
+    ReadOrders,
 }
 
 impl Action {
@@ -100,6 +109,7 @@ impl Action {
             Payload::PatientKeyStore { .. } => Action::PublishKeyStore,
             Payload::AddProxy { .. } => Action::AddProxy,
             Payload::EmergencySummary { .. } => Action::PublishView,
+            Payload::WorklistRead { .. } => Action::ReadOrders,
         }
     }
 }
@@ -194,6 +204,9 @@ pub enum Denied {
     /// Disabling is for staff; a patient is not disabled.
     #[error("{0} is not a staff user")]
     NotStaff(ActorId),
+    /// A lab reading the orders of a record another clinic holds.
+    #[error("this record is held by another clinic; only that clinic's labs see its orders")]
+    NotLabOfRecord,
 }
 
 impl Denied {
@@ -209,6 +222,7 @@ impl Denied {
                 | Denied::NotOwner
                 | Denied::NothingToRevoke(_)
                 | Denied::NotClinicOfRecord
+                | Denied::NotLabOfRecord
                 | Denied::Disabled(_)
                 | Denied::ClinicSuspended(_)
         )
@@ -337,6 +351,15 @@ pub fn authorize(
                 _ => Err(Denied::WrongRole {
                     needed: "the clinic's staff",
                     action: "search its patients",
+                }),
+            };
+        }
+        Action::Worklist { clinic } => {
+            return match user {
+                Some(u) if u.role == Role::Lab && u.clinic == *clinic => staff(Basis::Staff),
+                _ => Err(Denied::WrongRole {
+                    needed: "the clinic's labs",
+                    action: "read its worklist of orders",
                 }),
             };
         }
@@ -502,6 +525,21 @@ pub fn authorize(
             Ok(permit)
         }
         Action::Read => read,
+        // A lab receives specimens for the records its clinic holds: it sees what was ordered
+        // and whose specimen it is, not the chart. The record may move, so another clinic's
+        // lab is refused in replay rather than at the block.
+        Action::ReadOrders => {
+            if role != Some(Role::Lab) {
+                return Err(Denied::WrongRole {
+                    needed: "labs of the patient's clinic",
+                    action: "read a record's orders on a worklist",
+                });
+            }
+            if home_clinic != Some(file.clinic) {
+                return Err(Denied::NotLabOfRecord);
+            }
+            staff(Basis::Staff)
+        }
         // Derived from the full chart, by someone who holds it in their own right.
         Action::PublishView => match read {
             Ok(permit)
@@ -534,7 +572,8 @@ pub fn authorize(
         | Action::DisableUser(_)
         | Action::SuspendClinic(_)
         | Action::ReplaceKey(_)
-        | Action::FindPatients { .. } => Err(Denied::NoAccess),
+        | Action::FindPatients { .. }
+        | Action::Worklist { .. } => Err(Denied::NoAccess),
     }
 }
 

@@ -291,6 +291,14 @@ pub enum Payload {
         /// Its key wrapped for the card's emergency key.
         key_wrap: Vec<u8>,
     },
+    /// A lab of the clinic of record read the patient's outstanding orders (and the name, birth
+    /// date and sex that match a specimen) on its worklist, and nothing else of the chart;
+    /// recorded for the patient like any read. Appended last: the encoding of the variants
+    /// above does not change.
+    WorklistRead {
+        /// The patient.
+        patient: ActorId,
+    },
 }
 
 impl Payload {
@@ -311,7 +319,8 @@ impl Payload {
             | Payload::MoveRecord { patient, .. }
             | Payload::PatientKeyStore { patient, .. }
             | Payload::AddProxy { patient, .. }
-            | Payload::EmergencySummary { patient, .. } => Some(*patient),
+            | Payload::EmergencySummary { patient, .. }
+            | Payload::WorklistRead { patient } => Some(*patient),
             Payload::Genesis { .. }
             | Payload::EnrollClinic { .. }
             | Payload::EnrollUser { .. }
@@ -347,6 +356,7 @@ impl Payload {
             Payload::PatientKeyStore { .. } => "key store",
             Payload::AddProxy { .. } => "add proxy",
             Payload::EmergencySummary { .. } => "emergency summary",
+            Payload::WorklistRead { .. } => "worklist read",
         }
     }
 
@@ -531,7 +541,9 @@ impl Payload {
                 }
                 Ok(())
             }
-            Payload::RefuseAccess { .. } | Payload::ReinstateClinic { .. } => Ok(()),
+            Payload::RefuseAccess { .. }
+            | Payload::ReinstateClinic { .. }
+            | Payload::WorklistRead { .. } => Ok(()),
         }
     }
 }
