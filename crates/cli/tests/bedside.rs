@@ -20,6 +20,8 @@ struct Ward {
     doctor: String,
     lab: String,
     patient: String,
+    /// The patient's card (its QR content).
+    card: String,
 }
 
 fn id(v: &Value, field: &str) -> String {
@@ -84,26 +86,24 @@ fn ward() -> Ward {
         ),
         "user_id",
     );
-    let patient = id(
-        &run(
-            h,
-            ADMIN_PW,
-            PIN,
-            &[
-                "patient",
-                "register",
-                "--as",
-                &admin,
-                "--name",
-                "Paula Ester",
-                "--birth-date",
-                "1980-04-02",
-                "--sex",
-                "female",
-            ],
-        ),
-        "patient_id",
+    let registered = run(
+        h,
+        ADMIN_PW,
+        PIN,
+        &[
+            "patient",
+            "register",
+            "--as",
+            &admin,
+            "--name",
+            "Paula Ester",
+            "--birth-date",
+            "1980-04-02",
+            "--sex",
+            "female",
+        ],
     );
+    let (patient, card) = (id(&registered, "patient_id"), id(&registered, "card"));
     run(
         h,
         ADMIN_PW,
@@ -125,6 +125,7 @@ fn ward() -> Ward {
         doctor,
         lab,
         patient,
+        card,
     }
 }
 
@@ -655,11 +656,10 @@ fn the_lab_works_from_the_orders_waiting_and_a_result_takes_its_order_off_the_li
 
     // The patient's audit shows each time the lab looked at the orders (twice with one waiting;
     // the empty list after the result showed no one).
-    let audit = run(
-        &w.home,
-        DOC_PW,
-        "",
-        &["audit", "--as", &w.doctor, "--patient", &w.patient],
+    let audit = json_ok(
+        carelog_with(&w.home, PIN, "")
+            .env("CARELOG_CARD", &w.card)
+            .args(["audit", "--as", &w.patient, "--patient", &w.patient]),
     );
     let looked: Vec<&Value> = audit["events"]
         .as_array()
