@@ -1138,6 +1138,18 @@ fn only_a_lab_of_the_clinic_of_record_reads_orders_on_its_worklist() {
     w.seal(None, 0, vec![late]);
     assert!(void_reason(&w.base, late_id).unwrap().contains("disabled"));
     assert_eq!(order_readers(&w.base, patient), [id(&lab_a)]);
+    // A saved state keeps the line, and a replica that replays every block agrees.
+    let restored = restore(&w.base, saved_parts(&w.base, |_| {}).unwrap());
+    assert_eq!(order_readers(&restored, patient), [id(&lab_a)]);
+    let mut replayed = Ledger::new(w.base.genesis().clone()).unwrap();
+    let blocks: Vec<Block> = w
+        .base
+        .blocks_in_order()
+        .skip(1)
+        .map(|b| (*b).clone())
+        .collect();
+    replayed.insert_batch(blocks, Check::Full).unwrap();
+    assert_eq!(described(&replayed), described(&w.base));
 
     // The policy gives a lab the orders, never the chart, and the worklist of its own clinic.
     let state = w.base.state();
