@@ -10,7 +10,7 @@ use carelog_desktop_api::{
     Failure, FailureKind, GrantAccess, HomeInfo, ImportRecords, Imported, JoinNetwork, KioskSignIn,
     Me, NewEntry, NewPatient, NewRecordNote, OpenChart, PatientRef, PatientRow, PeerLink,
     PendingRequest, Reader, RefuseRequest, RegisteredPatient, RequestJoin, RevokeAccess, SavedFile,
-    SetKiosk, SignIn, StaffMember, StatusBar, SyncNow, UnlockHome,
+    SetKiosk, SignIn, StaffMember, StatusBar, SyncNow, UnlockHome, WorklistRow,
 };
 use carelog_ledger::{ActorId, Role, TxId};
 use carelog_node::{Link, NewNetwork, Node};
@@ -434,6 +434,39 @@ pub async fn add_entry(desk: State<'_, Desk>, args: NewEntry) -> Answer<String> 
         )
         .map(|tx| tx.to_string())
         .map_err(failure)
+    })
+}
+
+/// The lab's worklist: the orders its clinic's records wait on, each with the unit and range
+/// the bundled table suggests for the result (each record listed is recorded as a read).
+#[tauri::command]
+pub async fn worklist(desk: State<'_, Desk>) -> Answer<Vec<WorklistRow>> {
+    desk.with_session(|node, session| {
+        Ok(node
+            .worklist(session)
+            .map_err(failure)?
+            .into_iter()
+            .map(|o| {
+                let reference = carelog_chart::lab_reference(&o.loinc);
+                WorklistRow {
+                    patient_id: o.patient_id,
+                    patient_name: o.patient_name,
+                    birth_date: o.birth_date,
+                    sex: o.sex,
+                    card_number: o.card_number,
+                    entry_id: o.entry_id,
+                    loinc: o.loinc,
+                    name: o.name,
+                    priority: o.priority.as_str().into(),
+                    note: o.note,
+                    ordered_at: o.ordered_at,
+                    ordered_by: o.ordered_by,
+                    unit: reference.map(|r| r.unit.to_string()),
+                    low: reference.and_then(|r| r.low),
+                    high: reference.and_then(|r| r.high),
+                }
+            })
+            .collect())
     })
 }
 

@@ -164,6 +164,7 @@ fn run_command(invoke: tauri::ipc::Invoke<tauri::Wry>) -> bool {
         standing::replace_clinic_key,
         commands::lookup_codes,
         commands::print_document,
+        commands::worklist,
         updates::check_update,
         updates::install_update,
         devices::pair_device,

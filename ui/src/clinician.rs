@@ -1,5 +1,6 @@
 //! The clinician's desk: my patients (the attention list and grants) with search, and the chart
-//! of the patient chosen — or of any patient id, to request access or break the glass.
+//! of the patient chosen — or of any patient id, to request access or break the glass. A lab's
+//! desk opens on its worklist of orders waiting for results.
 
 use std::time::Duration;
 
@@ -163,15 +164,26 @@ pub fn Clinician(me: Me) -> impl IntoView {
         chart_epoch.track();
         match selected.get() {
         Some(id) => view! { <ChartPanel patient_id=id role=role.clone()/> }.into_any(),
+        // A lab starts from the orders waiting for it.
+        None if is_lab => view! { <crate::worklist::Worklist/> }.into_any(),
         None => view! {
             <p class="hint" id="no-chart">"Choose a patient on the left, or open a record by patient id."</p>
         }
         .into_any(),
     }
     };
+    let to_worklist = move || {
+        is_lab.then(|| {
+            view! {
+                <button id="show-worklist" type="button" class="secondary"
+                    on:click=move |_| selected.set(None)>"Orders waiting for results"</button>
+            }
+        })
+    };
     view! {
         <div class="workspace">
             <aside class="patients" aria-labelledby="patients-heading">
+                {to_worklist}
                 <h2 id="patients-heading">"My patients"</h2>
                 <label for="patient-search">"Search by name or id"</label>
                 <input id="patient-search" type="search" prop:value=query

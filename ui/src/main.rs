@@ -15,6 +15,7 @@ mod sign_in;
 mod trend;
 mod updates;
 mod welcome;
+mod worklist;
 
 fn main() {
     console_error_panic_hook::set_once();

@@ -179,6 +179,60 @@ pub const LOINC: &[Code] = &[
     c("39156-5", "Body mass index (BMI) [Ratio]"),
 ];
 
+/// A laboratory test's customary UCUM unit and adult reference range, so that a result form
+/// starts filled in; the lab changes them when its own method differs.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct LabReference {
+    /// LOINC code of the test.
+    pub loinc: &'static str,
+    /// UCUM unit of the value.
+    pub unit: &'static str,
+    /// Lower end of the adult reference range, when one range fits adults of either sex.
+    pub low: Option<f64>,
+    /// Upper end of the adult reference range, when one range fits adults of either sex.
+    pub high: Option<f64>,
+}
+
+const fn r(
+    loinc: &'static str,
+    unit: &'static str,
+    low: Option<f64>,
+    high: Option<f64>,
+) -> LabReference {
+    LabReference {
+        loinc,
+        unit,
+        low,
+        high,
+    }
+}
+
+/// Units and adult reference ranges (SI) of common tests in the LOINC table; tests whose range
+/// differs by sex (haemoglobin, haematocrit, creatinine) carry the unit only.
+pub const LAB_REFERENCES: &[LabReference] = &[
+    r("2345-7", "mmol/L", Some(3.9), Some(5.6)),
+    r("1558-6", "mmol/L", Some(3.9), Some(5.6)),
+    r("4548-4", "%", Some(4.0), Some(5.6)),
+    r("718-7", "g/L", None, None),
+    r("4544-3", "%", None, None),
+    r("6690-2", "10*9/L", Some(4.0), Some(11.0)),
+    r("777-3", "10*9/L", Some(150.0), Some(400.0)),
+    r("2160-0", "umol/L", None, None),
+    r("2951-2", "mmol/L", Some(135.0), Some(145.0)),
+    r("2823-3", "mmol/L", Some(3.5), Some(5.0)),
+    r("2093-3", "mmol/L", None, Some(5.2)),
+    r("2571-8", "mmol/L", None, Some(1.7)),
+    r("3016-3", "m[IU]/L", Some(0.4), Some(4.0)),
+    r("1988-5", "mg/L", None, Some(5.0)),
+    r("6301-6", "{INR}", Some(0.8), Some(1.2)),
+];
+
+/// The unit and reference range the table gives for a LOINC code, if it knows the test.
+pub fn lab_reference(loinc: &str) -> Option<LabReference> {
+    let loinc = loinc.trim();
+    LAB_REFERENCES.iter().find(|r| r.loinc == loinc).copied()
+}
+
 /// CDC CVX vaccine codes.
 pub const CVX: &[Code] = &[
     c("03", "MMR (measles, mumps and rubella)"),
@@ -325,6 +379,33 @@ pub fn lookup(system: CodeSystem, typed: &str, limit: usize) -> Vec<Code> {
 mod tests {
     use super::*;
     use crate::{check_atc, check_icd10, check_loinc};
+
+    #[test]
+    fn every_lab_reference_is_a_test_of_the_table_and_makes_a_valid_result() {
+        for reference in LAB_REFERENCES {
+            let test = LOINC
+                .iter()
+                .find(|c| c.code == reference.loinc)
+                .unwrap_or_else(|| panic!("{} is not in the LOINC table", reference.loinc));
+            let value = reference.low.or(reference.high).unwrap_or(1.0);
+            let result = crate::LabResult::new(
+                reference.loinc,
+                test.display,
+                value,
+                reference.unit,
+                reference.low,
+                reference.high,
+            );
+            assert!(result.is_ok(), "{}: {result:?}", reference.loinc);
+        }
+        assert_eq!(lab_reference(" 2345-7 ").map(|r| r.unit), Some("mmol/L"));
+        assert_eq!(lab_reference("718-7").and_then(|r| r.low), None);
+        assert_eq!(
+            lab_reference("8480-6"),
+            None,
+            "a vital sign is not a lab test"
+        );
+    }
 
     #[test]
     fn every_bundled_code_has_a_valid_shape() {

@@ -54,11 +54,14 @@ mod view;
 mod visit;
 
 pub use allergy_check::{AllergyWarning, DRUG_CLASSES, DrugClass, allergy_warnings};
-pub use codes::{CVX, Code, CodeSystem, DRUGS, ICD10, LOINC, lookup, table};
+pub use codes::{
+    CVX, Code, CodeSystem, DRUGS, ICD10, LAB_REFERENCES, LOINC, LabReference, lab_reference,
+    lookup, table,
+};
 pub use entry::EntryData;
 pub use error::ChartError;
 pub use kind::{AccessLevel, EntryKind, UnknownWord, parse_chartable};
-pub use lists::{ClinicalLists, EncounterItem, OutstandingOrder};
+pub use lists::{ClinicalLists, EncounterItem, OutstandingOrder, outstanding_orders};
 pub use observation::{
     ABNORMAL_FLAGS, BMI, LabResult, Observation, VITAL_SIGNS, VitalSign, Vitals, check_loinc,
 };

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::view::{date_text, time_text};
-use crate::{ChartRecord, Conflict, EntryData, MedicationItem, ProblemItem, SummaryView};
+use crate::{ChartRecord, Conflict, EntryData, MedicationItem, Priority, ProblemItem, SummaryView};
 
 /// A visit and the entries written in it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -36,6 +36,18 @@ pub struct OutstandingOrder {
     pub ordered_by: String,
     /// When (RFC 3339).
     pub time: String,
+    /// How soon (routine when not given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priority: Option<Priority>,
+    /// The orderer's note for the lab (fasting, clinical question).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The orders of a chart that no result answers yet, oldest first (an amended order counts
+/// by its amendment).
+pub fn outstanding_orders(records: &[ChartRecord]) -> Vec<OutstandingOrder> {
+    ClinicalLists::new(records, &SummaryView::default(), "").outstanding_orders
 }
 
 /// What `chart show` lists beside the entries at full level.
@@ -105,6 +117,8 @@ impl ClinicalLists {
                         name: o.name.clone(),
                         ordered_by: r.author.clone(),
                         time: time_text(r.time_ms),
+                        priority: o.priority,
+                        note: o.note.clone(),
                     })
                 }
                 _ => {}

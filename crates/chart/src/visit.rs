@@ -39,6 +39,17 @@ pub enum Priority {
     Stat,
 }
 
+impl Priority {
+    /// The lowercase word, as the JSON of an order spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Routine => "routine",
+            Priority::Urgent => "urgent",
+            Priority::Stat => "stat",
+        }
+    }
+}
+
 /// A laboratory order: the LOINC-coded test a result will answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -84,6 +84,11 @@ pub enum Command {
         #[command(flatten)]
         actor: Actor,
     },
+    /// A lab's worklist: the outstanding orders of its clinic's patients (each look audited).
+    Orders {
+        #[command(flatten)]
+        actor: Actor,
+    },
     /// Access requests, grants and revocations.
     Access {
         #[command(subcommand)]

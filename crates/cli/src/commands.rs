@@ -185,6 +185,7 @@ fn on_node(node: &mut Node, command: Command) -> Result<Output, Failure> {
         } => people::assign(node, actor, patient, doctor, custodian),
         Command::Chart { command } => chart::run(node, command),
         Command::Patients { actor } => chart::patients(node, actor),
+        Command::Orders { actor } => chart::orders(node, actor),
         Command::Directory { actor, name } => people::directory(node, actor, name),
         Command::Proxy {
             command:

@@ -20,6 +20,8 @@ struct Ward {
     doctor: String,
     lab: String,
     patient: String,
+    /// The patient's card (its QR content).
+    card: String,
 }
 
 fn id(v: &Value, field: &str) -> String {
@@ -84,26 +86,24 @@ fn ward() -> Ward {
         ),
         "user_id",
     );
-    let patient = id(
-        &run(
-            h,
-            ADMIN_PW,
-            PIN,
-            &[
-                "patient",
-                "register",
-                "--as",
-                &admin,
-                "--name",
-                "Paula Ester",
-                "--birth-date",
-                "1980-04-02",
-                "--sex",
-                "female",
-            ],
-        ),
-        "patient_id",
+    let registered = run(
+        h,
+        ADMIN_PW,
+        PIN,
+        &[
+            "patient",
+            "register",
+            "--as",
+            &admin,
+            "--name",
+            "Paula Ester",
+            "--birth-date",
+            "1980-04-02",
+            "--sex",
+            "female",
+        ],
     );
+    let (patient, card) = (id(&registered, "patient_id"), id(&registered, "card"));
     run(
         h,
         ADMIN_PW,
@@ -125,6 +125,7 @@ fn ward() -> Ward {
         doctor,
         lab,
         patient,
+        card,
     }
 }
 
@@ -544,4 +545,187 @@ fn a_visit_summary_a_referral_and_a_prescription_print_to_pdf() {
         audit.to_string().contains("printed a prescription"),
         "{audit}"
     );
+}
+
+/// `carelog --home HOME ARGS` as a person runs it (no `--json`); its standard output.
+fn for_people(home: &Path, pass: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_carelog"))
+        .arg("--home")
+        .arg(home)
+        .args(args)
+        .env("CARELOG_PASSPHRASE", pass)
+        .env("CARELOG_NODE_PASSPHRASE", common::NODE_PASSPHRASE)
+        .env_remove("CARELOG_NODE_PASSPHRASE_FILE")
+        .env_remove("CARELOG_CARD")
+        .env_remove("CARELOG_HOME")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn the_lab_works_from_the_orders_waiting_and_a_result_takes_its_order_off_the_list() {
+    let w = ward();
+    let visit = w.add("encounter", r#"{"reason":"thirst and tiredness"}"#, &[]);
+    let order = w.add(
+        "order",
+        r#"{"loinc":"2345-7","name":"Glucose","note":"fasting since midnight"}"#,
+        &["--encounter", &visit],
+    );
+    let orders = |home: &Path| run(home, LAB_PW, "", &["orders", "--as", &w.lab]);
+
+    // The lab's worklist: whose specimen, which test, who ordered it; never the chart.
+    let list = orders(&w.home);
+    assert_eq!(list.as_object().unwrap().len(), 1, "{list}");
+    let waiting = list["orders"].as_array().unwrap();
+    assert_eq!(waiting.len(), 1, "{list}");
+    let o = &waiting[0];
+    assert_eq!(o["patient_id"], w.patient.as_str());
+    assert_eq!(o["patient_name"], "Paula Ester");
+    assert_eq!(o["birth_date"], "1980-04-02");
+    assert_eq!(o["sex"], "female");
+    assert_eq!(o["entry_id"], order.as_str());
+    assert_eq!(o["loinc"], "2345-7");
+    assert_eq!(o["name"], "Glucose");
+    assert_eq!(o["note"], "fasting since midnight");
+    assert_eq!(o["priority"], "routine");
+    assert_eq!(o["ordered_by"], "Dr Rivera");
+    assert!(o["ordered_at"].as_str().unwrap().ends_with('Z'), "{o}");
+    assert!(
+        !list.to_string().contains("thirst"),
+        "the visit is not shown"
+    );
+    let table = for_people(&w.home, LAB_PW, &["orders", "--as", &w.lab]);
+    assert!(table.starts_with("ORDERED"), "{table}");
+    assert!(
+        table.contains("Paula Ester (1980-04-02, female)")
+            && table.contains("Glucose (2345-7) — fasting since midnight")
+            && table.contains(&order),
+        "{table}"
+    );
+
+    // The result names the order: it leaves the worklist and the chart links the two.
+    let result = format!(
+        r#"{{"loinc":"2345-7","name":"Glucose","value":7.9,"unit":"mmol/L","low":3.9,"high":5.6,"order":"{order}"}}"#
+    );
+    let answer = id(
+        &run(
+            &w.home,
+            LAB_PW,
+            "",
+            &[
+                "chart",
+                "add",
+                "--as",
+                &w.lab,
+                "--patient",
+                &w.patient,
+                "--kind",
+                "lab",
+                "--data",
+                &result,
+            ],
+        ),
+        "entry_id",
+    );
+    assert_eq!(orders(&w.home)["orders"], serde_json::json!([]));
+    assert_eq!(
+        for_people(&w.home, LAB_PW, &["orders", "--as", &w.lab]).trim(),
+        "No orders are waiting for a result."
+    );
+    let chart = w.show();
+    assert_eq!(chart["outstanding_orders"], serde_json::json!([]));
+    let stored = chart["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["entry_id"] == answer.as_str())
+        .unwrap();
+    assert_eq!(stored["data"]["order"], order.as_str());
+    assert_eq!(stored["data"]["abnormal"], "H");
+    assert_eq!(stored["author"], "Lab Tech");
+
+    // A doctor keeps no worklist.
+    let err = refusal(carelog_with(&w.home, DOC_PW, "").args(["orders", "--as", &w.doctor]));
+    assert!(err.contains("only the clinic's labs"), "{err}");
+
+    // The patient's audit shows each time the lab looked at the orders (twice with one waiting;
+    // the empty list after the result showed no one).
+    let audit = json_ok(
+        carelog_with(&w.home, PIN, "")
+            .env("CARELOG_CARD", &w.card)
+            .args(["audit", "--as", &w.patient, "--patient", &w.patient]),
+    );
+    let looked: Vec<&Value> = audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "read orders")
+        .collect();
+    assert_eq!(looked.len(), 2, "{audit}");
+    assert!(looked.iter().all(|e| e["actor_name"] == "Lab Tech"));
+}
+
+#[test]
+fn another_clinics_lab_sees_none_of_the_orders_this_clinic_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    run(
+        dir.path(),
+        "",
+        "",
+        &["demo", "--dir", demo.to_str().unwrap()],
+    );
+    let (north, south) = (demo.join("clinic-1"), demo.join("clinic-2"));
+    const STAFF: &str = "demo clinic staff";
+
+    // North Valley's lab has Elena Marsh's HbA1c waiting (an order of the demo's year).
+    let north_list = run(&north, STAFF, "", &["orders", "--as", "North Lab"]);
+    assert!(
+        north_list["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["patient_name"] == "Elena Marsh" && o["loinc"] == "4548-4"),
+        "{north_list}"
+    );
+    // South Harbour's replica holds the same blocks; its new lab lists none of North's orders.
+    run(
+        &south,
+        STAFF,
+        "harbour lab's own passphrase",
+        &[
+            "user",
+            "add",
+            "--as",
+            "Samir Admin",
+            "--role",
+            "lab",
+            "--name",
+            "Harbour Lab",
+        ],
+    );
+    let south_list = run(
+        &south,
+        "harbour lab's own passphrase",
+        "",
+        &["orders", "--as", "Harbour Lab"],
+    );
+    assert_eq!(south_list, serde_json::json!({"orders": []}));
+    // Nor can it ask at North Valley: its keys are not there, and the worklist there is North's.
+    let err = refusal(
+        carelog_with(&north, "harbour lab's own passphrase", "").args([
+            "orders",
+            "--as",
+            "Harbour Lab",
+        ]),
+    );
+    assert!(!err.contains("Elena"), "{err}");
+    let err = refusal(carelog_with(&north, STAFF, "").args(["orders", "--as", "Dr Amara Osei"]));
+    assert!(err.contains("only the clinic's labs"), "{err}");
 }

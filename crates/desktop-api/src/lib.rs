@@ -121,6 +121,9 @@ pub mod commands {
     pub const APPROVE_DEVICE: &str = "approve_device";
     /// `RemoveDevice -> usize` (an admin of this clinic; how many records got new keys)
     pub const REMOVE_DEVICE: &str = "remove_device";
+    /// `() -> Vec<WorklistRow>` (a lab's outstanding orders of its clinic's records; each
+    /// record listed is recorded as a read of its orders; results go through `add_entry`)
+    pub const WORKLIST: &str = "worklist";
 }
 
 /// This machine asks to become a device of a clinic.
@@ -187,6 +190,41 @@ pub struct RemoveDevice {
     pub device_id: String,
     /// Why (lost, stolen, retired).
     pub reason: String,
+}
+
+/// An order waiting for a result, on the lab's worklist.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WorklistRow {
+    /// Patient id.
+    pub patient_id: String,
+    /// The patient's name, when it opens here.
+    pub patient_name: Option<String>,
+    /// Birth date, `YYYY-MM-DD`.
+    pub birth_date: Option<String>,
+    /// `female`, `male` or `other`.
+    pub sex: Option<String>,
+    /// The number on the patient's card.
+    pub card_number: String,
+    /// The order entry (the result names it as its `order`).
+    pub entry_id: String,
+    /// LOINC code of the test.
+    pub loinc: String,
+    /// The test in words.
+    pub name: String,
+    /// routine, urgent or stat.
+    pub priority: String,
+    /// The orderer's note for the lab.
+    pub note: Option<String>,
+    /// When it was ordered (RFC 3339).
+    pub ordered_at: String,
+    /// Who ordered it.
+    pub ordered_by: String,
+    /// The test's customary unit, from the bundled table, to start the result form with.
+    pub unit: Option<String>,
+    /// The adult reference range's lower end, when the bundled table knows one.
+    pub low: Option<f64>,
+    /// The adult reference range's upper end, when the bundled table knows one.
+    pub high: Option<f64>,
 }
 
 /// A document to print from a chart.

@@ -76,6 +76,15 @@ pub enum Action {
     RemoveDevice(ActorId),
     /// Share a staff user's key store with the machines of their clinic.
     ShareKeyStore(ActorId),
+    /// Ask for a clinic's lab worklist: the outstanding orders of the records it holds (its
+    /// labs). Each record on the list is then decided by [`Action::ReadOrders`].
+    Worklist {
+        /// The clinic whose records' orders are listed.
+        clinic: ActorId,
+    },
+    /// Read a record's outstanding orders, and the name, birth date and sex that match a
+    /// specimen to them, but nothing else of the chart (a lab of the clinic of record).
+    ReadOrders,
 }
 
 impl Action {
@@ -112,6 +121,7 @@ impl Action {
             Payload::EnrollDevice { clinic, .. } => Action::EnrollDevice { clinic: *clinic },
             Payload::RemoveDevice { device, .. } => Action::RemoveDevice(*device),
             Payload::StaffKeyStore { user, .. } => Action::ShareKeyStore(*user),
+            Payload::WorklistRead { .. } => Action::ReadOrders,
         }
     }
 }
@@ -209,6 +219,9 @@ pub enum Denied {
     /// Removing is for devices of a clinic; a clinic is suspended by the health authority.
     #[error("{0} is not a device of a clinic")]
     NotADevice(ActorId),
+    /// A lab reading the orders of a record another clinic holds.
+    #[error("this record is held by another clinic; only that clinic's labs see its orders")]
+    NotLabOfRecord,
 }
 
 impl Denied {
@@ -224,6 +237,7 @@ impl Denied {
                 | Denied::NotOwner
                 | Denied::NothingToRevoke(_)
                 | Denied::NotClinicOfRecord
+                | Denied::NotLabOfRecord
                 | Denied::Disabled(_)
                 | Denied::ClinicSuspended(_)
         )
@@ -383,6 +397,15 @@ pub fn authorize(
                 _ => Err(Denied::WrongRole {
                     needed: "the clinic's staff",
                     action: "search its patients",
+                }),
+            };
+        }
+        Action::Worklist { clinic } => {
+            return match user {
+                Some(u) if u.role == Role::Lab && u.clinic == *clinic => staff(Basis::Staff),
+                _ => Err(Denied::WrongRole {
+                    needed: "the clinic's labs",
+                    action: "read its worklist of orders",
                 }),
             };
         }
@@ -548,6 +571,21 @@ pub fn authorize(
             Ok(permit)
         }
         Action::Read => read,
+        // A lab receives specimens for the records its clinic holds: it sees what was ordered
+        // and whose specimen it is, not the chart. The record may move, so another clinic's
+        // lab is refused in replay rather than at the block.
+        Action::ReadOrders => {
+            if role != Some(Role::Lab) {
+                return Err(Denied::WrongRole {
+                    needed: "labs of the patient's clinic",
+                    action: "read a record's orders on a worklist",
+                });
+            }
+            if home_clinic != Some(file.clinic) {
+                return Err(Denied::NotLabOfRecord);
+            }
+            staff(Basis::Staff)
+        }
         // Derived from the full chart, by someone who holds it in their own right.
         Action::PublishView => match read {
             Ok(permit)
@@ -584,6 +622,7 @@ pub fn authorize(
         | Action::EnrollDevice { .. }
         | Action::RemoveDevice(_)
         | Action::ShareKeyStore(_) => Err(Denied::NoAccess),
+        Action::Worklist { .. } => Err(Denied::NoAccess),
     }
 }
 

@@ -287,6 +287,9 @@ pub enum AuditAction {
     ReplaceKey,
     /// A proxy was added.
     AddProxy,
+    /// A lab read the outstanding orders on its worklist (appended last, so saved states
+    /// keep their encoding).
+    ReadOrders,
 }
 
 impl AuditAction {
@@ -307,6 +310,7 @@ impl AuditAction {
             AuditAction::Rotate => "rotate key",
             AuditAction::Move => "move record",
             AuditAction::ReplaceKey => "replace key",
+            AuditAction::ReadOrders => "read orders",
         }
     }
 }

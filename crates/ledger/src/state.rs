@@ -418,7 +418,9 @@ impl State {
                     self.record_entry(id, stx, position, Some(flag.to_string()));
                 }
                 // A read made with access that was revoked concurrently still happened.
-                Payload::AuditRead { .. } if concurrent => self.apply_effect(id, stx, position),
+                Payload::AuditRead { .. } | Payload::WorklistRead { .. } if concurrent => {
+                    self.apply_effect(id, stx, position)
+                }
                 _ => self.void.push((id, denied.to_string())),
             }
             return;
@@ -899,6 +901,15 @@ impl State {
                         AuditAction::Read,
                         Some(*level),
                         Some(purpose.clone()),
+                    ));
+                }
+            }
+            Payload::WorklistRead { patient } => {
+                if let Some(file) = self.patients.get_mut(patient) {
+                    file.record_event(audit(
+                        AuditAction::ReadOrders,
+                        None,
+                        Some("outstanding orders on the lab's worklist".into()),
                     ));
                 }
             }

@@ -370,6 +370,14 @@ pub enum Payload {
         /// Why.
         reason: String,
     },
+    /// A lab of the clinic of record read the patient's outstanding orders (and the name, birth
+    /// date and sex that match a specimen) on its worklist, and nothing else of the chart;
+    /// recorded for the patient like any read. Appended last: the encoding of the variants
+    /// above does not change.
+    WorklistRead {
+        /// The patient.
+        patient: ActorId,
+    },
 }
 
 impl Payload {
@@ -390,7 +398,8 @@ impl Payload {
             | Payload::MoveRecord { patient, .. }
             | Payload::PatientKeyStore { patient, .. }
             | Payload::AddProxy { patient, .. }
-            | Payload::EmergencySummary { patient, .. } => Some(*patient),
+            | Payload::EmergencySummary { patient, .. }
+            | Payload::WorklistRead { patient } => Some(*patient),
             Payload::Genesis { .. }
             | Payload::EnrollClinic { .. }
             | Payload::EnrollUser { .. }
@@ -432,6 +441,7 @@ impl Payload {
             Payload::EnrollDevice { .. } => "enroll device",
             Payload::RemoveDevice { .. } => "remove device",
             Payload::StaffKeyStore { .. } => "staff key store",
+            Payload::WorklistRead { .. } => "worklist read",
         }
     }
 
@@ -634,7 +644,9 @@ impl Payload {
                 }
                 Ok(())
             }
-            Payload::RefuseAccess { .. } | Payload::ReinstateClinic { .. } => Ok(()),
+            Payload::RefuseAccess { .. }
+            | Payload::ReinstateClinic { .. }
+            | Payload::WorklistRead { .. } => Ok(()),
         }
     }
 }

@@ -71,6 +71,21 @@ pub struct Banner {
     pub until: Option<String>,
 }
 
+/// Who a chart is about: the latest demographics entry not corrected by another.
+pub(crate) fn current_identity(records: &[ChartRecord]) -> Option<carelog_chart::Demographics> {
+    let amended: std::collections::BTreeSet<&str> =
+        records.iter().filter_map(|r| r.amends.as_deref()).collect();
+    records
+        .iter()
+        .filter(|r| !amended.contains(r.entry_id.as_str()))
+        .filter_map(|r| match &r.data {
+            EntryData::Demographics(d) => Some((r.time_ms, d)),
+            _ => None,
+        })
+        .max_by_key(|(t, _)| *t)
+        .map(|(_, d)| d.clone())
+}
+
 /// An opened chart entry.
 pub(crate) struct Opened {
     pub(crate) record: ChartRecord,
@@ -628,19 +643,7 @@ impl Node {
         allergies: &[carelog_chart::AllergyItem],
         view: &serde_json::Value,
     ) -> Banner {
-        let identity = records.and_then(|records| {
-            let amended: std::collections::BTreeSet<&str> =
-                records.iter().filter_map(|r| r.amends.as_deref()).collect();
-            records
-                .iter()
-                .filter(|r| !amended.contains(r.entry_id.as_str()))
-                .filter_map(|r| match &r.data {
-                    EntryData::Demographics(d) => Some((r.time_ms, d)),
-                    _ => None,
-                })
-                .max_by_key(|(t, _)| *t)
-                .map(|(_, d)| d.clone())
-        });
+        let identity = records.and_then(current_identity);
         let today = time::OffsetDateTime::from_unix_timestamp(now_ms() / 1000)
             .map(|t| t.date())
             .ok();

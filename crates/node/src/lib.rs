@@ -51,6 +51,7 @@ mod shared;
 mod standing;
 pub mod synthetic;
 mod views;
+mod worklist;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -86,6 +87,7 @@ pub use recover::Recovered;
 pub use replication::{Accepted, Evidence, NewRecord, PatientBundle};
 pub use shared::{GroupStats, SharedNode};
 pub use standing::{KeyRequest, Replacement};
+pub use worklist::WorklistOrder;
 
 /// The demo network's staff passphrase (`carelog demo`; never for a real home).
 pub const DEMO_STAFF_PASSPHRASE: &str = "demo clinic staff";

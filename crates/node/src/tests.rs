@@ -7,6 +7,7 @@ use super::*;
 
 mod directory;
 mod trust;
+mod worklist;
 
 pub(crate) const PASS: &str = "admin secret";
 pub(crate) const DOC_PASS: &str = "doctor secret";

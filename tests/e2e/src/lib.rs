@@ -203,6 +203,31 @@ pub fn cli(home: &Path, passphrase: &str, args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).expect("carelog answers in JSON")
 }
 
+/// `carelog --home HOME --json sync --peer PEER`, tried again while the peer's `serve` is still
+/// starting; returns its JSON answer.
+pub fn sync(home: &Path, peer: &str) -> Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let out = Command::new(carelog())
+            .arg("--home")
+            .arg(home)
+            .args(["--json", "sync", "--peer", peer])
+            .env("CARELOG_NODE_PASSPHRASE", NODE_PASSPHRASE)
+            .env_remove("CARELOG_HOME")
+            .output()
+            .expect("carelog runs");
+        if out.status.success() {
+            return serde_json::from_slice(&out.stdout).expect("carelog answers in JSON");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "carelog sync --peer {peer}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
 /// A loopback address free on both TCP and UDP right now (QUIC listens on UDP).
 pub fn free_udp_addr() -> String {
     loop {

@@ -1,4 +1,4 @@
-//! `chart`, `patients`, `breakglass` and `audit`: charting and reading, and who read.
+//! `chart`, `patients`, `orders`, `breakglass` and `audit`: charting and reading, and who read.
 
 use std::path::Path;
 
@@ -107,6 +107,82 @@ pub(super) fn patients(node: &mut Node, actor: Actor) -> Result<Output, Failure>
             human
         },
     ))
+}
+
+/// `orders`: a lab's worklist, one order a line (most urgent, then oldest, first).
+pub(super) fn orders(node: &mut Node, actor: Actor) -> Result<Output, Failure> {
+    let user = sign_in(node, &actor.user)?;
+    let orders = node.worklist(&user)?;
+    let rows: Vec<[String; 6]> = orders
+        .iter()
+        .map(|o| {
+            let patient = format!(
+                "{} ({}, {})",
+                o.patient_name.as_deref().unwrap_or("name sealed"),
+                o.birth_date.as_deref().unwrap_or("?"),
+                o.sex.as_deref().unwrap_or("?")
+            );
+            let mut test = format!("{} ({})", o.name, o.loinc);
+            if let Some(note) = &o.note {
+                test.push_str(&format!(" — {note}"));
+            }
+            [
+                o.ordered_at
+                    .chars()
+                    .take(16)
+                    .collect::<String>()
+                    .replace('T', " "),
+                o.priority.as_str().to_string(),
+                patient,
+                test,
+                o.ordered_by.clone(),
+                o.entry_id.clone(),
+            ]
+        })
+        .collect();
+    let human = if rows.is_empty() {
+        "No orders are waiting for a result.".to_string()
+    } else {
+        table(
+            [
+                "ORDERED",
+                "PRIORITY",
+                "PATIENT",
+                "TEST",
+                "BY",
+                "ORDER ENTRY",
+            ],
+            &rows,
+        )
+    };
+    Ok(Output::new(json!({"orders": orders}), human))
+}
+
+/// Rows under a header, each column as wide as its widest cell.
+fn table<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> String {
+    let mut widths = header.map(|h| h.chars().count());
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        cells
+            .iter()
+            .zip(widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    std::iter::once(line(header.to_vec()))
+        .chain(
+            rows.iter()
+                .map(|r| line(r.iter().map(String::as_str).collect())),
+        )
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// `breakglass`: emergency access for 24 hours, audited.

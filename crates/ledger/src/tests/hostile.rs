@@ -1041,3 +1041,172 @@ fn an_emergency_summary_comes_only_from_someone_who_holds_the_chart_in_their_own
             .is_some()
     );
 }
+
+/// A lab's worklist read of the patient's orders, signed by `author` and sealed at `clinic`.
+fn worklist_read(w: &World, author: &ActorKeys, clinic: usize, time: i64) -> SignedTx {
+    tx(
+        author,
+        &w.clinics[clinic],
+        time,
+        Payload::WorklistRead { patient: w.pid() },
+    )
+}
+
+/// Who read the orders, as the patient's audit shows it.
+fn order_readers(ledger: &Ledger, patient: ActorId) -> Vec<ActorId> {
+    ledger
+        .state()
+        .patient(&patient)
+        .unwrap()
+        .audit()
+        .filter(|e| e.action == AuditAction::ReadOrders)
+        .map(|e| e.actor)
+        .collect()
+}
+
+#[test]
+fn only_a_lab_of_the_clinic_of_record_reads_orders_on_its_worklist() {
+    let mut w = World::new();
+    let patient = w.pid();
+    let (lab_a, lab_b, gone) = (keys(50), keys(51), keys(52));
+    let enrol_a = vec![
+        tx(
+            &w.admins[0],
+            &w.clinics[0],
+            T0 + 20,
+            enroll_user(&lab_a, &w.clinics[0], "Lab A", Role::Lab),
+        ),
+        tx(
+            &w.admins[0],
+            &w.clinics[0],
+            T0 + 20,
+            enroll_user(&gone, &w.clinics[0], "Lab A, left", Role::Lab),
+        ),
+    ];
+    w.seal(None, 0, enrol_a);
+    let enrol_b = tx(
+        &w.admins[1],
+        &w.clinics[1],
+        T0 + 20,
+        enroll_user(&lab_b, &w.clinics[1], "Lab B", Role::Lab),
+    );
+    w.seal(None, 1, vec![enrol_b]);
+    let disable = tx(
+        &w.admins[0],
+        &w.clinics[0],
+        T0 + 21,
+        Payload::DisableUser {
+            user: id(&gone),
+            reason: "left the clinic".into(),
+        },
+    );
+    w.seal(None, 0, vec![disable]);
+
+    // The lab of the clinic of record reads the orders: the patient sees it.
+    let honest = worklist_read(&w, &lab_a, 0, T0 + 30);
+    let honest_id = honest.id();
+    w.seal(None, 0, vec![honest]);
+    assert_eq!(void_reason(&w.base, honest_id), None);
+    assert_eq!(order_readers(&w.base, patient), [id(&lab_a)]);
+
+    // Staff who are not labs cannot sign one at all: the block is refused.
+    let forgeries = [(&w.doctors[0], 0), (&w.admins[0], 0), (&w.doctors[1], 1)]
+        .map(|(who, clinic)| (worklist_read(&w, who, clinic, T0 + 31), clinic));
+    for (forged, clinic) in forgeries {
+        let err = refused(&mut w, clinic, vec![forged]);
+        assert!(err.to_string().contains("only labs"), "{err}");
+    }
+    // Nor the patient, nor a clinic's node.
+    let forgeries = [&w.patient, &w.clinics[0]].map(|who| worklist_read(&w, who, 0, T0 + 31));
+    for forged in forgeries {
+        refused(&mut w, 0, vec![forged]);
+    }
+
+    // Another clinic's lab and a disabled lab: kept in history, void, seen by no one.
+    let other = worklist_read(&w, &lab_b, 1, T0 + 32);
+    let other_id = other.id();
+    w.seal(None, 1, vec![other]);
+    assert!(
+        void_reason(&w.base, other_id)
+            .unwrap()
+            .contains("only that clinic's labs"),
+        "{:?}",
+        void_reason(&w.base, other_id)
+    );
+    let late = worklist_read(&w, &gone, 0, T0 + 33);
+    let late_id = late.id();
+    w.seal(None, 0, vec![late]);
+    assert!(void_reason(&w.base, late_id).unwrap().contains("disabled"));
+    assert_eq!(order_readers(&w.base, patient), [id(&lab_a)]);
+    // A saved state keeps the line, and a replica that replays every block agrees.
+    let restored = restore(&w.base, saved_parts(&w.base, |_| {}).unwrap());
+    assert_eq!(order_readers(&restored, patient), [id(&lab_a)]);
+    let mut replayed = Ledger::new(w.base.genesis().clone()).unwrap();
+    let blocks: Vec<Block> = w
+        .base
+        .blocks_in_order()
+        .skip(1)
+        .map(|b| (*b).clone())
+        .collect();
+    replayed.insert_batch(blocks, Check::Full).unwrap();
+    assert_eq!(described(&replayed), described(&w.base));
+
+    // The policy gives a lab the orders, never the chart, and the worklist of its own clinic.
+    let state = w.base.state();
+    let now = T0 + 40;
+    let ask =
+        |who: &ActorKeys, action: &Action| authorize(state, id(who), action, Some(patient), now);
+    assert!(ask(&lab_a, &Action::ReadOrders).is_ok());
+    assert!(ask(&lab_a, &Action::Read).is_err());
+    let own = Action::Worklist {
+        clinic: id(&w.clinics[0]),
+    };
+    assert!(authorize(state, id(&lab_a), &own, None, now).is_ok());
+    assert!(authorize(state, id(&lab_b), &own, None, now).is_err());
+    assert!(authorize(state, id(&gone), &own, None, now).is_err());
+    assert!(authorize(state, id(&w.doctors[0]), &own, None, now).is_err());
+}
+
+#[test]
+fn a_worklist_read_made_as_the_lab_is_disabled_elsewhere_is_kept_alike_on_every_replica() {
+    let mut w = World::new();
+    let patient = w.pid();
+    let lab = keys(50);
+    let enrol = tx(
+        &w.admins[0],
+        &w.clinics[0],
+        T0 + 20,
+        enroll_user(&lab, &w.clinics[0], "Lab A", Role::Lab),
+    );
+    w.seal(None, 0, vec![enrol]);
+    let before = w.base.clone();
+    // Clinic A, not yet linked, seals the lab's read while the authority disables the lab in a
+    // block of clinic B.
+    let mut at_a = w.base.clone();
+    let read = worklist_read(&w, &lab, 0, T0 + 25);
+    let a_block = at_a.seal(&w.clinics[0], vec![read], T0 + 25);
+    at_a.insert(a_block.clone(), Check::Full).unwrap();
+    let disable = tx(
+        &w.authority,
+        &w.clinics[1],
+        T0 + 22,
+        Payload::DisableUser {
+            user: id(&lab),
+            reason: "a stolen badge".into(),
+        },
+    );
+    let b_block = w.seal(None, 1, vec![disable]);
+    w.base.insert(a_block.clone(), Check::Full).unwrap();
+    // The read happened: the patient sees it, whichever block a replica took first.
+    assert_eq!(order_readers(&w.base, patient), [id(&lab)]);
+    let mut other_way = before;
+    other_way.insert(a_block, Check::Full).unwrap();
+    other_way.insert(b_block, Check::Full).unwrap();
+    assert_eq!(other_way.state_hash(), w.base.state_hash());
+    assert_eq!(order_readers(&other_way, patient), [id(&lab)]);
+    // Once it is known, the lab reads nothing more.
+    let after = worklist_read(&w, &lab, 0, T0 + 40);
+    let after_id = after.id();
+    w.seal(None, 0, vec![after]);
+    assert!(void_reason(&w.base, after_id).unwrap().contains("disabled"));
+}
