@@ -59,6 +59,7 @@ pub async fn devices(desk: State<'_, Desk>) -> Answer<Vec<DeviceRow>> {
                 status: d.status.to_string(),
                 removed_reason: d.removed_reason,
                 this: d.this,
+                removable: d.removable,
                 last_seen: d.last_seen,
             })
             .collect())

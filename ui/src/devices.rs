@@ -115,7 +115,7 @@ pub fn DevicesTab() -> impl IntoView {
             .map(|d| {
                 let id = d.device_id.clone();
                 let row_id = d.device_id.clone();
-                let can_remove = d.status == "active" && !d.this;
+                let can_remove = d.removable;
                 let status = match &d.removed_reason {
                     Some(why) => format!("removed ({why})"),
                     None => d.status.clone(),

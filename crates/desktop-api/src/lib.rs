@@ -159,6 +159,10 @@ pub struct DeviceRow {
     pub removed_reason: Option<String>,
     /// Whether it is the machine this window runs on.
     pub this: bool,
+    /// Whether an admin may remove it from here (a device added to the clinic, still active,
+    /// not this computer).
+    #[serde(default)]
+    pub removable: bool,
     /// The newest block it sealed that this machine holds (RFC 3339).
     pub last_seen: Option<String>,
 }

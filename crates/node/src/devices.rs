@@ -104,6 +104,9 @@ pub struct DeviceListing {
     pub removed_reason: Option<String>,
     /// Whether it is the machine this node runs on.
     pub this: bool,
+    /// Whether an admin may remove it from here: a device added to the clinic (not its first
+    /// machine), not removed yet, and not this machine.
+    pub removable: bool,
     /// The newest block it sealed that this replica holds, if any (RFC 3339).
     pub last_seen: Option<String>,
 }
@@ -356,6 +359,7 @@ impl Node {
                 },
                 removed_reason: None,
                 this: self.sealer == self.clinic,
+                removable: false,
                 last_seen: last_seen(&self.clinic),
             });
         }
@@ -374,6 +378,7 @@ impl Node {
                 },
                 removed_reason: device.suspended.as_ref().map(|s| s.reason.clone()),
                 this: *id == self.sealer,
+                removable: device.suspended.is_none() && *id != self.sealer,
                 last_seen: last_seen(id),
             });
         }
