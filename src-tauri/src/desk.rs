@@ -102,6 +102,14 @@ struct Inner {
     pairing: Option<carelog_desktop_api::Pairing>,
 }
 
+/// After a command that may have written: the sync link sends the new blocks now (it reads
+/// nothing when there are none), so another machine of the clinic sees them in milliseconds.
+fn nudge_link(inner: &Inner) {
+    if let Some(link) = &inner.link {
+        link.nudge();
+    }
+}
+
 /// Whether the open home is the clinic's kiosk device.
 fn kiosk_only(inner: &Inner) -> bool {
     inner
@@ -457,7 +465,9 @@ impl Desk {
     ) -> Result<T, Failure> {
         let mut inner = self.lock();
         let node = inner.node.as_mut().ok_or_else(not_open)?;
-        f(node)
+        let answer = f(node);
+        nudge_link(&inner);
+        answer
     }
 
     /// Runs `f` with the open node and the signed-in session, unless the session has gone
@@ -481,7 +491,9 @@ impl Desk {
         let Inner { node, session, .. } = &mut *inner;
         let node = node.as_mut().ok_or_else(not_open)?;
         let session = session.as_ref().ok_or_else(signed_out)?;
-        f(node, session)
+        let answer = f(node, session);
+        nudge_link(&inner);
+        answer
     }
 
     /// Signs a staff member in (leaving kiosk mode), replacing whoever was signed in.

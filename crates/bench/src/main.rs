@@ -14,6 +14,7 @@
 //! Run through `cargo xtask bench [--quick]`; writes `report.json` and `latency.svg` into
 //! `--out` (default `target/bench`). It checks no timings: the numbers are for people to read.
 
+mod devices;
 mod district;
 mod healthyblock;
 mod measure;
@@ -145,6 +146,7 @@ fn main() {
         Some("--resync-only") if args.len() == 2 => resync_only(&args[1]),
         Some("--search-only") if args.len() == 2 => search_only(&args[1]),
         Some("--district-only") if args.len() == 2 => district_only(&args[1]),
+        Some("--devices-only") if args.len() == 2 => devices_only(&args[1]),
         Some("--load-only") if args.len() == 4 => load_only(&args[1], &args[2], &args[3]),
         _ => run(),
     };
@@ -230,6 +232,17 @@ fn resync_only(n: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// `--devices-only N`: only N entries from a laptop to the clinic's other machines.
+fn devices_only(n: &str) -> Result<(), Error> {
+    let n: usize = n.parse()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    print!("{}", devices::measure(&rt, n)?.table());
+    Ok(())
+}
+
 /// `--district-only N`: only the district simulation of N clinics, its table printed.
 fn district_only(n: &str) -> Result<(), Error> {
     let n: usize = n.replace('_', "").parse()?;
@@ -285,6 +298,10 @@ fn run() -> Result<(), Error> {
     let search_dir = tempfile::tempdir()?;
     let search = search::measure(search_dir.path(), patients, searches)?;
 
+    let entries_across = if settings.quick { 10 } else { 50 };
+    eprintln!("{entries_across} entries from a bedside laptop to the clinic's other machines");
+    let devices = devices::measure(&rt, entries_across)?;
+
     let report = report::Report {
         quick: settings.quick,
         plan: &plan,
@@ -294,6 +311,7 @@ fn run() -> Result<(), Error> {
         pouchdb: pouch.as_ref(),
         scale: scale.as_ref(),
         search: Some(&search),
+        devices: Some(&devices),
         district: district.as_ref(),
         seconds: started.elapsed().as_secs_f64(),
     };

@@ -34,6 +34,8 @@ pub struct Report<'a> {
     pub scale: Option<&'a Scale>,
     /// The front desk's patient search, when it ran.
     pub search: Option<&'a crate::search::Search>,
+    /// An entry reaching the other machines of one clinic, when it ran.
+    pub devices: Option<&'a crate::devices::Propagation>,
     /// The district simulation, when it ran.
     pub district: Option<&'a crate::district::District>,
     /// The whole run.
@@ -283,6 +285,9 @@ impl Report<'_> {
         if let Some(s) = self.search {
             t.push_str(&s.table());
         }
+        if let Some(d) = self.devices {
+            t.push_str(&d.table());
+        }
         if let Some(d) = self.district {
             t.push_str(&crate::district::table(d));
         }
@@ -398,6 +403,7 @@ impl Report<'_> {
             "pouchdb": self.pouchdb.map(Comparison::json),
             "scale": self.scale.map(Scale::json),
             "patient_search": self.search.map(crate::search::Search::json),
+            "clinic_devices": self.devices.map(crate::devices::Propagation::json),
             "district": self.district.map(crate::district::json),
         })
     }

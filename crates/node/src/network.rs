@@ -184,7 +184,15 @@ pub async fn serve(
     on_event: impl Fn(&SyncEvent) + Send + 'static,
 ) -> Result<()> {
     let endpoint = node.bind_endpoint(listen)?;
-    run(endpoint, node, peers, shutdown, on_event).await
+    run(
+        endpoint,
+        node,
+        Default::default(),
+        peers,
+        shutdown,
+        on_event,
+    )
+    .await
 }
 
 /// [`serve`] on an endpoint already bound by [`Node::bind_endpoint`] (to learn the port it got
@@ -196,13 +204,22 @@ pub async fn serve_on(
     shutdown: tokio::sync::watch::Receiver<bool>,
     on_event: impl Fn(&SyncEvent) + Send + 'static,
 ) -> Result<()> {
-    run(endpoint, node, peers, shutdown, on_event).await
+    run(
+        endpoint,
+        node,
+        Default::default(),
+        peers,
+        shutdown,
+        on_event,
+    )
+    .await
 }
 
 /// A link kept by an app beside its own node: a second node on the same home syncing in the
 /// background, with a handle for the sync bar ("Sync now", peer states). Stops when dropped.
 pub struct Link {
     handle: SyncHandle,
+    nudge: Arc<tokio::sync::Notify>,
     addr: SocketAddr,
     peers: Vec<SocketAddr>,
     stop: tokio::sync::watch::Sender<bool>,
@@ -232,8 +249,10 @@ impl Link {
         let handle = endpoint.handle();
         let (stop, shutdown) = tokio::sync::watch::channel(false);
         let task_peers = peers.clone();
+        let nudge: Arc<tokio::sync::Notify> = Default::default();
+        let task_nudge = nudge.clone();
         tokio::spawn(async move {
-            if let Err(e) = run(endpoint, node, task_peers, shutdown, |event| {
+            if let Err(e) = run(endpoint, node, task_nudge, task_peers, shutdown, |event| {
                 tracing::debug!(?event, "sync");
             })
             .await
@@ -243,6 +262,7 @@ impl Link {
         });
         Ok(Link {
             handle,
+            nudge,
             addr,
             peers,
             stop,
@@ -268,6 +288,12 @@ impl Link {
     pub fn sync_now(&self) {
         self.handle.sync_now();
     }
+
+    /// The app committed on this home: the link reads the new blocks and sends them now rather
+    /// than at its next housekeeping tick.
+    pub fn nudge(&self) {
+        self.nudge.notify_one();
+    }
 }
 
 impl Drop for Link {
@@ -289,6 +315,7 @@ pub fn state_name(state: LinkState) -> &'static str {
 async fn run(
     endpoint: Endpoint,
     node: Node,
+    nudge: Arc<tokio::sync::Notify>,
     peers: Vec<SocketAddr>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
     on_event: impl Fn(&SyncEvent) + Send + 'static,
@@ -317,6 +344,19 @@ async fn run(
                 Some(event) => on_event(&event),
                 None => break,
             },
+            // The app on this home committed: its blocks go out now, not at the next tick.
+            () = nudge.notified() => {
+                let fresh = {
+                    let mut node = shared.lock().unwrap_or_else(|p| p.into_inner());
+                    node.refresh().unwrap_or_else(|e| {
+                        tracing::error!(error = %e, "could not read new blocks from the database");
+                        Vec::new()
+                    })
+                };
+                for block in fresh {
+                    handle.announce(block);
+                }
+            }
             _ = tick.tick() => {
                 let (fresh, status) = {
                     let mut node = shared.lock().unwrap_or_else(|p| p.into_inner());
