@@ -115,7 +115,7 @@ pub(crate) struct OpenedChart {
     /// The entries that opened, in the ledger's order.
     pub(crate) opened: Vec<Opened>,
     /// Entries sealed with keys this node does not hold.
-    sealed_away: usize,
+    pub(crate) sealed_away: usize,
     /// Entries whose key it holds that did not open.
     quarantined: Vec<Quarantined>,
 }

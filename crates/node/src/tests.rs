@@ -6,6 +6,7 @@ use carelog_ledger::Role;
 use super::*;
 
 mod directory;
+mod devices;
 mod trust;
 mod worklist;
 
