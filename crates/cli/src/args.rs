@@ -121,6 +121,20 @@ pub enum Command {
         #[arg(long)]
         patient: String,
     },
+    /// A record's break-glass openings and who reviewed them; with --opening, review one.
+    Review {
+        #[command(flatten)]
+        actor: Actor,
+        /// The patient id.
+        #[arg(long)]
+        patient: String,
+        /// The opening to review (its id, as listed).
+        #[arg(long, requires = "note")]
+        opening: Option<String>,
+        /// What the reviewer notes.
+        #[arg(long, requires = "opening")]
+        note: Option<String>,
+    },
     /// The ledger replica.
     Ledger {
         #[command(subcommand)]

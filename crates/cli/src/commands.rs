@@ -201,6 +201,12 @@ fn on_node(node: &mut Node, command: Command) -> Result<Output, Failure> {
             reason,
         } => chart::breakglass(node, actor, patient, reason),
         Command::Audit { actor, patient } => chart::audit(node, actor, patient),
+        Command::Review {
+            actor,
+            patient,
+            opening,
+            note,
+        } => chart::review(node, actor, patient, opening.zip(note)),
         Command::Access { command } => access::run(node, command),
         Command::Ledger { command } => ledger::run(node, command),
         Command::Status { user } => ledger::status(node, user),

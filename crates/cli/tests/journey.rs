@@ -1044,4 +1044,125 @@ fn a_doctor_at_a_clinic_that_never_held_the_key_breaks_the_glass_and_the_card_op
         by_south.contains(&"break-glass") && by_south.contains(&"read"),
         "{by_south:?} in {audit}"
     );
+
+    // The openings wait for review; the patient reviews one, the clinic's admin the other.
+    let listed = ok(
+        &north.home,
+        PIN,
+        "",
+        Some(&pat.card),
+        &["review", "--as", &pat.id, "--patient", &pat.id],
+    );
+    let openings = listed["openings"].as_array().unwrap().clone();
+    assert_eq!(openings.len(), 2, "{listed}");
+    assert!(
+        openings
+            .iter()
+            .all(|o| o["reviewed_by"] == serde_json::json!([]))
+    );
+    assert!(
+        openings
+            .iter()
+            .all(|o| o["doctor"].as_str() == Some(south_doctor.as_str())),
+        "{listed}"
+    );
+    let first = text(&openings[0], "opening");
+    let second = text(&openings[1], "opening");
+    ok(
+        &north.home,
+        PIN,
+        "",
+        Some(&pat.card),
+        &[
+            "review",
+            "--as",
+            &pat.id,
+            "--patient",
+            &pat.id,
+            "--opening",
+            &first,
+            "--note",
+            "I was in the emergency room that night",
+        ],
+    );
+    // A doctor is not a reviewer, and an opening must be one of this record's.
+    let why = refused(
+        &north.home,
+        DOC_PW,
+        None,
+        &[
+            "review",
+            "--as",
+            &north.doctor,
+            "--patient",
+            &pat.id,
+            "--opening",
+            &second,
+            "--note",
+            "fine",
+        ],
+    );
+    assert!(why.contains("review"), "{why}");
+    let why = refused(
+        &north.home,
+        ADMIN_PW,
+        None,
+        &[
+            "review",
+            "--as",
+            &north.admin,
+            "--patient",
+            &pat.id,
+            "--opening",
+            &"0".repeat(64),
+            "--note",
+            "fine",
+        ],
+    );
+    assert!(why.contains("no break-glass opening"), "{why}");
+    ok(
+        &north.home,
+        ADMIN_PW,
+        "",
+        None,
+        &[
+            "review",
+            "--as",
+            &north.admin,
+            "--patient",
+            &pat.id,
+            "--opening",
+            &second,
+            "--note",
+            "checked with the emergency team",
+        ],
+    );
+    let listed = ok(
+        &north.home,
+        ADMIN_PW,
+        "",
+        None,
+        &["review", "--as", &north.admin, "--patient", &pat.id],
+    );
+    let reviewers: Vec<String> = listed["openings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["reviewed_by"].to_string())
+        .collect();
+    assert!(reviewers.iter().all(|r| r != "[]"), "{listed}");
+    let audit = ok(
+        &north.home,
+        ADMIN_PW,
+        "",
+        None,
+        &["audit", "--as", &north.admin, "--patient", &pat.id],
+    );
+    let reviews = audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "review break-glass")
+        .count();
+    assert_eq!(reviews, 2, "{audit}");
 }

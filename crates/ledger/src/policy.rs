@@ -85,6 +85,9 @@ pub enum Action {
     /// Read a record's outstanding orders, and the name, birth date and sex that match a
     /// specimen to them, but nothing else of the chart (a lab of the clinic of record).
     ReadOrders,
+    /// Review a break-glass opening of a record (the patient, a proxy, or an admin of the
+    /// clinic of record).
+    ReviewBreakGlass,
 }
 
 impl Action {
@@ -122,6 +125,7 @@ impl Action {
             Payload::RemoveDevice { device, .. } => Action::RemoveDevice(*device),
             Payload::StaffKeyStore { user, .. } => Action::ShareKeyStore(*user),
             Payload::WorklistRead { .. } => Action::ReadOrders,
+            Payload::ReviewBreakGlass { .. } => Action::ReviewBreakGlass,
         }
     }
 }
@@ -596,6 +600,24 @@ pub fn authorize(
             Ok(permit) => Err(Denied::LevelTooLow(permit.level)),
             Err(e) => Err(e),
         },
+        Action::ReviewBreakGlass => {
+            if actor == patient_id {
+                return Ok(Permit {
+                    level: AccessLevel::None,
+                    basis: Basis::Patient,
+                });
+            }
+            if file.proxies.contains_key(&actor) {
+                return Ok(Permit {
+                    level: AccessLevel::None,
+                    basis: Basis::Proxy,
+                });
+            }
+            record_admin().unwrap_or(Err(Denied::WrongRole {
+                needed: "the patient, their proxies and the admins of their clinic",
+                action: "review break-glass openings",
+            }))
+        }
         Action::ViewAudit => {
             if actor == patient_id
                 || file.attention.contains_key(&actor)

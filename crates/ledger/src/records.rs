@@ -290,6 +290,8 @@ pub enum AuditAction {
     /// A lab read the outstanding orders on its worklist (appended last, so saved states
     /// keep their encoding).
     ReadOrders,
+    /// The patient, a proxy or an admin of the clinic of record reviewed a break-glass opening.
+    ReviewBreakGlass,
 }
 
 impl AuditAction {
@@ -311,6 +313,7 @@ impl AuditAction {
             AuditAction::Move => "move record",
             AuditAction::ReplaceKey => "replace key",
             AuditAction::ReadOrders => "read orders",
+            AuditAction::ReviewBreakGlass => "review break-glass",
         }
     }
 }
@@ -370,6 +373,8 @@ pub struct PatientFile {
     pub emergency: Option<KeyStoreRef>,
     /// The key store the patient published last (`None` before any, or after new keys).
     pub key_store: Option<KeyStoreRef>,
+    /// Reviews of break-glass openings: the opening (its transaction) and who reviewed it.
+    pub reviews: Vec<(TxId, ActorId)>,
 }
 
 /// Where a proxy was added: the block (for the order) and the transaction (for its name).
@@ -418,6 +423,7 @@ impl PatientFile {
             events: Vec::new(),
             key_store: None,
             emergency: None,
+            reviews: Vec::new(),
             proxies: BTreeMap::new(),
         };
         file.record_event(registered);

@@ -913,6 +913,31 @@ impl State {
                     ));
                 }
             }
+            Payload::ReviewBreakGlass {
+                patient,
+                opening,
+                note,
+            } => {
+                let Some(file) = self.patients.get_mut(patient) else {
+                    return;
+                };
+                let opened = file
+                    .audit()
+                    .any(|e| e.tx == *opening && e.action == AuditAction::BreakGlass);
+                if !opened {
+                    self.void.push((
+                        id,
+                        format!("{opening} is no break-glass opening of this record"),
+                    ));
+                    return;
+                }
+                file.reviews.push((*opening, tx.author));
+                file.record_event(audit(
+                    AuditAction::ReviewBreakGlass,
+                    None,
+                    Some(format!("break-glass {opening}: {note}")),
+                ));
+            }
             Payload::BreakGlass { patient, reason } => {
                 if let Some(file) = self.patients.get_mut(patient) {
                     file.break_glass.push((tx.author, tx.time_ms));

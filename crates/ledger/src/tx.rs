@@ -378,6 +378,16 @@ pub enum Payload {
         /// The patient.
         patient: ActorId,
     },
+    /// The patient, a proxy or an admin of the clinic of record reviews a break-glass opening
+    /// of the record: it stays in the audit with who reviewed it and what they noted.
+    ReviewBreakGlass {
+        /// The patient.
+        patient: ActorId,
+        /// The break-glass transaction reviewed.
+        opening: TxId,
+        /// What the reviewer noted ("I was in the emergency room that night").
+        note: String,
+    },
 }
 
 impl Payload {
@@ -399,7 +409,8 @@ impl Payload {
             | Payload::PatientKeyStore { patient, .. }
             | Payload::AddProxy { patient, .. }
             | Payload::EmergencySummary { patient, .. }
-            | Payload::WorklistRead { patient } => Some(*patient),
+            | Payload::WorklistRead { patient }
+            | Payload::ReviewBreakGlass { patient, .. } => Some(*patient),
             Payload::Genesis { .. }
             | Payload::EnrollClinic { .. }
             | Payload::EnrollUser { .. }
@@ -442,6 +453,7 @@ impl Payload {
             Payload::RemoveDevice { .. } => "remove device",
             Payload::StaffKeyStore { .. } => "staff key store",
             Payload::WorklistRead { .. } => "worklist read",
+            Payload::ReviewBreakGlass { .. } => "review break-glass",
         }
     }
 
@@ -562,6 +574,7 @@ impl Payload {
             | Payload::ReplaceKey { reason, .. }
             | Payload::RemoveDevice { reason, .. } => text("reason", reason, MAX_REASON_LEN),
             Payload::AuditRead { purpose, .. } => text("purpose", purpose, MAX_REASON_LEN),
+            Payload::ReviewBreakGlass { note, .. } => text("note", note, MAX_REASON_LEN),
             Payload::LevelView {
                 level,
                 sealed,

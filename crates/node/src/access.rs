@@ -44,6 +44,28 @@ pub struct AuditLine {
     pub level: Option<AccessLevel>,
     /// Details (purpose, reason, the other party).
     pub detail: Option<String>,
+    /// The transaction, for the lines that can be referred to (a break-glass opening to
+    /// review).
+    pub tx: String,
+}
+
+/// A break-glass opening of a record, with who reviewed it.
+#[derive(Clone, Debug, Serialize)]
+pub struct BreakGlassOpening {
+    /// The opening (its transaction id), to name in a review.
+    pub opening: String,
+    /// When (RFC 3339).
+    pub time: String,
+    /// The doctor who broke the glass (id).
+    pub doctor: String,
+    /// Their name.
+    pub doctor_name: String,
+    /// Their clinic.
+    pub clinic: String,
+    /// The reason they gave.
+    pub reason: Option<String>,
+    /// Who reviewed it (names), oldest first; empty while no one has.
+    pub reviewed_by: Vec<String>,
 }
 
 impl Node {
@@ -291,7 +313,92 @@ impl Node {
                 action: e.action.as_str(),
                 level: e.level,
                 detail: e.detail,
+                tx: e.tx.to_string(),
             })
             .collect())
+    }
+
+    /// The record's break-glass openings, newest first, each with who reviewed it: for the
+    /// patient, their proxies, physicians and the clinic's admins (who may read the audit).
+    pub fn break_glass_openings(
+        &self,
+        session: &Session,
+        patient: ActorId,
+    ) -> Result<Vec<BreakGlassOpening>> {
+        let state = self.ledger.state();
+        authorize(
+            state,
+            session.user,
+            &Action::ViewAudit,
+            Some(patient),
+            now_ms(),
+        )?;
+        let file = patient_file(state, &patient)?;
+        let mut openings: Vec<BreakGlassOpening> = file
+            .audit()
+            .filter(|e| e.action == carelog_ledger::AuditAction::BreakGlass)
+            .map(|e| BreakGlassOpening {
+                opening: e.tx.to_string(),
+                time: rfc3339(e.time_ms),
+                doctor: e.actor.to_string(),
+                doctor_name: self.display_name(&e.actor),
+                clinic: state
+                    .users
+                    .get(&e.actor)
+                    .map(|u| self.display_name(&u.clinic))
+                    .unwrap_or_default(),
+                reason: e.detail,
+                reviewed_by: file
+                    .reviews
+                    .iter()
+                    .filter(|(opening, _)| *opening == e.tx)
+                    .map(|(_, by)| match self.proxy_name(session, patient, by) {
+                        Some(name) => format!("{} (proxy)", name.as_str()),
+                        None => self.display_name(by),
+                    })
+                    .collect(),
+            })
+            .collect();
+        openings.reverse();
+        Ok(openings)
+    }
+
+    /// The patient, a proxy or an admin of the clinic of record reviews a break-glass opening
+    /// (`opening`, its transaction id), with a note; recorded on the ledger and in the audit.
+    pub fn review_break_glass(
+        &mut self,
+        session: &Session,
+        patient: ActorId,
+        opening: TxId,
+        note: &str,
+    ) -> Result<()> {
+        validate_name("the note", note)?;
+        let state = self.ledger.state();
+        authorize(
+            state,
+            session.user,
+            &Action::ReviewBreakGlass,
+            Some(patient),
+            self.clock(),
+        )?;
+        let file = patient_file(state, &patient)?;
+        let opened = file
+            .audit()
+            .any(|e| e.tx == opening && e.action == carelog_ledger::AuditAction::BreakGlass);
+        if !opened {
+            return Err(NodeError::Invalid(format!(
+                "{opening} is no break-glass opening of this record; `review` lists them"
+            )));
+        }
+        let tx = self.sign(
+            session,
+            Payload::ReviewBreakGlass {
+                patient,
+                opening,
+                note: note.trim().into(),
+            },
+        );
+        self.commit(vec![tx], &[])?;
+        Ok(())
     }
 }

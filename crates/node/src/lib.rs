@@ -62,7 +62,7 @@ use carelog_ledger::{
 use carelog_store::{NewBlock, Origin, Store, StoreError};
 use carelog_vault::{ActorKeys, KdfParams};
 
-pub use access::{AccessRequestView, AuditLine};
+pub use access::{AccessRequestView, AuditLine, BreakGlassOpening};
 pub use at_rest::{
     AUTHORITY_PASSPHRASE_VAR, AuthorityKeys, DatabaseKey, HomeSecrets, KEYRING_SERVICE, Keyring,
     MemoryKeyring, NODE_PASSPHRASE_FILE_VAR, NODE_PASSPHRASE_VAR, NodeUnlock, OsKeyring,

@@ -5,8 +5,8 @@ use carelog_ledger::Role;
 
 use super::*;
 
-mod directory;
 mod devices;
+mod directory;
 mod trust;
 mod worklist;
 

@@ -5,7 +5,7 @@ use std::path::Path;
 use carelog_node::{Document, EntryOptions, Node};
 use serde_json::json;
 
-use super::{read_file, sign_in};
+use super::{ok, read_file, sign_in};
 use crate::args::{Actor, ChartCommand};
 use crate::{Failure, Output};
 
@@ -225,6 +225,52 @@ pub(super) fn breakglass(
 }
 
 /// `audit`: every read, entry and access change of a record.
+/// `review`: the record's break-glass openings; with an opening and a note, its review.
+pub(super) fn review(
+    node: &mut Node,
+    actor: Actor,
+    patient: String,
+    review: Option<(String, String)>,
+) -> Result<Output, Failure> {
+    let patient = node.resolve_patient(&patient)?;
+    let user = sign_in(node, &actor.user)?;
+    if let Some((opening, note)) = review {
+        let opening = opening
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{opening}` is not an opening id; `review` lists them"))?;
+        node.review_break_glass(&user, patient, opening, &note)?;
+        return Ok(ok(
+            "The break-glass opening is reviewed; the record's audit shows it.",
+        ));
+    }
+    let openings = node.break_glass_openings(&user, patient)?;
+    let human = if openings.is_empty() {
+        "No break-glass opening of this record.".to_string()
+    } else {
+        openings
+            .iter()
+            .map(|o| {
+                format!(
+                    "{}  {} ({}): {}  {}\n  opening {}",
+                    o.time,
+                    o.doctor_name,
+                    o.clinic,
+                    o.reason.as_deref().unwrap_or(""),
+                    if o.reviewed_by.is_empty() {
+                        "NOT REVIEWED".to_string()
+                    } else {
+                        format!("reviewed by {}", o.reviewed_by.join(", "))
+                    },
+                    o.opening
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    Ok(Output::new(json!({"openings": openings}), human))
+}
+
 pub(super) fn audit(node: &mut Node, actor: Actor, patient: String) -> Result<Output, Failure> {
     let patient = node.resolve_patient(&patient)?;
     let user = sign_in(node, &actor.user)?;

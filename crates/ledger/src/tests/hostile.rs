@@ -1210,3 +1210,60 @@ fn a_worklist_read_made_as_the_lab_is_disabled_elsewhere_is_kept_alike_on_every_
     w.seal(None, 0, vec![after]);
     assert!(void_reason(&w.base, after_id).unwrap().contains("disabled"));
 }
+
+#[test]
+fn a_break_glass_review_comes_from_the_patient_or_the_clinic_and_names_a_real_opening() {
+    let mut w = World::new();
+    let open = tx(
+        &w.doctors[1],
+        &w.clinics[1],
+        T0 + 20,
+        Payload::BreakGlass {
+            patient: w.pid(),
+            reason: "unconscious".into(),
+        },
+    );
+    let opening = open.id();
+    w.seal(None, 1, vec![open]);
+    // The world's keys, by their seeds (clinic A, its admin; doctor and admin of B; the patient).
+    let (clinic_a, admin_a, doctor_b, admin_b, patient) =
+        (keys(10), keys(20), keys(31), keys(21), keys(40));
+    let pid = w.pid();
+    let review = |author: &ActorKeys, opening: TxId| {
+        tx(
+            author,
+            &clinic_a,
+            T0 + 30,
+            Payload::ReviewBreakGlass {
+                patient: pid,
+                opening,
+                note: "seen".into(),
+            },
+        )
+    };
+    // The doctor who broke the glass, or another clinic's admin, does not review it.
+    for author in [&doctor_b, &admin_b] {
+        let t = review(author, opening);
+        let id = t.id();
+        let block = w.base.seal(&w.clinics[0], vec![t], T0);
+        match w.base.insert(block, Check::Full) {
+            Err(_) => {}
+            Ok(_) => assert!(void_reason(&w.base, id).is_some(), "{id} took effect"),
+        }
+    }
+    assert!(w.base.state().patient(&w.pid()).unwrap().reviews.is_empty());
+    // Naming something that is no opening of this record is void.
+    let bogus = review(&patient, TxId::default());
+    let bogus_id = bogus.id();
+    w.seal(None, 0, vec![bogus]);
+    assert!(void_reason(&w.base, bogus_id).is_some_and(|why| why.contains("no break-glass")));
+    // The patient and the admin of the clinic of record do.
+    let by_patient = review(&patient, opening);
+    let by_admin = review(&admin_a, opening);
+    w.seal(None, 0, vec![by_patient, by_admin]);
+    let reviews = &w.base.state().patient(&w.pid()).unwrap().reviews;
+    assert_eq!(
+        reviews,
+        &vec![(opening, id(&patient)), (opening, id(&admin_a))]
+    );
+}

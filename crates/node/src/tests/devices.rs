@@ -38,7 +38,10 @@ fn a_device_opens_its_clinics_records_with_its_own_key_until_it_is_removed() {
             &[],
         )
         .unwrap();
-    assert_eq!((pairing.device, pairing.code.as_str()), (device, code.as_str()));
+    assert_eq!(
+        (pairing.device, pairing.code.as_str()),
+        (device, code.as_str())
+    );
     let mut laptop = Node::join_with(&root, &pairing.invite, &unlock).unwrap();
     assert_eq!(laptop.clinic_id(), north.node.clinic_id());
     assert_eq!(laptop.device_id(), device);
@@ -55,7 +58,13 @@ fn a_device_opens_its_clinics_records_with_its_own_key_until_it_is_removed() {
         .unwrap();
     north.node.accept_blocks(blocks_of(&laptop)).unwrap();
     assert_eq!(
-        north.node.ledger().state().patient(&newcomer).unwrap().clinic,
+        north
+            .node
+            .ledger()
+            .state()
+            .patient(&newcomer)
+            .unwrap()
+            .clinic,
         north.node.clinic_id()
     );
     assert_eq!(opened_by_machine(&north.node, newcomer).1, 0);
