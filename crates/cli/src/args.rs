@@ -120,6 +120,9 @@ pub enum Command {
         /// The patient id.
         #[arg(long)]
         patient: String,
+        /// Only what others did since you last read the record yourself (a patient's visit).
+        #[arg(long)]
+        new: bool,
     },
     /// A record's break-glass openings and who reviewed them; with --opening, review one.
     Review {

@@ -200,7 +200,11 @@ fn on_node(node: &mut Node, command: Command) -> Result<Output, Failure> {
             patient,
             reason,
         } => chart::breakglass(node, actor, patient, reason),
-        Command::Audit { actor, patient } => chart::audit(node, actor, patient),
+        Command::Audit {
+            actor,
+            patient,
+            new,
+        } => chart::audit(node, actor, patient, new),
         Command::Review {
             actor,
             patient,

@@ -264,6 +264,61 @@ fn a_patient_signs_in_by_card_number_reads_their_own_record_and_the_read_is_audi
         .filter(|e| e["action"].as_str().is_some_and(|a| a.contains("read")))
         .collect();
     assert_eq!(reads.len(), 1, "exactly the patient's own read: {audit}");
+
+    // The family doctor reads the record; at the patient's next visit, that is what is new.
+    ok(
+        &c.home,
+        ADMIN_PW,
+        "",
+        None,
+        &[
+            "assign",
+            "--as",
+            &c.admin,
+            "--patient",
+            &pat.id,
+            "--doctor",
+            &c.doctor,
+            "--custodian",
+        ],
+    );
+    ok(
+        &c.home,
+        DOC_PW,
+        "",
+        None,
+        &["chart", "show", "--as", &c.doctor, "--patient", &pat.id],
+    );
+    let new = |c: &Clinic| {
+        ok(
+            &c.home,
+            PIN,
+            "",
+            Some(&pat.card),
+            &["audit", "--as", &pat.id, "--patient", &pat.id, "--new"],
+        )
+    };
+    let fresh = new(&c);
+    let actions: Vec<(&str, &str)> = fresh["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["actor"].as_str().unwrap(), e["action"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        actions,
+        [(c.admin.as_str(), "assign"), (c.doctor.as_str(), "read")],
+        "{fresh}"
+    );
+    // Once the patient has read their record again, nothing is new.
+    ok(
+        &c.home,
+        PIN,
+        "",
+        Some(&pat.card),
+        &["chart", "show", "--as", &pat.id, "--patient", &pat.id],
+    );
+    assert_eq!(new(&c)["events"], serde_json::json!([]));
 }
 
 fn found_names(v: &Value) -> Vec<String> {

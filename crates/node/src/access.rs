@@ -318,6 +318,26 @@ impl Node {
             .collect())
     }
 
+    /// What others did to the record since `session`'s person last read it themselves (for a
+    /// patient: what happened since their last visit); everything by others if they never did.
+    pub fn audit_since_own_read(
+        &self,
+        session: &Session,
+        patient: ActorId,
+    ) -> Result<Vec<AuditLine>> {
+        let me = session.user.to_string();
+        let lines = self.audit(session, patient)?;
+        let since = lines
+            .iter()
+            .rposition(|l| l.actor == me && l.action == "read")
+            .map_or(0, |at| at + 1);
+        Ok(lines
+            .into_iter()
+            .skip(since)
+            .filter(|l| l.actor != me)
+            .collect())
+    }
+
     /// The record's break-glass openings, newest first, each with who reviewed it: for the
     /// patient, their proxies, physicians and the clinic's admins (who may read the audit).
     pub fn break_glass_openings(

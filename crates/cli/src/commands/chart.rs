@@ -271,10 +271,19 @@ pub(super) fn review(
     Ok(Output::new(json!({"openings": openings}), human))
 }
 
-pub(super) fn audit(node: &mut Node, actor: Actor, patient: String) -> Result<Output, Failure> {
+pub(super) fn audit(
+    node: &mut Node,
+    actor: Actor,
+    patient: String,
+    new: bool,
+) -> Result<Output, Failure> {
     let patient = node.resolve_patient(&patient)?;
     let user = sign_in(node, &actor.user)?;
-    let events = node.audit(&user, patient)?;
+    let events = if new {
+        node.audit_since_own_read(&user, patient)?
+    } else {
+        node.audit(&user, patient)?
+    };
     let human = events
         .iter()
         .map(|e| {
@@ -288,5 +297,10 @@ pub(super) fn audit(node: &mut Node, actor: Actor, patient: String) -> Result<Ou
         })
         .collect::<Vec<_>>()
         .join("\n");
+    let human = if new && events.is_empty() {
+        "Nothing new since you last read this record.".to_string()
+    } else {
+        human
+    };
     Ok(Output::new(json!({"events": events}), human))
 }
