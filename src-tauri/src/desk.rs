@@ -558,9 +558,15 @@ impl Desk {
         }
         let unlock = Desk::unlock_for_new(&mut inner, node_passphrase);
         let (_, code) = Node::request_device(&inner.home, name, out, &unlock).map_err(failure)?;
+        // The request is public keys and a signature: its QR code carries it to the admin.
+        let qr_svg = std::fs::read(out)
+            .ok()
+            .and_then(|request| carelog_node::qr_svg(&request).ok())
+            .unwrap_or_default();
         inner.pairing = Some(carelog_desktop_api::Pairing {
             file: out.display().to_string(),
             code,
+            qr_svg,
         });
         Ok(self.info_of(&inner))
     }

@@ -70,7 +70,13 @@ pub async fn devices(desk: State<'_, Desk>) -> Answer<Vec<DeviceRow>> {
 /// the app's data directory (`invites/`).
 #[tauri::command]
 pub async fn approve_device(desk: State<'_, Desk>, args: ApproveDevice) -> Answer<ApprovedDevice> {
-    let request = join_request(&args.request_path)?;
+    // The request itself (scanned from the new machine's QR code), or the file it was saved to.
+    let typed = args.request_path.trim();
+    let request = if typed.starts_with('{') {
+        typed.as_bytes().to_vec()
+    } else {
+        join_request(typed)?
+    };
     let role: carelog_ledger::DeviceRole = args.role.parse().map_err(invalid)?;
     let pairing = desk.with_session(|node, session| {
         node.approve_device(session, &request, role, &[])

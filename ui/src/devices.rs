@@ -157,7 +157,7 @@ pub fn DevicesTab() -> impl IntoView {
         <form class="card" id="approve-device" on:submit=approve aria-labelledby="approve-device-heading">
             <h2 id="approve-device-heading">"Add a computer"</h2>
             <p class="hint">"On the new computer, choose \u{201c}Add this computer to a clinic\u{201d}; it saves a request and shows a code. Open the request here; the code shown after must be the same."</p>
-            <label for="device-request">"The pairing request file"</label>
+            <label for="device-request">"The pairing request file (or what its QR code says, scanned from the new computer's screen)"</label>
             <input id="device-request" required autocomplete="off" spellcheck="false"
                 placeholder="/path/to/pairing-request.json" prop:value=request
                 on:input=move |ev| request.set(event_target_value(&ev))/>

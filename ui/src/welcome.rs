@@ -182,6 +182,7 @@ fn JoinCard() -> impl IntoView {
                         <div id="pairing-saved" role="status">
                             <p class="hint">"Pairing code — the admin's screen must show the same:"</p>
                             <p id="pairing-code" class="pairing-code">{pairing.code}</p>
+                            <div id="pairing-qr" class="pairing-qr" inner_html=pairing.qr_svg></div>
                             <p class="ok">{format!(
                                 "Request saved to {}. Take it to an admin of the clinic; open the invite they give back below.",
                                 pairing.file

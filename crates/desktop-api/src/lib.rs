@@ -142,6 +142,9 @@ pub struct Pairing {
     pub file: String,
     /// The six digits the admin's screen must show too.
     pub code: String,
+    /// The request as a QR code (SVG), for the admin's camera instead of a file.
+    #[serde(default)]
+    pub qr_svg: String,
 }
 
 /// One machine of this clinic.
@@ -170,7 +173,7 @@ pub struct DeviceRow {
 /// An admin enrolls the device of a pairing request.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ApproveDevice {
-    /// The request file the new machine saved.
+    /// The request file the new machine saved, or the request itself (what its QR code says).
     pub request_path: String,
     /// staff, kiosk or gateway.
     pub role: String,

@@ -110,6 +110,8 @@ pub struct DeviceOf {
     pub since: BlockAt,
     /// Who enrolled it.
     pub by: ActorId,
+    /// When (the enrolment's time).
+    pub time_ms: i64,
 }
 
 /// An enrolled staff user or a registered patient.

@@ -659,6 +659,7 @@ impl State {
                             role: *role,
                             since: position.at,
                             by: tx.author,
+                            time_ms: tx.time_ms,
                         }),
                     },
                 );

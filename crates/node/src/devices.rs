@@ -364,7 +364,7 @@ impl Node {
             });
         }
         let mut devices: Vec<_> = state.devices_of(&self.clinic).collect();
-        devices.sort_by_key(|(id, c)| (c.device.as_ref().map(|d| d.since.1), **id));
+        devices.sort_by_key(|(id, c)| (c.device.as_ref().map(|d| d.time_ms), **id));
         for (id, device) in devices {
             let Some(of) = &device.device else { continue };
             out.push(DeviceListing {
@@ -537,6 +537,61 @@ impl Node {
             total: machines.len(),
             connected: connected.len(),
             in_sync: in_sync.len(),
+        }
+    }
+}
+
+/// A QR code of `content` as an SVG image (dark modules on white, with the quiet zone), for a
+/// screen to show: a pairing request travels from the new machine to the admin's by camera.
+pub fn qr_svg(content: &[u8]) -> Result<String> {
+    let qr = qrcode::QrCode::with_error_correction_level(content, qrcode::EcLevel::L)
+        .map_err(|e| NodeError::Invalid(format!("this does not fit a QR code: {e}")))?;
+    let width = qr.width();
+    let side = width + 8;
+    let mut path = String::new();
+    for (i, color) in qr.to_colors().iter().enumerate() {
+        if *color == qrcode::Color::Dark {
+            let (x, y) = (i % width + 4, i / width + 4);
+            path.push_str(&format!("M{x} {y}h1v1h-1z"));
+        }
+    }
+    Ok(format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {side} {side}\" \
+         shape-rendering=\"crispEdges\" role=\"img\" aria-label=\"QR code of the pairing request\">\
+         <rect width=\"{side}\" height=\"{side}\" fill=\"#fff\"/><path fill=\"#000\" d=\"{path}\"/></svg>"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pairing_request_fits_a_qr_code_and_a_changed_key_changes_the_code() {
+        let keys = crate::home::new_keys();
+        let message = DeviceRequest::signed_bytes(REQUEST_FORMAT, "Front desk", &keys.public());
+        let request = DeviceRequest {
+            format: REQUEST_FORMAT.into(),
+            name: "Front desk".into(),
+            keys: keys.public(),
+            signature: hex::encode(keys.sign(&message)),
+        };
+        let json = serde_json::to_vec(&request).unwrap();
+        let parsed = DeviceRequest::parse(&json).unwrap();
+        assert_eq!(parsed.code(), request.code());
+        assert_eq!(parsed.code().len(), 7);
+        let svg = qr_svg(&json).unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("h1v1h-1z"), "{svg}");
+        let other = crate::home::new_keys();
+        assert_ne!(pairing_code(&other.public()), request.code());
+        // Garbage is a refusal, never a panic.
+        for bytes in [
+            &b""[..],
+            b"{}",
+            b"\xff\xfe",
+            br#"{"format":"carelog-device-request-1"}"#,
+        ] {
+            assert!(DeviceRequest::parse(bytes).is_err());
         }
     }
 }

@@ -71,7 +71,7 @@ pub use card::{CARD_NUMBER_DIGITS, Card, card_number, check_pin, parse_card_numb
 pub use carelog_sync::net::{LinkState, PeerState, SyncStatus};
 pub use charting::{Banner, EntryOptions, PatientListing};
 pub use demo::{DemoHome, DemoNetwork, build_demo, demo_authority_passphrase};
-pub use devices::{DeviceListing, DeviceRequest, MachinesStatus, Pairing, pairing_code};
+pub use devices::{DeviceListing, DeviceRequest, MachinesStatus, Pairing, pairing_code, qr_svg};
 pub use directory::{ClinicEntry, CurrentReader, KeptRecord, Person, ReadBasis};
 pub use error::{NodeError, Result};
 pub use front_desk::FoundPatient;

@@ -67,6 +67,8 @@ async fn a_new_laptop_pairs_with_north_valley_and_a_doctor_signs_in_there() {
         .expect("the note names the request file")
         .to_string();
     assert!(Path::new(&request).exists(), "{request}");
+    // The request also shows as a QR code, for the admin's camera.
+    w.element("#pairing-qr svg").await;
     w.screenshot("pairing-code").await;
 
     // The admin approves it at the clinic: the same code shows there.
@@ -148,6 +150,31 @@ async fn a_kiosk_device_opens_on_the_kiosk_and_only_an_admin_leaves_it() {
     w.text_with("#devices", "Front desk").await;
     w.text_with("#devices", "kiosk").await;
     w.screenshot("admin-devices").await;
+    // She adds another computer from here, pasting what its request's QR code says.
+    let other = dir.join("office-2");
+    let other_request = dir.join("office-2.request");
+    let asked = cli(
+        &other,
+        STAFF_PASSPHRASE,
+        &[
+            "device",
+            "pair",
+            "--out",
+            other_request.to_str().unwrap(),
+            "--name",
+            "Second office PC",
+        ],
+    );
+    let scanned = std::fs::read_to_string(&other_request).unwrap();
+    w.paste_into("#device-request", &scanned).await;
+    w.click("#approve-device-submit").await;
+    let said = w.text_with("#approve-device-said", "Code").await;
+    assert!(
+        said.contains(asked["code"].as_str().unwrap()),
+        "the admin sees the new computer's code: {said}"
+    );
+    w.text_with("#devices", "Second office PC").await;
+    w.screenshot("admin-added-a-computer").await;
     w.click("#sign-out").await;
     w.element("#kiosk-card").await;
     w.screenshot("back-to-the-kiosk").await;
