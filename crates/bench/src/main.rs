@@ -20,6 +20,7 @@ mod healthyblock;
 mod measure;
 mod plot;
 mod pouchdb;
+mod propagation;
 mod report;
 mod resync;
 mod scale;
@@ -147,6 +148,7 @@ fn main() {
         Some("--search-only") if args.len() == 2 => search_only(&args[1]),
         Some("--district-only") if args.len() == 2 => district_only(&args[1]),
         Some("--devices-only") if args.len() == 2 => devices_only(&args[1]),
+        Some("--ten-clinics-only") if args.len() == 2 => ten_clinics_only(&args[1]),
         Some("--load-only") if args.len() == 4 => load_only(&args[1], &args[2], &args[3]),
         _ => run(),
     };
@@ -243,6 +245,17 @@ fn devices_only(n: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// `--ten-clinics-only N`: only N entries reaching ten clinics.
+fn ten_clinics_only(n: &str) -> Result<(), Error> {
+    let n: usize = n.parse()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    print!("{}", propagation::measure(&rt, n)?.table());
+    Ok(())
+}
+
 /// `--district-only N`: only the district simulation of N clinics, its table printed.
 fn district_only(n: &str) -> Result<(), Error> {
     let n: usize = n.replace('_', "").parse()?;
@@ -301,6 +314,8 @@ fn run() -> Result<(), Error> {
     let entries_across = if settings.quick { 10 } else { 50 };
     eprintln!("{entries_across} entries from a bedside laptop to the clinic's other machines");
     let devices = devices::measure(&rt, entries_across)?;
+    eprintln!("{entries_across} entries reaching ten clinics");
+    let ten = propagation::measure(&rt, entries_across)?;
 
     let report = report::Report {
         quick: settings.quick,
@@ -312,6 +327,7 @@ fn run() -> Result<(), Error> {
         scale: scale.as_ref(),
         search: Some(&search),
         devices: Some(&devices),
+        ten_clinics: Some(&ten),
         district: district.as_ref(),
         seconds: started.elapsed().as_secs_f64(),
     };

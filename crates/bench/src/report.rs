@@ -36,6 +36,8 @@ pub struct Report<'a> {
     pub search: Option<&'a crate::search::Search>,
     /// An entry reaching the other machines of one clinic, when it ran.
     pub devices: Option<&'a crate::devices::Propagation>,
+    /// A new entry reaching ten clinics, when it ran.
+    pub ten_clinics: Option<&'a crate::propagation::TenClinics>,
     /// The district simulation, when it ran.
     pub district: Option<&'a crate::district::District>,
     /// The whole run.
@@ -288,6 +290,9 @@ impl Report<'_> {
         if let Some(d) = self.devices {
             t.push_str(&d.table());
         }
+        if let Some(p) = self.ten_clinics {
+            t.push_str(&p.table());
+        }
         if let Some(d) = self.district {
             t.push_str(&crate::district::table(d));
         }
@@ -404,6 +409,7 @@ impl Report<'_> {
             "scale": self.scale.map(Scale::json),
             "patient_search": self.search.map(crate::search::Search::json),
             "clinic_devices": self.devices.map(crate::devices::Propagation::json),
+            "ten_clinics": self.ten_clinics.map(crate::propagation::TenClinics::json),
             "district": self.district.map(crate::district::json),
         })
     }
