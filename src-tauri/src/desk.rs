@@ -110,6 +110,26 @@ fn nudge_link(inner: &Inner) {
     }
 }
 
+/// Before a request (to join a network, or to pair as a device) is written to `out`: the window
+/// has no clinic open, and the request's folder exists.
+fn prepare_request(inner: &Inner, out: &Path) -> Result<(), Failure> {
+    if inner.node.is_some() {
+        return Err(Failure::new(
+            FailureKind::Invalid,
+            "this window already has a clinic open",
+        ));
+    }
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Failure::new(
+                FailureKind::Other,
+                format!("could not create {}: {e}", dir.display()),
+            )
+        })?;
+    }
+    Ok(())
+}
+
 /// Whether the open home is the clinic's kiosk device.
 fn kiosk_only(inner: &Inner) -> bool {
     inner
@@ -404,20 +424,7 @@ impl Desk {
         out: &Path,
     ) -> Result<HomeInfo, Failure> {
         let mut inner = self.lock();
-        if inner.node.is_some() {
-            return Err(Failure::new(
-                FailureKind::Invalid,
-                "this window already has a clinic open",
-            ));
-        }
-        if let Some(dir) = out.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                Failure::new(
-                    FailureKind::Other,
-                    format!("could not create {}: {e}", dir.display()),
-                )
-            })?;
-        }
+        prepare_request(&inner, out)?;
         let unlock = Desk::unlock_for_new(&mut inner, node_passphrase);
         Node::request_join_with(&inner.home, clinic, admin, passphrase, out, &unlock)
             .map_err(failure)?;
@@ -542,20 +549,7 @@ impl Desk {
         out: &Path,
     ) -> Result<HomeInfo, Failure> {
         let mut inner = self.lock();
-        if inner.node.is_some() {
-            return Err(Failure::new(
-                FailureKind::Invalid,
-                "this window already has a clinic open",
-            ));
-        }
-        if let Some(dir) = out.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                Failure::new(
-                    FailureKind::Other,
-                    format!("could not create {}: {e}", dir.display()),
-                )
-            })?;
-        }
+        prepare_request(&inner, out)?;
         let unlock = Desk::unlock_for_new(&mut inner, node_passphrase);
         let (_, code) = Node::request_device(&inner.home, name, out, &unlock).map_err(failure)?;
         // The request is public keys and a signature: its QR code carries it to the admin.

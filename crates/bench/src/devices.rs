@@ -8,8 +8,8 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use carelog_ledger::{DeviceRole, Role};
-use carelog_node::{Link, NewNetwork, Node};
+use carelog_ledger::DeviceRole;
+use carelog_node::{Link, Node};
 use serde_json::{Value, json};
 
 use crate::Error;
@@ -99,7 +99,7 @@ fn wait_for(
 }
 
 /// Waits until each link has a peer in sync.
-fn wait_linked(links: &[&Link]) -> Result<(), Error> {
+pub(crate) fn wait_linked(links: &[&Link]) -> Result<(), Error> {
     let deadline = Instant::now() + Duration::from_secs(30);
     while !links.iter().all(|l| {
         l.status()
@@ -118,33 +118,12 @@ fn wait_linked(links: &[&Link]) -> Result<(), Error> {
 /// Measures `entries` entries saved on the laptop reaching the office and the kiosk.
 pub fn measure(rt: &tokio::runtime::Runtime, entries: usize) -> Result<Propagation, Error> {
     let dir = tempfile::tempdir()?;
-    let (mut office, created) = Node::create_network_with(
-        &dir.path().join("office"),
-        &NewNetwork {
-            network: "Bench",
-            clinic: "North",
-            admin: "Admin",
-            admin_passphrase: crate::STAFF_PASSPHRASE,
-            authority_passphrase: crate::STAFF_PASSPHRASE,
-        },
-        &crate::unlock(),
-    )?;
-    let admin = office.unlock(created.admin_id, crate::STAFF_PASSPHRASE)?;
-    let doctor = office.add_user(
-        &admin,
-        Role::Doctor,
-        "Dr Bench",
-        None,
-        crate::STAFF_PASSPHRASE,
-    )?;
-    let (patient, _) = office.register_patient(
-        &admin,
-        "Bench Patient",
-        "1970-01-01",
-        "other",
-        crate::PATIENT_PIN,
-    )?;
-    office.assign(&admin, patient, doctor, true)?;
+    let crate::BenchClinic {
+        node: mut office,
+        admin,
+        doctor,
+        patient,
+    } = crate::bench_clinic(&dir.path().join("office"))?;
     let mut laptop = pair(
         &mut office,
         &admin,

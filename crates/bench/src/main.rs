@@ -41,6 +41,51 @@ pub const PATIENT_PIN: &str = "135790";
 /// Patients in the front desk's search benchmark (the clinic of 50,000).
 const SEARCH_PATIENTS: usize = 50_000;
 
+/// A clinic founding network "Bench" at `root`, with its admin's session, a doctor and a patient
+/// whose custodian the doctor is: where each measurement starts.
+pub struct BenchClinic {
+    /// The clinic's node.
+    pub node: carelog_node::Node,
+    /// Its first admin, signed in.
+    pub admin: carelog_node::Session,
+    /// The doctor.
+    pub doctor: carelog_ledger::ActorId,
+    /// The patient.
+    pub patient: carelog_ledger::ActorId,
+}
+
+/// Founds [`BenchClinic`] at `root`.
+pub fn bench_clinic(root: &std::path::Path) -> Result<BenchClinic, Error> {
+    let (mut node, created) = carelog_node::Node::create_network_with(
+        root,
+        &carelog_node::NewNetwork {
+            network: "Bench",
+            clinic: "North",
+            admin: "Admin",
+            admin_passphrase: STAFF_PASSPHRASE,
+            authority_passphrase: STAFF_PASSPHRASE,
+        },
+        &unlock(),
+    )?;
+    let admin = node.unlock(created.admin_id, STAFF_PASSPHRASE)?;
+    let doctor = node.add_user(
+        &admin,
+        carelog_ledger::Role::Doctor,
+        "Dr Bench",
+        None,
+        STAFF_PASSPHRASE,
+    )?;
+    let (patient, _) =
+        node.register_patient(&admin, "Bench Patient", "1970-01-01", "other", PATIENT_PIN)?;
+    node.assign(&admin, patient, doctor, true)?;
+    Ok(BenchClinic {
+        node,
+        admin,
+        doctor,
+        patient,
+    })
+}
+
 /// How every benchmark home's keys are sealed and opened.
 pub fn unlock() -> carelog_node::NodeUnlock {
     carelog_node::NodeUnlock::passphrase(NODE_PASSPHRASE)

@@ -133,18 +133,7 @@ pub fn measure(rt: &tokio::runtime::Runtime, entries: usize) -> Result<TenClinic
         .iter()
         .map(|n| Link::start(n, any, vec![hub_link.local_addr()]))
         .collect::<Result<_, _>>()?;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !links.iter().all(|l| {
-        l.status()
-            .peers
-            .iter()
-            .any(|p| p.state == carelog_node::LinkState::InSync)
-    }) {
-        if Instant::now() > deadline {
-            return Err("the ten clinics did not connect within 60 s".into());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    crate::devices::wait_linked(&links.iter().collect::<Vec<_>>())?;
 
     let doc = nodes[0].unlock(doctor, crate::STAFF_PASSPHRASE)?;
     let mut to_hub = Vec::with_capacity(entries);

@@ -2,8 +2,6 @@
 
 use std::time::Instant;
 
-use carelog_ledger::Role;
-use carelog_node::{NewNetwork, Node};
 use serde_json::json;
 
 use crate::Error;
@@ -22,33 +20,12 @@ pub struct Single {
 /// Saves `entries` entries for one patient, then shows the chart `shows` times.
 pub fn measure(entries: usize, shows: usize) -> Result<Single, Error> {
     let dir = tempfile::tempdir()?;
-    let (mut node, created) = Node::create_network_with(
-        &dir.path().join("bench"),
-        &NewNetwork {
-            network: "Bench",
-            clinic: "North",
-            admin: "Admin",
-            admin_passphrase: crate::STAFF_PASSPHRASE,
-            authority_passphrase: crate::STAFF_PASSPHRASE,
-        },
-        &crate::unlock(),
-    )?;
-    let admin = node.unlock(created.admin_id, crate::STAFF_PASSPHRASE)?;
-    let doctor = node.add_user(
-        &admin,
-        Role::Doctor,
-        "Dr Bench",
-        None,
-        crate::STAFF_PASSPHRASE,
-    )?;
-    let (patient, _) = node.register_patient(
-        &admin,
-        "Bench Patient",
-        "1970-01-01",
-        "other",
-        crate::PATIENT_PIN,
-    )?;
-    node.assign(&admin, patient, doctor, true)?;
+    let crate::BenchClinic {
+        mut node,
+        doctor,
+        patient,
+        ..
+    } = crate::bench_clinic(&dir.path().join("bench"))?;
     let doc = node.unlock(doctor, crate::STAFF_PASSPHRASE)?;
 
     eprintln!("durable chart saves: {entries} entries for one patient");

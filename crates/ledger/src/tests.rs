@@ -179,6 +179,16 @@ impl World {
     }
 }
 
+/// The reason a transaction is void, if it is.
+pub(crate) fn void_reason(ledger: &Ledger, id: TxId) -> Option<String> {
+    ledger
+        .state()
+        .void
+        .iter()
+        .find(|(v, _)| *v == id)
+        .map(|(_, why)| why.clone())
+}
+
 /// The patient's current data key epoch on `ledger` (what an honest entry is sealed with).
 pub(crate) fn current_key(ledger: &Ledger, patient: ActorId) -> TxId {
     ledger

@@ -37,15 +37,6 @@ fn seal_at_device(w: &mut World, n: u8, txs: Vec<SignedTx>) -> Result<Block, Led
     w.base.insert(block.clone(), Check::Full).map(|_| block)
 }
 
-fn void_reason(ledger: &Ledger, id: TxId) -> Option<String> {
-    ledger
-        .state()
-        .void
-        .iter()
-        .find(|(v, _)| *v == id)
-        .map(|(_, why)| why.clone())
-}
-
 fn entry(w: &World, author: &ActorKeys, device: &ActorKeys, time: i64) -> SignedTx {
     tx(
         author,

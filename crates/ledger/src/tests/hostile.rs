@@ -14,16 +14,6 @@ fn refused(w: &mut World, i: usize, txs: Vec<SignedTx>) -> LedgerError {
         .expect_err("a hostile block is refused")
 }
 
-/// The reason a transaction is void, if it is.
-fn void_reason(ledger: &Ledger, id: TxId) -> Option<String> {
-    ledger
-        .state()
-        .void
-        .iter()
-        .find(|(v, _)| *v == id)
-        .map(|(_, why)| why.clone())
-}
-
 fn grant(w: &World, grantee: ActorId, level: AccessLevel, time: i64) -> SignedTx {
     tx(
         &w.patient,
