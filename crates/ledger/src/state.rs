@@ -627,17 +627,7 @@ impl State {
         match &tx.payload {
             Payload::Genesis { .. } => {}
             Payload::EnrollClinic { clinic, name, keys } => {
-                self.keys_in_use.insert(keys.signing);
-                self.clinics.insert(
-                    *clinic,
-                    Clinic {
-                        name: name.clone(),
-                        keys: *keys,
-                        history: KeyHistory::default(),
-                        suspended: None,
-                        device: None,
-                    },
-                );
+                self.enroll_sealer(*clinic, name, keys, None);
             }
             Payload::EnrollDevice {
                 device,
@@ -646,23 +636,14 @@ impl State {
                 role,
                 keys,
             } => {
-                self.keys_in_use.insert(keys.signing);
-                self.clinics.insert(
-                    *device,
-                    Clinic {
-                        name: name.clone(),
-                        keys: *keys,
-                        history: KeyHistory::default(),
-                        suspended: None,
-                        device: Some(crate::records::DeviceOf {
-                            clinic: *clinic,
-                            role: *role,
-                            since: position.at,
-                            by: tx.author,
-                            time_ms: tx.time_ms,
-                        }),
-                    },
-                );
+                let of = crate::records::DeviceOf {
+                    clinic: *clinic,
+                    role: *role,
+                    since: position.at,
+                    by: tx.author,
+                    time_ms: tx.time_ms,
+                };
+                self.enroll_sealer(*device, name, keys, Some(of));
             }
             Payload::RemoveDevice { device, reason } => {
                 if let Some(c) = self.clinics.get_mut(device) {
@@ -1073,6 +1054,27 @@ impl State {
                 }
             }
         }
+    }
+
+    /// Enrolls a sealer: a clinic, or (with `device`) a device of one.
+    fn enroll_sealer(
+        &mut self,
+        id: ActorId,
+        name: &str,
+        keys: &PublicKeys,
+        device: Option<crate::records::DeviceOf>,
+    ) {
+        self.keys_in_use.insert(keys.signing);
+        self.clinics.insert(
+            id,
+            Clinic {
+                name: name.to_string(),
+                keys: *keys,
+                history: KeyHistory::default(),
+                suspended: None,
+                device,
+            },
+        );
     }
 
     /// Applies a key replacement: at once for a clinic or staff user; for a patient once a
