@@ -314,6 +314,8 @@ pub async fn sign_in(desk: State<'_, Desk>, args: SignIn) -> Answer<Me> {
                 id: me.id,
                 name: me.name,
                 role: me.role,
+                records: Vec::new(),
+                proxy: false,
             },
         ))
     })?;
@@ -331,24 +333,47 @@ pub async fn kiosk_sign_in(desk: State<'_, Desk>, args: KioskSignIn) -> Answer<M
     if args.pin.is_empty() {
         return Err(invalid("enter your PIN"));
     }
-    let (session, id) = desk.with_node(|node| {
+    let (session, id, records) = desk.with_node(|node| {
         let text = args.card.trim();
-        if text.to_ascii_uppercase().starts_with("CL1:") {
+        let (id, session) = if text.to_ascii_uppercase().starts_with("CL1:") {
             let card = carelog_node::Card::parse(text).map_err(failure)?;
-            let id = patient(node, &card.patient.to_string())?;
-            let session = node.unlock_patient(id, &card, &args.pin).map_err(failure)?;
-            return Ok((session, id));
-        }
-        let id = patient(node, text)?;
-        let session = node.unlock(id, &args.pin).map_err(failure)?;
-        Ok((session, id))
+            let id = card_holder(node, &card.patient.to_string())?;
+            (
+                id,
+                node.unlock_patient(id, &card, &args.pin).map_err(failure)?,
+            )
+        } else {
+            let id = card_holder(node, text)?;
+            (id, node.unlock(id, &args.pin).map_err(failure)?)
+        };
+        let records: Vec<String> = node
+            .records_of(&session)
+            .iter()
+            .map(ActorId::to_string)
+            .collect();
+        Ok((session, id, records))
     })?;
     desk.kiosk_sign_in(session);
+    let id = id.to_string();
     Ok(Me {
-        id: id.to_string(),
+        proxy: !records.contains(&id),
+        id,
         name: "Patient".into(),
         role: Role::Patient.as_str().into(),
+        records,
     })
+}
+
+/// Whoever a card names: a patient, or a proxy who acts for one (both sign in as patients).
+fn card_holder(node: &Node, text: &str) -> Answer<ActorId> {
+    let id = node.resolve_user(text).map_err(failure)?;
+    if node.role_of(&id) != Some(Role::Patient) {
+        return Err(Failure::new(
+            FailureKind::NotFound,
+            "this is not a patient's card: staff sign in on the staff screen",
+        ));
+    }
+    Ok(id)
 }
 
 /// Signs out (the kiosk also does this when it locks).
@@ -541,6 +566,9 @@ pub async fn register_patient(
     args: NewPatient,
 ) -> Answer<RegisteredPatient> {
     desk.with_session(|node, session| {
+        if !args.not_duplicate {
+            crate::front_desk::refuse_duplicate(node, session, &args.name, &args.birth_date)?;
+        }
         let (id, card) = node
             .register_patient(session, &args.name, &args.birth_date, &args.sex, &args.pin)
             .map_err(failure)?;
@@ -586,6 +614,12 @@ pub async fn audit(desk: State<'_, Desk>, args: PatientRef) -> Answer<Vec<AuditR
             .into_iter()
             .rev()
             .map(|a| AuditRow {
+                clinic: a
+                    .actor
+                    .parse::<ActorId>()
+                    .ok()
+                    .and_then(|id| node.person(&id))
+                    .map(|p| p.clinic_name),
                 time: a.time,
                 actor: a.actor,
                 actor_name: a.actor_name,

@@ -67,6 +67,8 @@ pub const KIOSK_COMMANDS: &[&str] = &[
     commands::REVOKE,
     commands::AUDIT,
     commands::CHANGE_PIN,
+    commands::MY_RECORD,
+    commands::DIRECTORY,
 ];
 
 /// The app's state in Tauri: everything behind one lock, so commands run one at a time against
@@ -760,6 +762,9 @@ mod tests {
             commands::APPROVE_CLINIC,
             commands::OPEN_DEMO,
             commands::CHANGE_PASSPHRASE,
+            commands::FIND_PATIENTS,
+            commands::POSSIBLE_DUPLICATES,
+            commands::ADD_PROXY,
         ] {
             assert_eq!(
                 desk.guard(command).unwrap_err().kind,

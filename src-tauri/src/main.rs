@@ -19,6 +19,8 @@
 mod commands;
 mod desk;
 mod devices;
+mod front_desk;
+mod my_record;
 mod screens;
 mod standing;
 mod updates;
@@ -171,6 +173,11 @@ fn run_command(invoke: tauri::ipc::Invoke<tauri::Wry>) -> bool {
         devices::devices,
         devices::approve_device,
         devices::remove_device,
+        front_desk::find_patients,
+        front_desk::possible_duplicates,
+        front_desk::add_proxy,
+        my_record::my_record,
+        my_record::directory,
     ]);
     handler(invoke)
 }

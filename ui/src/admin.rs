@@ -2,8 +2,9 @@
 
 use carelog_desktop_api::{
     AccessLevel, ApproveClinic, Assign, AuditRow, ClinicPatient, ClinicRow, ClinicStanding,
-    DisableUser, Enroll, Me, NewPatient, PatientKeyReplaced, PatientRef, RegisteredPatient,
-    ReplaceClinicKey, ReplacePatientKey, ReplaceUserKey, SavedFile, StaffMember, commands,
+    DisableUser, DuplicateCheck, Enroll, FoundPatient, Me, NewPatient, PatientKeyReplaced,
+    PatientRef, RegisteredPatient, ReplaceClinicKey, ReplacePatientKey, ReplaceUserKey, SavedFile,
+    StaffMember, commands,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -285,13 +286,15 @@ fn PatientsTab() -> impl IntoView {
     let new_id = RwSignal::new(None::<String>);
     let new_card = RwSignal::new(None::<RegisteredPatient>);
     let busy = RwSignal::new(false);
-    let register = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
+    let duplicates = RwSignal::new(Vec::<FoundPatient>::new());
+    let do_register = move |not_duplicate: bool| {
+        duplicates.set(Vec::new());
         let args = NewPatient {
             name: name.get_untracked(),
             birth_date: birth.get_untracked(),
             sex: sex.get_untracked(),
             pin: pin.get_untracked(),
+            not_duplicate,
         };
         submit(
             ctx,
@@ -309,6 +312,28 @@ fn PatientsTab() -> impl IntoView {
             },
         );
     };
+    // Someone registered here with the same birth date and a similar name is shown first; the
+    // desk registers only once it has checked that this is someone else.
+    let register = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let check = DuplicateCheck {
+            name: name.get_untracked(),
+            birth_date: birth.get_untracked(),
+        };
+        busy.set(true);
+        registered.set(None);
+        spawn_local(async move {
+            let found =
+                call_with::<_, Vec<FoundPatient>>(commands::POSSIBLE_DUPLICATES, &check).await;
+            busy.set(false);
+            match found {
+                Ok(list) if list.is_empty() => do_register(false),
+                Ok(list) => duplicates.set(list),
+                Err(e) => registered.set(Some(Err(e.message))),
+            }
+        });
+    };
+    let not_duplicate = Callback::new(move |_: FoundPatient| do_register(true));
 
     let assign_patient = RwSignal::new(String::new());
     let assign_doctor = RwSignal::new(String::new());
@@ -359,6 +384,7 @@ fn PatientsTab() -> impl IntoView {
         });
     };
     view! {
+        <crate::front_desk::FrontDesk/>
         <div class="row">
             <form class="card" on:submit=register aria-labelledby="register-heading">
                 <h2 id="register-heading">"Register a patient"</h2>
@@ -378,6 +404,14 @@ fn PatientsTab() -> impl IntoView {
                 <input id="reg-pin" type="password" inputmode="numeric" prop:value=pin
                     on:input=move |ev| pin.set(event_target_value(&ev))/>
                 <div><button id="reg-submit" type="submit" disabled=busy>"Register"</button></div>
+                {move || (!duplicates.get().is_empty()).then(|| view! {
+                    <div class="card warning" id="reg-duplicates" role="alert">
+                        <p>"Already registered with the same birth date and a similar name. Open that record instead, unless this is someone else:"</p>
+                        <crate::front_desk::FoundRows rows=duplicates.get() choose=not_duplicate action="This is someone else: register"/>
+                        <button id="reg-cancel" type="button" class="secondary"
+                            on:click=move |_| duplicates.set(Vec::new())>"Do not register"</button>
+                    </div>
+                })}
                 {result_line("reg-status", registered)}
                 {move || new_id.get().map(|id| view! { <p>"Patient id " <code id="reg-new-id">{id}</code></p> })}
                 {move || new_card.get().map(|card| view! {
@@ -511,11 +545,17 @@ fn PatientNewKeys(patients: RwSignal<Vec<ClinicPatient>>) -> impl IntoView {
 pub fn AuditTable(rows: Vec<AuditRow>, #[prop(optional)] me: Option<String>) -> impl IntoView {
     view! {
         <table id="audit-table">
-            <thead><tr><th>"When (UTC)"</th><th>"Who"</th><th>"What"</th><th>"Level"</th><th>"Details"</th></tr></thead>
+            <thead><tr><th>"When (UTC)"</th><th>"Who"</th><th>"From"</th><th>"What"</th><th>"Level"</th><th>"Details"</th></tr></thead>
             <tbody>{rows.into_iter().map(|r| view! {
                 <tr class="audit-row" data-action=r.action.clone()>
                     <td>{r.time.replace('T', " ").trim_end_matches('Z').to_string()}</td>
-                    <td>{if me.as_deref() == Some(r.actor.as_str()) { "You".to_string() } else { r.actor_name.clone() }}</td>
+                    <td class="audit-who">{match me.as_deref() == Some(r.actor.as_str()) {
+                        // A proxy at the kiosk reads their own acts as theirs, by name.
+                        true if r.actor_name.ends_with("(proxy)") => format!("You, {}", r.actor_name),
+                        true => "You".to_string(),
+                        false => r.actor_name.clone(),
+                    }}</td>
+                    <td class="audit-clinic">{r.clinic.clone().unwrap_or_default()}</td>
                     <td>{r.action.clone()}</td>
                     <td>{r.level.map(AccessLevel::as_str).unwrap_or_default()}</td>
                     <td>{r.detail.unwrap_or_default()}</td>

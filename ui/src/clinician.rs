@@ -154,6 +154,9 @@ pub fn Clinician(me: Me) -> impl IntoView {
         }
     };
     let role = me.role.clone();
+    let open_found =
+        Callback::new(move |p: carelog_desktop_api::FoundPatient| selected.set(Some(p.patient_id)));
+    let is_doctor = me.role == "doctor";
     // Bumped after an import, so the chart opens afresh with the new entries.
     let chart_epoch = RwSignal::new(0u32);
     let imported = Callback::new(move |patient: String| {
@@ -167,7 +170,8 @@ pub fn Clinician(me: Me) -> impl IntoView {
         // A lab starts from the orders waiting for it.
         None if is_lab => view! { <crate::worklist::Worklist/> }.into_any(),
         None => view! {
-            <p class="hint" id="no-chart">"Choose a patient on the left, or open a record by patient id."</p>
+            <p class="hint" id="no-chart">"Choose a patient on the left, find one at this clinic, or open a record by patient id."</p>
+            <crate::front_desk::PatientSearch heading="Find a patient at this clinic" choose=open_found action="Open chart"/>
         }
         .into_any(),
     }
@@ -198,7 +202,10 @@ pub fn Clinician(me: Me) -> impl IntoView {
                 </form>
                 <crate::interchange::ImportCard imported=imported/>
             </aside>
-            <div class="chart-area">{banner}{chart}</div>
+            <div class="chart-area">
+                {is_doctor.then(|| view! { <crate::custodian::CustodianRequests/> })}
+                {banner}{chart}
+            </div>
         </div>
     }
 }

@@ -26,7 +26,12 @@ fn idle_lock_seconds(ctx: Ctx) -> f64 {
 #[component]
 pub fn Kiosk(me: Me) -> impl IntoView {
     let ctx = Ctx::get();
-    let patient = StoredValue::new(me.id.clone());
+    // A proxy opens the record of the patient they act for; a patient, their own.
+    let record_id = me.records.first().cloned().unwrap_or_else(|| me.id.clone());
+    let patient = StoredValue::new(record_id.clone());
+    let record_name = RwSignal::new(None::<String>);
+    let proxy = me.proxy;
+    let me_id = StoredValue::new(me.id.clone());
     let requests = RwSignal::new(Vec::<PendingRequest>::new());
     let readers = RwSignal::new(Vec::<Reader>::new());
     let log = RwSignal::new(None::<Result<Vec<AuditRow>, String>>);
@@ -179,16 +184,24 @@ pub fn Kiosk(me: Me) -> impl IntoView {
 
     view! {
         <div class="kiosk">
-            <h1>"Your health record"</h1>
-            <p class="hint">"Patient id " <code>{me.id.clone()}</code></p>
+            <h1 id="kiosk-record-heading">{move || match (proxy, record_name.get()) {
+                (true, Some(name)) => format!("The health record of {name}"),
+                (true, None) => "The health record you look after".to_string(),
+                (false, _) => "Your health record".to_string(),
+            }}</h1>
+            {proxy.then(|| view! {
+                <p class="hint" id="proxy-note">"You act for this patient as their proxy: what you decide here is recorded under your own name."</p>
+            })}
             <p class="lock-note" id="lock-note">
                 {move || format!("For your privacy this screen locks after {limit:.0} seconds without a touch ({:.0} s left).", seconds_left.get())}
             </p>
             {result_line("kiosk-status", message)}
+            <crate::my_record::RecordSummary patient_id=record_id.clone() name=record_name/>
             <section aria-labelledby="requests-heading" id="requests">
                 <h2 id="requests-heading">"Requests waiting for you"</h2>
                 {request_cards}
             </section>
+            <crate::my_record::GrantFromDirectory patient_id=record_id.clone()/>
             <section class="card" aria-labelledby="readers-heading">
                 <h2 id="readers-heading">"Who can read your record"</h2>
                 <table id="readers">
@@ -201,7 +214,7 @@ pub fn Kiosk(me: Me) -> impl IntoView {
                 {move || match log.get() {
                     None => view! { <p class="hint">"Loading…"</p> }.into_any(),
                     Some(Err(e)) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
-                    Some(Ok(rows)) => view! { <AuditTable rows=rows me=patient.get_value()/> }.into_any(),
+                    Some(Ok(rows)) => view! { <AuditTable rows=rows me=me_id.get_value()/> }.into_any(),
                 }}
             </section>
             <button id="kiosk-done" type="button" on:click=move |_| ctx.sign_out()>"I am done — lock the screen"</button>

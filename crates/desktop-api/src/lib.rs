@@ -124,6 +124,121 @@ pub mod commands {
     /// `() -> Vec<WorklistRow>` (a lab's outstanding orders of its clinic's records; each
     /// record listed is recorded as a read of its orders; results go through `add_entry`)
     pub const WORKLIST: &str = "worklist";
+    /// `FindPatients -> Vec<FoundPatient>` (the clinic's staff: patients whose names this clinic
+    /// may read, best match first)
+    pub const FIND_PATIENTS: &str = "find_patients";
+    /// `DuplicateCheck -> Vec<FoundPatient>` (an admin, before registering: patients already
+    /// registered with the same birth date and a similar name)
+    pub const POSSIBLE_DUPLICATES: &str = "possible_duplicates";
+    /// `DirectoryQuery -> Vec<StaffMember>` (the doctors and labs of the network a patient may
+    /// grant)
+    pub const DIRECTORY: &str = "directory";
+    /// `PatientRef -> MyRecord` (the patient's own record in plain words, at the kiosk; audited
+    /// as a read)
+    pub const MY_RECORD: &str = "my_record";
+    /// `NewProxy -> RegisteredProxy` (an admin of the clinic of record; the proxy's card)
+    pub const ADD_PROXY: &str = "add_proxy";
+}
+
+/// A search at the front desk.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct FindPatients {
+    /// Part of the name (each word starts a part of it, in any order), a card number or an id.
+    pub name: String,
+    /// `YYYY-MM-DD`, when known.
+    #[serde(default)]
+    pub birth_date: Option<String>,
+}
+
+/// A patient as the front desk finds them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FoundPatient {
+    /// Patient id (shown only in the advanced detail).
+    pub patient_id: String,
+    /// Full name.
+    pub name: String,
+    /// `YYYY-MM-DD`.
+    pub birth_date: String,
+    /// Age in years today.
+    pub age: Option<u32>,
+    /// `female`, `male` or `other`.
+    pub sex: String,
+    /// The number printed on their card.
+    pub card_number: String,
+}
+
+/// Before a registration: who is already registered with this birth date and a similar name.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct DuplicateCheck {
+    /// The full name about to be registered.
+    pub name: String,
+    /// `YYYY-MM-DD`.
+    pub birth_date: String,
+}
+
+/// What a patient typed to find a doctor or lab to grant.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct DirectoryQuery {
+    /// Words of a name, specialty or clinic; empty lists everyone.
+    pub text: String,
+}
+
+/// One measured result, said plainly.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResultLine {
+    /// What was measured.
+    pub name: String,
+    /// The value with its unit.
+    pub value: String,
+    /// When (`YYYY-MM-DD`).
+    pub date: String,
+    /// "within the usual range", "higher than usual", "lower than usual", or empty.
+    pub verdict: String,
+}
+
+/// The patient's own record, as the kiosk shows it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MyRecord {
+    /// Patient id.
+    pub patient_id: String,
+    /// Name.
+    pub name: Option<String>,
+    /// `YYYY-MM-DD`.
+    pub birth_date: Option<String>,
+    /// The number printed on the card.
+    pub card_number: Option<String>,
+    /// Health problems being looked after, in words.
+    pub problems: Vec<String>,
+    /// Problems that are over, in words.
+    pub past_problems: Vec<String>,
+    /// Allergies, with the reaction.
+    pub allergies: Vec<String>,
+    /// Medicines taken now, with how.
+    pub medications: Vec<String>,
+    /// The latest value of each test, newest first.
+    pub results: Vec<ResultLine>,
+}
+
+/// An admin adds a proxy (a parent, guardian or carer) for a patient.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct NewProxy {
+    /// The patient they act for.
+    pub patient_id: String,
+    /// The proxy's name.
+    pub name: String,
+    /// The proxy's own PIN (6 to 12 digits).
+    pub pin: String,
+}
+
+/// A proxy just added: what their card carries.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RegisteredProxy {
+    /// The proxy's id.
+    pub proxy_id: String,
+    /// The card's QR content (print it; it is kept nowhere else).
+    pub card: String,
+    /// The number printed on the card.
+    pub card_number: String,
 }
 
 /// This machine asks to become a device of a clinic.
@@ -525,6 +640,13 @@ pub struct Me {
     pub name: String,
     /// `admin`, `doctor`, `lab` or `patient`.
     pub role: String,
+    /// At the kiosk: the records this person opens — their own, or, for a proxy, those of
+    /// the patients they act for.
+    #[serde(default)]
+    pub records: Vec<String>,
+    /// At the kiosk: whether they act for someone else (a parent, guardian or carer).
+    #[serde(default)]
+    pub proxy: bool,
 }
 
 /// Staff sign-in.
@@ -840,6 +962,9 @@ pub struct NewPatient {
     pub sex: String,
     /// The patient's kiosk PIN.
     pub pin: String,
+    /// The desk checked that the possible duplicates named are someone else.
+    #[serde(default)]
+    pub not_duplicate: bool,
 }
 
 /// A patient registered at this clinic, as the admin sees it (the name is sealed).
@@ -888,6 +1013,9 @@ pub struct AuditRow {
     pub level: Option<AccessLevel>,
     /// Purpose, reason or the other party.
     pub detail: Option<String>,
+    /// The clinic the actor works at (staff), when known.
+    #[serde(default)]
+    pub clinic: Option<String>,
 }
 
 /// A pending access request.

@@ -85,6 +85,23 @@ impl Node {
         Ok((proxy, card))
     }
 
+    /// The records a person signed in at the kiosk opens: a patient's own; a proxy's, those of
+    /// the patients they act for (by id). Staff open none this way.
+    pub fn records_of(&self, session: &Session) -> Vec<ActorId> {
+        let state = self.ledger.state();
+        if state.patients.contains_key(&session.user) {
+            return vec![session.user];
+        }
+        let mut records: Vec<ActorId> = state
+            .patients
+            .iter()
+            .filter(|(_, file)| file.proxies.contains_key(&session.user))
+            .map(|(id, _)| *id)
+            .collect();
+        records.sort();
+        records
+    }
+
     /// A proxy's name, if `proxy` acts for `patient` and the session can open the patient's key
     /// it is sealed under (the patient, the proxy, the record's physicians).
     pub fn proxy_name(

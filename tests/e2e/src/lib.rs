@@ -260,6 +260,14 @@ pub fn serve(home: &Path, addr: &str, log: Option<&Path>) -> Process {
 
 /// Builds a fresh demo network under `dir` with the `carelog` CLI; returns the first clinic's home.
 pub fn demo_network(dir: &Path) -> PathBuf {
+    demo_story(dir);
+    dir.join("clinic-1")
+}
+
+/// Builds a fresh demo network under `dir` with the `carelog` CLI; returns what `carelog demo
+/// --json` printed: each home (`homes[]`: clinic, home, patients, and the patients' `cards[]`
+/// with `patient_id`, `card_number` and the QR content `card`).
+pub fn demo_story(dir: &Path) -> Value {
     let carelog = need(
         root().join("target/debug/carelog"),
         "build it with `cargo build -p carelog-cli` (cargo xtask test does)",
@@ -279,7 +287,7 @@ pub fn demo_network(dir: &Path) -> PathBuf {
         "carelog demo failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    dir.join("clinic-1")
+    serde_json::from_slice(&output.stdout).expect("carelog demo answers in JSON")
 }
 
 /// The window, driven like a person would: wait for things to appear, type, click, look.

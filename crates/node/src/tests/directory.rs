@@ -115,3 +115,20 @@ fn kept_records_and_current_readers_follow_the_policy() {
         .collect();
     assert_eq!(after, [c.doctor]);
 }
+
+#[test]
+fn a_patient_opens_their_own_record_and_a_proxy_the_records_they_act_for() {
+    let mut c = clinic();
+    let admin = c.node.unlock(c.admin, PASS).unwrap();
+    let (proxy, card) = c
+        .node
+        .add_proxy(&admin, c.patient, "Parent Example", "551903")
+        .unwrap();
+    let patient = c.node.unlock_patient(c.patient, &c.card, PIN).unwrap();
+    assert_eq!(c.node.records_of(&patient), [c.patient]);
+    let parent = c.node.unlock_patient(proxy, &card, "551903").unwrap();
+    assert_eq!(c.node.records_of(&parent), [c.patient]);
+    let doctor = c.node.unlock(c.doctor, DOC_PASS).unwrap();
+    assert!(c.node.records_of(&doctor).is_empty());
+    assert!(c.node.records_of(&admin).is_empty());
+}
