@@ -383,18 +383,30 @@ impl Window {
     /// Picks the option whose text starts with `label` (or whose value is `label`).
     pub async fn choose(&self, css: &str, label: &str) {
         self.element(css).await;
-        let picked = self
-            .client
-            .execute(
-                "const s = document.querySelector(arguments[0]); \
-                 const o = [...s.options].find(o => o.value === arguments[1] || o.text.startsWith(arguments[1])); \
-                 if (!o) return null; s.value = o.value; \
-                 s.dispatchEvent(new Event('change', {bubbles: true})); return o.value;",
-                vec![json!(css), json!(label)],
-            )
-            .await
-            .expect("the script runs");
-        assert!(picked != Value::Null, "`{css}` has no option `{label}`");
+        // The options may still be loading (a list the window asks the shell for): wait for one.
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let picked = self
+                .client
+                .execute(
+                    "const s = document.querySelector(arguments[0]); \
+                     if (!s) return null; \
+                     const o = [...s.options].find(o => o.value === arguments[1] || o.text.startsWith(arguments[1])); \
+                     if (!o) return null; s.value = o.value; \
+                     s.dispatchEvent(new Event('change', {bubbles: true})); return o.value;",
+                    vec![json!(css), json!(label)],
+                )
+                .await
+                .expect("the script runs");
+            if picked != Value::Null {
+                return;
+            }
+            if std::time::Instant::now() > deadline {
+                self.failure_shot().await;
+                panic!("`{css}` has no option `{label}`");
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
     }
 
     /// Waits until the element's text contains `needle`; returns the text.

@@ -236,11 +236,27 @@ async fn a_day_at_north_valley_clinic() {
         "sample",
     )
     .await;
-    w.text_with(
-        "#access-log tr.audit-row[data-action='read']",
-        "Dr Amara Osei",
-    )
-    .await;
+    // Newest first: her own read at the kiosk heads the log; Dr Osei's read is among the rest.
+    w.element("#access-log tr.audit-row[data-action='read']")
+        .await;
+    let mut osei_read = false;
+    for _ in 0..50 {
+        osei_read = w
+            .client
+            .execute(
+                "return [...document.querySelectorAll(\"#access-log tr.audit-row[data-action='read']\")].some(r => r.textContent.includes('Dr Amara Osei'));",
+                vec![],
+            )
+            .await
+            .ok()
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
+        if osei_read {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(osei_read, "the access log shows Dr Amara Osei's read");
     w.text_with(
         "#access-log tr.audit-row[data-action='grant']",
         "to Dr Lukas Brandt",
