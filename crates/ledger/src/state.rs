@@ -682,26 +682,13 @@ impl State {
                 keys,
                 key_wraps,
             } => {
-                self.keys_in_use.insert(keys.signing);
-                let clinic = self.clinic_of(&tx.clinic);
-                self.users.insert(
-                    *patient,
-                    User {
-                        name: String::new(),
-                        role: Role::Patient,
-                        clinic,
-                        specialty: None,
-                        keys: *keys,
-                        history: KeyHistory::default(),
-                        disabled: None,
-                        key_store: None,
-                    },
-                );
+                self.enroll_person(*patient, keys, &tx.clinic);
                 let key = DataKeyEpoch {
                     id,
                     epoch: 0,
                     wraps: new_key_wraps(key_wraps),
                 };
+                let clinic = self.clinic_of(&tx.clinic);
                 let file = PatientFile::new(clinic, key, audit(AuditAction::Register, None, None));
                 self.patients.insert(*patient, file);
             }
@@ -966,21 +953,7 @@ impl State {
                 if !self.patients.contains_key(patient) {
                     return;
                 }
-                self.keys_in_use.insert(keys.signing);
-                let clinic = self.clinic_of(&tx.clinic);
-                self.users.insert(
-                    *proxy,
-                    User {
-                        name: String::new(),
-                        role: Role::Patient,
-                        clinic,
-                        specialty: None,
-                        keys: *keys,
-                        history: KeyHistory::default(),
-                        disabled: None,
-                        key_store: None,
-                    },
-                );
+                self.enroll_person(*proxy, keys, &tx.clinic);
                 let block = self.block_index(position.block);
                 if let Some(file) = self.patients.get_mut(patient) {
                     file.proxies.insert(
@@ -1054,6 +1027,26 @@ impl State {
                 }
             }
         }
+    }
+
+    /// Enrolls a person who signs in with a card (a patient or a proxy) at the clinic of the
+    /// machine that sealed their enrolment.
+    fn enroll_person(&mut self, id: ActorId, keys: &PublicKeys, sealer: &ActorId) {
+        self.keys_in_use.insert(keys.signing);
+        let clinic = self.clinic_of(sealer);
+        self.users.insert(
+            id,
+            User {
+                name: String::new(),
+                role: Role::Patient,
+                clinic,
+                specialty: None,
+                keys: *keys,
+                history: KeyHistory::default(),
+                disabled: None,
+                key_store: None,
+            },
+        );
     }
 
     /// Enrolls a sealer: a clinic, or (with `device`) a device of one.
