@@ -34,6 +34,7 @@ pub async fn directory(desk: State<'_, Desk>, args: DirectoryQuery) -> Answer<Ve
     desk.with_session(|node, session| {
         Ok(node
             .directory(session, args.text.trim())
+            .map_err(failure)?
             .into_iter()
             .map(staff_member)
             .collect())
@@ -50,45 +51,41 @@ fn number(value: f64) -> String {
     format!("{rounded}")
 }
 
-/// The record as the kiosk says it, from the chart view the node opened.
-pub(crate) fn plain_record(patient: ActorId, view: &Value) -> MyRecord {
-    let banner = &view["banner"];
-    let current = |e: &&Value| e.get("amended_by").is_none();
-    let entries: Vec<&Value> = view["entries"]
-        .as_array()
-        .map(|list| list.iter().filter(current).collect())
-        .unwrap_or_default();
-    let mut problems = Vec::new();
-    let mut past_problems = Vec::new();
-    for p in view["problems"].as_array().into_iter().flatten() {
+/// Problems in words: those being looked after, and those that are over.
+pub(crate) fn problem_lines(problems: &Value) -> (Vec<String>, Vec<String>) {
+    let mut current = Vec::new();
+    let mut past = Vec::new();
+    for p in problems.as_array().into_iter().flatten() {
         let Some(name) = text(&p["name"]) else {
             continue;
         };
         match (text(&p["status"]), text(&p["onset"]), text(&p["resolved"])) {
-            (Some("resolved"), onset, resolved) => past_problems.push(match (onset, resolved) {
+            (Some("resolved"), onset, resolved) => past.push(match (onset, resolved) {
                 (Some(from), Some(to)) => format!("{name} (from {from} to {to})"),
                 (_, Some(to)) => format!("{name} (over since {to})"),
                 _ => name.to_string(),
             }),
-            (_, Some(onset), _) => problems.push(format!("{name} (since {onset})")),
-            _ => problems.push(name.to_string()),
+            (_, Some(onset), _) => current.push(format!("{name} (since {onset})")),
+            _ => current.push(name.to_string()),
         }
     }
-    let allergies = entries
-        .iter()
-        .filter(|e| e["kind"] == "allergy")
-        .filter_map(|e| {
-            let data = &e["data"];
-            let substance = text(&data["substance"])?;
-            Some(match (text(&data["reaction"]), text(&data["severity"])) {
-                (Some(r), Some(s)) => format!("{substance}: {r} ({s})"),
-                (Some(r), None) => format!("{substance}: {r}"),
-                (None, Some(s)) => format!("{substance} ({s})"),
-                (None, None) => substance.to_string(),
-            })
-        })
-        .collect();
-    let medications = view["current_medications"]
+    (current, past)
+}
+
+/// An allergy in words: "Penicillin: rash (moderate)".
+pub(crate) fn allergy_line(data: &Value) -> Option<String> {
+    let substance = text(&data["substance"])?;
+    Some(match (text(&data["reaction"]), text(&data["severity"])) {
+        (Some(r), Some(s)) => format!("{substance}: {r} ({s})"),
+        (Some(r), None) => format!("{substance}: {r}"),
+        (None, Some(s)) => format!("{substance} ({s})"),
+        (None, None) => substance.to_string(),
+    })
+}
+
+/// Current medications in words: "Metformin 500 mg: 500 mg, oral, twice daily, since …".
+pub(crate) fn medication_lines(medications: &Value) -> Vec<String> {
+    medications
         .as_array()
         .into_iter()
         .flatten()
@@ -107,7 +104,24 @@ pub(crate) fn plain_record(patient: ActorId, view: &Value) -> MyRecord {
             }
             Some(line)
         })
+        .collect()
+}
+
+/// The record as the kiosk says it, from the chart view the node opened.
+pub(crate) fn plain_record(patient: ActorId, view: &Value) -> MyRecord {
+    let banner = &view["banner"];
+    let current = |e: &&Value| e.get("amended_by").is_none();
+    let entries: Vec<&Value> = view["entries"]
+        .as_array()
+        .map(|list| list.iter().filter(current).collect())
+        .unwrap_or_default();
+    let (problems, past_problems) = problem_lines(&view["problems"]);
+    let allergies = entries
+        .iter()
+        .filter(|e| e["kind"] == "allergy")
+        .filter_map(|e| allergy_line(&e["data"]))
         .collect();
+    let medications = medication_lines(&view["current_medications"]);
     MyRecord {
         patient_id: patient.to_string(),
         name: text(&banner["name"]).map(str::to_string),

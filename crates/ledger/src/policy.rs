@@ -88,6 +88,8 @@ pub enum Action {
     /// Review a break-glass opening of a record (the patient, a proxy, or an admin of the
     /// clinic of record).
     ReviewBreakGlass,
+    /// Look up the network's doctors and labs (to grant one): anyone enrolled who may act.
+    Directory,
 }
 
 impl Action {
@@ -404,6 +406,13 @@ pub fn authorize(
                 }),
             };
         }
+        Action::Directory => {
+            return staff(if role == Some(Role::Patient) {
+                Basis::Patient
+            } else {
+                Basis::Staff
+            });
+        }
         Action::Worklist { clinic } => {
             return match user {
                 Some(u) if u.role == Role::Lab && u.clinic == *clinic => staff(Basis::Staff),
@@ -644,7 +653,7 @@ pub fn authorize(
         | Action::EnrollDevice { .. }
         | Action::RemoveDevice(_)
         | Action::ShareKeyStore(_) => Err(Denied::NoAccess),
-        Action::Worklist { .. } => Err(Denied::NoAccess),
+        Action::Worklist { .. } | Action::Directory => Err(Denied::NoAccess),
     }
 }
 

@@ -928,6 +928,7 @@ fn the_policy_table() {
         ("publish a level view", Action::PublishView),
         ("A's lab worklist", Action::Worklist { clinic: clinic_a }),
         ("read orders", Action::ReadOrders),
+        ("the network's directory", Action::Directory),
     ];
     let actors: Vec<(&str, ActorId)> = vec![
         ("health authority", state.authority().unwrap()),
@@ -950,27 +951,27 @@ fn the_policy_table() {
         ("not enrolled", id(&stranger)),
     ];
     // One letter per action above, in groups: enrol, register, assign | care | standing |
-    // views | lab worklist. - refused, N allowed with no chart access, I/S/F allowed at
+    // views | lab worklist | directory. - refused, N allowed with no chart access, I/S/F allowed at
     // information / sample / full level.
     let table = "
-        health authority          | NNN---- | -------- | NNNNNN-- | - | --
-        admin, patient's clinic   | -N-N-N- | -------N | N--NN--- | - | --
-        admin, other clinic       | --N-N-- | -------- | -N------ | - | --
-        custodian                 | ------- | NFFFFFNF | ----N-F- | F | --
-        attending doctor          | ------- | N--FFFNF | -------- | F | --
-        full grantee, clinic B    | ------- | N--FFFN- | -------- | F | --
-        sample grantee            | ------- | N----SN- | -------- | - | --
-        expired grantee           | ------- | N-----N- | -------- | - | --
-        lab, patient's clinic     | ------- | N---N--- | -------- | - | NN
-        lab, other clinic         | ------- | N------- | -------- | - | --
-        patient                   | ------- | -FF--F-F | ------FF | F | --
-        clinic of record's node   | ------- | -------- | ------N- | N | --
-        another clinic's node     | ------- | -------- | -------- | - | --
-        disabled doctor           | ------- | -------- | -------- | - | --
-        suspended clinic's doctor | ------- | -------- | -------- | - | --
-        suspended clinic's admin  | ------- | -------- | -------- | - | --
-        suspended clinic's node   | ------- | -------- | -------- | - | --
-        not enrolled              | ------- | -------- | -------- | - | --
+        health authority          | NNN---- | -------- | NNNNNN-- | - | -- | N
+        admin, patient's clinic   | -N-N-N- | -------N | N--NN--- | - | -- | N
+        admin, other clinic       | --N-N-- | -------- | -N------ | - | -- | N
+        custodian                 | ------- | NFFFFFNF | ----N-F- | F | -- | N
+        attending doctor          | ------- | N--FFFNF | -------- | F | -- | N
+        full grantee, clinic B    | ------- | N--FFFN- | -------- | F | -- | N
+        sample grantee            | ------- | N----SN- | -------- | - | -- | N
+        expired grantee           | ------- | N-----N- | -------- | - | -- | N
+        lab, patient's clinic     | ------- | N---N--- | -------- | - | NN | N
+        lab, other clinic         | ------- | N------- | -------- | - | -- | N
+        patient                   | ------- | -FF--F-F | ------FF | F | -- | N
+        clinic of record's node   | ------- | -------- | ------N- | N | -- | -
+        another clinic's node     | ------- | -------- | -------- | - | -- | -
+        disabled doctor           | ------- | -------- | -------- | - | -- | -
+        suspended clinic's doctor | ------- | -------- | -------- | - | -- | -
+        suspended clinic's admin  | ------- | -------- | -------- | - | -- | -
+        suspended clinic's node   | ------- | -------- | -------- | - | -- | -
+        not enrolled              | ------- | -------- | -------- | - | -- | -
     ";
     let rows: Vec<(&str, ActorId, String)> = table
         .lines()

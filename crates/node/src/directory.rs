@@ -66,6 +66,18 @@ pub enum ReadBasis {
     BreakGlass,
 }
 
+impl ReadBasis {
+    /// Why, in the words the patient reads.
+    pub fn words(self) -> &'static str {
+        match self {
+            ReadBasis::Custodian => "family doctor",
+            ReadBasis::Attending => "attending",
+            ReadBasis::Grant => "your grant",
+            ReadBasis::BreakGlass => "emergency (break-glass)",
+        }
+    }
+}
+
 /// Someone who may read a record now.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CurrentReader {
@@ -140,10 +152,17 @@ impl Node {
     /// The doctors and labs of the network a patient may grant (none disabled, none at a
     /// suspended clinic), by clinic and name; with `text`, those for whom every typed word
     /// starts a word of their name, specialty or clinic (accents and case ignored). For anyone
-    /// signed in: the network's staff are named on its ledger.
-    pub fn directory(&self, _signed_in: &Session, text: &str) -> Vec<Person> {
+    /// enrolled who may act (the policy decides): the network's staff are named on its ledger.
+    pub fn directory(&self, signed_in: &Session, text: &str) -> Result<Vec<Person>> {
         let wanted = crate::front_desk::words(text);
         let state = self.ledger.state();
+        authorize(
+            state,
+            signed_in.user,
+            &Action::Directory,
+            None,
+            self.clock(),
+        )?;
         let mut list: Vec<Person> = state
             .users
             .iter()
@@ -163,7 +182,7 @@ impl Node {
             })
             .collect();
         list.sort_by(|a, b| (&a.clinic_name, &a.name).cmp(&(&b.clinic_name, &b.name)));
-        list
+        Ok(list)
     }
 
     /// Every clinic of the network, by name.

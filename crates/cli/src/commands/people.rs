@@ -183,7 +183,7 @@ pub(super) fn assign(
 /// `directory`: the doctors and labs a patient may grant.
 pub(super) fn directory(node: &mut Node, actor: Actor, name: String) -> Result<Output, Failure> {
     let user = sign_in(node, &actor.user)?;
-    let people = node.directory(&user, &name);
+    let people = node.directory(&user, &name)?;
     let rows: Vec<serde_json::Value> = people
         .iter()
         .map(|p| {
