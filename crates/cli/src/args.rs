@@ -531,15 +531,15 @@ pub enum ChartCommand {
         #[arg(long = "override", value_name = "REASON")]
         allergy_override: Option<String>,
     },
-    /// Print a document from the chart as a PDF: a visit summary, a referral letter or a
-    /// prescription (recorded as a read).
+    /// Print a document from the chart as a PDF: a visit summary, a referral letter, a
+    /// prescription, or the patient's summary of their record (recorded as a read).
     Print {
         #[command(flatten)]
         actor: Actor,
         /// The patient id or card number.
         #[arg(long)]
         patient: String,
-        /// visit, referral or prescription.
+        /// visit, referral, prescription or summary.
         #[arg(long, value_name = "DOCUMENT")]
         document: String,
         /// The visit to summarise (its encounter entry); the latest when left out.

@@ -373,6 +373,7 @@ impl Node {
                     .iter()
                     .filter(|(opening, _)| *opening == e.tx)
                     .map(|(_, by)| match self.proxy_name(session, patient, by) {
+                        _ if *by == patient => "the patient".to_string(),
                         Some(name) => format!("{} (proxy)", name.as_str()),
                         None => self.display_name(by),
                     })

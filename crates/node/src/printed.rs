@@ -28,6 +28,9 @@ pub enum Document {
     },
     /// The patient's current medications, signed by the prescriber.
     Prescription,
+    /// For the patient to keep: their record in short, who may read it and until when, and the
+    /// latest reads and changes of the access log.
+    PatientSummary,
 }
 
 impl Document {
@@ -37,9 +40,13 @@ impl Document {
             Document::VisitSummary(_) => "visit summary",
             Document::Referral { .. } => "referral letter",
             Document::Prescription => "prescription",
+            Document::PatientSummary => "summary of the record",
         }
     }
 }
+
+/// How many lines of the access log the patient's printed summary lists (the latest).
+const AUDIT_LINES_PRINTED: usize = 20;
 
 /// A4 in points, and the margins.
 const PAGE: (f32, f32) = (595.0, 842.0);
@@ -74,8 +81,49 @@ impl Node {
         let clinic = self.clinic_name();
         let author = self.display_name(&session.user);
         let today = crate::home::rfc3339(crate::home::now_ms())[..10].to_string();
-        let lines = document_lines(document, &view, &clinic, &author, &today)?;
+        let mut lines = document_lines(document, &view, &clinic, &author, &today)?;
+        if *document == Document::PatientSummary {
+            lines.extend(self.access_lines(session, patient)?);
+        }
         Ok(pdf(&lines))
+    }
+
+    /// Who may read the record and until when, and the latest of its access log, for the
+    /// patient's printed summary.
+    fn access_lines(&self, session: &Session, patient: ActorId) -> Result<Vec<Line>> {
+        let mut lines = vec![Line::Heading("Who may read your record".into())];
+        for reader in self.current_readers(session, patient)? {
+            let until = reader
+                .expires_ms
+                .map_or("until taken back".to_string(), |ms| {
+                    format!("until {}", &crate::home::rfc3339(ms)[..10])
+                });
+            lines.push(Line::Text(format!(
+                "{} - {} - {} access, {until}",
+                self.display_name(&reader.id),
+                reader.basis.words(),
+                reader.level
+            )));
+        }
+        lines.push(Line::Heading(format!(
+            "The latest {AUDIT_LINES_PRINTED} reads and changes of your record"
+        )));
+        let mut audit = self.audit(session, patient)?;
+        audit.reverse();
+        for line in audit.iter().take(AUDIT_LINES_PRINTED) {
+            let detail = line
+                .detail
+                .as_deref()
+                .map(|d| format!(" - {d}"))
+                .unwrap_or_default();
+            lines.push(Line::Text(format!(
+                "{} - {} - {}{detail}",
+                line.time.get(..16).unwrap_or_default().replace('T', " "),
+                line.actor_name,
+                line.action
+            )));
+        }
+        Ok(lines)
     }
 }
 
@@ -205,6 +253,7 @@ fn document_lines(
             Document::VisitSummary(_) => "Visit summary".into(),
             Document::Referral { .. } => "Referral letter".into(),
             Document::Prescription => "Prescription".into(),
+            Document::PatientSummary => "Your health record in short".into(),
         }),
         Line::Small(format!("{today} - {author}")),
     ];
@@ -262,6 +311,24 @@ fn document_lines(
             }
             lines.push(Line::Gap);
             lines.push(Line::Text(format!("Yours sincerely, {author}, {clinic}")));
+        }
+        Document::PatientSummary => {
+            lines.extend(clinical_lists(view));
+            lines.push(Line::Heading("Latest results".into()));
+            let mut seen = std::collections::HashSet::new();
+            for v in list(view, "entries")
+                .iter()
+                .rev()
+                .filter(|e| s(e, "kind") == "lab" && e.get("amended_by").is_none())
+                .filter(|e| seen.insert(s(&e["data"], "name")))
+                .take(10)
+            {
+                lines.push(Line::Text(format!(
+                    "{} - {}",
+                    s(v, "time").get(..10).unwrap_or_default(),
+                    entry_line(v)
+                )));
+            }
         }
         Document::Prescription => {
             lines.push(Line::Heading("Allergies".into()));
@@ -445,6 +512,54 @@ mod tests {
         assert!(document_lines(&Document::VisitSummary(None), &v, "C", "D", "T").is_err());
         let rx = document_lines(&Document::Prescription, &view(), "C", "Dr X", "T").unwrap();
         assert!(text_of(&rx).contains("90 days"));
+    }
+
+    #[test]
+    fn the_patients_summary_lists_their_record_who_may_read_it_and_the_latest_reads() {
+        let mut c = crate::tests::clinic();
+        let doctor = c.node.unlock(c.doctor, crate::tests::DOC_PASS).unwrap();
+        c.node
+            .add_entry(
+                &doctor,
+                c.patient,
+                "allergy",
+                r#"{"substance":"Latex","reaction":"hives"}"#,
+                None,
+            )
+            .unwrap();
+        let patient = c
+            .node
+            .unlock_patient(c.patient, &c.card, crate::tests::PIN)
+            .unwrap();
+        let pdf = c
+            .node
+            .print_document(&patient, c.patient, &Document::PatientSummary)
+            .unwrap();
+        assert!(pdf.starts_with(b"%PDF-"));
+        let view = c.node.chart(&patient, c.patient, "test").unwrap();
+        let mut lines =
+            document_lines(&Document::PatientSummary, &view, "North", "patient", "T").unwrap();
+        lines.extend(c.node.access_lines(&patient, c.patient).unwrap());
+        let text = text_of(&lines);
+        for needle in [
+            "Your health record in short",
+            "Latex",
+            "Who may read your record",
+            "family doctor",
+            "printed a summary of the record",
+        ] {
+            assert!(text.contains(needle), "{needle} in {text}");
+        }
+        // Another doctor with no access prints nothing.
+        let other = c
+            .node
+            .unlock(c.other_doctor, crate::tests::DOC_PASS)
+            .unwrap();
+        assert!(
+            c.node
+                .print_document(&other, c.patient, &Document::PatientSummary)
+                .is_err()
+        );
     }
 
     #[test]

@@ -393,10 +393,14 @@ impl Node {
                     .into(),
             ));
         }
-        let sealed = self
-            .store
-            .sealed_keys(&patient.0)?
-            .ok_or_else(|| NodeError::KeysElsewhere(patient.to_string()))?;
+        // The key store kept here, or else the one the patient published on the ledger (at a
+        // clinic the patient signed in at without being registered there).
+        let sealed = match self.store.sealed_keys(&patient.0)? {
+            Some(sealed) => sealed,
+            None => self
+                .published_key_store(&patient)
+                .ok_or_else(|| NodeError::KeysElsewhere(patient.to_string()))?,
+        };
         if !carelog_vault::needs_card(&sealed) {
             // A bundle travels: the keys in it must need the card as well as the PIN.
             return Err(NodeError::Invalid(

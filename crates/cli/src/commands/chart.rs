@@ -56,9 +56,10 @@ pub(super) fn run(node: &mut Node, command: ChartCommand) -> Result<Output, Fail
                     return Err("a referral letter needs --to (whom) and --reason (why)".into());
                 }
                 ("prescription", _, _) => Document::Prescription,
+                ("summary", _, _) => Document::PatientSummary,
                 (other, _, _) => {
                     return Err(format!(
-                        "unknown document `{other}`; expected visit, referral or prescription"
+                        "unknown document `{other}`; expected visit, referral, prescription or summary"
                     )
                     .into());
                 }
