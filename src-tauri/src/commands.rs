@@ -315,6 +315,7 @@ pub async fn sign_in(desk: State<'_, Desk>, args: SignIn) -> Answer<Me> {
                 name: me.name,
                 role: me.role,
                 records: Vec::new(),
+                record_names: Vec::new(),
                 proxy: false,
             },
         ))
@@ -333,7 +334,7 @@ pub async fn kiosk_sign_in(desk: State<'_, Desk>, args: KioskSignIn) -> Answer<M
     if args.pin.is_empty() {
         return Err(invalid("enter your PIN"));
     }
-    let (session, id, records) = desk.with_node(|node| {
+    let (session, id, records, record_names) = desk.with_node(|node| {
         let text = args.card.trim();
         let (id, session) = if text.to_ascii_uppercase().starts_with("CL1:") {
             let card = carelog_node::Card::parse(text).map_err(failure)?;
@@ -346,12 +347,22 @@ pub async fn kiosk_sign_in(desk: State<'_, Desk>, args: KioskSignIn) -> Answer<M
             let id = card_holder(node, text)?;
             (id, node.unlock(id, &args.pin).map_err(failure)?)
         };
-        let records: Vec<String> = node
-            .records_of(&session)
+        let records = node.records_of(&session);
+        // Names as this person may read them, to choose between the records of several patients.
+        let listed = node.patients(&session).map_err(failure)?;
+        let names = records
             .iter()
-            .map(ActorId::to_string)
+            .map(|r| {
+                let id = r.to_string();
+                listed
+                    .iter()
+                    .find(|p| p.patient_id == id)
+                    .and_then(|p| p.name.clone())
+                    .unwrap_or_else(|| format!("card number {}", carelog_node::card_number(r)))
+            })
             .collect();
-        Ok((session, id, records))
+        let records: Vec<String> = records.iter().map(ActorId::to_string).collect();
+        Ok((session, id, records, names))
     })?;
     desk.kiosk_sign_in(session);
     let id = id.to_string();
@@ -361,6 +372,7 @@ pub async fn kiosk_sign_in(desk: State<'_, Desk>, args: KioskSignIn) -> Answer<M
         name: "Patient".into(),
         role: Role::Patient.as_str().into(),
         records,
+        record_names,
     })
 }
 
@@ -791,6 +803,7 @@ pub async fn print_document(
             _ => return Err(invalid("a referral letter needs whom it is to and why")),
         },
         "prescription" => carelog_node::Document::Prescription,
+        "summary" => carelog_node::Document::PatientSummary,
         other => return Err(invalid(format!("no document `{other}`"))),
     };
     let pdf = desk.with_session(|node, session| {
@@ -809,7 +822,7 @@ pub async fn print_document(
 }
 
 /// Writes a file readable by its owner only (also when it replaces an older one).
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);

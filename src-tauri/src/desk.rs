@@ -69,6 +69,10 @@ pub const KIOSK_COMMANDS: &[&str] = &[
     commands::CHANGE_PIN,
     commands::MY_RECORD,
     commands::DIRECTORY,
+    commands::OPENINGS,
+    commands::REVIEW_OPENING,
+    commands::REMOVABLE_DRIVES,
+    commands::TAKE_AWAY,
 ];
 
 /// The app's state in Tauri: everything behind one lock, so commands run one at a time against

@@ -19,10 +19,12 @@
 mod commands;
 mod desk;
 mod devices;
+mod emergency;
 mod front_desk;
 mod my_record;
 mod screens;
 mod standing;
+mod take_away;
 mod updates;
 
 use std::net::SocketAddr;
@@ -178,6 +180,12 @@ fn run_command(invoke: tauri::ipc::Invoke<tauri::Wry>) -> bool {
         front_desk::add_proxy,
         my_record::my_record,
         my_record::directory,
+        emergency::emergency_summary,
+        emergency::openings,
+        emergency::review_opening,
+        take_away::removable_drives,
+        take_away::take_away,
+        take_away::import_bundle,
     ]);
     handler(invoke)
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use carelog_chart::{AccessLevel, EntryData, EntryKind, VITAL_SIGNS};
 use carelog_desktop_api::{ChartScreen, ClinicPatient, Failure, Reader, Trend, TrendPoint};
 use carelog_ledger::ActorId;
-use carelog_node::{Node, ReadBasis, Session, parse_time, rfc3339};
+use carelog_node::{Node, Session, parse_time, rfc3339};
 use serde_json::Value;
 
 use crate::desk::failure;
@@ -133,13 +133,7 @@ pub fn readers(node: &Node, session: &Session, patient: ActorId) -> Result<Vec<R
         .map(|r| Reader {
             id: r.id.to_string(),
             name: node.display_name(&r.id),
-            basis: match r.basis {
-                ReadBasis::Custodian => "family doctor",
-                ReadBasis::Attending => "attending",
-                ReadBasis::Grant => "your grant",
-                ReadBasis::BreakGlass => "emergency (break-glass)",
-            }
-            .into(),
+            basis: r.basis.words().into(),
             level: r.level,
             expires: r.expires_ms.map(rfc3339),
         })

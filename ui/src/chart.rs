@@ -2,7 +2,8 @@
 //! no access, the refusal in words with "request access" and "break-glass".
 
 use carelog_desktop_api::{
-    AccessLevel, AskAccess, BreakGlass, ChartScreen, Failure, FailureKind, OpenChart, commands,
+    AccessLevel, AskAccess, BreakGlass, ChartScreen, EmergencyCard, EmergencySummary, Failure,
+    FailureKind, OpenChart, commands,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -228,12 +229,20 @@ pub fn ChartPanel(patient_id: String, role: String) -> impl IntoView {
                 .take(10)
                 .collect::<String>();
             let writable = level == "full";
+            let broke_glass = chart.view["banner"]["basis"] == "break-glass";
+            let sealed = chart.view["sealed_entries"].as_u64().unwrap_or_default();
+            let emergency = broke_glass.then(|| {
+                view! {
+                    <EmergencyFromCard patient_id=patient.get_value() sealed=sealed/>
+                }
+            });
             view! {
                 <section id="chart" data-level=level aria-labelledby="chart-title">
                     <h1 id="chart-title">{title}<span class=format!("badge {level}")>{level}</span></h1>
                     <p class="hint">"Patient id " <code id="chart-patient-id">{chart.patient_id.clone()}</code>
                         " · every opening of this chart is recorded and shown to the patient."</p>
                     {banner}
+                    {emergency}
                     {summary}
                     {lists}
                     <section class="card" aria-labelledby="trends-heading">
@@ -604,6 +613,82 @@ fn Timeline(view: Value, amend: RwSignal<Option<Amending>>, writable: bool) -> i
         <section class="card" aria-labelledby="timeline-heading">
             <h2 id="timeline-heading">"Timeline"</h2>
             <ul class="timeline" id="timeline">{items}</ul>
+        </section>
+    }
+}
+
+/// After breaking the glass: the emergency summary the patient's card opens (allergies,
+/// problems, current medications), also at a clinic that holds no key for the record. A
+/// handheld scanner types the card's QR content into the field; so can a person.
+#[component]
+fn EmergencyFromCard(patient_id: String, sealed: u64) -> impl IntoView {
+    let ctx = Ctx::get();
+    let patient = StoredValue::new(patient_id);
+    let card = RwSignal::new(String::new());
+    let busy = RwSignal::new(false);
+    let message = RwSignal::new(None::<Result<String, String>>);
+    let summary = RwSignal::new(None::<EmergencySummary>);
+    let open = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let args = EmergencyCard {
+            patient_id: patient.get_value(),
+            card: card.get_untracked(),
+        };
+        submit(
+            ctx,
+            commands::EMERGENCY_SUMMARY,
+            args,
+            busy,
+            message,
+            move |found: Option<EmergencySummary>| {
+                card.set(String::new());
+                let said = found.is_none().then(|| {
+                    "No emergency summary was published for this card. Ask the patient's clinic, or treat as unknown.".to_string()
+                });
+                summary.set(found);
+                said
+            },
+        );
+    };
+    let lines = |id: &'static str, heading: &'static str, items: Vec<String>| {
+        view! {
+            <div id=id>
+                <h3>{heading}</h3>
+                {if items.is_empty() {
+                    view! { <p>"None recorded"</p> }.into_any()
+                } else {
+                    view! { <ul>{items.into_iter().map(|i| view! { <li>{i}</li> }).collect_view()}</ul> }.into_any()
+                }}
+            </div>
+        }
+    };
+    view! {
+        <section class="card emergency" id="emergency" aria-labelledby="emergency-heading">
+            <h2 id="emergency-heading">"Emergency summary"</h2>
+            {(sealed > 0).then(|| view! {
+                <p class="hint" id="emergency-sealed">{format!(
+                    "This clinic holds no key for {sealed} entries of this record. The patient's card opens their emergency summary without their PIN."
+                )}</p>
+            })}
+            {move || match summary.get() {
+                Some(s) => view! {
+                    <div id="emergency-summary" class="row" role="region" aria-label="Emergency summary from the patient's card">
+                        {lines("emergency-allergies", "Allergies", s.allergies)}
+                        {lines("emergency-problems", "Problems", s.problems)}
+                        {lines("emergency-medications", "Current medications", s.medications)}
+                    </div>
+                }.into_any(),
+                None => view! {
+                    <form on:submit=open>
+                        <label for="emergency-card">"Scan the patient's card (or type its QR content)"</label>
+                        <input id="emergency-card" type="password" autocomplete="off" spellcheck="false" prop:value=card
+                            on:input=move |ev| card.set(event_target_value(&ev))/>
+                        <button id="emergency-open" type="submit" class="danger" disabled=busy>"Open the emergency summary"</button>
+                    </form>
+                }.into_any(),
+            }}
+            {result_line("emergency-status", message)}
+            <p class="hint">"Opening it is recorded and shown to the patient."</p>
         </section>
     }
 }

@@ -1,8 +1,11 @@
 //! The front desk: find a patient by part of the name and the birth date (rows with name, age,
 //! sex and card number; the id only under "Advanced"), and add a proxy (a parent, guardian or
-//! carer) for the patient found, with the card to print for them.
+//! carer) for the patient found, with the card to print for them; receive a record a patient
+//! brought from another clinic.
 
-use carelog_desktop_api::{FindPatients, FoundPatient, NewProxy, RegisteredProxy, commands};
+use carelog_desktop_api::{
+    BundleImported, FindPatients, FoundPatient, ImportBundle, NewProxy, RegisteredProxy, commands,
+};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -115,7 +118,56 @@ pub fn FrontDesk() -> impl IntoView {
     let choose = Callback::new(move |p: FoundPatient| chosen.set(Some(p)));
     view! {
         <PatientSearch heading="Find a patient" choose=choose action="Choose"/>
-        {move || chosen.get().map(|p| view! { <ProxyForm patient=p/> })}
+        <ReceiveRecord/>
+        {move || chosen.get().map(|p| {
+            let id = p.patient_id.clone();
+            view! {
+                <ProxyForm patient=p/>
+                // The clinic's admin reviews emergency openings of its patients' records too.
+                <crate::my_record::EmergencyOpenings patient_id=id/>
+            }
+        })}
+    }
+}
+
+/// A record a patient brought on a USB stick or phone, from a clinic with no link to this one:
+/// checked like blocks from sync; the patient then signs in here with their card and PIN.
+#[component]
+fn ReceiveRecord() -> impl IntoView {
+    let ctx = Ctx::get();
+    let path = RwSignal::new(String::new());
+    let busy = RwSignal::new(false);
+    let message = RwSignal::new(None::<Result<String, String>>);
+    let receive = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let args = ImportBundle {
+            path: path.get_untracked(),
+        };
+        submit(
+            ctx,
+            commands::IMPORT_BUNDLE,
+            args,
+            busy,
+            message,
+            move |done: BundleImported| {
+                path.set(String::new());
+                Some(format!(
+                    "The record is here ({} new blocks). The patient can sign in at the kiosk with their card and PIN.",
+                    done.blocks
+                ))
+            },
+        );
+    };
+    view! {
+        <form class="card" id="receive-record" on:submit=receive aria-labelledby="receive-heading">
+            <h2 id="receive-heading">"Receive a record the patient brought"</h2>
+            <p class="hint">"From a USB stick or phone, saved at another clinic's kiosk. It is checked like everything this clinic receives, and opens only with the patient's card and PIN."</p>
+            <label for="receive-path">"The file"</label>
+            <input id="receive-path" autocomplete="off" spellcheck="false" placeholder="/media/…/carelog-record-….json"
+                prop:value=path on:input=move |ev| path.set(event_target_value(&ev))/>
+            <button id="receive-submit" type="submit" disabled=busy>"Receive"</button>
+            {result_line("receive-status", message)}
+        </form>
     }
 }
 

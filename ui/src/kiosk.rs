@@ -22,12 +22,45 @@ fn idle_lock_seconds(ctx: Ctx) -> f64 {
         .max(1) as f64
 }
 
-/// The patient's own view.
+/// The patient's own view; a proxy who acts for several patients first chooses whose record.
 #[component]
 pub fn Kiosk(me: Me) -> impl IntoView {
-    let ctx = Ctx::get();
     // A proxy opens the record of the patient they act for; a patient, their own.
-    let record_id = me.records.first().cloned().unwrap_or_else(|| me.id.clone());
+    let first = me.records.first().cloned().unwrap_or_else(|| me.id.clone());
+    let chosen = RwSignal::new(first);
+    let choices: Vec<(String, String)> = me
+        .records
+        .iter()
+        .cloned()
+        .zip(me.record_names.iter().cloned())
+        .collect();
+    let chooser = (choices.len() > 1).then(|| {
+        view! {
+            <nav class="card" id="record-chooser" aria-label="Whose record">
+                <p>"You act for several patients. Whose record?"</p>
+                {choices.into_iter().map(|(id, name)| {
+                    let pick = id.clone();
+                    let label = name.clone();
+                    view! {
+                        <button type="button" class="record-choice" data-name=label
+                            aria-pressed=move || (chosen.get() == id).to_string()
+                            on:click=move |_| chosen.set(pick.clone())>{name}</button>
+                    }
+                }).collect_view()}
+            </nav>
+        }
+    });
+    let me = StoredValue::new(me);
+    view! {
+        {chooser}
+        {move || view! { <KioskRecord me=me.get_value() record_id=chosen.get()/> }}
+    }
+}
+
+/// One record at the kiosk: read, requests, grants, readers and the access log.
+#[component]
+fn KioskRecord(me: Me, record_id: String) -> impl IntoView {
+    let ctx = Ctx::get();
     let patient = StoredValue::new(record_id.clone());
     let record_name = RwSignal::new(None::<String>);
     let proxy = me.proxy;
@@ -197,6 +230,7 @@ pub fn Kiosk(me: Me) -> impl IntoView {
             </p>
             {result_line("kiosk-status", message)}
             <crate::my_record::RecordSummary patient_id=record_id.clone() name=record_name/>
+            <crate::my_record::EmergencyOpenings patient_id=record_id.clone()/>
             <section aria-labelledby="requests-heading" id="requests">
                 <h2 id="requests-heading">"Requests waiting for you"</h2>
                 {request_cards}
@@ -217,6 +251,7 @@ pub fn Kiosk(me: Me) -> impl IntoView {
                     Some(Ok(rows)) => view! { <AuditTable rows=rows me=me_id.get_value()/> }.into_any(),
                 }}
             </section>
+            <crate::my_record::TakeAwayCard patient_id=record_id.clone() own=!proxy/>
             <button id="kiosk-done" type="button" on:click=move |_| ctx.sign_out()>"I am done — lock the screen"</button>
         </div>
     }

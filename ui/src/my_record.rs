@@ -3,12 +3,13 @@
 //! explained in words and an end date.
 
 use carelog_desktop_api::{
-    AccessLevel, DirectoryQuery, GrantAccess, MyRecord, PatientRef, StaffMember, commands,
+    AccessLevel, DirectoryQuery, GrantAccess, MyRecord, Opening, PatientRef, ReviewOpening,
+    SavedFile, StaffMember, TakeAway, TakeAwayKind, commands,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::api::call_with;
+use crate::api::{call, call_with};
 use crate::app::{Ctx, submit};
 
 /// A list in a card, or a sentence saying it is empty.
@@ -215,6 +216,186 @@ pub fn GrantFromDirectory(patient_id: String) -> impl IntoView {
                 </div>
             })}
             {crate::app::result_line("grant-new-status", message)}
+        </section>
+    }
+}
+
+/// The record's break-glass openings: who opened it in an emergency, when, from which clinic
+/// and why; each one waits for the patient (or a proxy, or the clinic's admin) to review it.
+#[component]
+pub fn EmergencyOpenings(patient_id: String) -> impl IntoView {
+    let ctx = Ctx::get();
+    let patient = StoredValue::new(patient_id);
+    let openings = RwSignal::new(None::<Result<Vec<Opening>, String>>);
+    let busy = RwSignal::new(false);
+    let message = RwSignal::new(None::<Result<String, String>>);
+    Effect::new(move |_| {
+        ctx.changed.track();
+        let who = PatientRef {
+            patient_id: patient.get_value(),
+        };
+        spawn_local(async move {
+            let list = call_with::<_, Vec<Opening>>(commands::OPENINGS, &who)
+                .await
+                .map_err(|e| e.message);
+            openings.set(Some(list));
+        });
+    });
+    let row = move |o: Opening| {
+        let note = RwSignal::new(String::new());
+        let short = o.opening[..12.min(o.opening.len())].to_string();
+        let note_id = format!("review-note-{short}");
+        let opening = StoredValue::new(o.opening.clone());
+        let doctor = StoredValue::new(o.doctor.clone());
+        let review = move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            let args = ReviewOpening {
+                patient_id: patient.get_value(),
+                opening: opening.get_value(),
+                note: note.get_untracked(),
+            };
+            let who = doctor.get_value();
+            submit(
+                ctx,
+                commands::REVIEW_OPENING,
+                args,
+                busy,
+                message,
+                move |()| {
+                    Some(format!(
+                        "Your review of {who}'s emergency opening is recorded."
+                    ))
+                },
+            );
+        };
+        let when = o
+            .time
+            .replace('T', " ")
+            .get(..16)
+            .unwrap_or_default()
+            .to_string();
+        let reviewed = !o.reviewed_by.is_empty();
+        view! {
+            <li class="opening" data-doctor=o.doctor.clone() data-reviewed=reviewed.to_string()>
+                <p><strong>{o.doctor.clone()}</strong>" ("{o.clinic.clone()}") opened your whole record in an emergency on "
+                    {when}". Reason given: “"{o.reason.clone()}"”."</p>
+                {if reviewed {
+                    view! { <p class="hint review-done">{format!("Reviewed by {}.", o.reviewed_by.join(", "))}</p> }.into_any()
+                } else {
+                    view! {
+                        <form on:submit=review class="review">
+                            <label for=note_id.clone()>"Was this right? A few words for the record"</label>
+                            <input id=note_id class="review-note" prop:value=note
+                                on:input=move |ev| note.set(event_target_value(&ev))
+                                placeholder="e.g. I was brought in unconscious"/>
+                            <button type="submit" class="review-submit" disabled=busy>"Mark as reviewed"</button>
+                        </form>
+                    }.into_any()
+                }}
+            </li>
+        }
+    };
+    move || match openings.get() {
+        Some(Err(e)) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
+        Some(Ok(list)) if !list.is_empty() => view! {
+            <section class="card emergency" id="openings" aria-labelledby="openings-heading">
+                <h2 id="openings-heading">"Opened in an emergency"</h2>
+                <ul>{list.into_iter().map(row).collect_view()}</ul>
+                {crate::app::result_line("openings-status", message)}
+            </section>
+        }
+        .into_any(),
+        // Nothing to say when the record was never opened in an emergency.
+        _ => ().into_any(),
+    }
+}
+
+/// Take it away: the summary of the record as a PDF, or the record itself for a clinic with no
+/// link to this one, saved on a USB stick or a phone plugged in as a drive.
+#[component]
+pub fn TakeAwayCard(
+    patient_id: String,
+    /// Whether the person signed in is the patient (a proxy prints the summary only).
+    own: bool,
+) -> impl IntoView {
+    let ctx = Ctx::get();
+    let patient = StoredValue::new(patient_id);
+    let drives = RwSignal::new(Vec::<String>::new());
+    let drive = RwSignal::new(String::new());
+    let busy = RwSignal::new(false);
+    let message = RwSignal::new(None::<Result<String, String>>);
+    let look = move || {
+        spawn_local(async move {
+            match call::<Vec<String>>(commands::REMOVABLE_DRIVES).await {
+                Ok(list) => {
+                    if !list.contains(&drive.get_untracked()) {
+                        drive.set(list.first().cloned().unwrap_or_default());
+                    }
+                    drives.set(list);
+                }
+                Err(e) => message.set(Some(Err(e.message))),
+            }
+        });
+    };
+    look();
+    let save = move |what: TakeAwayKind| {
+        let args = TakeAway {
+            patient_id: patient.get_value(),
+            what,
+            drive: drive.get_untracked(),
+        };
+        submit(
+            ctx,
+            commands::TAKE_AWAY,
+            args,
+            busy,
+            message,
+            move |saved: SavedFile| {
+                Some(match what {
+                    TakeAwayKind::Summary => format!(
+                        "Your summary is saved as {}. Anyone holding it can read it: keep it safe.",
+                        saved.file
+                    ),
+                    TakeAwayKind::Record => format!(
+                        "Your record is saved as {}. It opens only with your card and PIN; the clinic you go to reads it in.",
+                        saved.file
+                    ),
+                })
+            },
+        );
+    };
+    view! {
+        <section class="card" id="take-away" aria-labelledby="take-away-heading">
+            <h2 id="take-away-heading">"Take it with you"</h2>
+            <p class="hint">"Plug in a USB stick, or a phone as a drive."</p>
+            {move || {
+                let list = drives.get();
+                if list.is_empty() {
+                    view! { <p class="hint" id="no-drive">"No USB stick found yet."</p> }.into_any()
+                } else {
+                    view! {
+                        <label for="take-away-drive">"Save on"</label>
+                        <select id="take-away-drive" on:change=move |ev| drive.set(event_target_value(&ev))>
+                            {list.into_iter().map(|d| {
+                                let selected = d == drive.get_untracked();
+                                // The drive's name, as the desktop shows it.
+                                let name = d.rsplit('/').find(|part| !part.is_empty()).unwrap_or(&d).to_string();
+                                view! { <option value=d.clone() selected=selected>{name}</option> }
+                            }).collect_view()}
+                        </select>
+                    }.into_any()
+                }
+            }}
+            <div>
+                <button id="take-away-look" type="button" class="secondary" on:click=move |_| look()>"Look for USB sticks again"</button>
+                <button id="take-away-summary" type="button" disabled=move || busy.get() || drives.with(Vec::is_empty)
+                    on:click=move |_| save(TakeAwayKind::Summary)>"Save a summary to print (PDF)"</button>
+                {own.then(|| view! {
+                    <button id="take-away-record" type="button" disabled=move || busy.get() || drives.with(Vec::is_empty)
+                        on:click=move |_| save(TakeAwayKind::Record)>"Save my record for another clinic"</button>
+                })}
+            </div>
+            {crate::app::result_line("take-away-status", message)}
         </section>
     }
 }

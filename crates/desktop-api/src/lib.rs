@@ -109,6 +109,25 @@ pub mod commands {
     pub const REPLACE_CLINIC_KEY: &str = "replace_clinic_key";
     /// `CodeQuery -> Vec<CodeHit>` (type-ahead over the bundled ICD-10, LOINC, CVX and drug tables)
     pub const LOOKUP_CODES: &str = "lookup_codes";
+    /// `EmergencyCard -> Option<EmergencySummary>` (after break-glass: the summary the
+    /// patient's card opens, at any clinic of the network; `None` when none was published for
+    /// that card; the read is recorded)
+    pub const EMERGENCY_SUMMARY: &str = "emergency_summary";
+    /// `PatientRef -> Vec<Opening>` (the record's break-glass openings, newest first, with who
+    /// reviewed each)
+    pub const OPENINGS: &str = "openings";
+    /// `ReviewOpening -> ()` (the patient, a proxy or an admin of the clinic of record reviews an
+    /// opening; recorded on the ledger)
+    pub const REVIEW_OPENING: &str = "review_opening";
+    /// `() -> Vec<String>` (the removable drives mounted now, where the kiosk saves what a
+    /// patient takes away)
+    pub const REMOVABLE_DRIVES: &str = "removable_drives";
+    /// `TakeAway -> SavedFile` (at the kiosk: the patient's summary as a PDF, or their record
+    /// to carry to another clinic, saved on one of the removable drives)
+    pub const TAKE_AWAY: &str = "take_away";
+    /// `ImportBundle -> BundleImported` (a patient's record brought on a USB stick or phone,
+    /// checked like blocks from sync)
+    pub const IMPORT_BUNDLE: &str = "import_bundle";
     /// `PrintDocument -> SavedFile` (a visit summary, referral letter or prescription as a PDF;
     /// recorded as a read)
     pub const PRINT_DOCUMENT: &str = "print_document";
@@ -644,6 +663,10 @@ pub struct Me {
     /// the patients they act for.
     #[serde(default)]
     pub records: Vec<String>,
+    /// At the kiosk: the name of each record of `records`, in the same order (a proxy who acts
+    /// for several patients chooses by name; empty names are shown by card number).
+    #[serde(default)]
+    pub record_names: Vec<String>,
     /// At the kiosk: whether they act for someone else (a parent, guardian or carer).
     #[serde(default)]
     pub proxy: bool,
@@ -936,6 +959,93 @@ pub struct BreakGlass {
     pub patient_id: String,
     /// Why, recorded and shown to the patient.
     pub reason: String,
+}
+
+/// Opening a patient's emergency summary with their card, after breaking the glass.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct EmergencyCard {
+    /// Patient id.
+    pub patient_id: String,
+    /// The content of the card's QR code (`CL1:…`), scanned or typed.
+    pub card: String,
+}
+
+/// What a doctor needs when the patient cannot speak, in plain lines.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EmergencySummary {
+    /// "Penicillin: rash (moderate)".
+    pub allergies: Vec<String>,
+    /// Active problems, "Type 2 diabetes (since 2025-12-17)".
+    pub problems: Vec<String>,
+    /// Current medications, "Metformin 500 mg: 500 mg, oral, twice daily, since 2025-12-17".
+    pub medications: Vec<String>,
+}
+
+/// A break-glass opening of a record and who reviewed it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Opening {
+    /// The opening's transaction id (what a review names).
+    pub opening: String,
+    /// RFC 3339.
+    pub time: String,
+    /// The doctor who broke the glass.
+    pub doctor: String,
+    /// Their clinic.
+    pub clinic: String,
+    /// The reason they gave.
+    pub reason: String,
+    /// Who reviewed it (names), oldest first; empty while no one has.
+    pub reviewed_by: Vec<String>,
+}
+
+/// What a patient takes away from the kiosk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TakeAwayKind {
+    /// The record in short, who may read it, the latest of the access log: a PDF to keep (it
+    /// is readable by whoever holds it).
+    Summary,
+    /// The record to carry to a clinic with no link to this one: its blocks, still encrypted,
+    /// and the patient's keys, which open only with their card and PIN.
+    Record,
+}
+
+/// Saving something for the patient on a removable drive.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct TakeAway {
+    /// Patient id.
+    pub patient_id: String,
+    /// What to save.
+    pub what: TakeAwayKind,
+    /// One of the drives [`commands::REMOVABLE_DRIVES`] listed.
+    pub drive: String,
+}
+
+/// A patient's record brought on a USB stick or phone.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct ImportBundle {
+    /// The file's full path.
+    pub path: String,
+}
+
+/// A record received from a bundle.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BundleImported {
+    /// The patient whose record it is.
+    pub patient_id: String,
+    /// How many of its blocks were new here.
+    pub blocks: usize,
+}
+
+/// Reviewing a break-glass opening.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct ReviewOpening {
+    /// Patient id.
+    pub patient_id: String,
+    /// The opening's transaction id.
+    pub opening: String,
+    /// The reviewer's note, recorded on the ledger.
+    pub note: String,
 }
 
 /// Enrolling staff.

@@ -503,6 +503,12 @@ pub struct App {
     _display: Display,
 }
 
+/// The folder a window launched with screenshots in `shots` sees as its one removable drive.
+pub fn usb_stick(shots: &Path) -> PathBuf {
+    let name = shots.file_name().unwrap_or_default().to_string_lossy();
+    shots.with_file_name(format!("{name}-usb"))
+}
+
 impl App {
     /// Starts the debug build of the app on `home`, saving screenshots under target/e2e/`shots`.
     pub async fn launch(home: &Path, shots: &str) -> App {
@@ -550,6 +556,12 @@ impl App {
         if data_home.exists() {
             std::fs::remove_dir_all(&data_home).expect("old app data can be removed");
         }
+        // A "USB stick" for what the kiosk saves: an empty folder beside the screenshots.
+        let stick = usb_stick(&shots);
+        if stick.exists() {
+            std::fs::remove_dir_all(&stick).expect("an old USB stick folder can be removed");
+        }
+        std::fs::create_dir_all(&stick).expect("the USB stick folder can be created");
         let display = Display::start();
         let port = free_port();
         let native_port = free_port();
@@ -570,6 +582,7 @@ impl App {
             .env("CARELOG_NODE_PASSPHRASE", NODE_PASSPHRASE)
             .env_remove("CARELOG_NODE_PASSPHRASE_FILE")
             .env_remove("CARELOG_IDLE_LOCK")
+            .env("CARELOG_REMOVABLE_MEDIA", &stick)
             .stdout(Stdio::null())
             .stderr(log_file);
         match user_home {

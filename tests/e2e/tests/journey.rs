@@ -8,15 +8,19 @@
 //! East Ridge the admin adds Leo Lindqvist's mother as his proxy; she signs in at the kiosk with
 //! her own card, allows a doctor, and the log names her.
 //!
-//! Screenshots land in `target/e2e/journey-desk/`, `journey-kiosk/`, `journey-second-clinic/`
-//! and `journey-proxy/`.
+//! At South Harbour, which never held Elena's key, Dr Ines Duarte breaks the glass and Elena's
+//! card opens her emergency summary; at the kiosk Elena sees the opening, reviews it, and saves
+//! her summary and her record on a USB stick, which North Valley's front desk reads in.
+//!
+//! Screenshots land in `target/e2e/journey-desk/`, `journey-kiosk/`, `journey-second-clinic/`,
+//! `journey-proxy/` and `journey-emergency/`.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use carelog_e2e::{
     App, PATIENT_PIN, STAFF_PASSPHRASE, WAIT, Window, cli, demo_story, free_udp_addr, root, serve,
-    sync,
+    sync, usb_stick,
 };
 use serde_json::{Value, json};
 
@@ -351,4 +355,104 @@ async fn a_parent_added_as_proxy_signs_in_at_the_kiosk_and_grants_for_her_child(
         .filter_map(|e| e["action"].as_str())
         .collect();
     assert!(by_her.contains(&"grant"), "{audit}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn break_glass_at_a_clinic_without_the_key_opens_the_emergency_summary_from_the_card() {
+    let _one = ONE_WINDOW.lock().await;
+    let demo = Demo::build("journey-emergency-demo");
+    let south = demo.home("South");
+    // The demo has synced South Harbour with North Valley: it holds Elena's blocks, not her key.
+    let (elena, card, _) = demo.card("North", "Elena Marsh");
+    let reason = "brought in unconscious after a fall";
+    let mut app = App::launch(&south, "journey-emergency").await;
+    let w = &mut app.window;
+
+    w.sign_in("Dr Ines Duarte", STAFF_PASSPHRASE).await;
+    w.type_into("#open-id", &elena).await;
+    w.click("#open-id-submit").await;
+    w.element("#chart-denied").await;
+    w.type_into("#glass-reason", reason).await;
+    w.click("#glass-submit").await;
+    w.text_with("#banner-basis", "break-glass").await;
+    w.text_with("#emergency-sealed", "holds no key").await;
+    w.screenshot("glass-broken-nothing-opens").await;
+    // A wrong card is refused in words; the patient's own opens the summary.
+    w.type_into("#emergency-card", "CL1:not-a-card").await;
+    w.click("#emergency-open").await;
+    w.text_with("#emergency-status", "not a readable Carelog card")
+        .await;
+    w.type_into("#emergency-card", &card).await;
+    w.click("#emergency-open").await;
+    w.text_with("#emergency-allergies", "Penicillin").await;
+    w.text_with("#emergency-problems", "Type 2 diabetes").await;
+    w.text_with("#emergency-medications", "Metformin").await;
+    w.screenshot("emergency-summary").await;
+    w.sign_out().await;
+
+    // At the kiosk Elena sees who opened her record, and reviews it.
+    kiosk_sign_in(w, &card, PATIENT_PIN).await;
+    w.text_with("#openings li.opening[data-doctor='Dr Ines Duarte']", reason)
+        .await;
+    log_row(w, "Dr Ines Duarte", "break-glass", reason).await;
+    log_row(w, "Dr Ines Duarte", "read", "emergency summary").await;
+    w.type_into("#openings .review-note", "I was unconscious; thank you")
+        .await;
+    w.click("#openings .review-submit").await;
+    w.text_with("#openings-status", "is recorded").await;
+    w.text_with("#openings .review-done", "Reviewed by").await;
+    log_row(w, "You", "review break-glass", "").await;
+    w.screenshot("opening-reviewed").await;
+
+    // She takes her summary and her record away on a USB stick.
+    let stick = usb_stick(&root().join("target/e2e/journey-emergency"));
+    w.element("#take-away-drive").await;
+    w.click("#take-away-summary").await;
+    w.text_with("#take-away-status", "carelog-summary-").await;
+    w.click("#take-away-record").await;
+    w.text_with("#take-away-status", "opens only with your card and PIN")
+        .await;
+    w.screenshot("taken-away").await;
+    app.close().await;
+
+    let saved: Vec<PathBuf> = std::fs::read_dir(&stick)
+        .expect("the stick has files")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    let pdf = saved
+        .iter()
+        .find(|p| p.extension().is_some_and(|e| e == "pdf"))
+        .expect("a summary PDF on the stick");
+    let bytes = std::fs::read(pdf).expect("the PDF reads");
+    assert!(bytes.starts_with(b"%PDF"), "a PDF");
+    let record = saved
+        .iter()
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .expect("the record on the stick");
+    // The record carries no chart text in the clear.
+    let carried = std::fs::read_to_string(record).expect("the record reads");
+    for clear in ["Penicillin", "Metformin", "Elena"] {
+        assert!(
+            !carried.contains(clear),
+            "{clear} in the clear in the bundle"
+        );
+    }
+    // East Ridge has no link to the others today: its front desk reads the record in from the
+    // stick, and Elena reads her record at East's kiosk with her card and PIN.
+    let east = demo.home("East");
+    let mut app = App::launch(&east, "journey-emergency-east").await;
+    let w = &mut app.window;
+    w.sign_in("Emeka Admin", STAFF_PASSPHRASE).await;
+    w.type_into("#receive-path", &record.display().to_string())
+        .await;
+    w.click("#receive-submit").await;
+    let received = w.text_with("#receive-status", "The record is here").await;
+    // What happened at South since the demo's last sync (the break-glass, the review) is new.
+    assert!(!received.contains("(0 new blocks)"), "{received}");
+    w.screenshot("record-received").await;
+    w.sign_out().await;
+    kiosk_sign_in(w, &card, PATIENT_PIN).await;
+    w.text_with("#my-problems", "Type 2 diabetes").await;
+    w.screenshot("her-record-at-east").await;
+    app.close().await;
 }
