@@ -647,12 +647,22 @@ pub async fn audit(desk: State<'_, Desk>, args: PatientRef) -> Answer<Vec<AuditR
 #[tauri::command]
 pub async fn pending_requests(desk: State<'_, Desk>) -> Answer<Vec<PendingRequest>> {
     desk.with_session(|node, session| {
-        Ok(node
-            .pending_requests(session, None)
-            .map_err(failure)?
+        let requests = node.pending_requests(session, None).map_err(failure)?;
+        // Names of the patients as this person may read them (a family doctor, their own).
+        let names: std::collections::HashMap<String, String> = if requests.is_empty() {
+            Default::default()
+        } else {
+            node.patients(session)
+                .map_err(failure)?
+                .into_iter()
+                .filter_map(|p| Some((p.patient_id, p.name?)))
+                .collect()
+        };
+        Ok(requests
             .into_iter()
             .map(|r| PendingRequest {
                 request_id: r.request_id,
+                patient_name: names.get(&r.patient_id).cloned(),
                 patient_id: r.patient_id,
                 requester: r.requester,
                 requester_name: r.requester_name,

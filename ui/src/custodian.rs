@@ -50,8 +50,9 @@ pub fn CustodianRequests() -> impl IntoView {
                 view! {
                     <li class="custodian-request" data-requester=r.requester_name.clone()>
                         <p><strong>{r.requester_name.clone()}</strong>" asks for level "<strong>{r.level.as_str()}</strong>
-                            " on patient "<code>{r.patient_id.chars().take(12).collect::<String>()}"…"</code>
-                            ": "{r.reason.clone()}</p>
+                            " on the record of "<strong class="custodian-patient">{r.patient_name.clone().unwrap_or_else(|| {
+                                format!("patient {}…", r.patient_id.chars().take(12).collect::<String>())
+                            })}</strong>": "{r.reason.clone()}</p>
                         <select class="custodian-level" aria-label="Level to allow"
                             on:change=move |ev| {
                                 if let Ok(l) = event_target_value(&ev).parse::<AccessLevel>() { level.set(l) }

@@ -1135,6 +1135,9 @@ pub struct PendingRequest {
     pub request_id: String,
     /// Patient id.
     pub patient_id: String,
+    /// The patient's name, when the person deciding may read it.
+    #[serde(default)]
+    pub patient_name: Option<String>,
     /// Who asks (id).
     pub requester: String,
     /// Who asks (name).

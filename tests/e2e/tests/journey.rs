@@ -456,3 +456,62 @@ async fn break_glass_at_a_clinic_without_the_key_opens_the_emergency_summary_fro
     w.screenshot("her-record-at-east").await;
     app.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_family_doctor_decides_a_request_for_her_patient_in_the_clinician_screen() {
+    let _one = ONE_WINDOW.lock().await;
+    let demo = Demo::build("journey-custodian-demo");
+    let north = demo.home("North");
+    let (elena, _, _) = demo.card("North", "Elena Marsh");
+    // The cardiologist, who reads a sample of Elena's record, asks for all of it; Elena is not at
+    // the kiosk, her family doctor answers.
+    let asked = cli(
+        &north,
+        STAFF_PASSPHRASE,
+        &[
+            "access",
+            "request",
+            "--as",
+            "Dr Lukas Brandt",
+            "--patient",
+            &elena,
+            "--level",
+            "full",
+            "--reason",
+            "cardiology referral",
+        ],
+    );
+    assert!(asked["request_id"].is_string(), "{asked}");
+    let before = read_chart(&north, "Dr Lukas Brandt", &elena);
+    assert_eq!(before["level"], "sample", "{before}");
+
+    let mut app = App::launch(&north, "journey-custodian").await;
+    let w = &mut app.window;
+    w.sign_in("Dr Amara Osei", STAFF_PASSPHRASE).await;
+    let request = "#custodian-requests li.custodian-request[data-requester='Dr Lukas Brandt']";
+    w.text_with(request, "Elena Marsh").await;
+    w.text_with(request, "cardiology referral").await;
+    w.screenshot("request-waiting").await;
+    w.click(&format!("{request} button.custodian-grant")).await;
+    w.text_with(
+        "#custodian-status",
+        "Dr Lukas Brandt may now read the record",
+    )
+    .await;
+    w.screenshot("request-allowed").await;
+    app.close().await;
+
+    let after = read_chart(&north, "Dr Lukas Brandt", &elena);
+    assert_eq!(after["level"], "full", "{after}");
+    let audit = cli(
+        &north,
+        STAFF_PASSPHRASE,
+        &["audit", "--as", "Dr Amara Osei", "--patient", &elena],
+    );
+    assert!(
+        audit["events"].as_array().is_some_and(|events| events
+            .iter()
+            .any(|e| e["action"] == "grant" && e["actor"] != elena.as_str())),
+        "{audit}"
+    );
+}
