@@ -16,6 +16,7 @@
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod camera;
 mod commands;
 mod desk;
 mod devices;
@@ -217,6 +218,7 @@ fn main() {
         .plugin(tauri_plugin_dialog::init())
         .manage(desk)
         .setup(|app| {
+            camera::allow_card_scanning(app);
             if std::env::var("CARELOG_WEBVIEW_LIGHT").is_ok_and(|v| v == "1") {
                 lighten_webviews(app);
             }

@@ -683,6 +683,7 @@ fn EmergencyFromCard(patient_id: String, sealed: u64) -> impl IntoView {
                         <label for="emergency-card">"Scan the patient's card (or type its QR content)"</label>
                         <input id="emergency-card" type="password" autocomplete="off" spellcheck="false" prop:value=card
                             on:input=move |ev| card.set(event_target_value(&ev))/>
+                        <crate::scan::CameraScan id="emergency-card-camera" found=Callback::new(move |text: String| card.set(text))/>
                         <button id="emergency-open" type="submit" class="danger" disabled=busy>"Open the emergency summary"</button>
                     </form>
                 }.into_any(),

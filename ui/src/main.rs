@@ -13,6 +13,7 @@ mod front_desk;
 mod interchange;
 mod kiosk;
 mod my_record;
+mod scan;
 mod secrets;
 mod sign_in;
 mod trend;

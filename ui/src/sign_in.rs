@@ -101,6 +101,17 @@ pub fn SignIn() -> impl IntoView {
     }
 }
 
+/// Moves the keyboard's focus to the element with `id`.
+fn focus(id: &str) {
+    if let Some(element) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id(id))
+        .and_then(|e| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(e).ok())
+    {
+        let _ = element.focus();
+    }
+}
+
 /// The kiosk's identify screen: the card and the PIN, with large targets.
 #[component]
 pub fn KioskIdentify() -> impl IntoView {
@@ -140,6 +151,10 @@ pub fn KioskIdentify() -> impl IntoView {
             <label for="kiosk-card">"Your card: scan its code (or type what it says)"</label>
             <input id="kiosk-card" type="password" autocomplete="off" spellcheck="false" autofocus
                 prop:value=card on:input=move |ev| card.set(event_target_value(&ev))/>
+            <crate::scan::CameraScan id="kiosk-card-camera" found=Callback::new(move |text: String| {
+                card.set(text);
+                focus("kiosk-pin");
+            })/>
             <label for="kiosk-pin">"Your PIN"</label>
             <input id="kiosk-pin" type="password" inputmode="numeric" autocomplete="off"
                 prop:value=pin on:input=move |ev| pin.set(event_target_value(&ev))/>
