@@ -44,6 +44,12 @@ pub(crate) fn summary_words(summary: &Value) -> EmergencySummary {
             .collect(),
         problems: problem_lines(&summary["problems"]).0,
         medications: medication_lines(&summary["current_medications"]),
+        contacts: summary["emergency_contacts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.as_str().map(str::to_string))
+            .collect(),
     }
 }
 
@@ -100,7 +106,8 @@ mod tests {
                 {"name": "Type 2 diabetes", "status": "active", "onset": "2025-12-17"},
                 {"name": "Acute bronchitis", "status": "resolved", "onset": "2026-04-18", "resolved": "2026-05-06"}
             ],
-            "current_medications": [{"drug": "Metformin 500 mg", "dose": "500 mg", "route": "oral", "start": "2025-12-17"}]
+            "current_medications": [{"drug": "Metformin 500 mg", "dose": "500 mg", "route": "oral", "start": "2025-12-17"}],
+            "emergency_contacts": ["Maria Marsh"]
         }));
         assert_eq!(said.allergies, ["Penicillin: rash (moderate)"]);
         assert_eq!(said.problems, ["Type 2 diabetes (since 2025-12-17)"]);

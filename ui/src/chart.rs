@@ -676,6 +676,7 @@ fn EmergencyFromCard(patient_id: String, sealed: u64) -> impl IntoView {
                         {lines("emergency-allergies", "Allergies", s.allergies)}
                         {lines("emergency-problems", "Problems", s.problems)}
                         {lines("emergency-medications", "Current medications", s.medications)}
+                        {lines("emergency-contacts", "Whom to call (acts for the patient)", s.contacts)}
                     </div>
                 }.into_any(),
                 None => view! {

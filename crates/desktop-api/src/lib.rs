@@ -979,6 +979,9 @@ pub struct EmergencySummary {
     pub problems: Vec<String>,
     /// Current medications, "Metformin 500 mg: 500 mg, oral, twice daily, since 2025-12-17".
     pub medications: Vec<String>,
+    /// Whom to call: the parents, guardians or carers who act for the patient.
+    #[serde(default)]
+    pub contacts: Vec<String>,
 }
 
 /// A break-glass opening of a record and who reviewed it.

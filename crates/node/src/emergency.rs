@@ -1,6 +1,7 @@
-//! The emergency summary: allergies, problems and current medications, readable with the card
-//! the patient carries and without the PIN, so a doctor at any clinic of the network can see
-//! what matters when the patient cannot speak.
+//! The emergency summary: allergies, problems, current medications and whom to call (the
+//! proxies who act for the patient), readable with the card the patient carries and without the
+//! PIN, so a doctor at any clinic of the network can see what matters when the patient cannot
+//! speak.
 //!
 //! The card's secret derives an X25519 key pair (BLAKE3 `derive_key`, domain-separated from the
 //! key store's use of the secret); its public half is published with the patient's key store.
@@ -57,10 +58,20 @@ impl Node {
         };
         let view = self.current_summary(session, patient)?.view();
         let today = crate::home::rfc3339(self.clock());
+        // Whom to call: the parents, guardians or carers who act for the patient.
+        let contacts: Vec<String> = state
+            .patient(&patient)
+            .map(|file| file.proxies.keys().copied().collect::<Vec<_>>())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|proxy| self.proxy_name(session, patient, proxy))
+            .map(|name| name.as_str().to_string())
+            .collect();
         let summary = serde_json::json!({
             "allergies": view.allergies,
             "problems": view.problems,
             "current_medications": view.current_medications(&today[..10]),
+            "emergency_contacts": contacts,
         });
         let plain = Zeroizing::new(serde_json::to_vec(&summary).map_err(|e| {
             NodeError::Invalid(format!("the emergency summary does not encode: {e}"))
@@ -160,7 +171,12 @@ mod tests {
         let (patient, card) = (c.patient, c.card.clone());
         let doctor = Arc::new(c.node.unlock(c.doctor, DOC_PASS).unwrap());
         let other = c.node.unlock(c.other_doctor, DOC_PASS).unwrap();
-        let shared = crate::SharedNode::new(c.node);
+        // Her mother acts for her: she is whom to call.
+        let mut node = c.node;
+        let admin = node.unlock(c.admin, crate::tests::PASS).unwrap();
+        node.add_proxy(&admin, patient, "Maria Marsh", "551903")
+            .unwrap();
+        let shared = crate::SharedNode::new(node);
         shared
             .add_entry(
                 &doctor,
@@ -183,6 +199,7 @@ mod tests {
                 .unwrap()
                 .expect("a summary for this card");
             assert_eq!(summary["allergies"][0]["substance"], "Latex", "{summary}");
+            assert_eq!(summary["emergency_contacts"][0], "Maria Marsh", "{summary}");
             // Another card's emergency key opens nothing.
             let stranger = Card::issue(patient);
             assert_eq!(
