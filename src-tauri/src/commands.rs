@@ -315,7 +315,6 @@ pub async fn sign_in(desk: State<'_, Desk>, args: SignIn) -> Answer<Me> {
                 name: me.name,
                 role: me.role,
                 records: Vec::new(),
-                record_names: Vec::new(),
                 proxy: false,
             },
         ))
@@ -334,7 +333,7 @@ pub async fn kiosk_sign_in(desk: State<'_, Desk>, args: KioskSignIn) -> Answer<M
     if args.pin.is_empty() {
         return Err(invalid("enter your PIN"));
     }
-    let (session, id, records, record_names) = desk.with_node(|node| {
+    let (session, id, records) = desk.with_node(|node| {
         let text = args.card.trim();
         let (id, session) = if text.to_ascii_uppercase().starts_with("CL1:") {
             let card = carelog_node::Card::parse(text).map_err(failure)?;
@@ -347,22 +346,12 @@ pub async fn kiosk_sign_in(desk: State<'_, Desk>, args: KioskSignIn) -> Answer<M
             let id = card_holder(node, text)?;
             (id, node.unlock(id, &args.pin).map_err(failure)?)
         };
-        let records = node.records_of(&session);
-        // Names as this person may read them, to choose between the records of several patients.
-        let listed = node.patients(&session).map_err(failure)?;
-        let names = records
+        let records: Vec<String> = node
+            .records_of(&session)
             .iter()
-            .map(|r| {
-                let id = r.to_string();
-                listed
-                    .iter()
-                    .find(|p| p.patient_id == id)
-                    .and_then(|p| p.name.clone())
-                    .unwrap_or_else(|| format!("card number {}", carelog_node::card_number(r)))
-            })
+            .map(ActorId::to_string)
             .collect();
-        let records: Vec<String> = records.iter().map(ActorId::to_string).collect();
-        Ok((session, id, records, names))
+        Ok((session, id, records))
     })?;
     desk.kiosk_sign_in(session);
     let id = id.to_string();
@@ -372,7 +361,6 @@ pub async fn kiosk_sign_in(desk: State<'_, Desk>, args: KioskSignIn) -> Answer<M
         name: "Patient".into(),
         role: Role::Patient.as_str().into(),
         records,
-        record_names,
     })
 }
 

@@ -22,45 +22,12 @@ fn idle_lock_seconds(ctx: Ctx) -> f64 {
         .max(1) as f64
 }
 
-/// The patient's own view; a proxy who acts for several patients first chooses whose record.
+/// The patient's own view.
 #[component]
 pub fn Kiosk(me: Me) -> impl IntoView {
-    // A proxy opens the record of the patient they act for; a patient, their own.
-    let first = me.records.first().cloned().unwrap_or_else(|| me.id.clone());
-    let chosen = RwSignal::new(first);
-    let choices: Vec<(String, String)> = me
-        .records
-        .iter()
-        .cloned()
-        .zip(me.record_names.iter().cloned())
-        .collect();
-    let chooser = (choices.len() > 1).then(|| {
-        view! {
-            <nav class="card" id="record-chooser" aria-label="Whose record">
-                <p>"You act for several patients. Whose record?"</p>
-                {choices.into_iter().map(|(id, name)| {
-                    let pick = id.clone();
-                    let label = name.clone();
-                    view! {
-                        <button type="button" class="record-choice" data-name=label
-                            aria-pressed=move || (chosen.get() == id).to_string()
-                            on:click=move |_| chosen.set(pick.clone())>{name}</button>
-                    }
-                }).collect_view()}
-            </nav>
-        }
-    });
-    let me = StoredValue::new(me);
-    view! {
-        {chooser}
-        {move || view! { <KioskRecord me=me.get_value() record_id=chosen.get()/> }}
-    }
-}
-
-/// One record at the kiosk: read, requests, grants, readers and the access log.
-#[component]
-fn KioskRecord(me: Me, record_id: String) -> impl IntoView {
     let ctx = Ctx::get();
+    // A proxy opens the record of the patient they act for; a patient, their own.
+    let record_id = me.records.first().cloned().unwrap_or_else(|| me.id.clone());
     let patient = StoredValue::new(record_id.clone());
     let record_name = RwSignal::new(None::<String>);
     let proxy = me.proxy;

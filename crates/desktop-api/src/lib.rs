@@ -663,10 +663,6 @@ pub struct Me {
     /// the patients they act for.
     #[serde(default)]
     pub records: Vec<String>,
-    /// At the kiosk: the name of each record of `records`, in the same order (a proxy who acts
-    /// for several patients chooses by name; empty names are shown by card number).
-    #[serde(default)]
-    pub record_names: Vec<String>,
     /// At the kiosk: whether they act for someone else (a parent, guardian or carer).
     #[serde(default)]
     pub proxy: bool,
