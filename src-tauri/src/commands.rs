@@ -316,6 +316,7 @@ pub async fn sign_in(desk: State<'_, Desk>, args: SignIn) -> Answer<Me> {
                 role: me.role,
                 records: Vec::new(),
                 proxy: false,
+                since_last_visit: Vec::new(),
             },
         ))
     })?;
@@ -333,7 +334,7 @@ pub async fn kiosk_sign_in(desk: State<'_, Desk>, args: KioskSignIn) -> Answer<M
     if args.pin.is_empty() {
         return Err(invalid("enter your PIN"));
     }
-    let (session, id, records) = desk.with_node(|node| {
+    let (session, id, records, since_last_visit) = desk.with_node(|node| {
         let text = args.card.trim();
         let (id, session) = if text.to_ascii_uppercase().starts_with("CL1:") {
             let card = carelog_node::Card::parse(text).map_err(failure)?;
@@ -346,12 +347,17 @@ pub async fn kiosk_sign_in(desk: State<'_, Desk>, args: KioskSignIn) -> Answer<M
             let id = card_holder(node, text)?;
             (id, node.unlock(id, &args.pin).map_err(failure)?)
         };
-        let records: Vec<String> = node
-            .records_of(&session)
-            .iter()
-            .map(ActorId::to_string)
-            .collect();
-        Ok((session, id, records))
+        let records = node.records_of(&session);
+        // What happened since the last visit, before this visit's own read.
+        let news = match records.first() {
+            Some(record) => node
+                .audit_since_own_read(&session, *record)
+                .map_err(failure)?,
+            None => Vec::new(),
+        };
+        let since_last_visit = audit_rows(node, news);
+        let records: Vec<String> = records.iter().map(ActorId::to_string).collect();
+        Ok((session, id, records, since_last_visit))
     })?;
     desk.kiosk_sign_in(session);
     let id = id.to_string();
@@ -361,6 +367,7 @@ pub async fn kiosk_sign_in(desk: State<'_, Desk>, args: KioskSignIn) -> Answer<M
         name: "Patient".into(),
         role: Role::Patient.as_str().into(),
         records,
+        since_last_visit,
     })
 }
 
@@ -608,27 +615,30 @@ pub async fn assign(desk: State<'_, Desk>, args: Assign) -> Answer<()> {
 pub async fn audit(desk: State<'_, Desk>, args: PatientRef) -> Answer<Vec<AuditRow>> {
     desk.with_session(|node, session| {
         let id = patient(node, &args.patient_id)?;
-        Ok(node
-            .audit(session, id)
-            .map_err(failure)?
-            .into_iter()
-            .rev()
-            .map(|a| AuditRow {
-                clinic: a
-                    .actor
-                    .parse::<ActorId>()
-                    .ok()
-                    .and_then(|id| node.person(&id))
-                    .map(|p| p.clinic_name),
-                time: a.time,
-                actor: a.actor,
-                actor_name: a.actor_name,
-                action: a.action.into(),
-                level: a.level,
-                detail: a.detail.map(|d| screens::with_names(node, &d)),
-            })
-            .collect())
+        Ok(audit_rows(node, node.audit(session, id).map_err(failure)?))
     })
+}
+
+/// Audit lines as the window lists them: newest first, each actor with their clinic.
+fn audit_rows(node: &Node, lines: Vec<carelog_node::AuditLine>) -> Vec<AuditRow> {
+    lines
+        .into_iter()
+        .rev()
+        .map(|a| AuditRow {
+            clinic: a
+                .actor
+                .parse::<ActorId>()
+                .ok()
+                .and_then(|id| node.person(&id))
+                .map(|p| p.clinic_name),
+            time: a.time,
+            actor: a.actor,
+            actor_name: a.actor_name,
+            action: a.action.into(),
+            level: a.level,
+            detail: a.detail.map(|d| screens::with_names(node, &d)),
+        })
+        .collect()
 }
 
 /// Requests the signed-in patient (or custodian) may decide.

@@ -542,9 +542,15 @@ fn PatientNewKeys(patients: RwSignal<Vec<ClinicPatient>>) -> impl IntoView {
 
 /// The audit trail of one patient, newest first; `me` (the patient at the kiosk) reads as "You".
 #[component]
-pub fn AuditTable(rows: Vec<AuditRow>, #[prop(optional)] me: Option<String>) -> impl IntoView {
+pub fn AuditTable(
+    rows: Vec<AuditRow>,
+    #[prop(optional)] me: Option<String>,
+    /// The table's id, when a screen shows more than one.
+    #[prop(optional)]
+    id: Option<&'static str>,
+) -> impl IntoView {
     view! {
-        <table id="audit-table">
+        <table id=id.unwrap_or("audit-table")>
             <thead><tr><th>"When (UTC)"</th><th>"Who"</th><th>"From"</th><th>"What"</th><th>"Level"</th><th>"Details"</th></tr></thead>
             <tbody>{rows.into_iter().map(|r| view! {
                 <tr class="audit-row" data-action=r.action.clone()>

@@ -32,6 +32,7 @@ pub fn Kiosk(me: Me) -> impl IntoView {
     let record_name = RwSignal::new(None::<String>);
     let proxy = me.proxy;
     let me_id = StoredValue::new(me.id.clone());
+    let news = me.since_last_visit.clone();
     let requests = RwSignal::new(Vec::<PendingRequest>::new());
     let readers = RwSignal::new(Vec::<Reader>::new());
     let log = RwSignal::new(None::<Result<Vec<AuditRow>, String>>);
@@ -196,6 +197,18 @@ pub fn Kiosk(me: Me) -> impl IntoView {
                 {move || format!("For your privacy this screen locks after {limit:.0} seconds without a touch ({:.0} s left).", seconds_left.get())}
             </p>
             {result_line("kiosk-status", message)}
+            <section class="card" id="since-last-visit" aria-labelledby="since-heading">
+                <h2 id="since-heading">"Since your last visit"</h2>
+                {if news.is_empty() {
+                    view! { <p class="hint" id="nothing-new">"Nobody else opened or changed your record since your last visit."</p> }.into_any()
+                } else {
+                    let n = news.len();
+                    view! {
+                        <p>{if n == 1 { "One thing happened:".to_string() } else { format!("{n} things happened:") }}</p>
+                        <AuditTable rows=news me=me_id.get_value() id="news-table"/>
+                    }.into_any()
+                }}
+            </section>
             <crate::my_record::RecordSummary patient_id=record_id.clone() name=record_name/>
             <crate::my_record::EmergencyOpenings patient_id=record_id.clone()/>
             <section aria-labelledby="requests-heading" id="requests">

@@ -666,6 +666,10 @@ pub struct Me {
     /// At the kiosk: whether they act for someone else (a parent, guardian or carer).
     #[serde(default)]
     pub proxy: bool,
+    /// At the kiosk: what others did to the record since this person last read it (their last
+    /// visit), newest first, taken at sign-in before the kiosk reads the record again.
+    #[serde(default)]
+    pub since_last_visit: Vec<AuditRow>,
 }
 
 /// Staff sign-in.

@@ -399,6 +399,12 @@ async fn break_glass_at_a_clinic_without_the_key_opens_the_emergency_summary_fro
     w.type_into("#kiosk-card", &card).await;
     w.type_into("#kiosk-pin", PATIENT_PIN).await;
     w.click("#kiosk-submit").await;
+    // What happened since her last visit heads her screen, read before this visit's own read.
+    w.text_with(
+        "#since-last-visit tr.audit-row[data-action='break-glass']",
+        "Dr Ines Duarte",
+    )
+    .await;
     w.text_with("#openings li.opening[data-doctor='Dr Ines Duarte']", reason)
         .await;
     log_row(w, "Dr Ines Duarte", "break-glass", reason).await;
