@@ -6,7 +6,7 @@
 //! Valley with South Harbour charting and syncing to it, all at `RUST_LOG=trace` for Carelog's own
 //! crates and `debug` for the rest.
 
-mod common;
+use crate::common;
 
 use std::net::UdpSocket;
 use std::path::Path;

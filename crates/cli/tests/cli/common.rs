@@ -1,6 +1,4 @@
 //! Helpers shared by the CLI tests that run `carelog` processes side by side.
-// Each test binary compiles this module and uses part of it.
-#![allow(dead_code)]
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! Three `carelog serve` processes on loopback: gossip, a stopped clinic that writes offline and
 //! catches up on restart, and a clinic of another network refused before any block moves.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

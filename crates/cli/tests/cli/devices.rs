@@ -3,7 +3,7 @@
 //! chart while their link is down and converge when it is back, the kiosk turns the doctor
 //! away, and a stolen laptop, once removed, is refused at the handshake.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! result that answers it, an allergy that stops a prescription, a stopped drug, a resolved
 //! problem, a corrected name, and the banner that says whose chart it is.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -3,7 +3,7 @@
 //! does not open without the node passphrase and says what to set. Patients sign in with their
 //! card and PIN, and staff and patients change their own secrets.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,7 +1,7 @@
 //! The patient's journey through the real binary: found at the front desk, given a card, signed
 //! in by card number, reading their own record and deciding who else may.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -2,7 +2,7 @@
 //! pushes blocks that break the rules to a running `carelog serve` over real QUIC. Nothing it
 //! sends changes the honest clinic's records; once suspended, its handshake is refused.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

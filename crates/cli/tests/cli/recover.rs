@@ -1,7 +1,7 @@
 //! `carelog recover`: a clinic whose database is deleted or truncated rebuilds its replica from
 //! a peer over real QUIC on loopback, and a peer of another network is refused.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
