@@ -79,8 +79,8 @@ impl Node {
     ) -> Result<TxId> {
         validate_name("the reason", reason)?;
         if level == AccessLevel::None {
-            return Err(NodeError::Invalid(
-                "ask for information, sample or full access".into(),
+            return Err(NodeError::invalid(
+                "ask for information, sample or full access",
             ));
         }
         authorize(
@@ -150,13 +150,13 @@ impl Node {
         expires_ms: Option<i64>,
     ) -> Result<()> {
         if level == AccessLevel::None {
-            return Err(NodeError::Invalid(
-                "grant information, sample or full; to take access away use revoke".into(),
+            return Err(NodeError::invalid(
+                "grant information, sample or full; to take access away use revoke",
             ));
         }
         let now = now_ms();
         if expires_ms.is_some_and(|e| e <= now) {
-            return Err(NodeError::Invalid("the expiry is in the past".into()));
+            return Err(NodeError::invalid("the expiry is in the past"));
         }
         let state = self.ledger.state();
         authorize(
@@ -216,7 +216,7 @@ impl Node {
                 .any(|r| r.id == request && r.status == RequestStatus::Pending)
         });
         if !pending {
-            return Err(NodeError::Invalid(format!(
+            return Err(NodeError::invalid(format!(
                 "no pending request {request} for this patient"
             )));
         }
@@ -407,7 +407,7 @@ impl Node {
             .audit()
             .any(|e| e.tx == opening && e.action == carelog_ledger::AuditAction::BreakGlass);
         if !opened {
-            return Err(NodeError::Invalid(format!(
+            return Err(NodeError::invalid(format!(
                 "{opening} is no break-glass opening of this record; `review` lists them"
             )));
         }

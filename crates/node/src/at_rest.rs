@@ -508,8 +508,8 @@ pub(crate) fn open_authority_key(
     let path = home.root().join(home::AUTHORITY_KEY);
     let bytes = Zeroizing::new(std::fs::read(&path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            NodeError::Invalid(
-                "only the home that created the network holds the health authority key".into(),
+            NodeError::invalid(
+                "only the home that created the network holds the health authority key",
             )
         } else {
             io_err(&path)(e)

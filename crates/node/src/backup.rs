@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::at_rest::{self, HomeSecrets, NodeUnlock};
-use crate::error::{NodeError, Result, io_err};
+use crate::error::{CarriedFile, NodeError, Result, io_err};
 use crate::home::{self, Home};
 use crate::{Node, check_node_passphrase};
 
@@ -40,8 +40,8 @@ impl Node {
     /// A consistent copy of this home, sealed under `passphrase` (Argon2id + ChaCha20-Poly1305).
     pub fn backup(&self, passphrase: &str) -> Result<Vec<u8>> {
         if passphrase.chars().count() < 8 {
-            return Err(NodeError::Invalid(
-                "a backup passphrase needs at least 8 characters".into(),
+            return Err(NodeError::invalid(
+                "a backup passphrase needs at least 8 characters",
             ));
         }
         let snapshot = self.home.root().join(format!(
@@ -91,20 +91,20 @@ impl Node {
                 carelog_vault::VaultError::WrongPassphrase => {
                     NodeError::WrongPassphrase("the backup".into())
                 }
-                other => NodeError::Invalid(format!("not a Carelog backup: {other}")),
+                other => NodeError::not_a(CarriedFile::Backup, other.to_string()),
             })?;
         let contents: Contents = postcard::from_bytes(&plain)
-            .map_err(|e| NodeError::Invalid(format!("not a Carelog backup: {e}")))?;
+            .map_err(|e| NodeError::not_a(CarriedFile::Backup, e.to_string()))?;
         let secrets = match contents.format.as_str() {
             BACKUP_FORMAT => HomeSecrets::from_bytes(&contents.node_key),
             PLAIN_BACKUP_FORMAT => at_rest::legacy_key(&contents.node_key).map(HomeSecrets::new),
             other => {
-                return Err(NodeError::Invalid(format!(
+                return Err(NodeError::invalid(format!(
                     "unknown backup format `{other}`"
                 )));
             }
         }
-        .ok_or_else(|| NodeError::Invalid("not a Carelog backup: its keys do not read".into()))?;
+        .ok_or_else(|| NodeError::not_a(CarriedFile::Backup, "its keys do not read"))?;
         check_node_passphrase(unlock, &[])?;
         let home = Home::new(root);
         home.prepare_new()?;

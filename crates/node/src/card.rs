@@ -90,7 +90,7 @@ impl Card {
     /// Reads a card's QR content; says what is wrong with one that does not read.
     pub fn parse(text: &str) -> Result<Card> {
         let bad = |why: &str| {
-            NodeError::Invalid(format!(
+            NodeError::invalid(format!(
                 "this is not a readable Carelog card ({why}); scan it again, or type its content exactly"
             ))
         };
@@ -181,8 +181,8 @@ pub fn has_number(patient: &ActorId, number: u64) -> bool {
 /// A patient's PIN: at least 6 and at most 12 digits.
 pub fn check_pin(pin: &str) -> Result<()> {
     if !(6..=12).contains(&pin.len()) || !pin.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(NodeError::Invalid(
-            "a patient's PIN is 6 to 12 digits (numbers only)".into(),
+        return Err(NodeError::invalid(
+            "a patient's PIN is 6 to 12 digits (numbers only)",
         ));
     }
     Ok(())

@@ -354,7 +354,7 @@ impl Node {
 
     /// The entry `text` names in this patient's file, which must be of `kind`.
     fn linked_entry(file: &PatientFile, text: &str, kind: EntryKind, role: &str) -> Result<TxId> {
-        let id = TxId::from_str(text.trim()).map_err(|e| NodeError::Invalid(e.to_string()))?;
+        let id = TxId::from_str(text.trim()).map_err(|e| NodeError::invalid(e.to_string()))?;
         let entry = file
             .entries()
             .iter()
@@ -366,7 +366,7 @@ impl Node {
             } else {
                 "a"
             };
-            return Err(NodeError::Invalid(format!(
+            return Err(NodeError::invalid(format!(
                 "entry {text} is a {} entry; {role} must name {article} {kind} entry",
                 entry.kind
             )));
@@ -383,10 +383,10 @@ impl Node {
         data_json: &str,
         options: &EntryOptions<'_>,
     ) -> Result<crate::OwnTx> {
-        let kind = EntryKind::from_str(kind).map_err(|e| NodeError::Invalid(e.to_string()))?;
+        let kind = EntryKind::from_str(kind).map_err(|e| NodeError::invalid(e.to_string()))?;
         if kind == EntryKind::Demographics && options.amends.is_none() {
-            return Err(NodeError::Invalid(
-                "demographics are recorded at registration and corrected by amending that entry (--amends ENTRY); to chart, choose vitals, lab, note, condition, allergy, medication, encounter, order or immunization".into(),
+            return Err(NodeError::invalid(
+                "demographics are recorded at registration and corrected by amending that entry (--amends ENTRY); to chart, choose vitals, lab, note, condition, allergy, medication, encounter, order or immunization",
             ));
         }
         let mut data = EntryData::parse(kind, data_json)?;
@@ -414,9 +414,7 @@ impl Node {
         }
         let observed_ms = match options.observed_ms {
             Some(ms) if ms > now_ms() => {
-                return Err(NodeError::Invalid(
-                    "an entry cannot be dated in the future".into(),
-                ));
+                return Err(NodeError::invalid("an entry cannot be dated in the future"));
             }
             other => other,
         };

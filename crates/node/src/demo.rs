@@ -128,7 +128,7 @@ pub fn build_demo(
             .next()
             .is_some()
     {
-        return Err(NodeError::Invalid(format!(
+        return Err(NodeError::invalid(format!(
             "{} is not empty; choose a new directory for the demo",
             dir.display()
         )));

@@ -18,7 +18,7 @@ use carelog_vault::{DataKey, PublicKeys};
 use serde::{Deserialize, Serialize};
 
 use crate::at_rest::{self, HomeSecrets, NodeUnlock};
-use crate::error::{NodeError, Result};
+use crate::error::{CarriedFile, NodeError, Result};
 use crate::home::{self, Home};
 use crate::{Node, OwnTx, Session, check_node_passphrase, keys, validate_name};
 
@@ -49,7 +49,7 @@ impl DeviceRequest {
 
     /// Reads and checks a request file's contents.
     pub fn parse(bytes: &[u8]) -> Result<DeviceRequest> {
-        let bad = |why: String| NodeError::Invalid(format!("not a valid pairing request: {why}"));
+        let bad = |why: String| NodeError::not_a(CarriedFile::PairingRequest, why);
         let request: DeviceRequest =
             serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
         if request.format != REQUEST_FORMAT {
@@ -187,7 +187,7 @@ impl Node {
             self.clock(),
         )?;
         if state.is_actor(&device) || state.key_in_use(&request.keys.signing) {
-            return Err(NodeError::Invalid(format!(
+            return Err(NodeError::invalid(format!(
                 "device {device} is already enrolled (a removed device pairs again as a new \
                  one, from an empty home)"
             )));
@@ -419,13 +419,12 @@ impl Node {
             self.clock(),
         )?;
         if device == self.sealer {
-            return Err(NodeError::Invalid(
-                "a device does not remove itself: remove it from another device of the clinic"
-                    .into(),
+            return Err(NodeError::invalid(
+                "a device does not remove itself: remove it from another device of the clinic",
             ));
         }
         if self.ledger.state().is_suspended(&device) {
-            return Err(NodeError::Invalid(format!(
+            return Err(NodeError::invalid(format!(
                 "device {device} is already removed"
             )));
         }
@@ -447,7 +446,7 @@ impl Node {
         let state = self.ledger.state();
         match state.clinics.get(&self.sealer) {
             Some(c) if c.device.is_some() => match &c.suspended {
-                Some(stop) => Err(NodeError::Invalid(format!(
+                Some(stop) => Err(NodeError::invalid(format!(
                     "this device was removed from {} ({}): pair it again to use it",
                     self.display_name(&self.clinic),
                     stop.reason
@@ -545,7 +544,7 @@ impl Node {
 /// screen to show: a pairing request travels from the new machine to the admin's by camera.
 pub fn qr_svg(content: &[u8]) -> Result<String> {
     let qr = qrcode::QrCode::with_error_correction_level(content, qrcode::EcLevel::L)
-        .map_err(|e| NodeError::Invalid(format!("this does not fit a QR code: {e}")))?;
+        .map_err(|e| NodeError::invalid(format!("this does not fit a QR code: {e}")))?;
     let width = qr.width();
     let side = width + 8;
     let mut path = String::new();

@@ -74,7 +74,7 @@ impl Node {
             "emergency_contacts": contacts,
         });
         let plain = Zeroizing::new(serde_json::to_vec(&summary).map_err(|e| {
-            NodeError::Invalid(format!("the emergency summary does not encode: {e}"))
+            NodeError::invalid(format!("the emergency summary does not encode: {e}"))
         })?);
         let key = DataKey::from_bytes(home::random());
         let sealed = carelog_vault::seal(&key, home::random(), &plain, &summary_aad(&patient));
@@ -102,7 +102,7 @@ impl Node {
         card: &Card,
     ) -> Result<Option<serde_json::Value>> {
         if card.patient != patient {
-            return Err(NodeError::Invalid(format!(
+            return Err(NodeError::invalid(format!(
                 "the card in $CARELOG_CARD belongs to patient {}, not to {patient}",
                 card.patient
             )));

@@ -133,7 +133,7 @@ pub enum NodeError {
     Denied(#[from] Denied),
     /// Bad input from a person or a file.
     #[error("{0}")]
-    Invalid(String),
+    Invalid(BadInput),
     /// Another writer to this home (the sync service beside the window, or a command beside
     /// `carelog serve`) sealed a block after these transactions were signed; they are signed
     /// again and committed after it.
@@ -166,7 +166,69 @@ pub enum NodeError {
 
 impl From<carelog_chart::ChartError> for NodeError {
     fn from(e: carelog_chart::ChartError) -> Self {
-        NodeError::Invalid(e.to_string())
+        NodeError::Invalid(BadInput::Chart(e))
+    }
+}
+
+impl NodeError {
+    /// Bad input, in words that say what is wrong and what to give instead.
+    pub(crate) fn invalid(why: impl Into<String>) -> Self {
+        NodeError::Invalid(BadInput::Other(why.into()))
+    }
+
+    /// A file handed to this node is not the `document` it should be, because `why`.
+    pub(crate) fn not_a(document: CarriedFile, why: impl Into<String>) -> Self {
+        NodeError::Invalid(BadInput::NotA {
+            document,
+            why: why.into(),
+        })
+    }
+}
+
+/// What was wrong with input from a person or a file. Every kind is refused before anything
+/// changes, and its text says what was wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum BadInput {
+    /// A file carried between machines or clinics is not the document it should be.
+    #[error("not {document}: {why}")]
+    NotA {
+        /// What the file should have been.
+        document: CarriedFile,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// A chart entry's kind or data does not hold.
+    #[error("{0}")]
+    Chart(carelog_chart::ChartError),
+    /// Any other bad input, in words.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// The files people carry between machines and clinics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CarriedFile {
+    /// A clinic's request to join a network (`carelog clinic request`).
+    JoinRequest,
+    /// The health authority's invite that answers it (`carelog clinic approve`).
+    Invite,
+    /// A machine's request to pair with its clinic (`carelog device pair`).
+    PairingRequest,
+    /// A patient's record carried to a clinic with no link (`carelog bundle`).
+    PatientBundle,
+    /// A backup of a home (`carelog backup`).
+    Backup,
+}
+
+impl std::fmt::Display for CarriedFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CarriedFile::JoinRequest => "a valid join request",
+            CarriedFile::Invite => "a valid invite",
+            CarriedFile::PairingRequest => "a valid pairing request",
+            CarriedFile::PatientBundle => "a valid patient bundle",
+            CarriedFile::Backup => "a Carelog backup",
+        })
     }
 }
 

@@ -191,7 +191,7 @@ fn check_date(text: &str) -> Result<String> {
     time::Date::parse(text.trim(), &format)
         .map(|d| d.to_string())
         .map_err(|_| {
-            crate::NodeError::Invalid(format!(
+            crate::NodeError::invalid(format!(
                 "`{}` is not a date; write it as YYYY-MM-DD",
                 text.trim()
             ))

@@ -293,7 +293,7 @@ pub fn parse_time(text: &str) -> Result<i64> {
     time::Date::parse(text, &format)
         .map(|d| (d.midnight().assume_utc().unix_timestamp_nanos() / 1_000_000) as i64)
         .map_err(|_| {
-            NodeError::Invalid(format!(
+            NodeError::invalid(format!(
                 "`{text}` is not a date (YYYY-MM-DD) or an RFC 3339 time"
             ))
         })

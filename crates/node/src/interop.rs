@@ -21,7 +21,7 @@ pub enum Format {
 }
 
 fn interop_err(e: carelog_interop::InteropError) -> NodeError {
-    NodeError::Invalid(e.to_string())
+    NodeError::invalid(e.to_string())
 }
 
 impl Node {
@@ -94,7 +94,9 @@ impl Node {
                 let mut warnings = Vec::new();
                 for m in messages {
                     if patient.as_ref().is_some_and(|p| *p != m.patient_id) {
-                        return Err(NodeError::Invalid("the batch holds results for more than one patient; import them one message at a time".into()));
+                        return Err(NodeError::invalid(
+                            "the batch holds results for more than one patient; import them one message at a time",
+                        ));
                     }
                     patient = Some(m.patient_id);
                     entries.extend(m.results);
@@ -104,10 +106,10 @@ impl Node {
             }
             Format::Fhir => {
                 let json: serde_json::Value = serde_json::from_str(text)
-                    .map_err(|e| NodeError::Invalid(format!("not JSON: {e}")))?;
+                    .map_err(|e| NodeError::invalid(format!("not JSON: {e}")))?;
                 let import = carelog_interop::from_fhir(&json).map_err(interop_err)?;
                 let patient = import.patient_id.ok_or_else(|| {
-                    NodeError::Invalid("the bundle names no patient (Patient.id)".into())
+                    NodeError::invalid("the bundle names no patient (Patient.id)")
                 })?;
                 (patient, import.entries, import.warnings)
             }
@@ -136,8 +138,8 @@ impl Node {
             })
             .collect();
         if entries.is_empty() {
-            return Err(NodeError::Invalid(
-                "nothing to import: the message holds no results Carelog can chart".into(),
+            return Err(NodeError::invalid(
+                "nothing to import: the message holds no results Carelog can chart",
             ));
         }
         let state = self.ledger.state();
@@ -226,7 +228,7 @@ impl FromStr for Format {
         match s {
             "hl7" => Ok(Format::Hl7),
             "fhir" => Ok(Format::Fhir),
-            other => Err(NodeError::Invalid(format!(
+            other => Err(NodeError::invalid(format!(
                 "unknown format `{other}`; expected hl7 or fhir"
             ))),
         }

@@ -8,7 +8,7 @@ use carelog_vault::{ActorKeys, PublicKeys};
 use serde::{Deserialize, Serialize};
 
 use crate::at_rest::{self, AuthorityKeys, HomeSecrets, NodeUnlock};
-use crate::error::{NodeError, Result};
+use crate::error::{CarriedFile, NodeError, Result};
 use crate::home::{self, Home};
 use crate::{Node, check_node_passphrase, put_block, seal_user_keys, validate_name};
 
@@ -91,7 +91,7 @@ impl JoinRequest {
 
     /// Reads and checks a request file's contents.
     pub fn parse(bytes: &[u8]) -> Result<JoinRequest> {
-        let bad = |why: String| NodeError::Invalid(format!("not a valid join request: {why}"));
+        let bad = |why: String| NodeError::not_a(CarriedFile::JoinRequest, why);
         let request: JoinRequest = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
         if request.format != REQUEST_FORMAT {
             return Err(bad(format!("unknown format `{}`", request.format)));
@@ -174,8 +174,8 @@ impl Node {
     /// under `passphrase` now.
     pub fn open_authority(&self, passphrase: &str) -> Result<AuthorityKeys> {
         if !self.home.is_authority() {
-            return Err(NodeError::Invalid(
-                "only the home that created the network holds the health authority key".into(),
+            return Err(NodeError::invalid(
+                "only the home that created the network holds the health authority key",
             ));
         }
         let keys = at_rest::open_authority_key(&self.home, &self.secrets, passphrase)?;
@@ -207,7 +207,7 @@ impl Node {
         }
         let clinic = ActorId::from_signing_key(&request.clinic_keys.signing);
         if self.ledger.state().is_actor(&clinic) {
-            return Err(NodeError::Invalid(format!(
+            return Err(NodeError::invalid(format!(
                 "clinic {clinic} is already enrolled"
             )));
         }
@@ -269,7 +269,7 @@ impl Node {
 
     /// [`Node::join`], opening the home's keys with `unlock`.
     pub fn join_with(root: &Path, invite: &[u8], unlock: &NodeUnlock) -> Result<Node> {
-        let bad = |why: String| NodeError::Invalid(format!("not a valid invite: {why}"));
+        let bad = |why: String| NodeError::not_a(CarriedFile::Invite, why);
         let invite: Invite = serde_json::from_slice(invite).map_err(|e| bad(e.to_string()))?;
         if invite.format != INVITE_FORMAT {
             return Err(bad(format!("unknown format `{}`", invite.format)));
@@ -279,14 +279,12 @@ impl Node {
         let mut store = Store::open(&home.database(), secrets.database.expose())
             .map_err(|_| NodeError::NoHome(root.to_path_buf()))?;
         if store.setting(REQUEST_SETTING)?.is_none() {
-            return Err(NodeError::Invalid(
-                "this home did not ask to join a network".into(),
+            return Err(NodeError::invalid(
+                "this home did not ask to join a network",
             ));
         }
         if !store.blocks()?.is_empty() {
-            return Err(NodeError::Invalid(
-                "this home has already joined a network".into(),
-            ));
+            return Err(NodeError::invalid("this home has already joined a network"));
         }
         let mut blocks = Vec::with_capacity(invite.blocks.len());
         for (i, text) in invite.blocks.iter().enumerate() {

@@ -73,7 +73,7 @@ pub use charting::{Banner, EntryOptions, PatientListing};
 pub use demo::{DemoHome, DemoNetwork, build_demo, demo_authority_passphrase};
 pub use devices::{DeviceListing, DeviceRequest, MachinesStatus, Pairing, pairing_code, qr_svg};
 pub use directory::{ClinicEntry, CurrentReader, KeptRecord, Person, ReadBasis};
-pub use error::{NodeError, Result};
+pub use error::{BadInput, CarriedFile, NodeError, Result};
 pub use front_desk::FoundPatient;
 pub use home::{Home, now_ms, parse_time, rfc3339};
 pub use interop::Format;
@@ -192,7 +192,7 @@ fn unlock_delay_ms(failures: u32) -> Option<i64> {
 fn validate_name(what: &str, name: &str) -> Result<()> {
     let trimmed = name.trim();
     if trimmed.is_empty() || trimmed.len() > 200 || trimmed.chars().any(char::is_control) {
-        return Err(NodeError::Invalid(format!(
+        return Err(NodeError::invalid(format!(
             "{what} must be 1 to 200 printable characters"
         )));
     }
@@ -207,7 +207,7 @@ pub const MIN_PASSPHRASE_SCORE: u8 = 3;
 /// `context` (names of the person, clinic, network) counts as known to an attacker.
 pub fn check_passphrase_strength(what: &str, passphrase: &str, context: &[&str]) -> Result<()> {
     if passphrase.chars().count() > 256 {
-        return Err(NodeError::Invalid(format!(
+        return Err(NodeError::invalid(format!(
             "{what} is longer than 256 characters"
         )));
     }
@@ -236,7 +236,7 @@ pub fn check_passphrase_strength(what: &str, passphrase: &str, context: &[&str])
             advice.push_str(&format!(" {suggestion}"));
         }
     }
-    Err(NodeError::Invalid(format!(
+    Err(NodeError::invalid(format!(
         "{what} is too easy to guess (strength {score} of 4; at least {MIN_PASSPHRASE_SCORE} is \
          needed).{advice} A few unrelated words, or a longer phrase of your own, will do."
     )))
@@ -745,7 +745,7 @@ impl Node {
     /// [`Node::unlock`]. A card of another patient is refused before any try is counted.
     pub fn unlock_patient(&self, patient: ActorId, card: &Card, pin: &str) -> Result<Session> {
         if card.patient != patient {
-            return Err(NodeError::Invalid(format!(
+            return Err(NodeError::invalid(format!(
                 "this card belongs to patient {}, not to {patient}",
                 card.patient
             )));
@@ -802,9 +802,8 @@ impl Node {
             .get(&user)
             .is_some_and(|u| matches!(u.role, Role::Doctor | Role::Lab));
         if clinician && self.device_role() == carelog_ledger::DeviceRole::Kiosk {
-            return Err(NodeError::Invalid(
-                "this device is the clinic's kiosk: doctors and labs sign in on a staff device"
-                    .into(),
+            return Err(NodeError::invalid(
+                "this device is the clinic's kiosk: doctors and labs sign in on a staff device",
             ));
         }
         // A patient's latest key store is the one they published (a PIN changed at another

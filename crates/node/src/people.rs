@@ -25,8 +25,8 @@ impl Node {
             validate_name("the specialty", s)?;
         }
         if role == Role::Patient {
-            return Err(NodeError::Invalid(
-                "patients are registered with `patient register`, not enrolled as staff".into(),
+            return Err(NodeError::invalid(
+                "patients are registered with `patient register`, not enrolled as staff",
             ));
         }
         authorize(
@@ -129,8 +129,8 @@ impl Node {
     pub fn change_passphrase(&mut self, session: &Session, new_passphrase: &str) -> Result<()> {
         let user = self.ledger.state().users.get(&session.user);
         let Some(user) = user.filter(|u| u.role != Role::Patient) else {
-            return Err(NodeError::Invalid(
-                "a patient changes their PIN (`patient pin`), not a passphrase".into(),
+            return Err(NodeError::invalid(
+                "a patient changes their PIN (`patient pin`), not a passphrase",
             ));
         };
         let name = user.name.clone();
@@ -147,9 +147,8 @@ impl Node {
     /// card, returned: print it for them, as the old PIN alone no longer opens anything.
     pub fn change_pin(&mut self, session: &Session, new_pin: &str) -> Result<Option<Card>> {
         if self.ledger.state().patient(&session.user).is_none() {
-            return Err(NodeError::Invalid(
-                "only a patient changes a PIN; staff change their passphrase (`user passphrase`)"
-                    .into(),
+            return Err(NodeError::invalid(
+                "only a patient changes a PIN; staff change their passphrase (`user passphrase`)",
             ));
         }
         let (card, issued) = match &session.card {

@@ -73,7 +73,7 @@ impl Node {
     ) -> Result<Vec<u8>> {
         let view = self.chart(session, patient, &format!("printed a {}", document.name()))?;
         if view["level"] != serde_json::json!(AccessLevel::Full) {
-            return Err(NodeError::Invalid(format!(
+            return Err(NodeError::invalid(format!(
                 "a {} lists the whole record; it needs full access to this chart",
                 document.name()
             )));
@@ -266,7 +266,7 @@ fn document_lines(
                 None => visits.first(),
             }
             .ok_or_else(|| {
-                NodeError::Invalid(match which {
+                NodeError::invalid(match which {
                     Some(id) => format!("no visit {id} in this chart"),
                     None => "this chart has no visit to summarise; record one first".into(),
                 })
@@ -336,8 +336,8 @@ fn document_lines(
             lines.push(Line::Heading("Rx".into()));
             let meds = list(view, "current_medications");
             if meds.is_empty() {
-                return Err(NodeError::Invalid(
-                    "this patient has no current medication to prescribe".into(),
+                return Err(NodeError::invalid(
+                    "this patient has no current medication to prescribe",
                 ));
             }
             for m in &meds {

@@ -44,8 +44,8 @@ impl Node {
     pub fn card_face(&self, admin: &Session, patient: ActorId, card: &Card) -> Result<CardFace> {
         let state = self.ledger.state();
         if state.users.get(&admin.user).map(|u| u.role) != Some(Role::Admin) {
-            return Err(NodeError::Invalid(
-                "cards are printed by an admin of the patient's clinic".into(),
+            return Err(NodeError::invalid(
+                "cards are printed by an admin of the patient's clinic",
             ));
         }
         authorize(
@@ -56,7 +56,7 @@ impl Node {
             self.clock(),
         )?;
         if card.patient != patient {
-            return Err(NodeError::Invalid(format!(
+            return Err(NodeError::invalid(format!(
                 "the card in $CARELOG_CARD belongs to patient {}, not to {patient}",
                 card.patient
             )));
@@ -106,7 +106,7 @@ impl Node {
 /// The card as a one-page PDF.
 pub fn card_pdf(face: &CardFace) -> Result<Vec<u8>> {
     let qr = QrCode::with_error_correction_level(face.content.as_bytes(), EcLevel::M)
-        .map_err(|e| NodeError::Invalid(format!("the card does not fit a QR code: {e}")))?;
+        .map_err(|e| NodeError::invalid(format!("the card does not fit a QR code: {e}")))?;
     // The card's panel, near the top left, with a thin cut line around it.
     let (left, top) = (36.0 * MM / 2.0, PAGE.1 - 20.0 * MM);
     let bottom = top - CARD.1;

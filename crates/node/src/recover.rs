@@ -82,15 +82,15 @@ impl Node {
         limit: Duration,
     ) -> Result<(Node, Recovered)> {
         if peers.is_empty() {
-            return Err(NodeError::Invalid(
-                "name at least one peer to recover from (--peer ADDR)".into(),
+            return Err(NodeError::invalid(
+                "name at least one peer to recover from (--peer ADDR)",
             ));
         }
         let home = Home::new(root);
         let database = home.database();
         let node_key = root.join(home::NODE_KEY);
         if !node_key.exists() {
-            return Err(NodeError::Invalid(format!(
+            return Err(NodeError::invalid(format!(
                 "{} is missing: recovery from peers needs this clinic's node key; without it, restore a backup (`carelog restore FILE`)",
                 node_key.display()
             )));
@@ -99,7 +99,7 @@ impl Node {
         let secrets = Arc::new(Node::open_secrets(root, &crate::NodeUnlock::from_env()?)?);
         match Node::open_unlocked(root, secrets.clone(), &mut |_, _| {}) {
             Ok(_) => {
-                return Err(NodeError::Invalid(format!(
+                return Err(NodeError::invalid(format!(
                     "{} opens and verifies: there is nothing to recover (to fetch new blocks, `carelog sync --peer ADDR`)",
                     database.display()
                 )));
@@ -108,7 +108,7 @@ impl Node {
         }
         let genesis = genesis_for(&home, &secrets, network)?;
         let ledger = Ledger::new(genesis.clone()).map_err(|e| {
-            NodeError::Invalid(format!(
+            NodeError::invalid(format!(
                 "{} is not a valid genesis block: {e}",
                 root.join(home::GENESIS).display()
             ))
@@ -169,13 +169,13 @@ impl Node {
 fn genesis_for(home: &Home, secrets: &crate::HomeSecrets, network: Option<Hash>) -> Result<Block> {
     let kept_path = home.root().join(home::GENESIS);
     match (home.kept_genesis()?, network) {
-        (Some(kept), Some(id)) if kept.hash() != id => Err(NodeError::Invalid(format!(
+        (Some(kept), Some(id)) if kept.hash() != id => Err(NodeError::invalid(format!(
             "--network {id} is not the network this home belongs to ({}, from {})",
             kept.hash(),
             kept_path.display()
         ))),
         (Some(kept), _) => Ok(kept),
-        (None, None) => Err(NodeError::Invalid(format!(
+        (None, None) => Err(NodeError::invalid(format!(
             "this home keeps no genesis block ({} is missing; homes made before it was kept have none): give the network id with --network ID",
             kept_path.display()
         ))),
@@ -184,7 +184,7 @@ fn genesis_for(home: &Home, secrets: &crate::HomeSecrets, network: Option<Hash>)
             .and_then(|bytes| Block::from_bytes(&bytes).ok())
             .filter(|block| block.hash() == id)
             .ok_or_else(|| {
-                NodeError::Invalid(format!(
+                NodeError::invalid(format!(
                     "the damaged database does not yield the genesis block of network {id}: copy genesis.block from the home of any clinic of the network to {} (its hash is checked against --network) and run recover again",
                     kept_path.display()
                 ))
@@ -229,7 +229,7 @@ async fn fetch(
             .get(&report.peer_clinic)
             .is_some_and(|c| ActorId::from_signing_key(&c.keys.signing) == report.peer_clinic);
         if !enrolled {
-            return Err(NodeError::Invalid(format!(
+            return Err(NodeError::invalid(format!(
                 "the peer at {peer} authenticated as {}, which is not a clinic of network {}: nothing it sent is kept",
                 report.peer_clinic,
                 node.ledger.network_id()
@@ -243,7 +243,7 @@ async fn fetch(
         .unwrap_or_else(|p| p.into_inner());
     let state = node.ledger.state();
     if state.clinics.get(&node.clinic).map(|c| c.keys.signing) != Some(node_keys_public.signing) {
-        return Err(NodeError::Invalid(format!(
+        return Err(NodeError::invalid(format!(
             "network {} as the peers hold it does not enroll this clinic ({}) with this home's node key",
             node.ledger.network_id(),
             node.clinic

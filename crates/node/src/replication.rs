@@ -6,7 +6,7 @@ use carelog_ledger::{Action, ActorId, Block, BlockHash, Check, LedgerError, Payl
 use carelog_store::{EvidenceRow, Origin};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{NodeError, Result};
+use crate::error::{CarriedFile, NodeError, Result};
 use crate::home::{now_ms, rfc3339};
 use crate::{Node, Session, apply_stored, put_block};
 
@@ -146,7 +146,7 @@ pub struct PatientBundle {
 impl PatientBundle {
     /// Reads a bundle file; never panics, whatever the bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<PatientBundle> {
-        let bad = |why: String| NodeError::Invalid(format!("not a valid patient bundle: {why}"));
+        let bad = |why: String| NodeError::not_a(CarriedFile::PatientBundle, why);
         let bundle: Bundle = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
         if bundle.format != BUNDLE_FORMAT {
             return Err(bad(format!("unknown format `{}`", bundle.format)));
@@ -388,9 +388,8 @@ impl Node {
     pub fn export_bundle(&self, patient_session: &Session) -> Result<Vec<u8>> {
         let patient = patient_session.user;
         if self.ledger.state().patient(&patient).is_none() {
-            return Err(NodeError::Invalid(
-                "only a patient exports their own bundle; sign in with the patient id and PIN"
-                    .into(),
+            return Err(NodeError::invalid(
+                "only a patient exports their own bundle; sign in with the patient id and PIN",
             ));
         }
         // The key store kept here, or else the one the patient published on the ledger (at a
@@ -403,10 +402,9 @@ impl Node {
         };
         if !carelog_vault::needs_card(&sealed) {
             // A bundle travels: the keys in it must need the card as well as the PIN.
-            return Err(NodeError::Invalid(
+            return Err(NodeError::invalid(
                 "this patient's keys are sealed under the PIN alone (registered before cards): \
-                 change the PIN first (`patient pin`), which issues a card, then export"
-                    .into(),
+                 change the PIN first (`patient pin`), which issues a card, then export",
             ));
         }
         let wanted = self.causal_closure(patient);
@@ -462,7 +460,7 @@ impl Node {
     /// Validates a bundle exactly like blocks from sync, stores it and the patient's sealed keys.
     /// Returns the patient and how many blocks were new here.
     pub fn import_bundle(&mut self, bytes: &[u8]) -> Result<(ActorId, usize)> {
-        let bad = |why: String| NodeError::Invalid(format!("not a valid patient bundle: {why}"));
+        let bad = |why: String| NodeError::not_a(CarriedFile::PatientBundle, why);
         let PatientBundle {
             network_id,
             patient,

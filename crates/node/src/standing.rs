@@ -63,7 +63,7 @@ impl Node {
             .get(&user)
             .is_some_and(|u| u.disabled.is_some())
         {
-            return Err(NodeError::Invalid(format!(
+            return Err(NodeError::invalid(format!(
                 "{} is already disabled",
                 self.describe(&user)
             )));
@@ -114,22 +114,21 @@ impl Node {
             self.clock(),
         )?;
         if clinic == self.clinic {
-            return Err(NodeError::Invalid(
+            return Err(NodeError::invalid(
                 "the founding clinic seals the health authority's own transactions and cannot \
-                 suspend itself"
-                    .into(),
+                 suspend itself",
             ));
         }
         let suspended = self.ledger.state().is_suspended(&clinic);
         let payload = match (suspend, suspended) {
             (true, true) => {
-                return Err(NodeError::Invalid(format!(
+                return Err(NodeError::invalid(format!(
                     "{} is already suspended",
                     self.describe(&clinic)
                 )));
             }
             (false, false) => {
-                return Err(NodeError::Invalid(format!(
+                return Err(NodeError::invalid(format!(
                     "{} is not suspended",
                     self.describe(&clinic)
                 )));
@@ -163,12 +162,12 @@ impl Node {
         let state = self.ledger.state();
         match state.users.get(&user) {
             Some(u) if u.role == Role::Patient => {
-                return Err(NodeError::Invalid(
-                    "a patient's keys are replaced with `patient replace-key`".into(),
+                return Err(NodeError::invalid(
+                    "a patient's keys are replaced with `patient replace-key`",
                 ));
             }
             Some(u) if u.clinic != self.clinic => {
-                return Err(NodeError::Invalid(format!(
+                return Err(NodeError::invalid(format!(
                     "{} works at another clinic; its admins replace their keys",
                     self.describe(&user)
                 )));
@@ -309,8 +308,8 @@ impl Node {
             self.clock(),
         )?;
         if clinic == self.clinic {
-            return Err(NodeError::Invalid(
-                "the founding clinic's own keys are replaced by restoring its home".into(),
+            return Err(NodeError::invalid(
+                "the founding clinic's own keys are replaced by restoring its home",
             ));
         }
         let tx = self.sign_as_authority(
@@ -339,8 +338,8 @@ impl Node {
         )?;
         let file = patient_file(state, &patient.user)?;
         if file.clinic == clinic {
-            return Err(NodeError::Invalid(
-                "the record is already held by that clinic".into(),
+            return Err(NodeError::invalid(
+                "the record is already held by that clinic",
             ));
         }
         let clinic_key = state

@@ -141,8 +141,20 @@ pub struct Report {
     pub wall: Duration,
 }
 
+/// A district run that failed: the plan's size and seed replay it.
+#[derive(Debug, thiserror::Error)]
+#[error("the district of {clinics} clinics failed at seed {seed}: {why}")]
+pub struct DistrictFailed {
+    /// The number of clinics.
+    pub clinics: usize,
+    /// The seed that replays the run.
+    pub seed: u64,
+    /// What failed, as the failed check said.
+    pub why: String,
+}
+
 /// Runs one district; an error names the seed and what failed.
-pub fn run(plan: &Plan) -> Result<Report, String> {
+pub fn run(plan: &Plan) -> Result<Report, DistrictFailed> {
     let started = Instant::now();
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let mut district = District::new(plan);
@@ -159,10 +171,11 @@ pub fn run(plan: &Plan) -> Result<Report, String> {
                 .cloned()
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "a panic".into());
-            Err(format!(
-                "the district of {} clinics failed at seed {}: {why}",
-                plan.clinics, plan.seed
-            ))
+            Err(DistrictFailed {
+                clinics: plan.clinics,
+                seed: plan.seed,
+                why,
+            })
         }
     }
 }
@@ -1065,9 +1078,10 @@ impl District {
 mod tests {
     use super::*;
 
-    fn replay_hint(e: String) -> String {
+    fn replay_hint(e: DistrictFailed) -> String {
         format!(
-            "{e}\nreplay it with CARELOG_DISTRICT_SEED=<seed> cargo test -p carelog-sync district"
+            "{e}\nreplay it with CARELOG_DISTRICT_SEED={} cargo test -p carelog-sync district",
+            e.seed
         )
     }
 

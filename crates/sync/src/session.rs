@@ -16,7 +16,9 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use std::sync::Arc;
 
-use carelog_ledger::{ActorId, Block, BlockHash, Frontier, Hash, MAX_ENCODED_LEN, NetworkId};
+use carelog_ledger::{
+    ActorId, Block, BlockHash, Frontier, Hash, LedgerError, MAX_ENCODED_LEN, NetworkId,
+};
 
 use crate::frame::{Frame, MAX_BLOCKS_PER_FRAME, MAX_NEED, MAX_REASON_LEN, MAX_TIPS, Tip};
 use crate::holdings::Holdings;
@@ -231,6 +233,30 @@ fn truncate(reason: &str) -> String {
     reason[..end].to_string()
 }
 
+/// Why a session closes on its peer: the reason the Bye frame carries, as text, to the peer.
+#[derive(Debug, thiserror::Error)]
+enum Refusal {
+    /// The peer greets from another network.
+    #[error("the peer is on network {peer}, this clinic on {ours}")]
+    OtherNetwork { peer: NetworkId, ours: NetworkId },
+    /// The peer greets with this clinic's own id.
+    #[error("the peer is this clinic itself")]
+    ItselfAsPeer,
+    /// The peer greets again under another clinic's id.
+    #[error("the peer changed its clinic id mid-connection")]
+    ClinicChanged,
+    /// A block of a Blocks frame does not decode.
+    #[error("block {number} of {of} the peer sent is malformed: {why}")]
+    MalformedBlock {
+        number: usize,
+        of: usize,
+        why: LedgerError,
+    },
+    /// The block of a Push frame does not decode.
+    #[error("the block the peer pushed is malformed: {0}")]
+    MalformedPush(LedgerError),
+}
+
 impl PeerSession {
     /// A session for a new connection; call [`start`](Self::start) next.
     pub fn new(network: NetworkId, local_clinic: ActorId, config: SyncConfig) -> Self {
@@ -320,12 +346,10 @@ impl PeerSession {
                 clinic,
                 frontier,
             } => {
-                if let Err(reason) = self.greeted_by(network, clinic) {
-                    return self.close(&reason);
+                if let Err(why) = self.greeted_by(network, clinic) {
+                    return self.refuse(why);
                 }
-                if let Err(reason) = self.learn(&frontier, ledger, &mut out) {
-                    return self.close(&reason);
-                }
+                self.learn(&frontier, ledger, &mut out);
                 // Answer with our whole frontier even though our greeting carried it: that
                 // greeting may be lost, or based on a memory the peer does not share.
                 self.acknowledge(ledger, true, &mut out);
@@ -337,8 +361,8 @@ impl PeerSession {
                 frontier,
             } => {
                 let again = self.peer_clinic.is_some();
-                if let Err(reason) = self.greeted_by(network, clinic) {
-                    return self.close(&reason);
+                if let Err(why) = self.greeted_by(network, clinic) {
+                    return self.refuse(why);
                 }
                 let Some(memory) = self.memory.as_ref() else {
                     // This side remembers nothing of the peer (it restarted): greet in full,
@@ -357,16 +381,12 @@ impl PeerSession {
                 for tip in &frontier {
                     join(&mut now, tip);
                 }
-                if let Err(reason) = self.learn(&as_tips(&now), ledger, &mut out) {
-                    return self.close(&reason);
-                }
+                self.learn(&as_tips(&now), ledger, &mut out);
                 // A greeting seen twice means the peer has not heard ours: answer in full.
                 self.acknowledge(ledger, again, &mut out);
             }
             Frame::Ack { frontier } => {
-                if let Err(reason) = self.learn(&frontier, ledger, &mut out) {
-                    return self.close(&reason);
-                }
+                self.learn(&frontier, ledger, &mut out);
                 self.pump(ledger, &mut out);
             }
             Frame::Blocks { blocks } => {
@@ -374,12 +394,12 @@ impl PeerSession {
                 for (index, bytes) in blocks.iter().enumerate() {
                     match Block::from_bytes(bytes) {
                         Ok(block) => decoded.push(block),
-                        Err(e) => {
-                            return self.close(&format!(
-                                "block {} of {} the peer sent is malformed: {e}",
-                                index + 1,
-                                blocks.len()
-                            ));
+                        Err(why) => {
+                            return self.refuse(Refusal::MalformedBlock {
+                                number: index + 1,
+                                of: blocks.len(),
+                                why,
+                            });
                         }
                     }
                 }
@@ -387,9 +407,7 @@ impl PeerSession {
             }
             Frame::Push { block } => match Block::from_bytes(&block) {
                 Ok(block) => self.receive(vec![block], ledger, &mut out),
-                Err(e) => {
-                    return self.close(&format!("the block the peer pushed is malformed: {e}"));
-                }
+                Err(why) => return self.refuse(Refusal::MalformedPush(why)),
             },
             Frame::Need { missing } => {
                 for hash in &missing {
@@ -508,6 +526,11 @@ impl PeerSession {
             self.quiet_at = self.observed;
         }
         out
+    }
+
+    /// Closes the connection because the peer broke the protocol; the peer is told why.
+    fn refuse(&mut self, why: Refusal) -> Vec<Output> {
+        self.close(&why.to_string())
     }
 
     /// Closes the session, telling the peer why.
@@ -634,18 +657,18 @@ impl PeerSession {
     }
 
     /// Checks the network and clinic a greeting names.
-    fn greeted_by(&mut self, network: NetworkId, clinic: ActorId) -> Result<(), String> {
+    fn greeted_by(&mut self, network: NetworkId, clinic: ActorId) -> Result<(), Refusal> {
         if network != self.network {
-            return Err(format!(
-                "the peer is on network {network}, this clinic on {}",
-                self.network
-            ));
+            return Err(Refusal::OtherNetwork {
+                peer: network,
+                ours: self.network,
+            });
         }
         if clinic == self.local_clinic {
-            return Err("the peer is this clinic itself".into());
+            return Err(Refusal::ItselfAsPeer);
         }
         if self.peer_clinic.is_some_and(|known| known != clinic) {
-            return Err("the peer changed its clinic id mid-connection".into());
+            return Err(Refusal::ClinicChanged);
         }
         self.peer_clinic = Some(clinic);
         Ok(())
@@ -700,12 +723,7 @@ impl PeerSession {
     /// Takes in the peer's frontier. A tip that names another block at a height this replica
     /// holds means a clinic sealed two (equivocation): this side asks for the peer's block, and
     /// the ledger settles which branch to keep the same way everywhere.
-    fn learn<R: Holdings + ?Sized>(
-        &mut self,
-        tips: &[Tip],
-        ledger: &R,
-        out: &mut Vec<Output>,
-    ) -> Result<(), String> {
+    fn learn<R: Holdings + ?Sized>(&mut self, tips: &[Tip], ledger: &R, out: &mut Vec<Output>) {
         // A (clinic, height) named twice is a fork the peer knows of (its rival blocks follow its
         // heads in the tips): each rival this side lacks is asked for by hash.
         let mut named: BTreeMap<(ActorId, u64), usize> = BTreeMap::new();
@@ -746,7 +764,6 @@ impl PeerSession {
             self.idle_ticks = 0;
         }
         out.push(Output::PeerFrontier(tips.to_vec()));
-        Ok(())
     }
 
     /// Blocks from the peer: the peer holds them; hand the unknown ones to the node.

@@ -1,18 +1,21 @@
 //! The CLI contract of CLI.md, checked through the real binary on real SQLite homes.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use serde_json::Value;
+
+use crate::common::{
+    NODE_PASSPHRASE, add_user, assign_custodian, carelog_with, create_network, field, json_ok,
+    open_database, refusal, register,
+};
 
 const ADMIN_PW: &str = "admin secret";
 const DOC_PW: &str = "doctor secret";
 const PIN: &str = "135713";
-const NODE_PW: &str = "contract test node passphrase";
-const AUTHORITY_PW: &str = "contract test authority passphrase";
 
-/// The cards of the patients registered in this test binary, by patient id: a command acting
-/// as a patient gets its card in $CARELOG_CARD, as a kiosk would scan it.
+/// The cards of the patients registered in these tests, by patient id: a command acting as a
+/// patient gets its card in $CARELOG_CARD, as a kiosk would scan it.
 static CARDS: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
 
 fn card_of(actor: &str) -> Option<String> {
@@ -23,20 +26,14 @@ fn card_of(actor: &str) -> Option<String> {
         .map(|(_, card)| card.clone())
 }
 
-/// A home's database opened straight with SQLite and the home's key (as damage would reach it).
-fn raw_db(db: &Path) -> rusqlite::Connection {
-    let secrets = carelog_node::Node::open_secrets(
-        db.parent().unwrap(),
-        &carelog_node::NodeUnlock::passphrase(NODE_PW),
-    )
-    .unwrap();
-    let conn = rusqlite::Connection::open(db).unwrap();
-    conn.execute_batch(&format!(
-        "PRAGMA key = \"x'{}'\";",
-        hex::encode(secrets.database.expose())
-    ))
-    .unwrap();
-    conn
+/// Keeps the card of a patient that `printed` registered.
+fn remember_card(printed: &Value) {
+    if let (Some(id), Some(card)) = (printed["patient_id"].as_str(), printed["card"].as_str()) {
+        CARDS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((id.to_string(), card.to_string()));
+    }
 }
 
 struct Home {
@@ -44,19 +41,10 @@ struct Home {
     path: PathBuf,
 }
 
-fn carelog(home: &Path, pass: &str, new_pass: &str, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_carelog"));
-    cmd.arg("--home")
-        .arg(home)
-        .arg("--json")
-        .args(args)
-        .env("CARELOG_PASSPHRASE", pass)
-        .env("CARELOG_NEW_PASSPHRASE", new_pass)
-        .env("CARELOG_NODE_PASSPHRASE", NODE_PW)
-        .env("CARELOG_AUTHORITY_PASSPHRASE", AUTHORITY_PW)
-        .env_remove("CARELOG_CARD")
-        .env_remove("CARELOG_NODE_PASSPHRASE_FILE")
-        .env_remove("CARELOG_HOME");
+/// `carelog ARGS`, with the acting patient's card when the args act `--as` one.
+fn carelog(home: &Path, pass: &str, new_pass: &str, args: &[&str]) -> Command {
+    let mut cmd = carelog_with(home, pass, new_pass);
+    cmd.args(args);
     let acting = args
         .iter()
         .position(|a| *a == "--as")
@@ -64,43 +52,19 @@ fn carelog(home: &Path, pass: &str, new_pass: &str, args: &[&str]) -> Output {
     if let Some(card) = acting.and_then(|a| card_of(a)) {
         cmd.env("CARELOG_CARD", card);
     }
-    cmd.output().expect("the carelog binary runs")
+    cmd
 }
 
 /// Runs a command that must succeed and print exactly one JSON object.
 fn ok(home: &Path, pass: &str, new_pass: &str, args: &[&str]) -> Value {
-    let out = carelog(home, pass, new_pass, args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(
-        text.trim().lines().count(),
-        1,
-        "--json prints one line: {text}"
-    );
-    let value: Value = serde_json::from_str(&text).expect("stdout is JSON");
-    assert!(value.is_object(), "{value}");
-    if let (Some(id), Some(card)) = (value["patient_id"].as_str(), value["card"].as_str()) {
-        CARDS
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push((id.to_string(), card.to_string()));
-    }
+    let value = json_ok(&mut carelog(home, pass, new_pass, args));
+    remember_card(&value);
     value
 }
 
 /// Runs a command that must be refused: non-zero exit, one line on stderr, nothing on stdout.
 fn refused(home: &Path, pass: &str, args: &[&str]) -> String {
-    let out = carelog(home, pass, "x-new-pass", args);
-    assert!(!out.status.success(), "{args:?} should have been refused");
-    assert!(out.stdout.is_empty(), "a refusal prints nothing on stdout");
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(err.trim().lines().count(), 1, "one line on stderr: {err}");
-    assert!(!err.contains("panicked"), "{err}");
-    err
+    refusal(&mut carelog(home, pass, "x-new-pass", args))
 }
 
 struct Clinic {
@@ -111,104 +75,36 @@ struct Clinic {
     patient: String,
 }
 
-fn field(v: &Value, name: &str) -> String {
-    v[name]
-        .as_str()
-        .unwrap_or_else(|| panic!("no {name} in {v}"))
-        .to_string()
-}
-
 fn clinic() -> Clinic {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("home");
     let home = Home { _dir: dir, path };
     let h = &home.path;
-    let created = ok(
-        h,
-        "x",
-        ADMIN_PW,
-        &[
-            "network",
-            "create",
-            "--network",
-            "D",
-            "--clinic",
-            "North",
-            "--admin",
-            "Ada Admin",
-        ],
-    );
+    let created = create_network(h, ADMIN_PW, "D", "North", "Ada Admin");
     for name in ["network_id", "clinic_id", "admin_id"] {
         assert!(created[name].is_string(), "{created}");
     }
     let admin = field(&created, "admin_id");
-    let doctor = field(
-        &ok(
-            h,
-            ADMIN_PW,
-            DOC_PW,
-            &[
-                "user",
-                "add",
-                "--as",
-                "Ada Admin",
-                "--role",
-                "doctor",
-                "--name",
-                "Dr Demo",
-                "--specialty",
-                "family medicine",
-            ],
-        ),
-        "user_id",
-    );
-    let other = field(
-        &ok(
-            h,
-            ADMIN_PW,
-            DOC_PW,
-            &[
-                "user", "add", "--as", &admin, "--role", "doctor", "--name", "Dr Other",
-            ],
-        ),
-        "user_id",
-    );
-    let patient = field(
-        &ok(
-            h,
-            ADMIN_PW,
-            PIN,
-            &[
-                "patient",
-                "register",
-                "--as",
-                &admin,
-                "--name",
-                "Pat Example",
-                "--birth-date",
-                "1980-02-29",
-                "--sex",
-                "female",
-            ],
-        ),
-        "patient_id",
-    );
-    let assigned = ok(
+    let doctor = add_user(
         h,
-        ADMIN_PW,
-        "",
-        &[
-            "assign",
-            "--as",
-            &admin,
-            "--patient",
-            &patient,
-            "--doctor",
-            &doctor,
-            "--custodian",
-        ],
+        ("Ada Admin", ADMIN_PW),
+        "doctor",
+        "Dr Demo",
+        DOC_PW,
+        &["--specialty", "family medicine"],
     );
-    assert_eq!(assigned["ok"], true);
+    let other = add_user(h, (&admin, ADMIN_PW), "doctor", "Dr Other", DOC_PW, &[]);
+    let registered = register(
+        h,
+        (&admin, ADMIN_PW),
+        "Pat Example",
+        "1980-02-29",
+        "female",
+        PIN,
+    );
+    remember_card(&registered);
+    let patient = field(&registered, "patient_id");
+    assign_custodian(h, (&admin, ADMIN_PW), &patient, &doctor);
     Clinic {
         home,
         admin,
@@ -508,9 +404,8 @@ fn changing_any_stored_byte_is_detected_and_named() {
             r#"{"title":"t","text":"x"}"#,
         ],
     );
-    let db = h.join("carelog.sqlite3");
     let rows: Vec<(Vec<u8>, Vec<u8>)> = {
-        let conn = raw_db(&db);
+        let conn = open_database(h, NODE_PASSPHRASE);
         let mut stmt = conn.prepare("SELECT hash, bytes FROM blocks").unwrap();
         stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
             .unwrap()
@@ -524,7 +419,7 @@ fn changing_any_stored_byte_is_detected_and_named() {
         for at in (0..bytes.len()).step_by(step) {
             let mut damaged = bytes.clone();
             damaged[at] ^= 0x5a;
-            let conn = raw_db(&db);
+            let conn = open_database(h, NODE_PASSPHRASE);
             conn.execute(
                 "UPDATE blocks SET bytes = ?1 WHERE hash = ?2",
                 rusqlite::params![damaged, hash],
@@ -534,7 +429,7 @@ fn changing_any_stored_byte_is_detected_and_named() {
             let err = refused(h, "", &["ledger", "verify"]);
             let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
             assert!(err.contains(&hex), "byte {at} of block {hex}: {err}");
-            let conn = raw_db(&db);
+            let conn = open_database(h, NODE_PASSPHRASE);
             conn.execute(
                 "UPDATE blocks SET bytes = ?1 WHERE hash = ?2",
                 rusqlite::params![bytes, hash],

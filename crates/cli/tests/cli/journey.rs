@@ -1,56 +1,37 @@
 //! The patient's journey through the real binary: found at the front desk, given a card, signed
 //! in by card number, reading their own record and deciding who else may.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::Command;
 
 use serde_json::Value;
+
+use common::{add_user, create_network, field as text, join_network};
 
 const ADMIN_PW: &str = "journey admin secret";
 const DOC_PW: &str = "journey doctor secret";
 const PIN: &str = "482916";
 
-/// Runs `carelog` with a passphrase, a new secret and, when acting as a patient, their card.
-fn run(home: &Path, pass: &str, new_pass: &str, card: Option<&str>, args: &[&str]) -> Output {
-    let mut cmd = common::carelog(home, pass);
-    cmd.env("CARELOG_NEW_PASSPHRASE", new_pass).args(args);
+/// `carelog` with a passphrase, a new secret and, when acting as a patient, their card.
+fn carelog(home: &Path, pass: &str, new_pass: &str, card: Option<&str>, args: &[&str]) -> Command {
+    let mut cmd = common::carelog_with(home, pass, new_pass);
+    cmd.args(args);
     if let Some(card) = card {
         cmd.env("CARELOG_CARD", card);
     }
-    cmd.output().expect("the carelog binary runs")
+    cmd
 }
 
 /// A command that must succeed and print one JSON object.
 fn ok(home: &Path, pass: &str, new_pass: &str, card: Option<&str>, args: &[&str]) -> Value {
-    let out = run(home, pass, new_pass, card, args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(text.trim().lines().count(), 1, "one JSON line: {text}");
-    serde_json::from_str(&text).expect("stdout is JSON")
+    common::json_ok(&mut carelog(home, pass, new_pass, card, args))
 }
 
 /// A command that must be refused: non-zero, one line on stderr, nothing on stdout.
 fn refused(home: &Path, pass: &str, card: Option<&str>, args: &[&str]) -> String {
-    let out = run(home, pass, "539172", card, args);
-    assert!(!out.status.success(), "{args:?} should have been refused");
-    assert!(out.stdout.is_empty(), "a refusal prints nothing on stdout");
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(err.trim().lines().count(), 1, "one line on stderr: {err}");
-    assert!(!err.contains("panicked"), "{err}");
-    err
-}
-
-fn text(v: &Value, name: &str) -> String {
-    v[name]
-        .as_str()
-        .unwrap_or_else(|| panic!("no {name} in {v}"))
-        .to_string()
+    common::refusal(&mut carelog(home, pass, "539172", card, args))
 }
 
 /// A registered patient as the front desk hands them over.
@@ -73,44 +54,16 @@ impl Clinic {
     fn new() -> Clinic {
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path().join("north");
-        let created = ok(
-            &home,
-            "x",
-            ADMIN_PW,
-            None,
-            &[
-                "network",
-                "create",
-                "--network",
-                "Journey District",
-                "--clinic",
-                "North",
-                "--admin",
-                "Ada Admin",
-            ],
-        );
+        let created = create_network(&home, ADMIN_PW, "Journey District", "North", "Ada Admin");
         let admin = text(&created, "admin_id");
         let staff = |name: &str, specialty: &str| {
-            text(
-                &ok(
-                    &home,
-                    ADMIN_PW,
-                    DOC_PW,
-                    None,
-                    &[
-                        "user",
-                        "add",
-                        "--as",
-                        &admin,
-                        "--role",
-                        "doctor",
-                        "--name",
-                        name,
-                        "--specialty",
-                        specialty,
-                    ],
-                ),
-                "user_id",
+            add_user(
+                &home,
+                (&admin, ADMIN_PW),
+                "doctor",
+                name,
+                DOC_PW,
+                &["--specialty", specialty],
             )
         };
         let doctor = staff("Dr Family", "family medicine");
@@ -554,31 +507,13 @@ fn a_patient_finds_a_specialist_in_the_directory_and_grants_them_on_their_own_in
 
 /// A `carelog serve` of `home` on a free loopback port, stopped when dropped.
 fn serve(home: &Path) -> (common::Server, String) {
-    let addr = common::free_addr();
-    let child = common::carelog(home, "unused")
-        .args(["serve", "--listen", &addr.to_string()])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    (common::Server(child), addr.to_string())
+    let (server, addr) = common::serve_on_loopback(common::carelog(home, "unused"));
+    (server, addr.to_string())
 }
 
 /// Syncs `home` with the peer at `addr`, retrying while the server starts.
 fn sync_with(home: &Path, addr: &str) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let out = run(home, "unused", "", None, &["sync", "--peer", addr]);
-        if out.status.success() {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "sync failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::thread::sleep(std::time::Duration::from_millis(300));
-    }
+    common::sync_when_up(|| common::carelog_with(home, "unused", ""), addr);
 }
 
 const SOUTH_PW: &str = "south admin secret words";
@@ -586,69 +521,15 @@ const SOUTH_PW: &str = "south admin secret words";
 /// South asks to join North's network, North approves, South joins; South's admin enrolls a
 /// dermatologist. Returns South's home and the doctor.
 fn join_south(north: &Clinic) -> (PathBuf, String) {
-    let dir = north.home.parent().unwrap();
-    let south = dir.join("south");
-    let request = dir.join("south.request");
-    let invite = dir.join("south.invite");
-    let south_admin = text(
-        &ok(
-            &south,
-            "x",
-            SOUTH_PW,
-            None,
-            &[
-                "clinic",
-                "request",
-                "--clinic",
-                "South",
-                "--admin",
-                "Sam South",
-                "--out",
-                request.to_str().unwrap(),
-            ],
-        ),
-        "admin_id",
-    );
-    ok(
-        &north.home,
-        "x",
-        "",
-        None,
-        &[
-            "clinic",
-            "approve",
-            request.to_str().unwrap(),
-            "--out",
-            invite.to_str().unwrap(),
-        ],
-    );
-    ok(
+    let south = north.home.parent().unwrap().join("south");
+    let asked = join_network(&north.home, &south, "South", "Sam South", SOUTH_PW);
+    let south_doctor = add_user(
         &south,
-        "x",
-        "",
-        None,
-        &["clinic", "join", invite.to_str().unwrap()],
-    );
-    let south_doctor = text(
-        &ok(
-            &south,
-            SOUTH_PW,
-            DOC_PW,
-            None,
-            &[
-                "user",
-                "add",
-                "--as",
-                &south_admin,
-                "--role",
-                "doctor",
-                "--name",
-                "Dr South",
-                "--specialty",
-                "dermatology",
-            ],
-        ),
-        "user_id",
+        (&text(&asked, "admin_id"), SOUTH_PW),
+        "doctor",
+        "Dr South",
+        DOC_PW,
+        &["--specialty", "dermatology"],
     );
     (south, south_doctor)
 }

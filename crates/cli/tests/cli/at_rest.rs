@@ -3,54 +3,29 @@
 //! does not open without the node passphrase and says what to set. Patients sign in with their
 //! card and PIN, and staff and patients change their own secrets.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use serde_json::Value;
 
 use common::NODE_PASSPHRASE;
 
 /// `carelog --json` with exactly the environment given (nothing inherited that matters).
-fn carelog(home: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_carelog"));
-    cmd.arg("--home").arg(home).arg("--json").args(args);
-    for var in [
-        "CARELOG_HOME",
-        "CARELOG_PASSPHRASE",
-        "CARELOG_NEW_PASSPHRASE",
-        "CARELOG_NODE_PASSPHRASE",
-        "CARELOG_NODE_PASSPHRASE_FILE",
-        "CARELOG_AUTHORITY_PASSPHRASE",
-        "CARELOG_CARD",
-    ] {
-        cmd.env_remove(var);
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("carelog runs")
+fn carelog(home: &Path, env: &[(&str, &str)], args: &[&str]) -> Command {
+    let mut cmd = common::bare(Some(home));
+    cmd.args(args).envs(env.iter().copied());
+    cmd
 }
 
 fn ok(home: &Path, env: &[(&str, &str)], args: &[&str]) -> Value {
-    let out = carelog(home, env, args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("one JSON object")
+    common::json_ok(&mut carelog(home, env, args))
 }
 
 /// A refusal: non-zero exit, one line on stderr, nothing on stdout. Returns the line.
 fn refused(home: &Path, env: &[(&str, &str)], args: &[&str]) -> String {
-    let out = carelog(home, env, args);
-    assert!(!out.status.success(), "{args:?} should have been refused");
-    assert!(out.stdout.is_empty(), "a refusal prints nothing on stdout");
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(err.trim().lines().count(), 1, "one line on stderr: {err}");
-    err
+    common::refusal(&mut carelog(home, env, args))
 }
 
 fn files_under(dir: &Path) -> Vec<PathBuf> {
@@ -138,11 +113,7 @@ fn demo_words() -> Vec<String> {
 /// Every secret key of a demo home: its node and database keys, and the private keys of its
 /// staff (the demo passphrase) and patients (their cards and the demo PIN).
 fn demo_secrets(home: &Path, cards: &[carelog_node::Card]) -> Vec<(String, Vec<u8>)> {
-    let secrets = carelog_node::Node::open_secrets(
-        home,
-        &carelog_node::NodeUnlock::passphrase(carelog_node::DEMO_NODE_PASSPHRASE),
-    )
-    .unwrap();
+    let (secrets, opened) = common::demo_keys(home, cards);
     let mut out = vec![
         ("the node key".to_string(), secrets.node.seed().to_vec()),
         (
@@ -158,37 +129,12 @@ fn demo_secrets(home: &Path, cards: &[carelog_node::Card]) -> Vec<(String, Vec<u
             secrets.database.expose().to_vec(),
         ),
     ];
-    let db = rusqlite::Connection::open(home.join("carelog.sqlite3")).unwrap();
-    db.execute_batch(&format!(
-        "PRAGMA key = \"x'{}'\";",
-        hex::encode(secrets.database.expose())
-    ))
-    .unwrap();
-    let mut rows = db.prepare("SELECT sealed FROM keystore").unwrap();
-    let sealed: Vec<Vec<u8>> = rows
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    for blob in sealed {
-        let opened = carelog_vault::open_keys(&blob, carelog_node::DEMO_STAFF_PASSPHRASE)
-            .ok()
-            .or_else(|| {
-                cards.iter().find_map(|card| {
-                    carelog_vault::open_keys_with_card(
-                        &blob,
-                        card.secret(),
-                        carelog_node::DEMO_PATIENT_PIN,
-                    )
-                    .ok()
-                })
-            })
-            .expect("every key store of the demo opens with its published secrets");
-        out.push(("a private key".into(), opened.seed().to_vec()));
-        out.push(("a private signing key".into(), opened.seed()[..32].to_vec()));
+    for keys in opened {
+        out.push(("a private key".into(), keys.seed().to_vec()));
+        out.push(("a private signing key".into(), keys.seed()[..32].to_vec()));
         out.push((
             "a private encryption key".into(),
-            opened.seed()[32..].to_vec(),
+            keys.seed()[32..].to_vec(),
         ));
     }
     out
@@ -199,13 +145,7 @@ fn a_copy_of_every_demo_home_reveals_nothing_and_opens_only_with_the_node_passph
     let dir = tempfile::tempdir().unwrap();
     let demo = dir.path().join("demo");
     let built = ok(dir.path(), &[], &["demo", "--dir", demo.to_str().unwrap()]);
-    let cards: Vec<carelog_node::Card> = built["homes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|h| h["cards"].as_array().unwrap().clone())
-        .map(|c| carelog_node::Card::parse(c["card"].as_str().unwrap()).unwrap())
-        .collect();
+    let cards = common::demo_cards(&built);
     assert!(cards.len() >= 3);
     let words = demo_words();
     assert!(words.len() > 10, "{words:?}");

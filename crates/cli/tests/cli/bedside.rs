@@ -2,11 +2,13 @@
 //! result that answers it, an allergy that stops a prescription, a stopped drug, a resolved
 //! problem, a corrected name, and the banner that says whose chart it is.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 
-use common::{carelog_with, json_ok, refusal};
+use common::{
+    add_user, assign_custodian, carelog_with, create_network, field, json_ok, refusal, register,
+};
 use serde_json::Value;
 
 const ADMIN_PW: &str = "bedside admin secret";
@@ -24,13 +26,6 @@ struct Ward {
     card: String,
 }
 
-fn id(v: &Value, field: &str) -> String {
-    v[field]
-        .as_str()
-        .unwrap_or_else(|| panic!("no {field} in {v}"))
-        .to_string()
-}
-
 fn run(home: &Path, pass: &str, new: &str, args: &[&str]) -> Value {
     json_ok(carelog_with(home, pass, new).args(args))
 }
@@ -39,86 +34,16 @@ fn ward() -> Ward {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("north");
     let h = &home;
-    let admin = id(
-        &run(
-            h,
-            "x",
-            ADMIN_PW,
-            &[
-                "network",
-                "create",
-                "--network",
-                "Valley",
-                "--clinic",
-                "North",
-                "--admin",
-                "Ada Admin",
-            ],
-        ),
+    let admin = field(
+        &create_network(h, ADMIN_PW, "Valley", "North", "Ada Admin"),
         "admin_id",
     );
-    let doctor = id(
-        &run(
-            h,
-            ADMIN_PW,
-            DOC_PW,
-            &[
-                "user",
-                "add",
-                "--as",
-                &admin,
-                "--role",
-                "doctor",
-                "--name",
-                "Dr Rivera",
-            ],
-        ),
-        "user_id",
-    );
-    let lab = id(
-        &run(
-            h,
-            ADMIN_PW,
-            LAB_PW,
-            &[
-                "user", "add", "--as", &admin, "--role", "lab", "--name", "Lab Tech",
-            ],
-        ),
-        "user_id",
-    );
-    let registered = run(
-        h,
-        ADMIN_PW,
-        PIN,
-        &[
-            "patient",
-            "register",
-            "--as",
-            &admin,
-            "--name",
-            "Paula Ester",
-            "--birth-date",
-            "1980-04-02",
-            "--sex",
-            "female",
-        ],
-    );
-    let (patient, card) = (id(&registered, "patient_id"), id(&registered, "card"));
-    run(
-        h,
-        ADMIN_PW,
-        "",
-        &[
-            "assign",
-            "--as",
-            &admin,
-            "--patient",
-            &patient,
-            "--doctor",
-            &doctor,
-            "--custodian",
-        ],
-    );
+    let by_admin = (admin.as_str(), ADMIN_PW);
+    let doctor = add_user(h, by_admin, "doctor", "Dr Rivera", DOC_PW, &[]);
+    let lab = add_user(h, by_admin, "lab", "Lab Tech", LAB_PW, &[]);
+    let registered = register(h, by_admin, "Paula Ester", "1980-04-02", "female", PIN);
+    let (patient, card) = (field(&registered, "patient_id"), field(&registered, "card"));
+    assign_custodian(h, by_admin, &patient, &doctor);
     Ward {
         _dir: dir,
         home,
@@ -147,7 +72,7 @@ impl Ward {
     }
 
     fn add(&self, kind: &str, data: &str, extra: &[&str]) -> String {
-        id(&json_ok(&mut self.chart_add(kind, data, extra)), "entry_id")
+        field(&json_ok(&mut self.chart_add(kind, data, extra)), "entry_id")
     }
 
     fn refused(&self, kind: &str, data: &str, extra: &[&str]) -> String {
@@ -383,7 +308,7 @@ fn the_banner_names_the_patient_and_a_correction_keeps_the_old_value() {
         .unwrap()
         .iter()
         .find(|e| e["kind"] == "demographics")
-        .map(|e| id(e, "entry_id"))
+        .map(|e| field(e, "entry_id"))
         .unwrap();
     let err = w.refused(
         "demographics",
@@ -549,22 +474,7 @@ fn a_visit_summary_a_referral_and_a_prescription_print_to_pdf() {
 
 /// `carelog --home HOME ARGS` as a person runs it (no `--json`); its standard output.
 fn for_people(home: &Path, pass: &str, args: &[&str]) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_carelog"))
-        .arg("--home")
-        .arg(home)
-        .args(args)
-        .env("CARELOG_PASSPHRASE", pass)
-        .env("CARELOG_NODE_PASSPHRASE", common::NODE_PASSPHRASE)
-        .env_remove("CARELOG_NODE_PASSPHRASE_FILE")
-        .env_remove("CARELOG_CARD")
-        .env_remove("CARELOG_HOME")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = common::succeeded(common::for_people(home, pass).args(args));
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -613,7 +523,7 @@ fn the_lab_works_from_the_orders_waiting_and_a_result_takes_its_order_off_the_li
     let result = format!(
         r#"{{"loinc":"2345-7","name":"Glucose","value":7.9,"unit":"mmol/L","low":3.9,"high":5.6,"order":"{order}"}}"#
     );
-    let answer = id(
+    let answer = field(
         &run(
             &w.home,
             LAB_PW,

@@ -6,7 +6,7 @@
 //! Valley with South Harbour charting and syncing to it, all at `RUST_LOG=trace` for Carelog's own
 //! crates and `debug` for the rest.
 
-mod common;
+use crate::common;
 
 use std::net::UdpSocket;
 use std::path::Path;
@@ -18,28 +18,16 @@ use serde_json::Value;
 const LOG_LEVELS: &str = "debug,carelog=trace,carelog_node=trace,carelog_sync=trace,carelog_ledger=trace,carelog_store=trace";
 
 fn carelog(home: Option<&Path>, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_carelog"));
-    if let Some(home) = home {
-        cmd.arg("--home").arg(home);
-    }
-    let out = cmd
-        .arg("--json")
-        .args(args)
-        .env("RUST_LOG", LOG_LEVELS)
-        .env("CARELOG_PASSPHRASE", STAFF)
-        .env(
-            "CARELOG_NODE_PASSPHRASE",
-            carelog_node::DEMO_NODE_PASSPHRASE,
-        )
-        .env_remove("CARELOG_HOME")
-        .output()
-        .expect("carelog runs");
-    assert!(
-        out.status.success(),
-        "carelog {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    common::succeeded(
+        common::bare(home)
+            .args(args)
+            .env("RUST_LOG", LOG_LEVELS)
+            .env("CARELOG_PASSPHRASE", STAFF)
+            .env(
+                "CARELOG_NODE_PASSPHRASE",
+                carelog_node::DEMO_NODE_PASSPHRASE,
+            ),
+    )
 }
 
 /// What a command logged: its stderr (stdout is the answer the user asked for, e.g. a chart).
@@ -50,28 +38,10 @@ fn logged(out: &Output) -> String {
 const STAFF: &str = carelog_node::DEMO_STAFF_PASSPHRASE;
 const PIN: &str = carelog_node::DEMO_PATIENT_PIN;
 
-/// Every private key sealed in a home's key store that the demo's passphrase, or a demo card
-/// with the PIN, opens; and the home's own node key and database key.
+/// Every private key sealed in a home's key store, opened with the demo's passphrase or a demo
+/// card with the PIN; and the home's own node key and database key.
 fn private_keys(home: &Path, cards: &[carelog_node::Card]) -> Vec<Vec<u8>> {
-    let secrets = carelog_node::Node::open_secrets(
-        home,
-        &carelog_node::NodeUnlock::passphrase(carelog_node::DEMO_NODE_PASSPHRASE),
-    )
-    .expect("the demo home's keys open");
-    let db = rusqlite::Connection::open(home.join("carelog.sqlite3")).expect("the store opens");
-    db.execute_batch(&format!(
-        "PRAGMA key = \"x'{}'\";",
-        hex::encode(secrets.database.expose())
-    ))
-    .expect("the key is taken");
-    let mut rows = db
-        .prepare("SELECT sealed FROM keystore")
-        .expect("the keystore table");
-    let sealed: Vec<Vec<u8>> = rows
-        .query_map([], |r| r.get(0))
-        .expect("keystore rows")
-        .map(|r| r.expect("a sealed key"))
-        .collect();
+    let (secrets, opened) = common::demo_keys(home, cards);
     let mut keys = vec![
         secrets.node.seed().to_vec(),
         // Padded to the 64 bytes the printed forms below take apart.
@@ -81,16 +51,7 @@ fn private_keys(home: &Path, cards: &[carelog_node::Card]) -> Vec<Vec<u8>> {
         ]
         .concat(),
     ];
-    for blob in sealed {
-        if let Ok(keys_opened) = carelog_vault::open_keys(&blob, STAFF) {
-            keys.push(keys_opened.seed().to_vec());
-        }
-        for card in cards {
-            if let Ok(keys_opened) = carelog_vault::open_keys_with_card(&blob, card.secret(), PIN) {
-                keys.push(keys_opened.seed().to_vec());
-            }
-        }
-    }
+    keys.extend(opened.iter().map(|k| k.seed().to_vec()));
     keys
 }
 
@@ -197,13 +158,7 @@ fn a_full_demo_run_logs_no_names_chart_text_or_keys() {
         .replace(&format!("Staff passphrase: {STAFF}"), "")
         .replace(&format!("patient PIN: {PIN}"), "");
     let built: Value = serde_json::from_slice(&demo_run.stdout).unwrap();
-    let cards: Vec<carelog_node::Card> = built["homes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|h| h["cards"].as_array().unwrap().clone())
-        .map(|c| carelog_node::Card::parse(c["card"].as_str().unwrap()).unwrap())
-        .collect();
+    let cards = common::demo_cards(&built);
     assert!(cards.len() >= 3, "the demo prints its patients' cards");
 
     // What must never appear.

@@ -1,101 +1,35 @@
 //! Crash safety: `carelog chart add` killed with SIGKILL at random moments, 200 times. Every entry
 //! whose id was printed (acknowledged) must survive, and the ledger must verify after restart.
 
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-fn carelog(home: &Path, pass: &str, new_pass: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_carelog"));
-    cmd.arg("--home")
-        .arg(home)
-        .arg("--json")
-        .env("CARELOG_PASSPHRASE", pass)
-        .env("CARELOG_NEW_PASSPHRASE", new_pass)
-        .env("CARELOG_NODE_PASSPHRASE", "crash test node passphrase")
-        .env(
-            "CARELOG_AUTHORITY_PASSPHRASE",
-            "crash test authority passphrase",
-        )
-        .env_remove("CARELOG_HOME");
-    cmd
-}
-
-fn json(out: std::process::Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
+use crate::common::{
+    add_user, assign_custodian, carelog_with as carelog, create_network, field, json_ok, register,
+};
 
 #[test]
 fn acknowledged_entries_survive_kill_9_at_any_moment() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
-    let created = json(
-        carelog(&home, "", "admin secret")
-            .args([
-                "network",
-                "create",
-                "--network",
-                "N",
-                "--clinic",
-                "C",
-                "--admin",
-                "Ada",
-            ])
-            .output()
-            .unwrap(),
+    let admin = field(
+        &create_network(&home, "admin secret", "N", "C", "Ada"),
+        "admin_id",
     );
-    let admin = created["admin_id"].as_str().unwrap().to_string();
-    let doctor = json(
-        carelog(&home, "admin secret", "doctor secret")
-            .args([
-                "user", "add", "--as", &admin, "--role", "doctor", "--name", "Dr Crash",
-            ])
-            .output()
-            .unwrap(),
-    )["user_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let patient = json(
-        carelog(&home, "admin secret", "999999")
-            .args([
-                "patient",
-                "register",
-                "--as",
-                &admin,
-                "--name",
-                "Kim Crash",
-                "--birth-date",
-                "1990-01-01",
-                "--sex",
-                "other",
-            ])
-            .output()
-            .unwrap(),
-    )["patient_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    json(
-        carelog(&home, "admin secret", "")
-            .args([
-                "assign",
-                "--as",
-                &admin,
-                "--patient",
-                &patient,
-                "--doctor",
-                &doctor,
-                "--custodian",
-            ])
-            .output()
-            .unwrap(),
+    let by_admin = (admin.as_str(), "admin secret");
+    let doctor = add_user(&home, by_admin, "doctor", "Dr Crash", "doctor secret", &[]);
+    let patient = field(
+        &register(
+            &home,
+            by_admin,
+            "Kim Crash",
+            "1990-01-01",
+            "other",
+            "999999",
+        ),
+        "patient_id",
     );
+    assign_custodian(&home, by_admin, &patient, &doctor);
 
     // How long one write takes here, start to finish (opening the home's sealed keys and the
     // doctor's key store costs two key derivations, whose time depends on the machine).
@@ -171,12 +105,14 @@ fn acknowledged_entries_survive_kill_9_at_any_moment() {
         "the test must actually interrupt writes (killed {killed})"
     );
     assert!(!acknowledged.is_empty(), "some writes must complete");
-    let chart = json(
-        carelog(&home, "doctor secret", "")
-            .args(["chart", "show", "--as", &doctor, "--patient", &patient])
-            .output()
-            .unwrap(),
-    );
+    let chart = json_ok(carelog(&home, "doctor secret", "").args([
+        "chart",
+        "show",
+        "--as",
+        &doctor,
+        "--patient",
+        &patient,
+    ]));
     let present: std::collections::HashSet<&str> = chart["entries"]
         .as_array()
         .unwrap()
@@ -189,12 +125,7 @@ fn acknowledged_entries_survive_kill_9_at_any_moment() {
             "acknowledged entry {id} was lost"
         );
     }
-    let verify = json(
-        carelog(&home, "", "")
-            .args(["ledger", "verify"])
-            .output()
-            .unwrap(),
-    );
+    let verify = json_ok(carelog(&home, "", "").args(["ledger", "verify"]));
     assert_eq!(verify["ok"], true);
     eprintln!(
         "{killed} writers killed, {} acknowledged entries all present",

@@ -3,20 +3,25 @@
 //! chart while their link is down and converge when it is back, the kiosk turns the doctor
 //! away, and a stolen laptop, once removed, is refused at the handshake.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use serde_json::Value;
 
-use common::{Server, carelog_with, free_addr, json_ok, refusal};
+use common::{
+    Server, add_user, assign_custodian, carelog_with, create_network, field, free_addr,
+    join_network, json_ok, refusal, register, spawn_server, state_hash, sync_when_up, wait_for,
+};
 
 const PW: &str = "devices test passphrase";
 const PIN: &str = "482916";
 const NEW_PW: &str = "a fresh passphrase for the ward";
+/// The clinic's admin, as she signs in.
+const NORA: (&str, &str) = ("Nora Admin", PW);
 
 fn carelog(home: &Path) -> Command {
     carelog_with(home, PW, PW)
@@ -27,41 +32,17 @@ fn ok(home: &Path, args: &[&str]) -> Value {
 }
 
 fn serve(home: &Path, listen: SocketAddr) -> Server {
-    Server(
-        carelog(home)
-            .args(["serve", "--listen", &listen.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    )
+    spawn_server(carelog(home).args(["serve", "--listen", &listen.to_string()]))
 }
 
 /// Syncs `home` with the peer, retrying while the server starts.
 fn sync(home: &Path, peer: SocketAddr) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let out = carelog(home)
-            .args(["sync", "--peer", &peer.to_string()])
-            .output()
-            .unwrap();
-        if out.status.success() {
-            return serde_json::from_slice(&out.stdout).unwrap();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "sync with {peer}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    sync_when_up(|| carelog(home), &peer.to_string())
 }
 
-fn state_hash(home: &Path) -> String {
-    ok(home, &["ledger", "stats"])["state_hash"]
-        .as_str()
-        .unwrap()
-        .to_string()
+/// Founds the network with North Valley at `office`, administered by Nora Admin.
+fn found(office: &Path) -> Value {
+    create_network(office, PW, "Valley", "North Valley", "Nora Admin")
 }
 
 fn texts(chart: &Value) -> Vec<String> {
@@ -154,89 +135,17 @@ fn three_machines_of_one_clinic_chart_apart_converge_and_a_removed_one_is_shut_o
     let dir = tempfile::tempdir().unwrap();
     let at = |name: &str| -> PathBuf { dir.path().join(name) };
     let (office, laptop, kiosk, south) = (at("office"), at("laptop"), at("kiosk"), at("south"));
-    let created = ok(
-        &office,
-        &[
-            "network",
-            "create",
-            "--network",
-            "Valley",
-            "--clinic",
-            "North Valley",
-            "--admin",
-            "Nora Admin",
-        ],
-    );
+    let created = found(&office);
     let north = created["clinic_id"].as_str().unwrap().to_string();
     // Another clinic of the network.
-    let request = at("south.request");
-    let invite = at("south.invite");
-    ok(
-        &south,
-        &[
-            "clinic",
-            "request",
-            "--clinic",
-            "South",
-            "--admin",
-            "Sam Admin",
-            "--out",
-            request.to_str().unwrap(),
-        ],
-    );
-    ok(
-        &office,
-        &[
-            "clinic",
-            "approve",
-            request.to_str().unwrap(),
-            "--out",
-            invite.to_str().unwrap(),
-        ],
-    );
-    ok(&south, &["clinic", "join", invite.to_str().unwrap()]);
+    join_network(&office, &south, "South", "Sam Admin", PW);
     // Staff and a patient, on the office PC.
-    ok(
-        &office,
-        &[
-            "user",
-            "add",
-            "--as",
-            "Nora Admin",
-            "--role",
-            "doctor",
-            "--name",
-            "Dr Ada Quist",
-        ],
+    add_user(&office, NORA, "doctor", "Dr Ada Quist", PW, &[]);
+    let patient = field(
+        &register(&office, NORA, "Lena Farr", "1961-04-12", "female", PIN),
+        "patient_id",
     );
-    let patient = json_ok(carelog_with(&office, PW, PIN).args([
-        "patient",
-        "register",
-        "--as",
-        "Nora Admin",
-        "--name",
-        "Lena Farr",
-        "--birth-date",
-        "1961-04-12",
-        "--sex",
-        "female",
-    ]))["patient_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    ok(
-        &office,
-        &[
-            "assign",
-            "--as",
-            "Nora Admin",
-            "--patient",
-            &patient,
-            "--doctor",
-            "Dr Ada Quist",
-            "--custodian",
-        ],
-    );
+    assign_custodian(&office, NORA, &patient, "Dr Ada Quist");
     note(&office, PW, &patient, "Seen in the office");
 
     let laptop_id = pair(dir.path(), &office, &laptop, "Bedside laptop", "staff");
@@ -412,32 +321,8 @@ fn three_machines_of_one_clinic_chart_apart_converge_and_a_removed_one_is_shut_o
 fn bad_pairing_files_and_roles_are_refused_with_a_reason() {
     let dir = tempfile::tempdir().unwrap();
     let office = dir.path().join("office");
-    ok(
-        &office,
-        &[
-            "network",
-            "create",
-            "--network",
-            "Valley",
-            "--clinic",
-            "North Valley",
-            "--admin",
-            "Nora Admin",
-        ],
-    );
-    ok(
-        &office,
-        &[
-            "user",
-            "add",
-            "--as",
-            "Nora Admin",
-            "--role",
-            "doctor",
-            "--name",
-            "Dr Ada Quist",
-        ],
-    );
+    found(&office);
+    add_user(&office, NORA, "doctor", "Dr Ada Quist", PW, &[]);
     let laptop = dir.path().join("laptop");
     let request = dir.path().join("laptop.request");
     let invite = dir.path().join("laptop.invite");
@@ -513,14 +398,7 @@ fn bad_pairing_files_and_roles_are_refused_with_a_reason() {
 /// `carelog serve` on every interface with no peers configured: what it finds, it finds on the
 /// LAN.
 fn serve_alone(home: &Path) -> Server {
-    Server(
-        carelog(home)
-            .args(["serve", "--listen", "0.0.0.0:0"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    )
+    spawn_server(carelog(home).args(["serve", "--listen", "0.0.0.0:0"]))
 }
 
 #[test]
@@ -528,19 +406,7 @@ fn machines_of_a_clinic_find_each_other_on_the_lan_and_say_they_are_in_sync() {
     let dir = tempfile::tempdir().unwrap();
     let office = dir.path().join("office");
     let laptop = dir.path().join("laptop");
-    ok(
-        &office,
-        &[
-            "network",
-            "create",
-            "--network",
-            "Valley",
-            "--clinic",
-            "North Valley",
-            "--admin",
-            "Nora Admin",
-        ],
-    );
+    found(&office);
     pair(dir.path(), &office, &laptop, "Bedside laptop", "staff");
     assert!(
         ok(&laptop, &["status"])["peers"]
@@ -552,40 +418,24 @@ fn machines_of_a_clinic_find_each_other_on_the_lan_and_say_they_are_in_sync() {
     let _office = serve_alone(&office);
     let _laptop = serve_alone(&laptop);
     // Written at the office while both serve: it reaches the laptop with no address given.
-    ok(
-        &office,
-        &[
-            "user",
-            "add",
-            "--as",
-            "Nora Admin",
-            "--role",
-            "doctor",
-            "--name",
-            "Dr Ada Quist",
-        ],
+    add_user(&office, NORA, "doctor", "Dr Ada Quist", PW, &[]);
+    wait_for(
+        "the machines to find each other on the LAN",
+        Duration::from_secs(40),
+        || state_hash(&laptop) == state_hash(&office),
     );
-    let deadline = Instant::now() + Duration::from_secs(40);
-    while state_hash(&laptop) != state_hash(&office) {
-        assert!(
-            Instant::now() < deadline,
-            "the machines did not find each other on the LAN"
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let status = ok(&office, &["status"]);
-        if status["devices"]["in_sync"] == 1 {
-            assert_eq!(status["devices"]["total"], 2, "{status}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "{status}");
-        std::thread::sleep(Duration::from_millis(300));
-    }
-    let out = Command::new(env!("CARGO_BIN_EXE_carelog"))
-        .args(["--home", office.to_str().unwrap(), "status"])
-        .env("CARELOG_NODE_PASSPHRASE", common::NODE_PASSPHRASE)
+    let mut status = Value::Null;
+    wait_for(
+        "the office to count the laptop in sync",
+        Duration::from_secs(20),
+        || {
+            status = ok(&office, &["status"]);
+            status["devices"]["in_sync"] == 1
+        },
+    );
+    assert_eq!(status["devices"]["total"], 2, "{status}");
+    let out = common::for_people(&office, PW)
+        .arg("status")
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);

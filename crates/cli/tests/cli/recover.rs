@@ -1,16 +1,18 @@
 //! `carelog recover`: a clinic whose database is deleted or truncated rebuilds its replica from
 //! a peer over real QUIC on loopback, and a peer of another network is refused.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use serde_json::Value;
 
-use common::{Server, free_addr};
+use common::{
+    Server, add_user, assign_custodian, create_network, field, join_network, json_ok, refusal,
+    register, serve_on_loopback, sync_when_up,
+};
 
 const PW: &str = "recover test passphrase";
 
@@ -18,33 +20,8 @@ fn carelog(home: &Path) -> Command {
     common::carelog(home, PW)
 }
 
-fn run(home: &Path, args: &[&str]) -> Output {
-    carelog(home).args(args).output().unwrap()
-}
-
 fn ok(home: &Path, args: &[&str]) -> Value {
-    let out = run(home, args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// Like `ok`, with a patient's PIN as the new secret.
-fn ok_with_pin(home: &Path, args: &[&str]) -> Value {
-    let out = carelog(home)
-        .env("CARELOG_NEW_PASSPHRASE", "482916")
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    json_ok(carelog(home).args(args))
 }
 
 /// The home and every file in it are readable by their owner only.
@@ -65,34 +42,13 @@ fn assert_owner_only(dir: &Path) {
 
 /// A refusal: non-zero exit, one line on stderr, nothing on stdout.
 fn refused(home: &Path, args: &[&str]) -> String {
-    let out = run(home, args);
-    assert!(!out.status.success(), "{args:?} should have been refused");
-    assert!(out.stdout.is_empty(), "a refusal prints nothing on stdout");
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(err.trim().lines().count(), 1, "one line on stderr: {err}");
-    assert!(!err.contains("panicked"), "{err}");
-    err
+    refusal(carelog(home).args(args))
 }
 
-/// Serves a home and waits until its port answers a sync.
+/// Serves a home and waits until `probe` has synced with it.
 fn serve(home: &Path, probe: &Path) -> (Server, SocketAddr) {
-    let addr = free_addr();
-    let server = Server(
-        carelog(home)
-            .args(["serve", "--listen", &addr.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !run(probe, &["sync", "--peer", &addr.to_string()])
-        .status
-        .success()
-    {
-        assert!(Instant::now() < deadline, "the peer never answered");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let (server, addr) = serve_on_loopback(carelog(home));
+    sync_when_up(|| carelog(probe), &addr.to_string());
     (server, addr)
 }
 
@@ -110,88 +66,18 @@ fn clinics() -> Clinics {
     let dir = tempfile::tempdir().unwrap();
     let north = dir.path().join("north");
     let south = dir.path().join("south");
-    let network_id = ok(
-        &north,
-        &[
-            "network",
-            "create",
-            "--network",
-            "D",
-            "--clinic",
-            "North",
-            "--admin",
-            "Nora",
-        ],
-    )["network_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let request = dir.path().join("south.request");
-    let invite = dir.path().join("south.invite");
-    ok(
-        &south,
-        &[
-            "clinic",
-            "request",
-            "--clinic",
-            "South",
-            "--admin",
-            "Sam",
-            "--out",
-            request.to_str().unwrap(),
-        ],
+    let network_id = field(
+        &create_network(&north, PW, "D", "North", "Nora"),
+        "network_id",
     );
-    ok(
-        &north,
-        &[
-            "clinic",
-            "approve",
-            request.to_str().unwrap(),
-            "--out",
-            invite.to_str().unwrap(),
-        ],
+    join_network(&north, &south, "South", "Sam", PW);
+    let sam = ("Sam", PW);
+    let doctor = add_user(&south, sam, "doctor", "Dr South", PW, &[]);
+    let patient = field(
+        &register(&south, sam, "Pat Ient", "1970-01-01", "other", "482916"),
+        "patient_id",
     );
-    ok(&south, &["clinic", "join", invite.to_str().unwrap()]);
-    let doctor = ok(
-        &south,
-        &[
-            "user", "add", "--as", "Sam", "--role", "doctor", "--name", "Dr South",
-        ],
-    )["user_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let patient = ok_with_pin(
-        &south,
-        &[
-            "patient",
-            "register",
-            "--as",
-            "Sam",
-            "--name",
-            "Pat Ient",
-            "--birth-date",
-            "1970-01-01",
-            "--sex",
-            "other",
-        ],
-    )["patient_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    ok(
-        &south,
-        &[
-            "assign",
-            "--as",
-            "Sam",
-            "--patient",
-            &patient,
-            "--doctor",
-            &doctor,
-            "--custodian",
-        ],
-    );
+    assign_custodian(&south, sam, &patient, &doctor);
     chart(&south, &patient, "synced visit");
     Clinics {
         _dir: dir,
@@ -352,29 +238,8 @@ fn a_truncated_database_names_recover_and_is_set_aside() {
 fn a_peer_of_another_network_is_refused_and_the_damaged_file_stays() {
     let c = clinics();
     let elsewhere = c.north.parent().unwrap().join("elsewhere");
-    ok(
-        &elsewhere,
-        &[
-            "network",
-            "create",
-            "--network",
-            "E",
-            "--clinic",
-            "Rogue",
-            "--admin",
-            "Rex",
-        ],
-    );
-    let addr = free_addr();
-    let _rogue = Server(
-        carelog(&elsewhere)
-            .args(["serve", "--listen", &addr.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    std::thread::sleep(Duration::from_millis(500));
+    create_network(&elsewhere, PW, "E", "Rogue", "Rex");
+    let (_rogue, addr) = serve_on_loopback(carelog(&elsewhere));
     let db = database(&c.south);
     std::fs::write(&db, b"damage").unwrap();
     let err = refused(&c.south, &["status"]);

@@ -8,19 +8,10 @@ use std::process::Command;
 
 use serde_json::Value;
 
+use crate::common;
+
 fn carelog(args: &[&str]) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_carelog"))
-        .arg("--json")
-        .args(args)
-        .env_remove("CARELOG_HOME")
-        .output()
-        .expect("carelog runs");
-    assert!(
-        out.status.success(),
-        "carelog {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("one JSON object")
+    common::json_ok(common::bare(None).args(args))
 }
 
 #[test]

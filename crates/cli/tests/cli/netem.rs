@@ -4,44 +4,26 @@
 //! tbf (or not at all) and says which shaping it used.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::common::{self, add_user, create_network, field, join_network, spawn_server};
+
 const PW: &str = "netem test passphrase";
 
+/// `carelog` at `home`, in the network namespace `ns` when one is given.
 fn carelog(ns: Option<&str>, home: &Path) -> Command {
-    let mut cmd = match ns {
-        Some(ns) => {
-            let mut c = Command::new("ip");
-            c.args(["netns", "exec", ns, env!("CARGO_BIN_EXE_carelog")]);
-            c
-        }
-        None => Command::new(env!("CARGO_BIN_EXE_carelog")),
+    let launcher = match ns {
+        Some(ns) => vec!["ip", "netns", "exec", ns],
+        None => vec![],
     };
-    cmd.arg("--home")
-        .arg(home)
-        .arg("--json")
-        .env("CARELOG_PASSPHRASE", PW)
-        .env("CARELOG_NEW_PASSPHRASE", PW)
-        .env("CARELOG_NODE_PASSPHRASE", "netem test node passphrase")
-        .env(
-            "CARELOG_AUTHORITY_PASSPHRASE",
-            "netem test authority passphrase",
-        )
-        .env_remove("CARELOG_HOME");
-    cmd
+    common::with_secrets(common::bare_via(&launcher, Some(home)), PW, PW)
 }
 
 fn ok(ns: Option<&str>, home: &Path, args: &[&str]) -> Value {
-    let out = carelog(ns, home).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    common::json_ok(carelog(ns, home).args(args))
 }
 
 fn ip(args: &[&str]) -> bool {
@@ -157,17 +139,6 @@ impl Drop for Link {
     }
 }
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
-        std::thread::sleep(Duration::from_millis(300));
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn clinics_on_a_slow_lossy_link_still_converge() {
     let link = match Link::new() {
@@ -179,75 +150,16 @@ fn clinics_on_a_slow_lossy_link_still_converge() {
     };
     let dir = tempfile::tempdir().unwrap();
     let (north, south) = (dir.path().join("north"), dir.path().join("south"));
-    let admin = ok(
-        None,
-        &north,
-        &[
-            "network",
-            "create",
-            "--network",
-            "D",
-            "--clinic",
-            "North",
-            "--admin",
-            "Nora",
-        ],
-    )["admin_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let request = dir.path().join("request");
-    let invite = dir.path().join("invite");
-    ok(
-        None,
-        &south,
-        &[
-            "clinic",
-            "request",
-            "--clinic",
-            "South",
-            "--admin",
-            "Sam",
-            "--out",
-            request.to_str().unwrap(),
-        ],
+    let admin = field(
+        &create_network(&north, PW, "D", "North", "Nora"),
+        "admin_id",
     );
-    ok(
-        None,
-        &north,
-        &[
-            "clinic",
-            "approve",
-            request.to_str().unwrap(),
-            "--out",
-            invite.to_str().unwrap(),
-        ],
-    );
-    ok(None, &south, &["clinic", "join", invite.to_str().unwrap()]);
+    join_network(&north, &south, "South", "Sam", PW);
     for i in 0..10 {
-        ok(
-            None,
-            &north,
-            &[
-                "user",
-                "add",
-                "--as",
-                &admin,
-                "--role",
-                "doctor",
-                "--name",
-                &format!("Dr {i}"),
-            ],
-        );
+        add_user(&north, (&admin, PW), "doctor", &format!("Dr {i}"), PW, &[]);
     }
-    let _server = Server(
-        carelog(Some(&link.a), &north)
-            .args(["serve", "--listen", "10.77.0.1:7400"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _server =
+        spawn_server(carelog(Some(&link.a), &north).args(["serve", "--listen", "10.77.0.1:7400"]));
     std::thread::sleep(Duration::from_secs(1));
     let started = Instant::now();
     let report = ok(Some(&link.b), &south, &["sync", "--peer", "10.77.0.1:7400"]);

@@ -2,11 +2,10 @@
 //! pushes blocks that break the rules to a running `carelog serve` over real QUIC. Nothing it
 //! sends changes the honest clinic's records; once suspended, its handshake is refused.
 
-mod common;
+use crate::common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use carelog_chart::{AccessLevel, EntryKind};
@@ -15,36 +14,17 @@ use carelog_node::{Invite, JoinRequest};
 use carelog_sync::net::{AllowList, Endpoint};
 use carelog_sync::{Frame, frontier_tips};
 use carelog_vault::ActorKeys;
-use common::Server;
+use common::{
+    Server, add_user, assign_custodian, create_network, field, json_ok as ok, register,
+    serve_on_loopback,
+};
 use serde_json::Value;
 
 const PASS: &str = "a long staff passphrase";
 const PIN: &str = "48291637";
 
 fn carelog(home: &Path, new_secret: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_carelog"));
-    cmd.arg("--home")
-        .arg(home)
-        .arg("--json")
-        .env("CARELOG_PASSPHRASE", PASS)
-        .env("CARELOG_NEW_PASSPHRASE", new_secret)
-        .env("CARELOG_NODE_PASSPHRASE", "hostile test node passphrase")
-        .env(
-            "CARELOG_AUTHORITY_PASSPHRASE",
-            "hostile test authority passphrase",
-        )
-        .env_remove("CARELOG_HOME");
-    cmd
-}
-
-fn ok(cmd: &mut Command) -> Value {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    common::carelog_with(home, PASS, new_secret)
 }
 
 fn id(keys: &ActorKeys) -> ActorId {
@@ -60,19 +40,7 @@ fn now_ms() -> i64 {
 
 /// `carelog serve` on a free loopback port, and the address it printed.
 fn serve(home: &Path) -> (Server, std::net::SocketAddr) {
-    let mut child = carelog(home, PASS)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let printed: Value = serde_json::from_str(&line).expect("serve prints where it listens");
-    let addr = printed["listening"].as_str().unwrap().parse().unwrap();
-    (Server(child), addr)
+    serve_on_loopback(carelog(home, PASS))
 }
 
 /// The hostile clinic: its keys, and a replica built from the invite the authority gave it.
@@ -135,48 +103,22 @@ async fn push(endpoint: &Endpoint, addr: std::net::SocketAddr, ledger: &Ledger, 
 
 fn network(dir: &Path) -> (PathBuf, String, String, String) {
     let north = dir.join("north");
-    let created = ok(carelog(&north, PASS).args([
-        "network",
-        "create",
-        "--network",
-        "District",
-        "--clinic",
-        "North",
-        "--admin",
-        "Ada Admin",
-    ]));
-    let admin = created["admin_id"].as_str().unwrap().to_string();
-    let doctor = ok(carelog(&north, PASS).args([
-        "user", "add", "--as", &admin, "--role", "doctor", "--name", "Dr North",
-    ]))["user_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let patient = ok(carelog(&north, PIN).args([
-        "patient",
-        "register",
-        "--as",
-        &admin,
-        "--name",
-        "Zelda Quimby",
-        "--birth-date",
-        "1980-02-29",
-        "--sex",
-        "female",
-    ]))["patient_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    ok(carelog(&north, PASS).args([
-        "assign",
-        "--as",
-        &admin,
-        "--patient",
-        &patient,
-        "--doctor",
-        &doctor,
-        "--custodian",
-    ]));
+    let created = create_network(&north, PASS, "District", "North", "Ada Admin");
+    let admin = field(&created, "admin_id");
+    let by_admin = (admin.as_str(), PASS);
+    let doctor = add_user(&north, by_admin, "doctor", "Dr North", PASS, &[]);
+    let patient = field(
+        &register(
+            &north,
+            by_admin,
+            "Zelda Quimby",
+            "1980-02-29",
+            "female",
+            PIN,
+        ),
+        "patient_id",
+    );
+    assign_custodian(&north, by_admin, &patient, &doctor);
     ok(carelog(&north, PASS).args([
         "chart",
         "add",

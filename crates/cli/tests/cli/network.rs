@@ -1,16 +1,19 @@
 //! Three `carelog serve` processes on loopback: gossip, a stopped clinic that writes offline and
 //! catches up on restart, and a clinic of another network refused before any block moves.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use serde_json::Value;
 
-use common::{Server, free_addr};
+use common::{
+    Server, create_network, field, free_addr, join_network, json_ok, spawn_server, state_hash,
+    wait_for,
+};
 
 const PW: &str = "network test passphrase";
 
@@ -19,13 +22,7 @@ fn carelog(home: &Path) -> Command {
 }
 
 fn ok(home: &Path, args: &[&str]) -> Value {
-    let out = carelog(home).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    json_ok(carelog(home).args(args))
 }
 
 fn serve(home: &Path, listen: SocketAddr, peers: &[SocketAddr]) -> Server {
@@ -34,30 +31,7 @@ fn serve(home: &Path, listen: SocketAddr, peers: &[SocketAddr]) -> Server {
     for p in peers {
         cmd.args(["--peer", &p.to_string()]);
     }
-    Server(
-        cmd.stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    )
-}
-
-fn state_hash(home: &Path) -> String {
-    ok(home, &["ledger", "stats"])["state_hash"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
-fn wait_for(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if check() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!("timed out waiting for {what}");
+    spawn_server(&mut cmd)
 }
 
 struct Network {
@@ -73,52 +47,13 @@ fn network() -> Network {
         .iter()
         .map(|n| dir.path().join(n))
         .collect();
-    let mut admins = vec![
-        ok(
-            &homes[0],
-            &[
-                "network",
-                "create",
-                "--network",
-                "D",
-                "--clinic",
-                "North",
-                "--admin",
-                "Nora",
-            ],
-        )["admin_id"]
-            .as_str()
-            .unwrap()
-            .to_string(),
-    ];
+    let mut admins = vec![field(
+        &create_network(&homes[0], PW, "D", "North", "Nora"),
+        "admin_id",
+    )];
     for (i, name) in [(1, "South"), (2, "East")] {
-        let request = dir.path().join(format!("{name}.request"));
-        let invite = dir.path().join(format!("{name}.invite"));
-        let asked = ok(
-            &homes[i],
-            &[
-                "clinic",
-                "request",
-                "--clinic",
-                name,
-                "--admin",
-                &format!("{name} Admin"),
-                "--out",
-                request.to_str().unwrap(),
-            ],
-        );
-        admins.push(asked["admin_id"].as_str().unwrap().to_string());
-        ok(
-            &homes[0],
-            &[
-                "clinic",
-                "approve",
-                request.to_str().unwrap(),
-                "--out",
-                invite.to_str().unwrap(),
-            ],
-        );
-        ok(&homes[i], &["clinic", "join", invite.to_str().unwrap()]);
+        let asked = join_network(&homes[0], &homes[i], name, &format!("{name} Admin"), PW);
+        admins.push(field(&asked, "admin_id"));
     }
     Network {
         _dir: dir,
