@@ -1,6 +1,6 @@
-//! The desktop parts of `cargo xtask`: installing the window's toolchain (TOOLCHAIN.md), building
-//! the Leptos UI with trunk before any cargo build of the app, opening the demo network in the
-//! window, and the end-to-end tests under Xvfb.
+//! The desktop parts of `cargo xtask`: installing the window's toolchain (trunk,
+//! wasm-bindgen-cli, tauri-driver), building the Leptos UI with trunk before any cargo build of
+//! the app, opening the demo network in the window, and the end-to-end tests under Xvfb.
 
 use std::path::Path;
 use std::process::Command;
@@ -17,7 +17,7 @@ const BUILD_PACKAGES: [&str; 4] = [
     "libdbus-1-dev",
 ];
 
-/// Debian packages the window, its build and its tests need (TOOLCHAIN.md, step 1).
+/// Debian packages the window, its build and its tests need.
 const APT_PACKAGES: [&str; 15] = [
     "libwebkit2gtk-4.1-dev",
     "build-essential",

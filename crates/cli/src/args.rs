@@ -1,4 +1,4 @@
-//! The command line, exactly as `CLI.md` fixes it.
+//! The command line, exactly as `docs/cli.md` fixes it.
 
 use std::path::PathBuf;
 

@@ -1,5 +1,5 @@
 //! `carelog`: a Carelog clinic node without a window, for hubs, scripts, tests and benchmarks.
-//! The contract (names, flags, JSON fields) is fixed in CLI.md; the work is done by `carelog-node`.
+//! The contract (names, flags, JSON fields) is fixed in docs/cli.md; the work is done by `carelog-node`.
 
 mod args;
 mod commands;

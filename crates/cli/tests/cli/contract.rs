@@ -1,4 +1,4 @@
-//! The CLI contract of CLI.md, checked through the real binary on real SQLite homes.
+//! The CLI contract of docs/cli.md, checked through the real binary on real SQLite homes.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
