@@ -645,22 +645,19 @@ fn audit_rows(node: &Node, lines: Vec<carelog_node::AuditLine>) -> Vec<AuditRow>
 #[tauri::command]
 pub async fn pending_requests(desk: State<'_, Desk>) -> Answer<Vec<PendingRequest>> {
     desk.with_session(|node, session| {
-        let requests = node.pending_requests(session, None).map_err(failure)?;
-        // Names of the patients as this person may read them (a family doctor, their own).
-        let names: std::collections::HashMap<String, String> = if requests.is_empty() {
-            Default::default()
-        } else {
-            node.patients(session)
-                .map_err(failure)?
-                .into_iter()
-                .filter_map(|p| Some((p.patient_id, p.name?)))
-                .collect()
-        };
-        Ok(requests
+        Ok(node
+            .pending_requests(session, None)
+            .map_err(failure)?
             .into_iter()
             .map(|r| PendingRequest {
                 request_id: r.request_id,
-                patient_name: names.get(&r.patient_id).cloned(),
+                // The patient's name as this person may read it (a family doctor, their own).
+                patient_name: r
+                    .patient_id
+                    .parse()
+                    .ok()
+                    .and_then(|id| node.patient_listing(session, id))
+                    .and_then(|p| p.name),
                 patient_id: r.patient_id,
                 requester: r.requester,
                 requester_name: r.requester_name,

@@ -676,25 +676,31 @@ impl Node {
 
     /// Patients the session's user may open, with level.
     pub fn patients(&self, session: &Session) -> Result<Vec<PatientListing>> {
-        let state = self.ledger.state();
         let now = now_ms();
-        let mut out = Vec::new();
         // In id order, so the list reads the same on every call.
-        let mut files: Vec<_> = state.patients.iter().collect();
-        files.sort_unstable_by_key(|(id, _)| **id);
-        for (id, file) in files {
-            let Ok(permit) = authorize(state, session.user, &Action::Read, Some(*id), now) else {
-                continue;
-            };
-            let name = self.patient_name(session, *id, file, permit.level);
-            out.push(PatientListing {
-                patient_id: id.to_string(),
-                level: permit.level,
-                name,
-                basis: format!("{:?}", permit.basis).to_lowercase(),
-            });
-        }
-        Ok(out)
+        let mut ids: Vec<ActorId> = self.ledger.state().patients.keys().copied().collect();
+        ids.sort_unstable();
+        Ok(ids
+            .into_iter()
+            .filter_map(|id| self.listing(session, id, now))
+            .collect())
+    }
+
+    /// One patient as [`Node::patients`] lists them, if the session's user may open the record.
+    pub fn patient_listing(&self, session: &Session, patient: ActorId) -> Option<PatientListing> {
+        self.listing(session, patient, now_ms())
+    }
+
+    fn listing(&self, session: &Session, patient: ActorId, now: i64) -> Option<PatientListing> {
+        let state = self.ledger.state();
+        let file = state.patient(&patient)?;
+        let permit = authorize(state, session.user, &Action::Read, Some(patient), now).ok()?;
+        Some(PatientListing {
+            patient_id: patient.to_string(),
+            level: permit.level,
+            name: self.patient_name(session, patient, file, permit.level),
+            basis: format!("{:?}", permit.basis).to_lowercase(),
+        })
     }
 
     /// The patient's name as the level allows, if the demographics entry opens here.

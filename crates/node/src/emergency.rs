@@ -61,9 +61,8 @@ impl Node {
         // Whom to call: the parents, guardians or carers who act for the patient.
         let contacts: Vec<String> = state
             .patient(&patient)
-            .map(|file| file.proxies.keys().copied().collect::<Vec<_>>())
-            .unwrap_or_default()
-            .iter()
+            .into_iter()
+            .flat_map(|file| file.proxies.keys())
             .filter_map(|proxy| self.proxy_name(session, patient, proxy))
             .map(|name| name.as_str().to_string())
             .collect();
